@@ -1,0 +1,17 @@
+# The two set-up commands of README.md. Each installs what it needs, then runs.
+VENV ?= $(CURDIR)/.venv
+export VENV
+
+.PHONY: setup test demo bench
+
+setup:
+	bash scripts/setup.sh
+
+test: setup
+	$(VENV)/bin/python -m pytest tests $(PYTEST_ARGS)
+
+demo: setup
+	$(VENV)/bin/python scripts/demo.py
+
+bench: setup
+	$(VENV)/bin/python -m bench $(BENCH_ARGS)

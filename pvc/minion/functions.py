@@ -1,0 +1,92 @@
+"""The minion's loaded functions: registry, per-module typed config and contexts.
+
+Shared by the daemon (for every job) and by ``pvc call`` (local runs without a master), so
+both execute exactly the same code path.
+
+Example::
+
+    funcs = MinionFunctions(load_minion("/etc/pvc"))
+    ret = funcs.call("test.echo", ["hi"], {})      # Return(ok=True, data="hi", ...)
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pvc.config import MinionConfig, module_config
+from pvc.errors import ConfigError, UnknownFunction
+from pvc.modules import default_registry
+from pvc.modules.context import EventSink, ExecContext, Resources, log_events
+from pvc.modules.executor import execute
+from pvc.modules.registry import Registry
+from pvc.results import Return
+
+log = logging.getLogger(__name__)
+
+
+class MinionFunctions:
+    def __init__(
+        self,
+        config: MinionConfig,
+        events: EventSink | None = None,
+        grains: Mapping[str, Any] | None = None,
+        registry: Registry | None = None,
+    ) -> None:
+        self.config = config
+        self.registry = registry or default_registry()
+        self.events = events or log_events(log)
+        self.resources = Resources()
+        unknown = sorted(set(config.modules) - {m.name for m in self.registry.modules()})
+        if unknown:
+            raise ConfigError(f"minion: modules.{unknown[0]}: no such execution module")
+        self.module_configs = {m.name: module_config(config, m.name, m.config) for m in self.registry.modules()}
+        if grains is None:
+            from pvc.grains import collect
+
+            grains = collect(config)
+        self.grains: Mapping[str, Any] = grains
+        self._closers: list[Any] = []
+
+    def context(self, module: str, jid: str = "", test: bool = False) -> ExecContext:
+        return ExecContext(
+            minion_id=self.config.id,
+            config=self.module_configs.get(module),
+            grains=self.grains,
+            log=logging.getLogger(f"pvc.modules.{module}"),
+            fire_event=self.events,
+            resources=self.resources,
+            test=test,
+            jid=jid,
+            registry=self.registry,
+        )
+
+    def start_hooks(self) -> None:
+        """Run each module's ``start`` hook once (daemon only), e.g. the libvirt event loop."""
+        for spec in self.registry.modules():
+            if spec.start is None:
+                continue
+            try:
+                closer = spec.start(self.context(spec.name))
+            except Exception as exc:  # noqa: BLE001 - a missing backend must not stop the minion
+                log.warning("module %s: start hook failed: %s", spec.name, exc)
+                continue
+            if closer is not None:
+                self._closers.append(closer)
+
+    def call(self, fun: str, args: Sequence[Any] = (), kwargs: Mapping[str, Any] | None = None,
+             jid: str = "", test: bool = False) -> Return:
+        try:
+            spec = self.registry.get(fun)
+        except UnknownFunction as exc:
+            return Return(ok=False, error=str(exc), error_type=type(exc).__name__)
+        return execute(spec, self.context(spec.module.name, jid=jid, test=test), args, kwargs)
+
+    def close(self) -> None:
+        for closer in self._closers:
+            try:
+                closer.close()
+            except Exception:  # noqa: BLE001
+                log.debug("close hook failed", exc_info=True)
+        self.resources.close()

@@ -1,0 +1,119 @@
+"""The explicit registry of execution-module functions.
+
+Nothing is discovered by scanning files or injected into module globals (Salt's loader did both,
+and its users paid with leaks and races). Each module file declares one :class:`ModuleSpec`
+listing its functions; :func:`pvc.modules.default_registry` imports the modules named in
+``pvc.modules.MODULES`` and registers their specs. Unknown or duplicate names raise.
+
+Example::
+
+    def ping(ctx: ExecContext) -> bool:
+        "Answer True: the minion is alive and executing jobs."
+        return True
+
+    SPEC = ModuleSpec("test", functions=(ping,))
+    registry = Registry(); registry.add(SPEC)
+    registry.get("test.ping")
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pvc.errors import PvcError, UnknownFunction
+
+
+@dataclass(frozen=True)
+class ModuleSpec:
+    """What one execution module offers.
+
+    ``requires`` names backends the functions need ("libvirt", "rados", ...); the module stays
+    registered when they are absent, and calls then fail with a clear ``BackendUnavailable``.
+    ``config`` is a frozen dataclass validated from the minion config section named like the
+    module. ``start`` is an optional hook the minion runs once at start-up (e.g. to register a
+    libvirt event loop); it receives the module's context and returns something with ``close()``
+    or ``None``.
+    """
+
+    name: str
+    functions: tuple[Callable[..., Any], ...]
+    requires: tuple[str, ...] = ()
+    config: type | None = None
+    start: Callable[..., Any] | None = None
+    doc: str = ""
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """One registered function, addressed as ``module.function``."""
+
+    module: ModuleSpec
+    name: str
+    func: Callable[..., Any]
+    signature: inspect.Signature = field(compare=False)
+
+    @property
+    def fullname(self) -> str:
+        return f"{self.module.name}.{self.name}"
+
+    @property
+    def doc(self) -> str:
+        return inspect.getdoc(self.func) or ""
+
+
+class DuplicateName(PvcError, KeyError):
+    """A module or function name is registered twice."""
+
+
+class Registry:
+    """Owns the set of callable functions of one minion (or of ``pvc call``)."""
+
+    def __init__(self) -> None:
+        self._modules: dict[str, ModuleSpec] = {}
+        self._functions: dict[str, FunctionSpec] = {}
+
+    def add(self, spec: ModuleSpec) -> None:
+        if spec.name in self._modules:
+            raise DuplicateName(f"module '{spec.name}' is registered twice")
+        self._modules[spec.name] = spec
+        for func in spec.functions:
+            name = func.__name__.rstrip("_")  # list_ -> list: lets modules avoid shadowing builtins
+            full = f"{spec.name}.{name}"
+            if full in self._functions:
+                raise DuplicateName(f"function '{full}' is registered twice")
+            sig = inspect.signature(func)
+            self._functions[full] = FunctionSpec(spec, name, func, sig)
+
+    def get(self, fullname: str) -> FunctionSpec:
+        try:
+            return self._functions[fullname]
+        except KeyError:
+            module = fullname.partition(".")[0]
+            if module not in self._modules:
+                raise UnknownFunction(f"'{fullname}' is not available: no module named '{module}'") from None
+            raise UnknownFunction(
+                f"'{fullname}' is not available: module '{module}' has no function "
+                f"'{fullname.partition('.')[2]}'"
+            ) from None
+
+    def module(self, name: str) -> ModuleSpec:
+        try:
+            return self._modules[name]
+        except KeyError:
+            raise UnknownFunction(f"no module named '{name}'") from None
+
+    def modules(self) -> list[ModuleSpec]:
+        return sorted(self._modules.values(), key=lambda m: m.name)
+
+    def functions(self, module: str | None = None) -> list[FunctionSpec]:
+        return [f for n, f in sorted(self._functions.items()) if module is None or f.module.name == module]
+
+    @classmethod
+    def of(cls, specs: Iterable[ModuleSpec]) -> Registry:
+        reg = cls()
+        for spec in specs:
+            reg.add(spec)
+        return reg

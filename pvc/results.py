@@ -1,0 +1,60 @@
+"""Results as values: what one minion returned for one job, and a job's aggregate.
+
+``Return`` is what travels back on the wire (as a plain map) and what the job cache stores.
+``JobResult`` aggregates the returns of one job and knows who did not return and why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+# Why a targeted minion did not return.
+NOT_CONNECTED = "not connected"
+TIMED_OUT = "timed out"
+
+
+@dataclass(frozen=True)
+class Return:
+    """One minion's answer. ``ok`` is False when the function raised; ``error`` says why."""
+
+    ok: bool
+    data: Any = None
+    error: str = ""
+    error_type: str = ""
+    duration: float = 0.0
+
+    def to_wire(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_wire(cls, data: Mapping[str, Any]) -> Return:
+        return cls(
+            ok=bool(data.get("ok")),
+            data=data.get("data"),
+            error=str(data.get("error", "")),
+            error_type=str(data.get("error_type", "")),
+            duration=float(data.get("duration", 0.0)),
+        )
+
+    def salt_shape(self) -> Any:
+        """What Salt's ``--out json`` would print for this minion: the data, or the error text."""
+        return self.data if self.ok else f"ERROR: {self.error}"
+
+
+@dataclass
+class JobResult:
+    """All returns of one job, plus the minions that did not return and the reason."""
+
+    jid: str
+    minions: list[str]
+    returns: dict[str, Return] = field(default_factory=dict)
+    missing: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.missing and all(r.ok for r in self.returns.values())
+
+    def salt_shape(self) -> dict[str, Any]:
+        return {mid: ret.salt_shape() for mid, ret in sorted(self.returns.items())}
