@@ -38,7 +38,8 @@ for m in rados rbd; do
 done
 stamp="$VENV/.pvc-installed"
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-  "$VENV/bin/pip" install -q --disable-pip-version-check -e ".[virt,test,bench]" 2>&1 | grep -v "is ignored" || true
-  "$VENV/bin/python" -c "import pvc, zmq, libvirt" && touch "$stamp"
+  "$VENV/bin/pip" install -q --disable-pip-version-check -e ".[virt,test,bench]"
+  "$VENV/bin/python" -c "import pvc, zmq, libvirt"
+  touch "$stamp"
 fi
 echo "setup: ready ($VENV)"
