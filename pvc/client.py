@@ -1,0 +1,193 @@
+"""The Python API to a local master; the CLI is built on it.
+
+Example::
+
+    from pvc.client import Client
+    c = Client("/etc/pvc")
+    c.cmd("*", "test.ping")                      # {"web1": True, "web2": True}
+    result = c.run("G@os:Debian", "cmd.run", ["uptime"], tgt_type="compound")
+    for mid, ret in c.iter_returns("web*", "test.sleep", [1]):
+        print(mid, ret.ok)
+    jid = c.run_async("*", "test.ping")
+    c.collect([jid], timeout=5)                  # {jid: JobResult}
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+import zmq
+
+from pvc.config import DEFAULT_CONFIG_DIR, MasterConfig, load_master
+from pvc.errors import InvalidArgument, MasterUnreachable, PvcError
+from pvc.results import JobResult, Return
+from pvc.wire.codec import decode, encode
+from pvc.wire.local import CLIENT_SOCKET, REPLY_KINDS, PublishRequest
+
+# Errors the master reports by type name, re-raised as the same typed exception here.
+_ERRORS: dict[str, type[PvcError]] = {}
+
+
+def _error_types() -> dict[str, type[PvcError]]:
+    if not _ERRORS:
+        import pvc.errors as errors
+
+        for name in dir(errors):
+            obj = getattr(errors, name)
+            if isinstance(obj, type) and issubclass(obj, PvcError):
+                _ERRORS[name] = obj
+    return _ERRORS
+
+
+class Client:
+    def __init__(self, config_dir: str = DEFAULT_CONFIG_DIR, config: MasterConfig | None = None,
+                 connect_timeout: float = 3.0) -> None:
+        self.cfg = config or load_master(config_dir)
+        self.connect_timeout = connect_timeout
+        path = os.path.join(self.cfg.sock_dir, CLIENT_SOCKET)
+        if not os.path.exists(path):
+            raise MasterUnreachable(f"master is not running (no socket at {path})")
+        self.zctx = zmq.Context.instance()
+        self.sock = self.zctx.socket(zmq.DEALER)
+        self.sock.setsockopt(zmq.LINGER, 0)
+        self.sock.setsockopt(zmq.RCVHWM, 0)
+        self.sock.connect(f"ipc://{path}")
+        self._early: list[dict[str, Any]] = []
+
+    def close(self) -> None:
+        self.sock.close(0)
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- transport --------------------------------------------------------------------------
+    def _send(self, kind: str, body: dict[str, Any]) -> None:
+        self.sock.send(encode(kind, body))
+
+    def _recv(self, timeout: float) -> dict[str, Any] | None:
+        if self.sock.poll(max(0, int(timeout * 1000))):
+            msg = decode(self.sock.recv(), REPLY_KINDS, self.cfg.max_message_size)
+            if msg["k"] == "error":
+                raise _error_types().get(msg.get("type", ""), PvcError)(msg.get("message", "master error"))
+            return msg
+        return None
+
+    def _request(self, kind: str, body: dict[str, Any], expect: str) -> dict[str, Any]:
+        self._send(kind, body)
+        deadline = time.monotonic() + self.connect_timeout
+        while True:
+            msg = self._recv(deadline - time.monotonic())
+            if msg is None:
+                raise MasterUnreachable(f"master did not answer within {self.connect_timeout:g}s "
+                                        f"(socket {self.cfg.sock_dir}/{CLIENT_SOCKET})")
+            if msg["k"] == expect:
+                return msg
+            self._early.append(msg)  # returns of a pipelined job arriving before this reply
+
+    # -- jobs -------------------------------------------------------------------------------
+    def publish(self, tgt: str | Sequence[str], fun: str, args: Sequence[Any] = (), kwargs: Mapping[str, Any] | None = None,
+                tgt_type: str = "glob", timeout: float | None = None, stream: bool = True) -> dict[str, Any]:
+        if not isinstance(tgt, str):
+            tgt, tgt_type = ",".join(tgt), "list"
+        req = PublishRequest(tgt, tgt_type, fun, list(args), dict(kwargs or {}),
+                             float(timeout if timeout is not None else self.cfg.timeout), stream)
+        if not 0 < req.timeout <= 86400:
+            raise InvalidArgument("timeout must be between 0 and 86400 seconds")
+        return self._request("publish", req.to_map(), "published")
+
+    def iter_returns(self, tgt: str | Sequence[str], fun: str, args: Sequence[Any] = (),
+                     kwargs: Mapping[str, Any] | None = None, tgt_type: str = "glob",
+                     timeout: float | None = None, result: JobResult | None = None) -> Iterator[tuple[str, Return]]:
+        """Yield ``(minion_id, Return)`` as returns arrive; fills ``result`` if given."""
+        pub = self.publish(tgt, fun, args, kwargs, tgt_type, timeout, stream=True)
+        jid = pub["jid"]
+        if result is not None:
+            result.jid, result.minions = jid, list(pub["minions"])
+        yield from self._stream({jid: result or JobResult(jid, list(pub["minions"]))},
+                                (timeout if timeout is not None else self.cfg.timeout) + 2.0)
+
+    def _stream(self, jobs: dict[str, JobResult], timeout: float) -> Iterator[tuple[str, Return]]:
+        open_jobs = set(jobs)
+        deadline = time.monotonic() + timeout
+        while open_jobs:
+            msg = self._early.pop(0) if self._early else self._recv(deadline - time.monotonic())
+            if msg is None:
+                for jid in open_jobs:  # master silent past the deadline: report what is missing
+                    res = jobs[jid]
+                    for mid in res.minions:
+                        if mid not in res.returns:
+                            res.missing.setdefault(mid, "timed out")
+                return
+            jid = msg.get("jid")
+            if jid not in jobs:
+                continue
+            if msg["k"] == "ret":
+                ret = Return.from_wire(msg["ret"])
+                jobs[jid].returns[msg["id"]] = ret
+                yield msg["id"], ret
+            elif msg["k"] == "done":
+                jobs[jid].missing.update(msg.get("missing", {}))
+                open_jobs.discard(jid)
+
+    def run(self, tgt: str | Sequence[str], fun: str, args: Sequence[Any] = (), kwargs: Mapping[str, Any] | None = None,
+            tgt_type: str = "glob", timeout: float | None = None) -> JobResult:
+        result = JobResult("", [])
+        for _ in self.iter_returns(tgt, fun, args, kwargs, tgt_type, timeout, result):
+            pass
+        return result
+
+    def cmd(self, tgt: str | Sequence[str], fun: str, args: Sequence[Any] = (), kwargs: Mapping[str, Any] | None = None,
+            tgt_type: str = "glob", timeout: float | None = None) -> dict[str, Any]:
+        """Salt's ``LocalClient.cmd`` shape: ``{minion_id: data}``."""
+        return self.run(tgt, fun, args, kwargs, tgt_type, timeout).salt_shape()
+
+    def run_async(self, tgt: str | Sequence[str], fun: str, args: Sequence[Any] = (),
+                  kwargs: Mapping[str, Any] | None = None, tgt_type: str = "glob",
+                  timeout: float | None = None, stream: bool = True) -> str:
+        """Publish and return the jid at once. With ``stream`` (default) the returns are sent to
+        this client and :meth:`collect` gathers them; without it, read them from the job cache."""
+        return self.publish(tgt, fun, args, kwargs, tgt_type, timeout, stream)["jid"]
+
+    def collect(self, jids: Sequence[str], timeout: float | None = None) -> dict[str, JobResult]:
+        jobs = {jid: JobResult(jid, []) for jid in jids}
+        for _ in self._stream(jobs, timeout if timeout is not None else self.cfg.timeout + 2.0):
+            pass
+        return jobs
+
+    def expected(self, tgt: str, tgt_type: str = "glob") -> tuple[list[str], list[str]]:
+        """Which accepted minions the target matches, and which of them are connected."""
+        msg = self._request("expected", {"tgt": tgt, "tgt_type": tgt_type}, "minions")
+        return list(msg["minions"]), list(msg["connected"])
+
+    def job(self, jid: str) -> dict[str, Any]:
+        return self._request("job_get", {"jid": jid}, "job")
+
+    def jobs(self, limit: int = 50, fun: str | None = None) -> list[dict[str, Any]]:
+        body: dict[str, Any] = {"limit": limit}
+        if fun:
+            body["fun"] = fun
+        return list(self._request("job_list", body, "jobs")["jobs"])
+
+    def keys_changed(self) -> list[str]:
+        return list(self._request("keys_changed", {}, "ok").get("revoked", []))
+
+    def fire_event(self, tag: str, data: Mapping[str, Any]) -> None:
+        self._request("event_fire", {"tag": tag, "data": dict(data)}, "ok")
+
+
+def listen(cfg: MasterConfig, prefix: str = "") -> zmq.Socket:
+    """A SUB socket on the master's event bus, subscribed to tags starting with ``prefix``."""
+    path = os.path.join(cfg.sock_dir, "events.ipc")
+    if not os.path.exists(path):
+        raise MasterUnreachable(f"master is not running (no event socket at {path})")
+    sock = zmq.Context.instance().socket(zmq.SUB)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.setsockopt(zmq.SUBSCRIBE, prefix.encode())
+    sock.connect(f"ipc://{path}")
+    return sock

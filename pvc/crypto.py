@@ -1,0 +1,94 @@
+"""Thin wrappers over `cryptography` primitives, so that every verification failure raises.
+
+Salt's crypto class returned ``{}`` on a bad message and callers forgot to check; here
+:func:`verify` and :func:`aead_open` raise :class:`~pvc.errors.AuthError` and nothing else
+returns a "maybe". Algorithms: Ed25519 signatures, X25519 key agreement + HKDF-SHA256,
+ChaCha20-Poly1305 AEAD (12-byte random nonces).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+
+from cryptography.exceptions import InvalidSignature, InvalidTag
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from pvc.errors import AuthError
+
+KEY_LEN = 32
+NONCE_LEN = 12
+
+__all__ = [
+    "Ed25519PrivateKey", "Ed25519PublicKey", "X25519PrivateKey", "Aead", "aead_open",
+    "public_bytes", "load_public", "fingerprint", "verify", "derive", "random_key", "nonce",
+]
+
+
+def random_key() -> bytes:
+    return os.urandom(KEY_LEN)
+
+
+def nonce() -> bytes:
+    return os.urandom(NONCE_LEN)
+
+
+def public_bytes(key: Ed25519PublicKey | X25519PublicKey) -> bytes:
+    return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+def load_public(raw: bytes) -> Ed25519PublicKey:
+    try:
+        return Ed25519PublicKey.from_public_bytes(raw)
+    except (ValueError, TypeError):
+        raise AuthError("not an Ed25519 public key") from None
+
+
+def fingerprint(raw_public: bytes) -> str:
+    """SHA-256 of the raw public key as colon-separated hex, like ``salt-key -f`` prints."""
+    digest = hashlib.sha256(raw_public).hexdigest()
+    return ":".join(digest[i:i + 2] for i in range(0, len(digest), 2))
+
+
+def verify(public: Ed25519PublicKey, signature: bytes, data: bytes) -> None:
+    try:
+        public.verify(signature, data)
+    except InvalidSignature:
+        raise AuthError("bad signature") from None
+
+
+def derive(private: X25519PrivateKey, peer_public: bytes, salt: bytes, info: bytes, length: int) -> bytes:
+    """X25519 + HKDF-SHA256: the shared secret never leaves this function."""
+    try:
+        peer = X25519PublicKey.from_public_bytes(peer_public)
+    except ValueError:
+        raise AuthError("not an X25519 public key") from None
+    shared = private.exchange(peer)
+    return HKDF(algorithm=hashes.SHA256(), length=length, salt=salt, info=info).derive(shared)
+
+
+class Aead:
+    """ChaCha20-Poly1305 under one key; ``open`` raises AuthError on any tampering."""
+
+    __slots__ = ("_aead",)
+
+    def __init__(self, key: bytes) -> None:
+        self._aead = ChaCha20Poly1305(key)
+
+    def seal(self, plaintext: bytes, aad: bytes) -> tuple[bytes, bytes]:
+        n = nonce()
+        return n, self._aead.encrypt(n, plaintext, aad)
+
+    def open(self, n: bytes, ciphertext: bytes, aad: bytes) -> bytes:
+        return aead_open(self._aead, n, ciphertext, aad)
+
+
+def aead_open(aead: ChaCha20Poly1305, n: bytes, ciphertext: bytes, aad: bytes) -> bytes:
+    try:
+        return aead.decrypt(n, ciphertext, aad)
+    except (InvalidTag, ValueError):
+        raise AuthError("message failed authentication (AEAD)") from None

@@ -1,0 +1,22 @@
+"""Daemon logging: to stderr and to a file, at the configured or ``--log-level`` level."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+
+
+def setup(level: str, log_file: str | None) -> None:
+    root = logging.getLogger()
+    root.handlers.clear()
+    root.setLevel(getattr(logging, level.upper()))
+    handler: logging.Handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter(FORMAT))
+    root.addHandler(handler)
+    if log_file:
+        os.makedirs(os.path.dirname(log_file), exist_ok=True, mode=0o700)
+        fh = logging.FileHandler(log_file)
+        fh.setFormatter(logging.Formatter(FORMAT))
+        root.addHandler(fh)

@@ -1,0 +1,95 @@
+"""The minion process: one poll loop driving one or many :class:`MinionCore` identities.
+
+``pvc minion -c DIR`` drives one. ``pvc minion -c DIR --swarm N`` drives N identities
+(``<id>-0000`` ...) in one process for scale tests: each has its own keys, sockets, session,
+replay cache and target matching, so every publication goes through the same code as on a
+real node; only the thread pool, the grains probe and the module registry are shared.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import time
+from typing import Any
+
+import zmq
+
+from pvc.config import MinionConfig
+from pvc.keys import load_or_create_identity
+from pvc.minion.core import MinionCore
+from pvc.minion.functions import MinionFunctions
+from pvc.minion.runner import JobRunner
+
+log = logging.getLogger(__name__)
+TICK = 0.1
+
+
+class MinionProcess:
+    def __init__(self, cfg: MinionConfig, swarm: int = 0) -> None:
+        self.zctx = zmq.Context.instance()
+        self.runner = JobRunner(cfg.workers)
+        self.poller = zmq.Poller()
+        self.poller.register(self.runner.fd, zmq.POLLIN)
+        self.owners: dict[zmq.Socket, MinionCore] = {}
+        self.cores: list[MinionCore] = []
+        self.functions: list[MinionFunctions] = []
+        self._stop = False
+        if swarm:
+            configs = [dataclasses.replace(cfg, id=f"{cfg.id}-{n:04d}",
+                                           pki_dir=os.path.join(cfg.pki_dir, f"{cfg.id}-{n:04d}"))
+                       for n in range(swarm)]
+        else:
+            configs = [cfg]
+        base = MinionFunctions(cfg)
+        self.functions.append(base)
+        for c in configs:
+            funcs = base if c is cfg else MinionFunctions(c, grains={**base.grains, "id": c.id},
+                                                          registry=base.registry)
+            identity = load_or_create_identity(c.pki_dir, "minion")
+            core = MinionCore(c, identity, funcs, self.runner, self.zctx, self._register)
+            funcs.events = core.fire_event
+            self.cores.append(core)
+        base.start_hooks()  # after the event sinks are wired, so hooks can fire events
+
+    def _register(self, sock: zmq.Socket, core: MinionCore) -> None:
+        self.owners[sock] = core
+        self.poller.register(sock, zmq.POLLIN)
+
+    def stop(self) -> None:
+        self._stop = True
+
+    def run(self) -> None:
+        log.info("minion up: %d identit%s, master %s:%d", len(self.cores), "y" if len(self.cores) == 1 else "ies",
+                 self.cores[0].cfg.master, self.cores[0].cfg.master_port)
+        next_tick = 0.0
+        try:
+            while not self._stop:
+                now = time.monotonic()
+                if now >= next_tick:
+                    for core in self.cores:
+                        core.tick(now)
+                    next_tick = now + TICK
+                for sock, _ in self.poller.poll(max(1, int((next_tick - time.monotonic()) * 1000))):
+                    if sock == self.runner.fd:
+                        self.runner.run_pending()
+                    else:
+                        self.owners[sock].on_readable(sock)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        for core in self.cores:
+            core.close()
+        self.runner.close()
+        for funcs in self.functions:
+            funcs.close()
+        log.info("minion stopped")
+
+
+def run_minion(cfg: MinionConfig, swarm: int = 0, install_signals: Any = None) -> None:
+    proc = MinionProcess(cfg, swarm)
+    if install_signals is not None:
+        install_signals(proc.stop)
+    proc.run()

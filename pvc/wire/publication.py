@@ -1,0 +1,48 @@
+"""Publications: jobs broadcast on PUB, AEAD-encrypted with the session key, then signed.
+
+The signature covers a domain tag, the protocol version, the key id, the nonce and the
+ciphertext, so nothing in the frame can be swapped. Minions verify the signature first (cheap
+rejection of forgeries without touching the AEAD), then decrypt.
+
+Topics: ``b"*\\0"`` for everyone, ``b"@<id>\\0"`` for one minion (list targets), so an untargeted
+minion's SUB socket filters the frame out and the minion never wakes.
+"""
+
+from __future__ import annotations
+
+import struct
+
+from pvc import PROTOCOL_VERSION
+from pvc.crypto import Aead, Ed25519PrivateKey, Ed25519PublicKey, verify
+from pvc.errors import AuthError
+from pvc.wire.codec import pack, unpack
+from pvc.wire.messages import Job, Publication
+
+BROADCAST = b"*\x00"
+_TAG = b"pvc-pub\x00"
+_AAD = b"pvc-pub-aad\x00"
+
+
+def topic_for(mid: str) -> bytes:
+    return b"@" + mid.encode() + b"\x00"
+
+
+def _signed_bytes(kid: int, n: bytes, ct: bytes) -> bytes:
+    return _TAG + struct.pack(">BQ", PROTOCOL_VERSION, kid) + n + ct
+
+
+def seal(job: Job, kid: int, key: Aead, signer: Ed25519PrivateKey) -> bytes:
+    n, ct = key.seal(pack(job.to_map()), _AAD + struct.pack(">Q", kid))
+    return Publication(kid, n, ct, signer.sign(_signed_bytes(kid, n, ct))).encode()
+
+
+def check_signature(pub: Publication, master: Ed25519PublicKey) -> None:
+    verify(master, pub.sig, _signed_bytes(pub.kid, pub.n, pub.ct))
+
+
+def open_job(pub: Publication, key: Aead) -> Job:
+    plain = key.open(pub.n, pub.ct, _AAD + struct.pack(">Q", pub.kid))
+    inner = unpack(plain)
+    if not isinstance(inner, dict):
+        raise AuthError("publication payload is not a map")
+    return Job.from_map(inner)
