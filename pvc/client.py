@@ -6,7 +6,7 @@ Example::
     c = Client("/etc/pvc")
     c.cmd("*", "test.ping")                      # {"web1": True, "web2": True}
     result = c.run("G@os:Debian", "cmd.run", ["uptime"], tgt_type="compound")
-    for mid, ret in c.iter_returns("web*", "test.sleep", [1]):
+    for mid, ret in c.iter_run("web*", "test.sleep", [1]):
         print(mid, ret.ok)
     jid = c.run_async("*", "test.ping")
     c.collect([jid], timeout=5)                  # {jid: JobResult}
@@ -40,6 +40,17 @@ def _error_types() -> dict[str, type[PvcError]]:
             if isinstance(obj, type) and issubclass(obj, PvcError):
                 _ERRORS[name] = obj
     return _ERRORS
+
+
+class ReturnStream:
+    """Iterates ``(minion_id, Return)``; ``result`` is complete once iteration has ended."""
+
+    def __init__(self, returns: Iterator[tuple[str, Return]], result: JobResult) -> None:
+        self._returns = returns
+        self.result = result
+
+    def __iter__(self) -> Iterator[tuple[str, Return]]:
+        return self._returns
 
 
 class Client:
@@ -101,28 +112,28 @@ class Client:
             raise InvalidArgument("timeout must be between 0 and 86400 seconds")
         return self._request("publish", req.to_map(), "published")
 
-    def iter_returns(self, tgt: str | Sequence[str], fun: str, args: Sequence[Any] = (),
-                     kwargs: Mapping[str, Any] | None = None, tgt_type: str = "glob",
-                     timeout: float | None = None, result: JobResult | None = None) -> Iterator[tuple[str, Return]]:
-        """Yield ``(minion_id, Return)`` as returns arrive; fills ``result`` if given."""
+    def iter_run(self, tgt: str | Sequence[str], fun: str, args: Sequence[Any] = (),
+                 kwargs: Mapping[str, Any] | None = None, tgt_type: str = "glob",
+                 timeout: float | None = None) -> ReturnStream:
+        """Publish, then iterate ``(minion_id, Return)`` as returns arrive; the stream's
+        ``result`` holds the whole job (with non-returners) once iteration ends."""
         pub = self.publish(tgt, fun, args, kwargs, tgt_type, timeout, stream=True)
-        jid = pub["jid"]
-        if result is not None:
-            result.jid, result.minions = jid, list(pub["minions"])
-        yield from self._stream({jid: result or JobResult(jid, list(pub["minions"]))},
-                                (timeout if timeout is not None else self.cfg.timeout) + 2.0)
+        result = JobResult(pub["jid"], list(pub["minions"]))
+        wait = (timeout if timeout is not None else self.cfg.timeout) + 2.0
+        return ReturnStream(self._stream({result.jid: result}, wait), result)
+
+    def next_message(self, timeout: float) -> dict[str, Any] | None:
+        """The next ``ret``/``done`` message for any streamed job, or None after ``timeout``."""
+        return self._early.pop(0) if self._early else self._recv(timeout)
 
     def _stream(self, jobs: dict[str, JobResult], timeout: float) -> Iterator[tuple[str, Return]]:
         open_jobs = set(jobs)
         deadline = time.monotonic() + timeout
         while open_jobs:
-            msg = self._early.pop(0) if self._early else self._recv(deadline - time.monotonic())
+            msg = self.next_message(deadline - time.monotonic())
             if msg is None:
                 for jid in open_jobs:  # master silent past the deadline: report what is missing
-                    res = jobs[jid]
-                    for mid in res.minions:
-                        if mid not in res.returns:
-                            res.missing.setdefault(mid, "timed out")
+                    jobs[jid].mark_timed_out()
                 return
             jid = msg.get("jid")
             if jid not in jobs:
@@ -137,10 +148,10 @@ class Client:
 
     def run(self, tgt: str | Sequence[str], fun: str, args: Sequence[Any] = (), kwargs: Mapping[str, Any] | None = None,
             tgt_type: str = "glob", timeout: float | None = None) -> JobResult:
-        result = JobResult("", [])
-        for _ in self.iter_returns(tgt, fun, args, kwargs, tgt_type, timeout, result):
+        stream = self.iter_run(tgt, fun, args, kwargs, tgt_type, timeout)
+        for _ in stream:
             pass
-        return result
+        return stream.result
 
     def cmd(self, tgt: str | Sequence[str], fun: str, args: Sequence[Any] = (), kwargs: Mapping[str, Any] | None = None,
             tgt_type: str = "glob", timeout: float | None = None) -> dict[str, Any]:

@@ -58,3 +58,8 @@ class JobResult:
 
     def salt_shape(self) -> dict[str, Any]:
         return {mid: ret.salt_shape() for mid, ret in sorted(self.returns.items())}
+
+    def mark_timed_out(self) -> None:
+        for mid in self.minions:
+            if mid not in self.returns:
+                self.missing.setdefault(mid, TIMED_OUT)

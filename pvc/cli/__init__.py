@@ -1,0 +1,1 @@
+"""The ``pvc`` command line: thin click commands that parse, call the API, and print."""

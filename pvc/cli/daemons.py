@@ -1,0 +1,59 @@
+"""``pvc master`` and ``pvc minion``: run a daemon in the foreground until SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Callable
+
+import click
+
+from pvc.cli.options import config_dir
+
+log_level = click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error", "critical"]),
+                         default=None, help="Override the config file's log_level.")
+
+
+def _install_signals(stop: Callable[[], None]) -> None:
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop())
+
+
+@click.command()
+@config_dir
+@log_level
+def master(config_dir: str, log_level: str | None) -> None:
+    """Run the master: publish jobs to minions, collect returns into the job cache.
+
+    Reads DIR/master (YAML; Salt's option names: interface, publish_port, ret_port,
+    auto_accept, root_dir, timeout, nodegroups, job_cache...). Logs to stderr and to
+    log_file. Stops cleanly on SIGTERM.
+    """
+    from pvc import logsetup
+    from pvc.config import load_master
+    from pvc.master.daemon import Master
+
+    cfg = load_master(config_dir)
+    logsetup.setup(log_level or cfg.log_level, cfg.log_file)
+    m = Master(cfg)
+    _install_signals(m.stop)
+    m.run()
+
+
+@click.command()
+@config_dir
+@log_level
+@click.option("--swarm", type=click.IntRange(0, 100_000), default=0, metavar="N",
+              help="Run N minion identities (<id>-0000...) in this one process, for scale tests.")
+def minion(config_dir: str, log_level: str | None, swarm: int) -> None:
+    """Run the minion: authenticate to the master, execute the jobs that target it.
+
+    Reads DIR/minion (YAML: id, master, master_port, master_finger, root_dir, grains,
+    modules...). Logs to stderr and to log_file. Stops cleanly on SIGTERM.
+    """
+    from pvc import logsetup
+    from pvc.config import load_minion
+    from pvc.minion.daemon import run_minion
+
+    cfg = load_minion(config_dir)
+    logsetup.setup(log_level or cfg.log_level, cfg.log_file)
+    run_minion(cfg, swarm, _install_signals)

@@ -1,0 +1,65 @@
+"""``pvc job``: read the job cache through the master."""
+
+from __future__ import annotations
+
+import time
+
+import click
+
+from pvc.cli.options import config_dir
+
+
+@click.group()
+def job() -> None:
+    """Inspect jobs: what ran, who returned what, who did not return and why."""
+
+
+@job.command("list")
+@config_dir
+@click.option("-n", "--limit", type=click.IntRange(1, 10_000), default=20, show_default=True)
+@click.option("--fun", default=None, help="Only jobs of this function.")
+@click.option("--out", type=click.Choice(["human", "json", "yaml"]), default="human", show_default=True)
+def list_(config_dir: str, limit: int, fun: str | None, out: str) -> None:
+    """List recent jobs, newest first."""
+    from pvc.cli.output import dump
+    from pvc.client import Client
+
+    with Client(config_dir) as client:
+        jobs = client.jobs(limit, fun)
+    if out != "human":
+        click.echo(dump(jobs, out))
+        return
+    click.echo(f"{'JID':<22} {'STARTED':<20} {'FUNCTION':<24} {'TARGET':<20} RETURNED")
+    for j in jobs:
+        started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(j["started"]))
+        failed = f", {j['failed']} failed" if j.get("failed") else ""
+        click.echo(f"{j['jid']:<22} {started:<20} {j['fun']:<24} {str(j['tgt'])[:20]:<20} "
+                   f"{j['returned']}/{j['minions']}{failed}")
+
+
+@job.command()
+@config_dir
+@click.argument("jid")
+@click.option("--out", type=click.Choice(["human", "json", "yaml"]), default="human", show_default=True)
+def show(config_dir: str, jid: str, out: str) -> None:
+    """Show one job: function, target, every return, and the minions that did not return."""
+    from pvc.cli.output import dump, human_return
+    from pvc.client import Client
+    from pvc.results import Return
+
+    with Client(config_dir) as client:
+        data = client.job(jid)
+    data.pop("k", None)
+    data.pop("v", None)
+    if out != "human":
+        click.echo(dump(data, out))
+        return
+    click.echo(f"Job {data['jid']}: {data['fun']} {data['args']} {data['kwargs'] or ''}".rstrip())
+    click.echo(f"Target: {data['tgt']} ({data['tgt_type']}), {len(data['minions'])} minion(s), "
+               f"started {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(data['started']))}")
+    for mid, r in sorted(data["returns"].items()):
+        click.echo(human_return(mid, Return.from_wire(r["ret"])))
+    for mid in data.get("running", []):
+        click.echo(f"{mid}: still running")
+    for mid, reason in sorted(data["missing"].items()):
+        click.echo(f"{mid}: no return ({reason})")

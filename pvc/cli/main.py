@@ -1,0 +1,84 @@
+"""Entry point of the ``pvc`` console script.
+
+Subcommands are imported only when invoked (``LazyGroup``), so ``pvc --version`` and ``pvc
+--help`` do not pay for zmq, cryptography or libvirt. Every :class:`~pvc.errors.PvcError`
+becomes ``Error: <message>`` and exit code 2; a traceback would mean a bug.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Any
+
+import click
+
+from pvc import __version__
+
+COMMANDS: dict[str, tuple[str, str]] = {
+    "master": ("pvc.cli.daemons", "master"),
+    "minion": ("pvc.cli.daemons", "minion"),
+    "run": ("pvc.cli.run", "run"),
+    "call": ("pvc.cli.call", "call"),
+    "key": ("pvc.cli.key", "key"),
+    "job": ("pvc.cli.job", "job"),
+    "event": ("pvc.cli.event", "event"),
+}
+
+SHORT_HELP = {
+    "master": "Run the master daemon in the foreground.",
+    "minion": "Run the minion daemon in the foreground.",
+    "run": "Run a function on the targeted minions.",
+    "call": "Run a function locally on this minion host, without a master.",
+    "key": "Manage minion keys: list, accept, reject, delete, finger.",
+    "job": "Inspect the job cache: list, show.",
+    "event": "Listen to or fire events on the master's event bus.",
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in COMMANDS:
+            return None
+        module, attr = COMMANDS[name]
+        return getattr(importlib.import_module(module), attr)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, SHORT_HELP[name]) for name in COMMANDS])
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from pvc.errors import PvcError
+
+        try:
+            return super().invoke(ctx)
+        except PvcError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            ctx.exit(2)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "-V", "--version", prog_name="pvc")
+def cli() -> None:
+    """pvc: run commands on cluster nodes in milliseconds, configure them from state files,
+    and keep VMs running through maintenance and failures.
+
+    \b
+    Examples:
+      pvc run '*' test.ping                 every minion
+      pvc run -G os:Debian cmd.run uptime   by grain
+      pvc run -C 'web* and G@virt:kvm' virt.list
+      pvc key list; pvc key accept 'hv*'
+      pvc event listen 'pvc/job/*'
+    """
+
+
+def main() -> None:
+    sys.exit(cli.main(prog_name="pvc"))
+
+
+if __name__ == "__main__":
+    main()
