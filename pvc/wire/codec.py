@@ -33,8 +33,8 @@ def unpack(data: bytes, max_size: int = DEFAULT_MAX_SIZE) -> Any:
     if len(data) > max_size:
         raise ProtocolError(f"message of {len(data)} bytes exceeds the limit of {max_size}")
     try:
-        return msgpack.unpackb(data, raw=False, strict_map_key=True, use_list=True,
-                               max_buffer_size=max_size, ext_hook=_no_ext)
+        # unpackb bounds every container and string by len(data), which was checked above
+        return msgpack.unpackb(data, raw=False, strict_map_key=True, use_list=True, ext_hook=_no_ext)
     except ProtocolError:
         raise
     except Exception as exc:  # msgpack raises several unrelated types on garbage
