@@ -52,6 +52,7 @@ class MinionConfig:
     id: str = ""
     master: str = "127.0.0.1"
     master_port: int = 4506
+    publish_port: int = 0  # 0: use the port the master announces at auth
     master_finger: str = ""
     root_dir: str = "/var/lib/pvc"
     pki_dir: str = ""

@@ -183,7 +183,7 @@ class MinionCore:
             self.sub.setsockopt(zmq.SUBSCRIBE, BROADCAST)
             self.sub.setsockopt(zmq.SUBSCRIBE, topic_for(self.id))
             self.sub.setsockopt(zmq.RCVHWM, 100_000)
-            self.sub.connect(f"tcp://{self.cfg.master}:{grant.pub_port}")
+            self.sub.connect(f"tcp://{self.cfg.master}:{self.cfg.publish_port or grant.pub_port}")
             self.register(self.sub, self)
         self._send_up("grains", {"grains": dict(self.functions.grains)})
         for jid, entry in self.unacked.items():  # returns not acked by the previous master session

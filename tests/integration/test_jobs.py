@@ -1,0 +1,157 @@
+"""Jobs end to end: a real master and three real minion processes on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from tests.cluster.pvc import PvcCluster
+
+ALL = {"m1", "m2", "db1"}
+
+
+@pytest.mark.parametrize("tgt, tgt_type, expected", [
+    ("*", "glob", ALL),
+    ("m*", "glob", {"m1", "m2"}),
+    ("m[12]|db.", "pcre", ALL),
+    ("^m", "pcre", {"m1", "m2"}),
+    ("m1,db1", "list", {"m1", "db1"}),
+    ("role:web", "grain", {"m1", "m2"}),
+    ("osfam:Red*", "grain", {"db1"}),
+    ("G@role:db or L@m1", "compound", {"db1", "m1"}),
+    ("m* and not G@role:db and not m2", "compound", {"m1"}),
+    ("webs", "nodegroup", {"m1", "m2"}),
+])
+def test_every_target_type(three_minions, tgt, tgt_type, expected):
+    res = three_minions.client().run(tgt, "test.ping", tgt_type=tgt_type)
+    assert set(res.returns) == expected
+    assert set(res.minions) == expected
+    assert res.ok and not res.missing
+
+
+def test_cli_json_output_and_exit_code(three_minions):
+    proc = three_minions.pvc("run", "*", "test.echo", "hello", "--out", "json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == {"m1": "hello", "m2": "hello", "db1": "hello"}
+
+
+def test_cli_flags_for_target_types(three_minions):
+    for flags, tgt, want in ((["-L"], "m1,m2", {"m1", "m2"}), (["-G"], "role:db", {"db1"}),
+                             (["-E"], "db.*", {"db1"}), (["-C"], "G@role:web and m2", {"m2"}),
+                             (["-N"], "webs", {"m1", "m2"})):
+        proc = three_minions.pvc("run", *flags, tgt, "test.ping", "--out", "json")
+        assert proc.returncode == 0, proc.stderr
+        assert set(json.loads(proc.stdout)) == want
+
+
+def test_args_and_kwargs_roundtrip(three_minions):
+    res = three_minions.client().run("m1", "test.arg", [1, "two", [3]], {"four": {"x": 4}})
+    assert res.returns["m1"].data == {"args": [1, "two", [3]], "kwargs": {"four": {"x": 4}},
+                                      "types": ["int", "str", "list"]}
+    proc = three_minions.pvc("run", "m1", "test.arg", "1", "two", "three=3", "--out", "json")
+    assert json.loads(proc.stdout)["m1"]["kwargs"] == {"three": 3}
+
+
+def test_large_echo_returns_full_value(three_minions):
+    big = "x" * (1024 * 1024)
+    res = three_minions.client().run("m1", "test.echo", [big])
+    assert res.returns["m1"].data == big
+
+
+def test_async_then_job_show_and_list(three_minions):
+    proc = three_minions.pvc("run", "--async", "*", "test.ping", "--out", "json")
+    assert proc.returncode == 0, proc.stderr
+    jid = proc.stdout.strip()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        job = three_minions.client().job(jid)
+        if set(job["returns"]) == ALL:
+            break
+        time.sleep(0.1)
+    assert set(job["returns"]) == ALL and job["fun"] == "test.ping"
+    shown = three_minions.pvc("job", "show", jid)
+    assert shown.returncode == 0 and "m1:" in shown.stdout and "test.ping" in shown.stdout
+    listed = three_minions.pvc("job", "list", "--out", "json")
+    assert jid in {j["jid"] for j in json.loads(listed.stdout)}
+
+
+def test_batch_runs_a_sliding_window(three_minions):
+    start = time.monotonic()
+    proc = three_minions.pvc("run", "*", "test.sleep", "0.5", "--batch", "1", "--out", "json")
+    elapsed = time.monotonic() - start
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == {m: True for m in ALL}
+    assert elapsed >= 1.5  # one at a time
+    proc = three_minions.pvc("run", "*", "test.ping", "--batch", "50%", "--out", "json")
+    assert set(json.loads(proc.stdout)) == ALL
+
+
+def test_unknown_function_and_bad_args_reported_minion_keeps_running(three_minions):
+    res = three_minions.client().run("m1", "nosuch.thing")
+    assert not res.ok and "no module named 'nosuch'" in res.returns["m1"].error
+    res = three_minions.client().run("m1", "test.sleep", [], {"nope": 1})
+    assert "unexpected keyword argument 'nope'" in res.returns["m1"].error
+    proc = three_minions.pvc("run", "m1", "test.nosuch")
+    assert proc.returncode == 1 and "has no function 'nosuch'" in proc.stdout
+    assert three_minions.client().cmd("m1", "test.ping") == {"m1": True}
+
+
+def test_no_minion_matched(three_minions):
+    proc = three_minions.pvc("run", "nomatch*", "test.ping")
+    assert proc.returncode == 2 and "No minions matched" in proc.stderr
+
+
+def test_event_listen_sees_job_events(three_minions):
+    import subprocess
+    import sys
+
+    listener = subprocess.Popen(
+        [sys.executable, "-m", "pvc.cli.main", "event", "listen", "-c", str(three_minions.master_dir),
+         "pvc/job/*", "--out", "json", "--count", "4", "--timeout", "20"],
+        stdout=subprocess.PIPE, text=True)
+    time.sleep(1.0)  # let the SUB socket connect before publishing
+    res = three_minions.client().run("*", "test.ping")
+    out, _ = listener.communicate(timeout=30)
+    tags = [json.loads(line)["tag"] for line in out.splitlines()]
+    assert f"pvc/job/{res.jid}/new" in tags
+    assert sum(t.startswith(f"pvc/job/{res.jid}/ret/") for t in tags) == 3
+    fired = three_minions.pvc("event", "fire", "my/tag", '{"a": 1}')
+    assert fired.returncode == 0, fired.stderr
+
+
+def test_killed_minion_listed_as_non_returner(pvc_cluster: PvcCluster):
+    c = pvc_cluster
+    c.start_master()
+    for mid in ("a1", "a2", "a3"):
+        c.add_minion(mid)
+    c.wait_connected()
+    c.kill_minion("a3")
+    proc = c.pvc("run", "*", "test.ping", "--timeout", "1.5", "--out", "json")
+    assert proc.returncode == 1
+    assert json.loads(proc.stdout) == {"a1": True, "a2": True}
+    assert "a3: no return (timed out)" in proc.stderr
+    time.sleep(4.5)  # past the heartbeat window: a3 is now known as not connected
+    proc = c.pvc("run", "*", "test.ping", "--out", "json")
+    assert "a3: no return (not connected)" in proc.stderr
+    job = c.client().job(c.client().jobs(1)[0]["jid"])
+    assert job["missing"] == {"a3": "not connected"}
+
+
+def test_master_and_minion_restart(pvc_cluster: PvcCluster):
+    c = pvc_cluster
+    c.start_master()
+    c.add_minion("r1")
+    c.add_minion("r2")
+    c.wait_connected()
+    c.stop_master()
+    c.start_master()
+    start = time.monotonic()
+    c.wait_connected(timeout=10)
+    assert c.client().cmd("*", "test.ping") == {"r1": True, "r2": True}
+    assert time.monotonic() - start < 5
+    c.stop_minion("r2")
+    c.start_minion("r2")
+    c.wait_connected(timeout=10)
+    assert c.client().cmd("*", "test.ping") == {"r1": True, "r2": True}
