@@ -45,6 +45,10 @@ class CommandTimeout(ExecutionError, TimeoutError):
     """A subprocess or backend call exceeded its deadline."""
 
 
+class CommandNotFound(ExecutionError, FileNotFoundError):
+    """The executable a function was asked to run does not exist on this minion."""
+
+
 class ProtocolError(PvcError):
     """A wire message is malformed, oversized, of an unknown kind, or of another version."""
 
