@@ -18,11 +18,11 @@ class TokenBucket:
 
     __slots__ = ("rate", "burst", "tokens", "stamp")
 
-    def __init__(self, rate: float, burst: float) -> None:
+    def __init__(self, rate: float, burst: float, now: float | None = None) -> None:
         self.rate = rate
         self.burst = burst
         self.tokens = burst
-        self.stamp = time.monotonic()
+        self.stamp = time.monotonic() if now is None else now
 
     def take(self, n: float = 1.0, now: float | None = None) -> bool:
         now = time.monotonic() if now is None else now
@@ -46,7 +46,7 @@ class PeerLimiter:
     def allow(self, peer: bytes, now: float) -> bool:
         bucket = self._buckets.get(peer)
         if bucket is None:
-            bucket = self._buckets[peer] = TokenBucket(self.rate, self.burst)
+            bucket = self._buckets[peer] = TokenBucket(self.rate, self.burst, now)
             if len(self._buckets) > self.max_peers:
                 self._buckets.popitem(last=False)
         return bucket.take(1.0, now)
