@@ -95,14 +95,20 @@ class MinionCore:
                 log.info("%s: publications under an unknown key; re-authenticating", self.id)
                 self.stash.clear()
                 self._reset()
+        if self.unacked:
+            self._resend(now)
+
+    def _resend(self, now: float) -> None:
+        """Send again the returns the master has not acknowledged (it stores before it acks)."""
         for jid, entry in list(self.unacked.items()):
             body, sent, tries = entry
             if now - sent < RESEND_AFTER:
                 break
-            if tries >= MAX_SENDS or self.channel is None:
-                if tries >= MAX_SENDS:
-                    log.warning("%s: giving up on return of %s after %d sends", self.id, jid, tries)
-                    del self.unacked[jid]
+            if self.channel is None:
+                continue
+            if tries >= MAX_SENDS:
+                log.warning("%s: giving up on return of %s after %d sends", self.id, jid, tries)
+                del self.unacked[jid]
                 continue
             self.unacked.move_to_end(jid)
             entry[1], entry[2] = now, tries + 1
