@@ -1,0 +1,212 @@
+"""The ``cmd`` module: run commands on the minion, Salt's way but without shell injection.
+
+A command is an argv list. A string is split with :func:`shlex.split` and never given to a shell,
+so ``cmd.run 'ls; rm -rf /'`` runs ``ls`` with the arguments ``;``, ``rm``, ``-rf`` and ``/``.
+Only ``python_shell=True`` (Salt's name for it) runs the string with ``/bin/sh -c``, for pipes
+and redirections the operator writes on purpose. The arguments follow Salt's: ``cwd`` (absolute;
+default: the minion user's home, as Salt), ``env`` (merged onto the minion's environment),
+``stdin``, ``timeout`` (seconds; the whole process group is killed and the call fails with
+"timed out"), ``rstrip`` and ``redirect_stderr``. Arguments read as YAML by the CLI are turned
+back into text, so ``pvc call cmd.run true`` runs ``true``.
+
+In test mode (dry run) nothing runs; every function returns the plan instead:
+``{"argv": [...], "cwd": ..., "env": {...}, "timeout": ..., "comment": "would run ..."}``.
+
+Module config (minion ``modules: {cmd: {...}}``): ``timeout`` (default deadline in seconds for
+calls that give none; 0 means none, as in Salt), ``max_output`` (bytes kept per stream),
+``shell`` (used by ``python_shell=True``).
+
+Example: ``pvc run 'web*' cmd.run_all 'systemctl is-active nginx' timeout=10``
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pvc.errors import InvalidArgument
+from pvc.modules.context import ExecContext
+from pvc.modules.process import DEFAULT_MAX_OUTPUT, ProcessResult, run_process
+from pvc.modules.registry import ModuleSpec
+
+
+@dataclass(frozen=True)
+class CmdConfig:
+    timeout: float = 0.0
+    max_output: int = DEFAULT_MAX_OUTPUT
+    shell: str = "/bin/sh"
+
+
+@dataclass(frozen=True)
+class Command:
+    """One validated command, ready to run or to describe in test mode."""
+
+    argv: tuple[str, ...]
+    cwd: str
+    env: dict[str, str] = field(default_factory=dict)
+    stdin: str | None = None
+    timeout: float | None = None
+
+    def plan(self) -> dict[str, Any]:
+        return {
+            "argv": list(self.argv),
+            "cwd": self.cwd,
+            "env": dict(self.env),
+            "timeout": self.timeout,
+            "comment": f"test mode: would run `{shlex.join(self.argv)}`",
+        }
+
+
+def run(ctx: ExecContext, cmd: str | list[str], cwd: str | None = None, stdin: str | None = None,
+        env: Mapping[str, Any] | None = None, python_shell: bool = False, timeout: float | None = None,
+        rstrip: bool = True, redirect_stderr: bool = True) -> str | dict[str, Any]:
+    """Run ``cmd`` and return its output as one string (stderr included, as in Salt).
+
+    A non-zero exit status still returns the output (Salt does the same); use ``cmd.run_all``
+    or ``cmd.retcode`` to see the status.
+
+    Example: ``pvc run node1 cmd.run 'uname -r'``
+    """
+    command = _command(ctx, "cmd.run", cmd, cwd, stdin, env, python_shell, timeout)
+    if ctx.test:
+        return command.plan()
+    res = _execute(ctx, command, merge_stderr=redirect_stderr)
+    return _strip(res.stdout, rstrip)
+
+
+def run_all(ctx: ExecContext, cmd: str | list[str], cwd: str | None = None, stdin: str | None = None,
+            env: Mapping[str, Any] | None = None, python_shell: bool = False, timeout: float | None = None,
+            rstrip: bool = True, redirect_stderr: bool = False) -> dict[str, Any]:
+    """Run ``cmd`` and return ``{"pid", "retcode", "stdout", "stderr"}``.
+
+    ``retcode`` is the exit status (negative: killed by that signal).
+
+    Example: ``pvc run node1 cmd.run_all '[ls, /nonexistent]'``
+    """
+    command = _command(ctx, "cmd.run_all", cmd, cwd, stdin, env, python_shell, timeout)
+    if ctx.test:
+        return command.plan()
+    res = _execute(ctx, command, merge_stderr=redirect_stderr)
+    return {
+        "pid": res.pid,
+        "retcode": res.retcode,
+        "stdout": _strip(res.stdout, rstrip),
+        "stderr": _strip(res.stderr, rstrip),
+    }
+
+
+def retcode(ctx: ExecContext, cmd: str | list[str], cwd: str | None = None, stdin: str | None = None,
+            env: Mapping[str, Any] | None = None, python_shell: bool = False,
+            timeout: float | None = None) -> int | dict[str, Any]:
+    """Run ``cmd`` and return only its exit status.
+
+    Example: ``pvc run '*' cmd.retcode 'test -e /etc/ceph/ceph.conf'``
+    """
+    command = _command(ctx, "cmd.retcode", cmd, cwd, stdin, env, python_shell, timeout)
+    if ctx.test:
+        return command.plan()
+    return _execute(ctx, command, merge_stderr=False).retcode
+
+
+def _config(ctx: ExecContext) -> CmdConfig:
+    return ctx.config if isinstance(ctx.config, CmdConfig) else CmdConfig()
+
+
+def _command(ctx: ExecContext, fun: str, cmd: Any, cwd: Any, stdin: Any, env: Any,
+             python_shell: Any, timeout: Any) -> Command:
+    """Validate the arguments shared by every ``cmd`` function into a :class:`Command`."""
+    cfg = _config(ctx)
+    if python_shell:
+        if not isinstance(cmd, (str, int, float)):
+            raise InvalidArgument(f"{fun}: python_shell=True needs the command as one string")
+        argv: tuple[str, ...] = (cfg.shell, "-c", _text(cmd, fun, "cmd"))
+    else:
+        argv = _argv(cmd, fun)
+    if cwd is None:
+        cwd = os.path.expanduser("~")
+    elif not isinstance(cwd, str) or not os.path.isabs(cwd):
+        raise InvalidArgument(f"{fun}: cwd must be an absolute path")
+    if stdin is not None and not isinstance(stdin, str):
+        raise InvalidArgument(f"{fun}: stdin must be a string")
+    return Command(argv=argv, cwd=cwd, env=_env(env, fun), stdin=stdin,
+                   timeout=_timeout(timeout, cfg, fun))
+
+
+def _argv(cmd: Any, fun: str) -> tuple[str, ...]:
+    if isinstance(cmd, (list, tuple)):
+        argv = tuple(_text(item, fun, "cmd") for item in cmd)
+    else:
+        try:
+            argv = tuple(shlex.split(_text(cmd, fun, "cmd")))
+        except ValueError as exc:
+            raise InvalidArgument(f"{fun}: cannot split the command into arguments: {exc}") from None
+    if not argv or not argv[0]:
+        raise InvalidArgument(f"{fun}: the command is empty")
+    return argv
+
+
+def _text(value: Any, fun: str, what: str) -> str:
+    """Text of a CLI-typed scalar (YAML made ``true`` a bool and ``2`` an int) or of a string."""
+    if isinstance(value, bool):
+        text = "true" if value else "false"
+    elif isinstance(value, (str, int, float)):
+        text = str(value)
+    else:
+        raise InvalidArgument(f"{fun}: {what} must be a string or a list of strings, "
+                              f"got {type(value).__name__}")
+    if "\0" in text:
+        raise InvalidArgument(f"{fun}: {what} contains a NUL byte")
+    return text
+
+
+def _env(env: Any, fun: str) -> dict[str, str]:
+    if env is None:
+        return {}
+    if not isinstance(env, Mapping):
+        raise InvalidArgument(f"{fun}: env must be a mapping of variable names to values")
+    out = {}
+    for key, value in env.items():
+        if not isinstance(key, str) or not key or "=" in key or "\0" in key:
+            raise InvalidArgument(f"{fun}: env: invalid variable name {key!r}")
+        out[key] = _text(value, fun, f"env.{key}")
+    return out
+
+
+def _timeout(timeout: Any, cfg: CmdConfig, fun: str) -> float | None:
+    if timeout is None:
+        return cfg.timeout or None
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
+        raise InvalidArgument(f"{fun}: timeout must be a positive number of seconds")
+    return float(timeout)
+
+
+def _execute(ctx: ExecContext, command: Command, merge_stderr: bool) -> ProcessResult:
+    ctx.log.debug("running %s (cwd %s)", shlex.join(command.argv), command.cwd)
+    res = run_process(
+        command.argv,
+        label="cmd",
+        cwd=command.cwd,
+        env={**os.environ, **command.env},
+        stdin=None if command.stdin is None else command.stdin.encode(),
+        timeout=command.timeout,
+        merge_stderr=merge_stderr,
+        max_output=_config(ctx).max_output,
+    )
+    if res.retcode:
+        ctx.log.info("`%s` exited with status %d", shlex.join(command.argv), res.retcode)
+    return res
+
+
+def _strip(text: str, rstrip: bool) -> str:
+    return text.rstrip() if rstrip else text
+
+
+SPEC = ModuleSpec(
+    "cmd",
+    functions=(run, run_all, retcode),
+    config=CmdConfig,
+    doc="Run commands: argv lists by default, a shell only with python_shell=True.",
+)

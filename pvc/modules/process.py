@@ -1,0 +1,180 @@
+"""Run one child process with a deadline and bounded output: the subprocess edge of the modules.
+
+Why not ``subprocess.run``: it keeps all output in memory (``cat`` of a large file would take the
+minion down) and on timeout it kills only the direct child, so a shell's children keep the pipes
+open and the call hangs. Here the child leads its own process group, the whole group is killed
+at the deadline, each stream keeps at most ``max_output`` bytes, and output is decoded as UTF-8
+with replacement characters (a job return must be text, whatever the command printed).
+
+Example::
+
+    res = run_process(["uname", "-r"], label="cmd", timeout=5)
+    res.retcode, res.stdout        # (0, "6.1.0-18-amd64\\n")
+"""
+
+from __future__ import annotations
+
+import os
+import selectors
+import shlex
+import signal
+import subprocess
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import IO, Any
+
+from pvc.errors import CommandNotFound, CommandTimeout, ExecutionError
+
+DEFAULT_MAX_OUTPUT = 16 * 1024 * 1024
+READ_CHUNK = 65536
+STDIN_CHUNK = 65536
+
+
+@dataclass(frozen=True)
+class ProcessResult:
+    """A finished child: its pid, exit status (negative: killed by that signal) and output."""
+
+    pid: int
+    retcode: int
+    stdout: str
+    stderr: str
+
+
+class _Capped:
+    """Keeps the first ``limit`` bytes of a stream and counts the rest, so memory stays bounded."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.data = bytearray()
+        self.dropped = 0
+
+    def add(self, chunk: bytes) -> None:
+        room = max(0, self.limit - len(self.data))
+        self.data += chunk[:room]
+        self.dropped += max(0, len(chunk) - room)
+
+    def text(self) -> str:
+        text = self.data.decode("utf-8", errors="replace")
+        if self.dropped:
+            text += f"\n[pvc: output truncated, {self.dropped} more bytes dropped]"
+        return text
+
+
+class _Expired(Exception):
+    """The deadline passed while the child was still running or writing."""
+
+
+def run_process(
+    argv: Sequence[str],
+    *,
+    label: str,
+    cwd: str | None = None,
+    env: Mapping[str, str] | None = None,
+    stdin: bytes | None = None,
+    timeout: float | None = None,
+    merge_stderr: bool = False,
+    max_output: int = DEFAULT_MAX_OUTPUT,
+) -> ProcessResult:
+    """Run ``argv`` (never through a shell unless argv itself names one) and wait for it.
+
+    ``label`` prefixes error messages ("cmd: no such command: foo"). At ``timeout`` seconds the
+    child's whole process group is killed and :class:`CommandTimeout` is raised. With
+    ``merge_stderr`` the child's stderr goes to its stdout (as Salt's ``cmd.run`` does).
+    """
+    proc = _spawn(argv, label, cwd, env, stdin is not None, merge_stderr)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    try:
+        out, err = _pump(proc, stdin or b"", deadline, max_output)
+        retcode = proc.wait(None if deadline is None else max(0.0, deadline - time.monotonic()))
+    except (_Expired, subprocess.TimeoutExpired):
+        _kill_group(proc)
+        raise CommandTimeout(
+            f"{label}: `{_display(argv)}` timed out after {timeout:g} s; "
+            f"process {proc.pid} and its process group were killed"
+        ) from None
+    finally:
+        _reap(proc)
+    return ProcessResult(pid=proc.pid, retcode=retcode, stdout=out.text(), stderr=err.text())
+
+
+def _spawn(argv: Sequence[str], label: str, cwd: str | None, env: Mapping[str, str] | None,
+           with_stdin: bool, merge_stderr: bool) -> subprocess.Popen[bytes]:
+    try:
+        return subprocess.Popen(
+            list(argv),
+            cwd=cwd,
+            env=None if env is None else dict(env),
+            stdin=subprocess.PIPE if with_stdin else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT if merge_stderr else subprocess.PIPE,
+            start_new_session=True,  # own process group: a timeout kills the shell's children too
+        )
+    except OSError as exc:
+        # Popen names the failing path: the working directory or the executable.
+        what = "directory" if cwd is not None and exc.filename == cwd else "command"
+        if isinstance(exc, FileNotFoundError):
+            cls = CommandNotFound if what == "command" else ExecutionError
+            raise cls(f"{label}: no such {what}: {exc.filename}") from None
+        raise ExecutionError(f"{label}: cannot run {what} {exc.filename or argv[0]}: {exc.strerror}") from None
+
+
+def _pump(proc: subprocess.Popen[bytes], stdin: bytes, deadline: float | None,
+          max_output: int) -> tuple[_Capped, _Capped]:
+    """Feed stdin and collect stdout/stderr until both close, or raise ``_Expired``."""
+    out, err = _Capped(max_output), _Capped(max_output)
+    sinks: dict[Any, _Capped] = {proc.stdout: out, proc.stderr: err}
+    view, sent = memoryview(stdin), 0
+    with selectors.DefaultSelector() as sel:
+        if proc.stdin is not None:
+            os.set_blocking(proc.stdin.fileno(), False)
+            sel.register(proc.stdin, selectors.EVENT_WRITE)
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                sel.register(stream, selectors.EVENT_READ)
+        while sel.get_map():
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                raise _Expired
+            for key, _ in sel.select(remaining):
+                stream = key.fileobj
+                if stream is proc.stdin:
+                    try:
+                        sent += os.write(key.fd, view[sent:sent + STDIN_CHUNK])
+                    except BrokenPipeError:
+                        sent = len(view)  # the child stopped reading: drop the rest
+                    if sent >= len(view):
+                        _drop(sel, stream)  # EOF tells the child its input is complete
+                    continue
+                chunk = os.read(key.fd, READ_CHUNK)
+                if chunk:
+                    sinks[stream].add(chunk)
+                else:
+                    _drop(sel, stream)
+    return out, err
+
+
+def _drop(sel: selectors.BaseSelector, stream: IO[bytes]) -> None:
+    sel.unregister(stream)
+    stream.close()
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def _reap(proc: subprocess.Popen[bytes]) -> None:
+    """Leave no child behind, whatever happened: kill it if still running, close pipes, wait."""
+    if proc.poll() is None:
+        _kill_group(proc)
+    for stream in (proc.stdin, proc.stdout, proc.stderr):
+        if stream is not None and not stream.closed:
+            stream.close()
+    proc.wait()
+
+
+def _display(argv: Sequence[str]) -> str:
+    return shlex.join(argv)
