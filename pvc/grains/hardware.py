@@ -15,13 +15,10 @@ from pvc.grains.host import Host
 
 
 def parse_cpuinfo(text: str) -> dict[str, str]:
-    """The fields of the first processor block of ``/proc/cpuinfo`` (all CPUs share them)."""
+    """``/proc/cpuinfo`` fields, first occurrence wins: the first CPU's ``model name`` and
+    ``flags``, plus trailer fields some architectures print once (ARM's ``Model``)."""
     fields: dict[str, str] = {}
     for line in text.splitlines():
-        if not line.strip():
-            if fields:
-                break
-            continue
         key, sep, value = line.partition(":")
         if sep:
             fields.setdefault(key.strip(), value.strip())

@@ -20,24 +20,27 @@ _MISSING = object()
 def traverse(data: Any, key: str, default: Any = None, delimiter: str = ":") -> Any:
     """Follow ``key`` through mappings (by name) and lists (by index); ``default`` if it breaks.
 
-    A whole key that exists as written wins first, so a grain whose name contains the
-    delimiter stays reachable.
+    At each level the longest matching name wins, so a key that itself contains the delimiter
+    (an IPv6 address, ``a:b``) stays reachable.
     """
-    if isinstance(data, Mapping) and key in data:
-        return data[key]
-    node = data
-    for part in key.split(delimiter):
-        node = _step(node, part)
-        if node is _MISSING:
-            return default
-    return node
+    found = _walk(data, key.split(delimiter), delimiter)
+    return default if found is _MISSING else found
 
 
-def _step(node: Any, part: str) -> Any:
+def _walk(node: Any, parts: list[str], delimiter: str) -> Any:
+    if not parts:
+        return node
     if isinstance(node, Mapping):
-        return node.get(part, _MISSING)
-    if isinstance(node, list) and part.lstrip("-").isdigit() and -len(node) <= int(part) < len(node):
-        return node[int(part)]
+        for cut in range(len(parts), 0, -1):
+            name = delimiter.join(parts[:cut])
+            if name in node:
+                found = _walk(node[name], parts[cut:], delimiter)
+                if found is not _MISSING:
+                    return found
+        return _MISSING
+    head = parts[0]
+    if isinstance(node, list) and head.lstrip("-").isdigit() and -len(node) <= int(head) < len(node):
+        return _walk(node[int(head)], parts[1:], delimiter)
     return _MISSING
 
 
