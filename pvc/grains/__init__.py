@@ -22,7 +22,6 @@ Example::
 
 from __future__ import annotations
 
-import copy
 import logging
 import time
 from collections.abc import Callable
@@ -31,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from pvc import __version__
 from pvc.grains import caps, hardware, netinfo, osinfo, virtual
 from pvc.grains.host import Host
-from pvc.grains.lookup import merge
+from pvc.grains.lookup import merge, plain
 
 if TYPE_CHECKING:
     from pvc.config import MinionConfig
@@ -68,7 +67,7 @@ def probe_all(host: Host, probes: tuple[Probe, ...] = PROBES) -> dict[str, Any]:
 def collect(config: MinionConfig, host: Host | None = None) -> dict[str, Any]:
     """All grains of this minion: probed facts, then the config's custom grains on top."""
     start = time.perf_counter()
-    grains = merge(probe_all(host or Host()), copy.deepcopy(config.grains))
+    grains = merge(probe_all(host or Host()), plain(config.grains))
     grains.update(id=config.id, pvc_version=__version__)
     log.debug("grains collected in %.1f ms", (time.perf_counter() - start) * 1000)
     return grains

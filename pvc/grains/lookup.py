@@ -54,3 +54,13 @@ def merge(base: Mapping[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any]
         else:
             out[key] = value
     return out
+
+
+def plain(value: Any) -> Any:
+    """A deep copy built of dicts and lists only. Config mappings are read-only proxies, which
+    neither ``copy.deepcopy`` nor msgpack accept; grains must travel on the wire."""
+    if isinstance(value, Mapping):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    return value

@@ -11,7 +11,7 @@ import msgpack
 import pytest
 
 from pvc import __version__
-from pvc.config import MinionConfig
+from pvc.config import MinionConfig, load_minion
 from pvc.grains import collect, probe_all
 from pvc.grains.host import Host
 
@@ -71,3 +71,10 @@ def test_an_empty_root_never_raises(tmp_path: Path) -> None:
     grains = collect(MinionConfig(id="bare"), host=Host(str(tmp_path / "nothing-here")))
     assert grains["id"] == "bare" and grains["kernel"] == "Linux"
     assert "os" not in grains and grains["virtual"] == "physical"
+
+
+def test_custom_grains_from_a_config_file(tmp_path: Path) -> None:
+    (tmp_path / "minion").write_text("id: filed\nroot_dir: .\ngrains:\n  roles: [hv, web]\n  rack: {row: 2}\n")
+    grains = collect(load_minion(tmp_path))
+    assert grains["roles"] == ["hv", "web"] and grains["rack"] == {"row": 2}
+    assert msgpack.unpackb(msgpack.packb(grains)) == grains
