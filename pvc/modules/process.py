@@ -22,7 +22,7 @@ import subprocess
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from pvc.errors import CommandNotFound, CommandTimeout, ExecutionError
 
@@ -137,20 +137,20 @@ def _pump(proc: subprocess.Popen[bytes], stdin: bytes, deadline: float | None,
             if remaining is not None and remaining <= 0:
                 raise _Expired
             for key, _ in sel.select(remaining):
-                stream = key.fileobj
-                if stream is proc.stdin:
+                ready = cast("IO[bytes]", key.fileobj)  # we registered only the child's pipes
+                if ready is proc.stdin:
                     try:
                         sent += os.write(key.fd, view[sent:sent + STDIN_CHUNK])
                     except BrokenPipeError:
                         sent = len(view)  # the child stopped reading: drop the rest
                     if sent >= len(view):
-                        _drop(sel, stream)  # EOF tells the child its input is complete
+                        _drop(sel, ready)  # EOF tells the child its input is complete
                     continue
                 chunk = os.read(key.fd, READ_CHUNK)
                 if chunk:
-                    sinks[stream].add(chunk)
+                    sinks[ready].add(chunk)
                 else:
-                    _drop(sel, stream)
+                    _drop(sel, ready)
     return out, err
 
 

@@ -6,6 +6,7 @@ import json
 import logging
 import time
 from pathlib import Path
+from typing import Any
 
 import msgpack
 import pytest
@@ -46,7 +47,7 @@ def _timed(fn) -> float:
 
 
 def test_custom_grains_merge_on_top() -> None:
-    custom = {"roles": ["hv"], "os": "Mine", "virt_caps": {"rack": 4}, "id": "spoofed"}
+    custom: dict[str, Any] = {"roles": ["hv"], "os": "Mine", "virt_caps": {"rack": 4}, "id": "spoofed"}
     grains = collect(MinionConfig(id="node8", grains=custom))
     assert grains["roles"] == ["hv"] and grains["os"] == "Mine"
     assert grains["virt_caps"]["rack"] == 4 and "kvm" in grains["virt_caps"]
