@@ -90,7 +90,7 @@ def run_process(
     except (_Expired, subprocess.TimeoutExpired):
         _kill_group(proc)
         raise CommandTimeout(
-            f"{label}: `{_display(argv)}` timed out after {timeout:g} s; "
+            f"{label}: `{shlex.join(argv)}` timed out after {timeout:g} s; "
             f"process {proc.pid} and its process group were killed"
         ) from None
     finally:
@@ -174,7 +174,3 @@ def _reap(proc: subprocess.Popen[bytes]) -> None:
         if stream is not None and not stream.closed:
             stream.close()
     proc.wait()
-
-
-def _display(argv: Sequence[str]) -> str:
-    return shlex.join(argv)
