@@ -142,6 +142,13 @@ def test_missing_command_is_a_clear_error(funcs: MinionFunctions) -> None:
     assert ret.error == "cmd: no such command: no-such-command-pvc" and ret.error_type == "CommandNotFound"
 
 
+def test_unrunnable_file_is_a_clear_error(funcs: MinionFunctions, tmp_path: Path) -> None:
+    script = tmp_path / "script.sh"
+    script.write_text("echo hi\n")  # not executable
+    ret = funcs.call("cmd.run", [[str(script)]])
+    assert not ret.ok and ret.error == f"cmd: cannot run command {script}: Permission denied"
+
+
 def test_yaml_typed_scalars_become_text(funcs: MinionFunctions) -> None:
     # `pvc call cmd.retcode true` hands the function a bool after YAML parsing
     assert funcs.call("cmd.retcode", [True]).data == 0
