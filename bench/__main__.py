@@ -1,0 +1,124 @@
+"""``python -m bench`` (``make bench``): pvc and real Salt, side by side, on 127.0.0.1.
+
+Each system is measured alone, size after size, in a fresh temporary directory (keys are made
+on the minions' first start), and torn down by PID before the next starts. Writes
+``<out-dir>/<date>.json`` and ``<date>.png`` and prints a markdown table with pvc's advantage
+and the issue's targets, pass or fail. Exit code 1 if a whole run failed (the JSON says why).
+
+Examples::
+
+    python -m bench                                   # N=1,10,50, 20 repeats, both systems
+    python -m bench --minions 2 --repeat 2 --seconds 1 --out-dir /tmp/b   # the CI smoke run
+    python -m bench --systems pvc --minions '' --scale                    # 1,000 pvc minions only
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+from datetime import datetime
+from pathlib import Path
+
+from bench.measure import Options, measure, measure_scale, version_cli
+from bench.plot import plot
+from bench.pvc import PvcSystem
+from bench.report import markdown
+from bench.results import Results
+from bench.salt import SaltSystem
+from bench.system import System
+from bench.targets import as_records, evaluate
+
+SYSTEMS: dict[str, type[System]] = {"pvc": PvcSystem, "salt": SaltSystem}
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+
+
+def _sizes(text: str) -> list[int]:
+    try:
+        sizes = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--minions {text!r}: use a comma-separated list of counts, e.g. 1,10,50")
+    if any(n < 1 or n > 500 for n in sizes):
+        raise argparse.ArgumentTypeError("--minions: each count must be 1..500 (use --scale for more)")
+    return sizes
+
+
+def _systems(text: str) -> list[str]:
+    names = [x.strip() for x in text.split(",") if x.strip()]
+    unknown = [n for n in names if n not in SYSTEMS]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"--systems: choose from {', '.join(SYSTEMS)}")
+    return names
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
+    p.add_argument("--minions", type=_sizes, default=[1, 10, 50], help="sizes N to run (default 1,10,50)")
+    p.add_argument("--repeat", type=int, default=20, help="runs per latency measurement (default 20)")
+    p.add_argument("--systems", type=_systems, default=list(SYSTEMS), help="pvc,salt (default both)")
+    p.add_argument("--seconds", type=float, default=10.0, help="window of each jobs/s measurement (default 10)")
+    p.add_argument("--scale", action="store_true", help="also run 1,000 pvc minions (swarm processes)")
+    p.add_argument("--scale-minions", type=int, default=1000)
+    p.add_argument("--scale-processes", type=int, default=4, help="swarm processes for --scale (default 4)")
+    p.add_argument("--out-dir", type=Path, default=RESULTS_DIR, help="where the JSON and PNG go")
+    p.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, configs)")
+    args = p.parse_args(argv)
+    if not 1 <= args.repeat <= 1000 or not 0 < args.seconds <= 600:
+        p.error("--repeat must be 1..1000 and --seconds 0..600")
+    if args.scale and not 1 <= args.scale_processes <= args.scale_minions <= 100_000:
+        p.error("--scale-processes must be 1..--scale-minions, and --scale-minions at most 100000")
+    return args
+
+
+def run_system(name: str, args: argparse.Namespace, opts: Options, work: Path, results: Results) -> None:
+    cls = SYSTEMS[name]
+    for n in args.minions:
+        print(f"bench: {name} with {n} minion(s)", file=sys.stderr, flush=True)
+        with cls(work / f"{name}-{n}") as system:
+            try:
+                results.add_run(name, n, measure(system, n, opts))
+                results.versions.setdefault(name, system.driver.call("version"))
+            except Exception as exc:  # recorded, and the next size still runs
+                results.add_error(name, f"N={n}", f"{type(exc).__name__}: {exc}")
+    with cls(work / f"{name}-version") as system:
+        results.version_cli[name] = version_cli(system, args.repeat)
+    if args.scale and issubclass(cls, PvcSystem):
+        print(f"bench: {name} scale, {opts.scale_minions} minions", file=sys.stderr, flush=True)
+        with PvcSystem(work / f"{name}-scale") as system:
+            try:
+                results.scale = measure_scale(system, opts)
+                results.versions.setdefault(name, system.driver.call("version"))
+            except Exception as exc:
+                results.add_error(name, "scale", f"{type(exc).__name__}: {exc}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    opts = Options(repeat=args.repeat, seconds=args.seconds, scale_minions=args.scale_minions,
+                   scale_processes=args.scale_processes)
+    date = datetime.now().strftime("%Y-%m-%dT%H%M%S")
+    results = Results(date=date, options={k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()})
+    work = Path(tempfile.mkdtemp(prefix="pvc-bench-"))
+    try:
+        for name in args.systems:
+            run_system(name, args, opts, work, results)
+    finally:
+        if args.keep:
+            print(f"bench: kept {work}", file=sys.stderr)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    results.host["loadavg_end"] = list(os.getloadavg())
+    outcomes = evaluate(results)
+    results.targets = as_records(outcomes)
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    (args.out_dir / f"{date}.json").write_text(results.to_json() + "\n")
+    plot(results, args.out_dir / f"{date}.png")
+    print(markdown(results, outcomes))
+    print(f"\nwrote {args.out_dir / f'{date}.json'} and {date}.png", file=sys.stderr)
+    return 1 if results.errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
