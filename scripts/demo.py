@@ -35,9 +35,8 @@ def main() -> None:
                   "hv3": {"rack": "b", "role": "storage"}}
         for mid, g in grains.items():
             c.add_minion(mid, grains=g)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and c.pvc("key", "list", "--out", "json").stdout.count('"hv') < 3:
-            time.sleep(0.2)
+        pre = c.master_dir / "root" / "pki" / "master" / "minions_pre"
+        c._wait(lambda: len(list(pre.iterdir())) == 3, 20, "three pending keys")
         show(c, "key", "list")
         show(c, "key", "accept", "*", "--yes")
         c.wait_connected()

@@ -209,14 +209,17 @@ class Master:
         if self._pending:
             pending, self._pending = self._pending, []
             self.cache.add_returns(pending)
+            touched: dict[str, ActiveJob] = {}
             for jid, mid, ret, _ in pending:
                 job = self.jobs.get(jid)
                 if job is None:
                     continue
+                touched[jid] = job
                 msg = encode("ret", {"jid": jid, "id": mid, "ret": ret})
                 for waiter in job.waiters:
                     self.send_client(waiter, msg)
                 self.bus.fire(f"pvc/job/{jid}/ret/{mid}", {"id": mid, **ret})
+            for job in touched.values():  # only after every return of this turn went out
                 if not job.finished and not job.outstanding():
                     self.finish(job)
         if self._acks:

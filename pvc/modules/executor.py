@@ -29,7 +29,17 @@ def bind(spec: FunctionSpec, args: Sequence[Any], kwargs: Mapping[str, Any]) -> 
     try:
         return sig.bind(*args, **kwargs)
     except TypeError as exc:
-        raise InvalidArgument(f"{spec.fullname}{sig}: {exc}") from None
+        names = ", ".join(_describe(p) for p in params)
+        raise InvalidArgument(f"{spec.fullname}({names}): {exc}") from None
+
+
+def _describe(param: inspect.Parameter) -> str:
+    """``name``, ``name=default``, ``*args`` or ``**kwargs``: what an operator can pass."""
+    if param.kind is param.VAR_POSITIONAL:
+        return f"*{param.name}"
+    if param.kind is param.VAR_KEYWORD:
+        return f"**{param.name}"
+    return param.name if param.default is param.empty else f"{param.name}={param.default!r}"
 
 
 def execute(spec: FunctionSpec, ctx: ExecContext, args: Sequence[Any] = (), kwargs: Mapping[str, Any] | None = None) -> Return:

@@ -142,7 +142,7 @@ MINION_REQ_KINDS = frozenset({AuthReply.KIND, Sealed.KIND, Reauth.KIND})
 MINION_PUB_KINDS = frozenset({Publication.KIND})
 
 # Inner kinds of Sealed boxes.
-TO_MASTER = ("ret", "hb", "event", "bye")
+TO_MASTER = ("ret", "hb", "event", "bye", "grains")
 TO_MINION = ("ack", "rekey", "pong")
 
 

@@ -157,6 +157,15 @@ class PvcCluster:
                 argv = [PYTHON, "-m", "pvc.cli.main", args[0], args[1], "-c", str(self.master_dir), *args[2:]]
         return subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
 
+    def accept(self, *ids: str, timeout: float = 15.0) -> None:
+        """Wait until each minion has offered its key, then accept it with ``pvc key accept``."""
+        pre = self.master_dir / "root" / "pki" / "master" / "minions_pre"
+        for mid in ids:
+            self._wait(lambda: (pre / mid).exists(), timeout, f"key of {mid} pending")
+            proc = self.pvc("key", "accept", mid, "--yes")
+            if proc.returncode != 0:
+                raise RuntimeError(f"pvc key accept {mid}: {proc.stderr}")
+
     def wait_connected(self, ids: list[str] | None = None, timeout: float = 30.0) -> None:
         want = set(ids if ids is not None else self.minion_ids)
 

@@ -119,7 +119,7 @@ def test_return_from_unaccepted_key_refused(tmp_path):
     with PvcCluster(tmp_path, auto_accept=False) as c:
         c.start_master()
         c.add_minion("m1")
-        assert c.pvc("key", "accept", "m1", "--yes").returncode == 0
+        c.accept("m1")
         c.wait_connected(["m1"])
         rogue = RogueMinion(c.ret_port, "intruder")
         assert rogue.auth() == "pending"

@@ -91,8 +91,10 @@ def test_batch_runs_a_sliding_window(three_minions):
 def test_unknown_function_and_bad_args_reported_minion_keeps_running(three_minions):
     res = three_minions.client().run("m1", "nosuch.thing")
     assert not res.ok and "no module named 'nosuch'" in res.returns["m1"].error
-    res = three_minions.client().run("m1", "test.sleep", [], {"nope": 1})
-    assert "unexpected keyword argument 'nope'" in res.returns["m1"].error
+    res = three_minions.client().run("m1", "test.sleep", [0], {"nope": 1})
+    assert res.returns["m1"].error == "test.sleep(length): got an unexpected keyword argument 'nope'"
+    res = three_minions.client().run("m1", "test.sleep", [])
+    assert res.returns["m1"].error == "test.sleep(length): missing a required argument: 'length'"
     proc = three_minions.pvc("run", "m1", "test.nosuch")
     assert proc.returncode == 1 and "has no function 'nosuch'" in proc.stdout
     assert three_minions.client().cmd("m1", "test.ping") == {"m1": True}
