@@ -19,6 +19,7 @@ import os
 import shutil
 import sys
 import tempfile
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -72,26 +73,37 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def _attempt(results: Results, system: str, where: str, fn: Callable[[], None]) -> None:
+    """Run one part of the benchmark; a failure is recorded and the next part still runs."""
+    print(f"bench: {system} {where}", file=sys.stderr, flush=True)
+    try:
+        fn()
+    except Exception as exc:
+        results.add_error(system, where, f"{type(exc).__name__}: {exc}")
+
+
 def run_system(name: str, args: argparse.Namespace, opts: Options, work: Path, results: Results) -> None:
     cls = SYSTEMS[name]
-    for n in args.minions:
-        print(f"bench: {name} with {n} minion(s)", file=sys.stderr, flush=True)
+
+    def sized(n: int) -> None:
         with cls(work / f"{name}-{n}") as system:
-            try:
-                results.add_run(name, n, measure(system, n, opts))
-                results.versions.setdefault(name, system.driver.call("version"))
-            except Exception as exc:  # recorded, and the next size still runs
-                results.add_error(name, f"N={n}", f"{type(exc).__name__}: {exc}")
-    with cls(work / f"{name}-version") as system:
-        results.version_cli[name] = version_cli(system, args.repeat)
-    if args.scale and issubclass(cls, PvcSystem):
-        print(f"bench: {name} scale, {opts.scale_minions} minions", file=sys.stderr, flush=True)
+            results.add_run(name, n, measure(system, n, opts))
+            results.versions.setdefault(name, system.driver.call("version"))
+
+    def version() -> None:
+        with cls(work / f"{name}-version") as system:
+            results.version_cli[name] = version_cli(system, args.repeat)
+
+    def scale() -> None:
         with PvcSystem(work / f"{name}-scale") as system:
-            try:
-                results.scale = measure_scale(system, opts)
-                results.versions.setdefault(name, system.driver.call("version"))
-            except Exception as exc:
-                results.add_error(name, "scale", f"{type(exc).__name__}: {exc}")
+            results.scale = measure_scale(system, opts)
+            results.versions.setdefault(name, system.driver.call("version"))
+
+    for n in args.minions:
+        _attempt(results, name, f"N={n}", lambda: sized(n))
+    _attempt(results, name, "--version", version)
+    if args.scale and issubclass(cls, PvcSystem):
+        _attempt(results, name, f"scale N={opts.scale_minions}", scale)
 
 
 def main(argv: list[str] | None = None) -> int:

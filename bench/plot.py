@@ -59,7 +59,8 @@ def plot(results: Results, path: Path) -> None:
         ax.set_ylabel(unit)
         ax.set_title(title)
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=8)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8)
     fig.suptitle(f"pvc vs Salt — {results.date}, {results.host.get('cpus')} CPUs")
     fig.tight_layout()
     fig.savefig(path, dpi=110)

@@ -29,6 +29,9 @@ from bench.system import MASTER, System, free_port, minion_proc
 SALT_VENV = Path(os.environ.get("SALT_VENV", "/var/cache/pvc-bench/salt-venv"))
 SETUP_SCRIPT = REPO / "scripts" / "setup.d" / "90-salt.sh"
 MASTER_READY_S = 90.0
+# Salt puts unix sockets (e.g. run/minion/minion_event_<hash>_pub.ipc) under the work dir;
+# a socket path may not exceed 107 bytes.
+MAX_WORKDIR_CHARS = 60
 
 
 def ensure_salt() -> Path:
@@ -44,6 +47,9 @@ class SaltSystem(System):
     label = "Salt"
 
     def __init__(self, workdir: Path) -> None:
+        if len(str(workdir)) > MAX_WORKDIR_CHARS:
+            raise ValueError(f"{workdir}: too long for Salt's unix socket paths (max {MAX_WORKDIR_CHARS} "
+                             "characters): set TMPDIR to a shorter directory")
         super().__init__(workdir)
         self.bin = ensure_salt()
         self.publish_port = free_port()

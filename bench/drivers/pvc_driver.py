@@ -11,7 +11,7 @@ import sys
 import time
 from typing import Any
 
-from bench.drivers.serve import pipelined, sequential, serve, timed_calls
+from bench.drivers.serve import pipelined, sequential, serve, timed_calls, wait_answering
 
 POLL_S = 0.05
 MAX_LIST_TARGET = 200  # ids per list target (a target expression is capped at 8 KiB)
@@ -44,25 +44,20 @@ class PvcDriver:
         raise TimeoutError(f"pvc master did not answer within {timeout:g}s")
 
     def answering(self, ids: list[str], timeout: float, every: float) -> dict[str, Any]:
-        """Ping the minions that have not answered yet every ``every`` s until all have."""
         from pvc.errors import PvcError
 
-        want, answered = set(ids), set()
-        t0 = time.perf_counter()
-        next_pub = 0.0
-        while answered < want and time.perf_counter() - t0 < timeout:
-            if time.perf_counter() >= next_pub:
-                next_pub = time.perf_counter() + every
-                missing = sorted(want - answered)
-                for i in range(0, len(missing), MAX_LIST_TARGET):
-                    try:
-                        self.client.run_async(missing[i:i + MAX_LIST_TARGET], "test.ping")
-                    except PvcError:
-                        pass
+        def publish(silent: list[str]) -> None:
+            for i in range(0, len(silent), MAX_LIST_TARGET):
+                try:
+                    self.client.run_async(silent[i:i + MAX_LIST_TARGET], "test.ping")
+                except PvcError:
+                    pass  # probe again later
+
+        def poll() -> list[str]:
             msg = self.client.next_message(POLL_S)
-            if msg is not None and msg["k"] == "ret" and msg["ret"].get("ok"):
-                answered.add(msg["id"])
-        return {"answered": len(answered & want), "seconds": time.perf_counter() - t0}
+            return [msg["id"]] if msg is not None and msg["k"] == "ret" and msg["ret"].get("ok") else []
+
+        return wait_answering(ids, timeout, every, publish, poll)
 
     def call(self, tgt: str, fun: str, args: list[Any], expect: Any, repeat: int,
              timeout: float | None = None) -> dict[str, Any]:

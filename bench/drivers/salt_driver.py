@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from bench.drivers.serve import pipelined, sequential, serve, timed_calls
+from bench.drivers.serve import pipelined, sequential, serve, timed_calls, wait_answering
 
 POLL_S = 0.05
 
@@ -58,20 +58,15 @@ class SaltDriver:
         raise TimeoutError(f"salt-master did not take publications within {timeout:g}s")
 
     def answering(self, ids: list[str], timeout: float, every: float) -> dict[str, Any]:
-        """Ping the minions that have not answered yet every ``every`` s until all have."""
-        want, answered = set(ids), set()
-        t0 = time.perf_counter()
-        next_pub = 0.0
+        def publish(silent: list[str]) -> None:
+            try:
+                self.client.run_job(silent, "test.ping", tgt_type="list", listen=False)
+            except self._client_errors:
+                pass  # the master is busy authenticating minions: probe again later
+
         with self._listening():
-            while answered < want and time.perf_counter() - t0 < timeout:
-                if time.perf_counter() >= next_pub:
-                    next_pub = time.perf_counter() + every
-                    try:
-                        self.client.run_job(sorted(want - answered), "test.ping", tgt_type="list", listen=False)
-                    except self._client_errors:
-                        pass
-                answered.update(mid for mid, _, ret in self._returns(POLL_S) if ret is True)
-        return {"answered": len(answered & want), "seconds": time.perf_counter() - t0}
+            return wait_answering(ids, timeout, every, publish,
+                                  lambda: [mid for mid, _, ret in self._returns(POLL_S) if ret is True])
 
     def call(self, tgt: str, fun: str, args: list[Any], expect: Any, repeat: int,
              timeout: float | None = None) -> dict[str, Any]:

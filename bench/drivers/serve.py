@@ -18,13 +18,37 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 # Bounds for every loop a driver runs.
 MAX_REPEAT = 10_000
 MAX_BATCH = 4096
 BATCH_TARGET_S = 1.0  # pipelined batches double until one takes about this long
+PROBE_SHARE = 0.05  # start-up probes: re-ping at most every 5% of the time waited so far
+
+
+def probe_interval(every: float, waited: float) -> float:
+    """How long to wait before re-pinging the silent minions during start-up: ``every`` at
+    first, then a share of the time waited, so that the probes' own load (every publication
+    reaches every connected minion) stays small while the resolution stays within ~5%."""
+    return max(every, PROBE_SHARE * waited)
+
+
+def wait_answering(ids: list[str], timeout: float, every: float, publish: Callable[[list[str]], None],
+                   poll: Callable[[], Iterable[str]]) -> dict[str, Any]:
+    """Start-up probe: ``publish(silent_ids)`` a test.ping (see :func:`probe_interval`) and
+    ``poll()`` the ids that answered, until every id has answered or ``timeout`` passed."""
+    want: set[str] = set(ids)
+    answered: set[str] = set()
+    t0 = time.perf_counter()
+    next_pub = 0.0
+    while answered < want and time.perf_counter() - t0 < timeout:
+        if time.perf_counter() >= next_pub:
+            next_pub = time.perf_counter() + probe_interval(every, time.perf_counter() - t0)
+            publish(sorted(want - answered))
+        answered.update(poll())
+    return {"answered": len(answered & want), "seconds": time.perf_counter() - t0}
 
 
 def serve(driver: object) -> None:

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
@@ -21,10 +24,16 @@ METRICS = ("startup", "ping_api", "ping_cli", "master_memory", "minion_memory", 
            "cmd_run_true", "jobs_sequential", "jobs_pipelined")
 
 
+@pytest.fixture
+def work() -> Iterator[Path]:
+    """A short temporary directory: Salt's unix socket paths under it must stay < 108 bytes."""
+    path = Path(tempfile.mkdtemp(prefix="pb-", dir="/tmp"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
 @pytest.mark.timeout(420)
-def test_bench_smoke(tmp_path: Path) -> None:
-    work = tmp_path / "work"
-    work.mkdir()
+def test_bench_smoke(tmp_path: Path, work: Path) -> None:
     out = tmp_path / "out"
     proc = subprocess.run(
         [sys.executable, "-m", "bench", "--minions", "2", "--repeat", "2", "--seconds", "1", "--out-dir", str(out)],
