@@ -25,7 +25,7 @@ from typing import Any
 
 from pvc.errors import InvalidMinionId, InvalidTarget
 from pvc.grains.lookup import traverse
-from pvc.ids import validate_minion_id
+from pvc.ids import is_valid_minion_id, validate_minion_id
 
 TARGET_TYPES = ("glob", "pcre", "list", "grain", "compound", "nodegroup")
 MAX_EXPR = 8192
@@ -264,4 +264,8 @@ def compile_target(expr: str | Iterable[str], tgt_type: str = "glob",
         ids = frozenset().union(*parser.ids) if parser.only_ids and parser.ids else None
         return Target(tgt_type, expr, matcher, ids)
     matcher = _simple(tgt_type, expr)
-    return Target(tgt_type, expr, matcher, _ids(expr) if tgt_type == "list" else None)
+    if tgt_type == "list":
+        return Target(tgt_type, expr, matcher, _ids(expr))
+    if tgt_type == "glob" and not any(c in expr for c in "*?[") and is_valid_minion_id(expr):
+        return Target(tgt_type, expr, matcher, frozenset({expr}))  # one exact id: topic-filtered too
+    return Target(tgt_type, expr, matcher, None)

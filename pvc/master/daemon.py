@@ -53,8 +53,12 @@ class Master:
         self._acks: dict[str, list[str]] = defaultdict(list)
 
         self.zctx = zmq.Context.instance()
-        self.pub = self._socket(zmq.PUB, f"tcp://{cfg.interface}:{cfg.publish_port}")
+        # XPUB, not PUB: each minion subscribes to its own topic, so the master learns when a
+        # minion's subscription is live (and when it drops) and never reports as connected a
+        # minion that would miss the publication (ZMQ's "slow joiner").
+        self.pub = self._socket(zmq.XPUB, f"tcp://{cfg.interface}:{cfg.publish_port}")
         self.pub.setsockopt(zmq.SNDHWM, 1_000_000)
+        self.pub.setsockopt(zmq.XPUB_VERBOSE, 1)
         self.router = self._socket(zmq.ROUTER, f"tcp://{cfg.interface}:{cfg.ret_port}")
         self.router.setsockopt(zmq.MAXMSGSIZE, cfg.max_message_size)
         os.makedirs(cfg.sock_dir, mode=0o700, exist_ok=True)
@@ -68,6 +72,7 @@ class Master:
         self.poller = zmq.Poller()
         self.poller.register(self.router, zmq.POLLIN)
         self.poller.register(self.client, zmq.POLLIN)
+        self.poller.register(self.pub, zmq.POLLIN)
         self.stats = defaultdict(int)
 
     def _socket(self, kind: int, addr: str) -> zmq.Socket:
@@ -98,6 +103,8 @@ class Master:
                     self._drain(self.router, self._on_minion)
                 if self.client in ready:
                     self._drain(self.client, self.clients.handle)
+                if self.pub in ready:
+                    self._drain(self.pub, self._on_subscription)
                 self.auth.serve(now)
                 self.flush()
                 self._finish_due(now)
@@ -165,6 +172,16 @@ class Master:
         session.peer = peer
         session.last_seen = now
         self._on_sealed(box.id, session, body)
+
+    def _on_subscription(self, frames: list[bytes]) -> None:
+        """``\x01@<id>\0`` when a minion's SUB subscribes, ``\x00@<id>\0`` when it is gone."""
+        frame = frames[0]
+        if len(frame) > 3 and frame[1:2] == b"@" and frame.endswith(b"\x00"):
+            mid = frame[2:-1].decode("utf-8", "replace")
+            if frame[0] == 1:
+                self.sessions.subscribed.add(mid)
+            else:
+                self.sessions.subscribed.discard(mid)
 
     def _on_sealed(self, mid: str, session: Session, body: dict[str, Any]) -> None:
         kind = body["t"]

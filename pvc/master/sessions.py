@@ -40,6 +40,7 @@ class Sessions:
     def __init__(self, heartbeat: float) -> None:
         self.key = SessionKey()
         self.by_id: dict[str, Session] = {}
+        self.subscribed: set[str] = set()  # ids whose publication topic has a live subscriber
         self.alive_for = 3 * heartbeat + 1.0
 
     def add(self, mid: str, channel_key: bytes, peer: bytes, pub: bytes) -> None:
@@ -53,7 +54,8 @@ class Sessions:
 
     def connected(self, now: float | None = None) -> set[str]:
         now = time.monotonic() if now is None else now
-        return {mid for mid, s in self.by_id.items() if now - s.last_seen <= self.alive_for}
+        return {mid for mid, s in self.by_id.items()
+                if now - s.last_seen <= self.alive_for and mid in self.subscribed}
 
     def expire(self, now: float) -> list[str]:
         """Forget sessions silent for much longer than the liveness window; return their ids."""

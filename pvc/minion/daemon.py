@@ -42,6 +42,7 @@ class MinionProcess:
                        for n in range(swarm)]
         else:
             configs = [cfg]
+        self.zctx.max_sockets = max(1024, 2 * len(configs) + 64)  # a DEALER and a SUB per identity
         base = MinionFunctions(cfg)
         self.functions.append(base)
         for c in configs:

@@ -75,12 +75,14 @@ class RogueMinion:
 class PubTap:
     def __init__(self, master_pub_port: int, listen_port: int) -> None:
         ctx = zmq.Context.instance()
-        self.upstream = ctx.socket(zmq.SUB)
+        # XSUB/XPUB: the minion's subscriptions pass upstream, so the master sees it subscribed
+        self.upstream = ctx.socket(zmq.XSUB)
         self.upstream.setsockopt(zmq.LINGER, 0)
-        self.upstream.setsockopt(zmq.SUBSCRIBE, b"")
         self.upstream.connect(f"tcp://127.0.0.1:{master_pub_port}")
-        self.down = ctx.socket(zmq.PUB)
+        self.upstream.send(b"\x01")  # and the tap itself records everything
+        self.down = ctx.socket(zmq.XPUB)
         self.down.setsockopt(zmq.LINGER, 0)
+        self.down.setsockopt(zmq.XPUB_VERBOSE, 1)
         self.down.bind(f"tcp://127.0.0.1:{listen_port}")
         self.inject_in = ctx.socket(zmq.PULL)
         self.inject_in.bind(f"inproc://pubtap-{id(self)}")
@@ -95,9 +97,13 @@ class PubTap:
         poller = zmq.Poller()
         poller.register(self.upstream, zmq.POLLIN)
         poller.register(self.inject_in, zmq.POLLIN)
+        poller.register(self.down, zmq.POLLIN)
         while not self._stop.is_set():
             for sock, _ in poller.poll(100):
                 frames = sock.recv_multipart()
+                if sock is self.down:  # a subscription from the minion
+                    self.upstream.send_multipart(frames)
+                    continue
                 if sock is self.upstream:
                     self.seen.append(frames)
                 self.down.send_multipart(frames)

@@ -123,22 +123,29 @@ def test_event_listen_sees_job_events(three_minions):
     assert fired.returncode == 0, fired.stderr
 
 
-def test_killed_minion_listed_as_non_returner(pvc_cluster: PvcCluster):
+def test_stopped_and_killed_minions_listed_as_non_returners(pvc_cluster: PvcCluster):
+    import os
+    import signal
+
     c = pvc_cluster
     c.start_master()
     for mid in ("a1", "a2", "a3"):
         c.add_minion(mid)
     c.wait_connected()
-    c.kill_minion("a3")
+    a3 = c.procs["minion-a3"]
+    os.kill(a3.pid, signal.SIGSTOP)  # connected but silent: the job times out for it
     proc = c.pvc("run", "*", "test.ping", "--timeout", "1.5", "--out", "json")
     assert proc.returncode == 1
     assert json.loads(proc.stdout) == {"a1": True, "a2": True}
     assert "a3: no return (timed out)" in proc.stderr
-    time.sleep(4.5)  # past the heartbeat window: a3 is now known as not connected
+    c.kill_minion("a3")  # its connections drop: the master knows it is gone at once
+    time.sleep(0.5)
     proc = c.pvc("run", "*", "test.ping", "--out", "json")
+    assert proc.returncode == 1 and json.loads(proc.stdout) == {"a1": True, "a2": True}
     assert "a3: no return (not connected)" in proc.stderr
-    job = c.client().job(c.client().jobs(1)[0]["jid"])
-    assert job["missing"] == {"a3": "not connected"}
+    jobs = c.client().jobs(2)
+    assert c.client().job(jobs[0]["jid"])["missing"] == {"a3": "not connected"}
+    assert c.client().job(jobs[1]["jid"])["missing"] == {"a3": "timed out"}
 
 
 def test_master_and_minion_restart(pvc_cluster: PvcCluster):
