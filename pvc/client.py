@@ -104,13 +104,35 @@ class Client:
     # -- jobs -------------------------------------------------------------------------------
     def publish(self, tgt: str | Sequence[str], fun: str, args: Sequence[Any] = (), kwargs: Mapping[str, Any] | None = None,
                 tgt_type: str = "glob", timeout: float | None = None, stream: bool = True) -> dict[str, Any]:
+        req = self._request_for(tgt, fun, args, kwargs, tgt_type, timeout, stream)
+        return self._request("publish", req.to_map(), "published")
+
+    def _request_for(self, tgt: str | Sequence[str], fun: str, args: Sequence[Any], kwargs: Mapping[str, Any] | None,
+                     tgt_type: str, timeout: float | None, stream: bool) -> PublishRequest:
         if not isinstance(tgt, str):
             tgt, tgt_type = ",".join(tgt), "list"
         req = PublishRequest(tgt, tgt_type, fun, list(args), dict(kwargs or {}),
                              float(timeout if timeout is not None else self.cfg.timeout), stream)
         if not 0 < req.timeout <= 86400:
             raise InvalidArgument("timeout must be between 0 and 86400 seconds")
-        return self._request("publish", req.to_map(), "published")
+        return req
+
+    def publish_many(self, requests: Sequence[PublishRequest]) -> list[dict[str, Any]]:
+        """Send every request, then read every reply: one round trip's latency for the lot
+        (how a caller keeps thousands of jobs in flight)."""
+        for req in requests:
+            self._send("publish", req.to_map())
+        replies = []
+        deadline = time.monotonic() + self.connect_timeout + 0.001 * len(requests)
+        while len(replies) < len(requests):
+            msg = self._recv(deadline - time.monotonic())
+            if msg is None:
+                raise MasterUnreachable(f"master did not answer within {self.connect_timeout:g}s")
+            if msg["k"] == "published":
+                replies.append(msg)
+            else:
+                self._early.append(msg)
+        return replies
 
     def iter_run(self, tgt: str | Sequence[str], fun: str, args: Sequence[Any] = (),
                  kwargs: Mapping[str, Any] | None = None, tgt_type: str = "glob",
@@ -164,6 +186,14 @@ class Client:
         """Publish and return the jid at once. With ``stream`` (default) the returns are sent to
         this client and :meth:`collect` gathers them; without it, read them from the job cache."""
         return self.publish(tgt, fun, args, kwargs, tgt_type, timeout, stream)["jid"]
+
+    def run_async_many(self, tgt: str | Sequence[str], fun: str, count: int, args: Sequence[Any] = (),
+                       kwargs: Mapping[str, Any] | None = None, tgt_type: str = "glob",
+                       timeout: float | None = None) -> list[str]:
+        """Publish the same job ``count`` times without waiting between them; returns the jids
+        (collect their returns with :meth:`collect`)."""
+        req = self._request_for(tgt, fun, args, kwargs, tgt_type, timeout, True)
+        return [r["jid"] for r in self.publish_many([req] * count)]
 
     def collect(self, jids: Sequence[str], timeout: float | None = None) -> dict[str, JobResult]:
         jobs = {jid: JobResult(jid, []) for jid in jids}

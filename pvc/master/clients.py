@@ -78,7 +78,7 @@ class ClientHandlers:
         not_connected = frozenset(mid for mid in expected if mid not in connected)
         jid = self.jids.new()
         now = time.time()
-        m.cache.new_job(JobRecord(jid, req.fun, req.args, req.kwargs, target.expr, target.tgt_type, expected, now, req.timeout))
+        m.record_job(JobRecord(jid, req.fun, req.args, req.kwargs, target.expr, target.tgt_type, expected, now, req.timeout))
         job = ActiveJob(jid, frozenset(expected), not_connected, time.monotonic() + req.timeout)
         if req.stream:
             job.waiters.add(peer)

@@ -23,7 +23,7 @@ from pvc.keys import KeyStore, load_or_create_identity
 from pvc.master.auth import AuthServer
 from pvc.master.clients import ClientHandlers
 from pvc.master.events import EVENTS_SOCKET, EventBus, minion_may_fire
-from pvc.master.jobcache import open_job_cache
+from pvc.master.jobcache import JobRecord, open_job_cache
 from pvc.master.jobs import ActiveJob, ActiveJobs
 from pvc.master.ratelimit import PeerLimiter
 from pvc.master.sessions import Session, Sessions
@@ -50,6 +50,7 @@ class Master:
         self.reload_keys()
         self._stop = False
         self._pending: list[tuple[str, str, dict[str, Any], float]] = []
+        self._new_jobs: list[JobRecord] = []
         self._acks: dict[str, list[str]] = defaultdict(list)
 
         self.zctx = zmq.Context.instance()
@@ -73,6 +74,7 @@ class Master:
         self.poller.register(self.router, zmq.POLLIN)
         self.poller.register(self.client, zmq.POLLIN)
         self.poller.register(self.pub, zmq.POLLIN)
+        self.poller.register(self.bus.sock, zmq.POLLIN)
         self.stats = defaultdict(int)
 
     def _socket(self, kind: int, addr: str) -> zmq.Socket:
@@ -105,6 +107,8 @@ class Master:
                     self._drain(self.client, self.clients.handle)
                 if self.pub in ready:
                     self._drain(self.pub, self._on_subscription)
+                if self.bus.sock in ready:
+                    self._drain(self.bus.sock, self.bus.on_subscription)
                 self.auth.serve(now)
                 self.flush()
                 self._finish_due(now)
@@ -123,8 +127,13 @@ class Master:
         self.cache.close()
         log.info("master stopped")
 
+    def record_job(self, job: JobRecord) -> None:
+        """Queue a job record; it is written at the end of this loop turn, before any of its
+        returns can arrive."""
+        self._new_jobs.append(job)
+
     def _poll_ms(self) -> int:
-        if self.auth.queue or self._pending:
+        if self.auth.queue or self._pending or self._new_jobs:
             return 0
         nxt = self.jobs.next_deadline()
         wait = 0.1 if nxt is None else min(0.1, max(0.0, nxt - time.monotonic()))
@@ -223,9 +232,10 @@ class Master:
     # -- flushing ---------------------------------------------------------------------------
     def flush(self) -> None:
         """Store the returns of this loop turn, then ack them, then tell clients and the bus."""
-        if self._pending:
+        if self._new_jobs or self._pending:
+            jobs, self._new_jobs = self._new_jobs, []
             pending, self._pending = self._pending, []
-            self.cache.add_returns(pending)
+            self.cache.write(jobs, pending)
             touched: dict[str, ActiveJob] = {}
             for jid, mid, ret, _ in pending:
                 job = self.jobs.get(jid)

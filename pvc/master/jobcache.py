@@ -83,6 +83,7 @@ class JobSummary:
 
 class JobCache(Protocol):
     def new_job(self, job: JobRecord) -> None: ...
+    def write(self, jobs: Sequence[JobRecord], returns: Sequence[tuple[str, str, dict[str, Any], float]]) -> list[bool]: ...
     def add_returns(self, items: Sequence[tuple[str, str, dict[str, Any], float]]) -> list[bool]: ...
     def mark_missing(self, jid: str, missing: Mapping[str, str]) -> None: ...
     def get_job(self, jid: str) -> JobView | None: ...
@@ -143,26 +144,33 @@ class SqlJobCache:
         self._run(create)
 
     def new_job(self, job: JobRecord) -> None:
-        self._run(lambda cur: cur.execute(self._q(
-            "INSERT INTO jobs (jid, fun, args, kwargs, tgt, tgt_type, minions, started, timeout, usr) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
-            (job.jid, job.fun, _json(job.args), _json(job.kwargs), job.tgt, job.tgt_type,
-             _json(job.minions), job.started, job.timeout, job.user)))
+        self.write([job], [])
 
     def add_returns(self, items: Sequence[tuple[str, str, dict[str, Any], float]]) -> list[bool]:
-        insert = ("INSERT OR IGNORE INTO returns (jid, minion, ret, ok, received) VALUES (?, ?, ?, ?, ?)"
-                  if self.dialect == "sqlite" else
-                  "INSERT INTO returns (jid, minion, ret, ok, received) VALUES (?, ?, ?, ?, ?) "
-                  "ON CONFLICT DO NOTHING")
+        return self.write([], items)
 
-        def add(cur: Any) -> list[bool]:
+    def write(self, jobs: Sequence[JobRecord], returns: Sequence[tuple[str, str, dict[str, Any], float]]) -> list[bool]:
+        """New jobs, then returns, in ONE transaction (the master calls this once per loop
+        turn). Returns, per return, True if stored now, False if that minion had already
+        returned for that job (a resend)."""
+        insert_ret = self._q(
+            "INSERT OR IGNORE INTO returns (jid, minion, ret, ok, received) VALUES (?, ?, ?, ?, ?)"
+            if self.dialect == "sqlite" else
+            "INSERT INTO returns (jid, minion, ret, ok, received) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING")
+        insert_job = self._q("INSERT INTO jobs (jid, fun, args, kwargs, tgt, tgt_type, minions, started, timeout, usr) "
+                             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+
+        def write(cur: Any) -> list[bool]:
+            for job in jobs:
+                cur.execute(insert_job, (job.jid, job.fun, _json(job.args), _json(job.kwargs), job.tgt, job.tgt_type,
+                                         _json(job.minions), job.started, job.timeout, job.user))
             stored = []
-            for jid, mid, ret, received in items:
-                cur.execute(self._q(insert), (jid, mid, _json(ret), int(bool(ret.get("ok"))), received))
+            for jid, mid, ret, received in returns:
+                cur.execute(insert_ret, (jid, mid, _json(ret), int(bool(ret.get("ok"))), received))
                 stored.append(cur.rowcount == 1)
             return stored
 
-        return self._run(add)
+        return self._run(write)
 
     def mark_missing(self, jid: str, missing: Mapping[str, str]) -> None:
         sql = ("INSERT OR REPLACE INTO missing (jid, minion, reason) VALUES (?, ?, ?)" if self.dialect == "sqlite" else

@@ -225,6 +225,9 @@ class MinionCore:
         if not _target(job.tgt, job.tgt_type).matches(self.id, self.functions.grains):
             return
         fun, args, kwargs, jid = job.fun, job.args, job.kwargs, job.jid
+        if self.functions.is_inline(fun):
+            self.on_result(jid, self.functions.call(fun, args, kwargs, jid=jid))
+            return
         self.runner.submit(lambda: self.functions.call(fun, args, kwargs, jid=jid),
                            lambda ret: self.on_result(jid, ret))
 

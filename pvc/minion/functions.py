@@ -75,6 +75,13 @@ class MinionFunctions:
             if closer is not None:
                 self._closers.append(closer)
 
+    def is_inline(self, fun: str) -> bool:
+        """Cheap, non-blocking functions run on the I/O thread (see ``ModuleSpec.inline``)."""
+        try:
+            return self.registry.get(fun).inline
+        except UnknownFunction:
+            return True  # the error return is cheap too
+
     def call(self, fun: str, args: Sequence[Any] = (), kwargs: Mapping[str, Any] | None = None,
              jid: str = "", test: bool = False) -> Return:
         try:

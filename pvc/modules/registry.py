@@ -30,7 +30,9 @@ from pvc.errors import PvcError, UnknownFunction
 class ModuleSpec:
     """What one execution module offers.
 
-    ``requires`` names backends the functions need ("libvirt", "rados", ...); the module stays
+    ``inline`` names functions that are cheap and never block (``test.ping``): the minion runs
+    them on its I/O thread instead of handing them to the worker pool, which saves two thread
+    switches per job. ``requires`` names backends the functions need ("libvirt", "rados", ...); the module stays
     registered when they are absent, and calls then fail with a clear ``BackendUnavailable``.
     ``config`` is a frozen dataclass validated from the minion config section named like the
     module. ``start`` is an optional hook the minion runs once at start-up (e.g. to register a
@@ -44,6 +46,7 @@ class ModuleSpec:
     config: type | None = None
     start: Callable[..., Any] | None = None
     doc: str = ""
+    inline: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,10 @@ class FunctionSpec:
     @property
     def doc(self) -> str:
         return inspect.getdoc(self.func) or ""
+
+    @property
+    def inline(self) -> bool:
+        return self.name in self.module.inline
 
 
 class DuplicateName(PvcError, KeyError):
@@ -86,6 +93,9 @@ class Registry:
                 raise DuplicateName(f"function '{full}' is registered twice")
             sig = inspect.signature(func)
             self._functions[full] = FunctionSpec(spec, name, func, sig)
+        unknown = set(spec.inline) - {f.__name__.rstrip("_") for f in spec.functions}
+        if unknown:
+            raise UnknownFunction(f"module '{spec.name}': inline names unknown functions {sorted(unknown)}")
 
     def get(self, fullname: str) -> FunctionSpec:
         try:

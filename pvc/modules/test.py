@@ -65,4 +65,5 @@ SPEC = ModuleSpec(
     "test",
     functions=(ping, echo, sleep, version, arg),
     doc="Liveness and argument round-trip checks.",
+    inline=("ping", "echo", "version", "arg"),
 )
