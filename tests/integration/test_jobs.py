@@ -164,3 +164,22 @@ def test_master_and_minion_restart(pvc_cluster: PvcCluster):
     c.start_minion("r2")
     c.wait_connected(timeout=10)
     assert c.client().cmd("*", "test.ping") == {"r1": True, "r2": True}
+
+
+def test_master_with_postgresql_job_cache(pvc_cluster: PvcCluster, pg_dsn):
+    import psycopg2
+
+    admin = psycopg2.connect(pg_dsn)
+    admin.autocommit = True
+    admin.cursor().execute("CREATE DATABASE master_jobs")
+    c = pvc_cluster
+    c.master_options["job_cache"] = pg_dsn.rsplit("/", 1)[0] + "/master_jobs"
+    c.start_master()
+    c.add_minion("p1")
+    c.wait_connected()
+    res = c.client().run("p1", "test.echo", ["stored in postgres"])
+    job = c.client().job(res.jid)
+    assert job["returns"]["p1"]["ret"]["data"] == "stored in postgres"
+    rows = psycopg2.connect(c.master_options["job_cache"]).cursor()
+    rows.execute("SELECT minion FROM returns WHERE jid = %s", (res.jid,))
+    assert rows.fetchall() == [("p1",)]
