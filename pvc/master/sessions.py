@@ -10,7 +10,7 @@ fleet-wide re-auth.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from pvc.crypto import Aead, random_key
 from pvc.wire.sealed import Channel
@@ -21,7 +21,10 @@ class Session:
     channel: Channel
     peer: bytes
     pub: bytes
-    last_seen: float = field(default_factory=time.monotonic)
+    # a session counts as live only once the minion has used its channel (its first sealed
+    # message proves it accepted this master's reply)
+    last_seen: float = float("-inf")
+    created: float = 0.0
 
 
 class SessionKey:
@@ -44,7 +47,7 @@ class Sessions:
         self.alive_for = 3 * heartbeat + 1.0
 
     def add(self, mid: str, channel_key: bytes, peer: bytes, pub: bytes) -> None:
-        self.by_id[mid] = Session(Channel(mid, channel_key), peer, pub)
+        self.by_id[mid] = Session(Channel(mid, channel_key), peer, pub, created=time.monotonic())
 
     def get(self, mid: str) -> Session | None:
         return self.by_id.get(mid)
@@ -59,7 +62,7 @@ class Sessions:
 
     def expire(self, now: float) -> list[str]:
         """Forget sessions silent for much longer than the liveness window; return their ids."""
-        gone = [mid for mid, s in self.by_id.items() if now - s.last_seen > 10 * self.alive_for]
+        gone = [mid for mid, s in self.by_id.items() if now - max(s.last_seen, s.created) > 10 * self.alive_for]
         for mid in gone:
             del self.by_id[mid]
         return gone

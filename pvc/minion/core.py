@@ -172,8 +172,14 @@ class MinionCore:
     def _on_auth_reply(self, rep: AuthReply) -> None:
         if self.state != "waiting" or self.eph is None:
             return
-        master_key = self.pin.check(rep.mpub)
-        grant = open_reply(rep, self.id, self.eph, master_key)
+        try:
+            master_key = self.pin.check(rep.mpub)
+            grant = open_reply(rep, self.id, self.eph, master_key)
+        except AuthError as exc:
+            log.error("%s: refusing the master's auth reply: %s (retrying in %.0fs)", self.id, exc,
+                      self.cfg.acceptance_wait_time)
+            self.next_action = time.monotonic() + self.cfg.acceptance_wait_time
+            return
         self.pin.commit(rep.mpub)
         self.eph = None
         if grant is None:
