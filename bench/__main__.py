@@ -10,6 +10,7 @@ Examples::
     python -m bench                                   # N=1,10,50, 20 repeats, both systems
     python -m bench --minions 2 --repeat 2 --seconds 1 --out-dir /tmp/b   # the CI smoke run
     python -m bench --systems pvc --minions '' --scale                    # 1,000 pvc minions only
+    python -m bench --report bench/results/2025-11-25T075252.json         # the table of a saved run
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--scale-processes", type=int, default=4, help="swarm processes for --scale (default 4)")
     p.add_argument("--out-dir", type=Path, default=RESULTS_DIR, help="where the JSON and PNG go")
     p.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, configs)")
+    p.add_argument("--report", type=Path, metavar="JSON", help="only print the table of a saved run (and redraw its PNG)")
     args = p.parse_args(argv)
     if not 1 <= args.repeat <= 1000 or not 0 < args.seconds <= 600:
         p.error("--repeat must be 1..1000 and --seconds 0..600")
@@ -106,8 +108,21 @@ def run_system(name: str, args: argparse.Namespace, opts: Options, work: Path, r
         _attempt(results, name, f"scale N={opts.scale_minions}", scale)
 
 
+def report(path: Path) -> int:
+    try:
+        results = Results.load(path)
+    except (OSError, ValueError, TypeError) as exc:
+        print(f"bench: cannot read {path}: {exc}", file=sys.stderr)
+        return 2
+    plot(results, path.with_suffix(".png"))
+    print(markdown(results, evaluate(results)))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.report:
+        return report(args.report)
     opts = Options(repeat=args.repeat, seconds=args.seconds, scale_minions=args.scale_minions,
                    scale_processes=args.scale_processes)
     date = datetime.now().strftime("%Y-%m-%dT%H%M%S")

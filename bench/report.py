@@ -21,7 +21,7 @@ class Row:
     label: str
     metric: str
     key: str
-    lower_is_better: bool
+    lower_is_better: bool | None  # None: a fact, not a race (no "pvc ×")
     fmt: str = "{:.1f}"
 
 
@@ -34,6 +34,7 @@ ROWS = (
     Row("cmd.run true median (ms)", "cmd_run_true", "median", True),
     Row("1 MiB test.echo median (ms)", "echo_1mib", "median", True),
     Row("1 MiB test.echo via bus median (ms)", "echo_1mib_bus", "median", True),
+    Row("1 MiB test.echo: characters returned", "echo_1mib", "sample.len", None, "{:.0f}"),
     Row("jobs/s sequential (one minion)", "jobs_sequential", "per_s", False, "{:.0f}"),
     Row("jobs/s pipelined (one minion)", "jobs_pipelined", "per_s", False, "{:.0f}"),
     Row("master RSS (MiB)", "master_memory", "rss_mib", True),
@@ -48,8 +49,8 @@ def _fmt(value: float | None, fmt: str = "{:.1f}") -> str:
     return "–" if value is None else fmt.format(value)
 
 
-def _advantage(pvc: float | None, salt: float | None, lower_is_better: bool) -> str:
-    if pvc is None or salt is None or pvc <= 0 or salt <= 0:
+def _advantage(pvc: float | None, salt: float | None, lower_is_better: bool | None) -> str:
+    if pvc is None or salt is None or pvc <= 0 or salt <= 0 or lower_is_better is None:
         return "–"
     return f"{salt / pvc if lower_is_better else pvc / salt:.1f}×"
 

@@ -72,7 +72,10 @@ class Results:
 
 
 def _number(entry: Any, key: str) -> float | None:
+    """``entry[key]`` as a float; a dotted key walks nested maps (``sample.len``)."""
     if not isinstance(entry, dict) or "error" in entry:
         return None
-    value = entry.get(key)
+    value: Any = entry
+    for part in key.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
