@@ -25,47 +25,45 @@ LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 
 
 @dataclass(frozen=True)
-class MasterConfig:
-    interface: str = "0.0.0.0"
-    publish_port: int = 4505
-    ret_port: int = 4506
-    auto_accept: bool = False
+class DaemonConfig:
+    """Options both daemons share: where their files live, logging, liveness, frame size."""
+
     root_dir: str = "/var/lib/pvc"
     pki_dir: str = ""
     sock_dir: str = ""
     cachedir: str = ""
     log_file: str = ""
     log_level: str = "info"
-    timeout: float = 5.0
-    job_cache: str = ""
-    keep_jobs: float = 24.0
-    nodegroups: dict[str, str] = field(default_factory=dict)
-    max_message_size: int = 64 * 1024 * 1024
-    max_pending_keys: int = 1000
-    auth_rate: float = 500.0
-    peer_rate: float = 20000.0
     heartbeat: float = 2.0
+    max_message_size: int = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True)
-class MinionConfig:
+class MasterConfig(DaemonConfig):
+    interface: str = "0.0.0.0"
+    publish_port: int = 4505
+    ret_port: int = 4506
+    auto_accept: bool = False
+    timeout: float = 5.0
+    job_cache: str = ""
+    keep_jobs: float = 24.0  # hours
+    nodegroups: dict[str, Any] = field(default_factory=dict)
+    max_pending_keys: int = 1000
+    auth_rate: float = 500.0
+    peer_rate: float = 20000.0
+
+
+@dataclass(frozen=True)
+class MinionConfig(DaemonConfig):
     id: str = ""
     master: str = "127.0.0.1"
     master_port: int = 4506
     publish_port: int = 0  # 0: use the port the master announces at auth
     master_finger: str = ""
-    root_dir: str = "/var/lib/pvc"
-    pki_dir: str = ""
-    sock_dir: str = ""
-    cachedir: str = ""
-    log_file: str = ""
-    log_level: str = "info"
     grains: dict[str, Any] = field(default_factory=dict)
     acceptance_wait_time: float = 2.0
     pub_window: float = 120.0
     workers: int = 8
-    heartbeat: float = 2.0
-    max_message_size: int = 64 * 1024 * 1024
     modules: dict[str, Any] = field(default_factory=dict)
 
 
@@ -91,7 +89,7 @@ def _read_yaml(path: Path) -> Mapping[str, Any]:
     return data
 
 
-def _resolve_paths(cfg: Any, role: str, base: Path) -> Any:
+def _resolve_paths(cfg: Any, role: str, base: Path) -> Any:  # cfg: a DaemonConfig subclass
     root = Path(cfg.root_dir)
     if not root.is_absolute():
         root = (base / root).resolve()

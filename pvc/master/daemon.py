@@ -34,7 +34,7 @@ from pvc.wire.messages import MASTER_KINDS, AuthRequest, Reauth, Sealed
 
 log = logging.getLogger(__name__)
 DRAIN_LIMIT = 5000
-MAX_GRAINS = 256 * 1024
+PRUNE_EVERY = 3600.0
 
 
 class Master:
@@ -97,6 +97,7 @@ class Master:
         log.info("master up: publish %s:%d, returns %s:%d", self.cfg.interface, self.cfg.publish_port,
                  self.cfg.interface, self.cfg.ret_port)
         last_housekeeping = time.monotonic()
+        last_prune = 0.0
         try:
             while not self._stop:
                 ready = dict(self.poller.poll(self._poll_ms()))
@@ -116,8 +117,17 @@ class Master:
                     last_housekeeping = now
                     for mid in self.sessions.expire(now):
                         log.info("minion %s: session expired", mid)
+                    if now - last_prune > PRUNE_EVERY:
+                        last_prune = now
+                        self._prune()
         finally:
             self.close()
+
+    def _prune(self) -> None:
+        """Forget jobs older than ``keep_jobs`` hours (Salt's option of the same name)."""
+        removed = self.cache.prune(time.time() - self.cfg.keep_jobs * 3600)
+        if removed:
+            log.info("job cache: pruned %d jobs older than %g h", removed, self.cfg.keep_jobs)
 
     def close(self) -> None:
         self.flush()

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from pvc.crypto import Aead, Ed25519PrivateKey
+from pvc.crypto import Ed25519PrivateKey
 from pvc.wire.codec import encode
-from pvc.wire.messages import AuthRequest, Job, Sealed
+from pvc.wire.messages import Job
 from pvc.wire.publication import BROADCAST, seal
 from tests.cluster.pvc import PvcCluster, free_port
 from tests.cluster.rogue import PubTap, RogueMinion
