@@ -183,3 +183,46 @@ def test_master_with_postgresql_job_cache(pvc_cluster: PvcCluster, pg_dsn):
     rows = psycopg2.connect(c.master_options["job_cache"]).cursor()
     rows.execute("SELECT minion FROM returns WHERE jid = %s", (res.jid,))
     assert rows.fetchall() == [("p1",)]
+
+
+def test_list_targets_are_filtered_by_zmq_topic(three_minions):
+    """A subscriber set up exactly like minion m2 receives nothing of a job for m1 only."""
+    import zmq
+
+    from pvc.wire.publication import BROADCAST, topic_for
+
+    sub = zmq.Context.instance().socket(zmq.SUB)
+    sub.setsockopt(zmq.LINGER, 0)
+    sub.setsockopt(zmq.SUBSCRIBE, BROADCAST)
+    sub.setsockopt(zmq.SUBSCRIBE, topic_for("m2"))
+    sub.connect(f"tcp://127.0.0.1:{three_minions.publish_port}")
+    time.sleep(0.5)
+    try:
+        for tgt, tgt_type in (("m1", "list"), ("m1", "glob"), ("m1 or db1", "compound")):
+            assert three_minions.client().run(tgt, "test.ping", tgt_type=tgt_type).ok
+        assert sub.poll(300) == 0
+        three_minions.client().run(["m2"], "test.ping")
+        assert sub.poll(1000) and sub.recv_multipart()[0] == topic_for("m2")
+        three_minions.client().run("*", "test.ping")
+        assert sub.poll(1000) and sub.recv_multipart()[0] == BROADCAST
+    finally:
+        sub.close(0)
+
+
+def test_minion_start_and_stop_events(three_minions):
+    import subprocess
+    import sys
+
+    listener = subprocess.Popen(
+        [sys.executable, "-m", "pvc.cli.main", "event", "listen", "-c", str(three_minions.master_dir),
+         "pvc/*", "--out", "json", "--count", "3", "--timeout", "30"], stdout=subprocess.PIPE, text=True)
+    time.sleep(1.0)
+    three_minions.add_minion("ev1")
+    three_minions.wait_connected(["ev1"])
+    three_minions.stop_minion("ev1")
+    three_minions.minion_ids.remove("ev1")
+    assert three_minions.pvc("key", "delete", "ev1", "--yes").returncode == 0  # leave the cluster as found
+    out, _ = listener.communicate(timeout=40)
+    events = [json.loads(line) for line in out.splitlines()]
+    assert [e["tag"] for e in events] == ["pvc/auth", "pvc/minion/ev1/start", "pvc/minion/ev1/stop"]
+    assert events[0]["data"] == {"id": "ev1", "status": "accepted"}
