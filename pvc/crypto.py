@@ -8,11 +8,10 @@ ChaCha20-Poly1305 AEAD (12-byte random nonces).
 
 from __future__ import annotations
 
-import hashlib
 import os
 
 from cryptography.exceptions import InvalidSignature, InvalidTag
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
@@ -38,7 +37,7 @@ def nonce() -> bytes:
 
 
 def public_bytes(key: Ed25519PublicKey | X25519PublicKey) -> bytes:
-    return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return key.public_bytes_raw()
 
 
 def load_public(raw: bytes) -> Ed25519PublicKey:
@@ -50,7 +49,10 @@ def load_public(raw: bytes) -> Ed25519PublicKey:
 
 def fingerprint(raw_public: bytes) -> str:
     """SHA-256 of the raw public key as colon-separated hex, like ``salt-key -f`` prints."""
-    digest = hashlib.sha256(raw_public).hexdigest()
+    # cryptography's hash, not hashlib: hashlib loads a second OpenSSL (~4 MiB per daemon)
+    h = hashes.Hash(hashes.SHA256())
+    h.update(raw_public)
+    digest = h.finalize().hex()
     return ":".join(digest[i:i + 2] for i in range(0, len(digest), 2))
 
 

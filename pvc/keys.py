@@ -10,6 +10,10 @@ Layout of the master's ``pki_dir`` (like Salt's)::
 
 Paths are built only from ids that passed :func:`pvc.ids.validate_minion_id`.
 
+Key files hold the raw 32-byte Ed25519 key in base64 between ``-----BEGIN PVC ED25519 ...
+KEY-----`` lines. Not PKCS#8 PEM on purpose: `cryptography`'s PEM support imports its SSH key
+code, which costs every daemon ~2.6 MiB of memory for nothing.
+
 Example::
 
     store = KeyStore("/var/lib/pvc/pki/master")
@@ -19,14 +23,13 @@ Example::
 
 from __future__ import annotations
 
+import base64
 import fnmatch
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from cryptography.hazmat.primitives import serialization
-
-from pvc.crypto import Ed25519PrivateKey, fingerprint, public_bytes
+from pvc.crypto import Ed25519PrivateKey, fingerprint, load_public, public_bytes
 from pvc.errors import KeyStateError, PvcError
 from pvc.ids import validate_minion_id
 from pvc.wire.auth import ACCEPTED, BUSY, DENIED, PENDING, REJECTED
@@ -39,40 +42,52 @@ STATE_DIRS = {
 }
 
 
+_PRIVATE = "PVC ED25519 PRIVATE KEY"
+_PUBLIC = "PVC ED25519 PUBLIC KEY"
+
+
+def _armor(label: str, raw: bytes) -> bytes:
+    return f"-----BEGIN {label}-----\n{base64.b64encode(raw).decode()}\n-----END {label}-----\n".encode()
+
+
+def _unarmor(label: str, data: bytes, where: object) -> bytes:
+    lines = data.decode("ascii", "replace").strip().splitlines()
+    if len(lines) != 3 or lines[0] != f"-----BEGIN {label}-----" or lines[2] != f"-----END {label}-----":
+        raise PvcError(f"{where}: not a {label.lower()} file")
+    try:
+        raw = base64.b64decode(lines[1], validate=True)
+    except ValueError:
+        raise PvcError(f"{where}: key is not valid base64") from None
+    if len(raw) != 32:
+        raise PvcError(f"{where}: key must be 32 bytes")
+    return raw
+
+
+def public_pem(raw: bytes) -> bytes:
+    """The text form of a raw Ed25519 public key, as written to key files."""
+    load_public(raw)
+    return _armor(_PUBLIC, raw)
+
+
+def raw_from_pem(data: bytes, where: object = "key file") -> bytes:
+    return _unarmor(_PUBLIC, data, where)
+
+
 def load_or_create_identity(pki_dir: str, name: str) -> Ed25519PrivateKey:
     """Load ``<name>.pem`` or create it (0600) together with ``<name>.pub`` on first start."""
     d = Path(pki_dir)
     d.mkdir(parents=True, exist_ok=True, mode=0o700)
     pem = d / f"{name}.pem"
     if pem.exists():
-        try:
-            key = serialization.load_pem_private_key(pem.read_bytes(), password=None)
-        except (ValueError, TypeError) as exc:
-            raise PvcError(f"{pem}: not a valid private key: {exc}") from None
-        if not isinstance(key, Ed25519PrivateKey):
-            raise PvcError(f"{pem}: not an Ed25519 key")
-        return key
+        return Ed25519PrivateKey.from_private_bytes(_unarmor(_PRIVATE, pem.read_bytes(), pem))
     key = Ed25519PrivateKey.generate()
-    data = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption())
     tmp = pem.with_suffix(".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
+        fh.write(_armor(_PRIVATE, key.private_bytes_raw()))
     os.replace(tmp, pem)
     (d / f"{name}.pub").write_bytes(public_pem(public_bytes(key.public_key())))
     return key
-
-
-def public_pem(raw: bytes) -> bytes:
-    from pvc.crypto import load_public
-
-    return load_public(raw).public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-
-
-def raw_from_pem(data: bytes) -> bytes:
-    key = serialization.load_pem_public_key(data)
-    return public_bytes(key)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -96,11 +111,10 @@ class KeyStore:
         return self.root / STATE_DIRS[state] / validate_minion_id(mid)
 
     def get(self, mid: str, state: str) -> bytes | None:
+        path = self._path(state, mid)
         try:
-            return raw_from_pem(self._path(state, mid).read_bytes())
+            return raw_from_pem(path.read_bytes(), path)
         except FileNotFoundError:
-            return None
-        except ValueError:
             return None
 
     def _write(self, state: str, mid: str, raw: bytes) -> None:

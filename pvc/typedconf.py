@@ -16,7 +16,6 @@ Example::
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import types
 import typing
 from collections.abc import Mapping
@@ -42,6 +41,8 @@ def build(cls: type[T], data: Mapping[str, Any] | None, where: str) -> T:
     values: dict[str, Any] = {}
     for key, value in data.items():
         if not isinstance(key, str) or key not in fields:
+            import difflib  # only on this error path: keeps every daemon ~0.2 MiB smaller
+
             close = difflib.get_close_matches(str(key), list(fields), n=1)
             hint = f" (did you mean '{close[0]}'?)" if close else ""
             raise ConfigError(f"{where}: option '{key}' is unknown{hint}")

@@ -50,10 +50,11 @@ def minion(config_dir: str, log_level: str | None, swarm: int) -> None:
     Reads DIR/minion (YAML: id, master, master_port, master_finger, root_dir, grains,
     modules...). Logs to stderr and to log_file. Stops cleanly on SIGTERM.
     """
-    from pvc import logsetup
-    from pvc.config import load_minion
-    from pvc.minion.daemon import run_minion
+    import os
+    import sys
 
-    cfg = load_minion(config_dir)
-    logsetup.setup(log_level or cfg.log_level, cfg.log_file)
-    run_minion(cfg, swarm, _install_signals)
+    from pvc.config import load_minion
+
+    load_minion(config_dir)  # config errors are reported here, by the CLI, as one line
+    # exec (same PID) into the lean daemon image, which does not carry click: see pvc/minion/__main__.py
+    os.execv(sys.executable, [sys.executable, "-m", "pvc.minion", config_dir, log_level or "", str(swarm)])

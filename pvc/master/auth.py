@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from pvc.config import MasterConfig
 from pvc.crypto import Ed25519PrivateKey
-from pvc.errors import AuthError, InvalidMinionId
+from pvc.errors import AuthError, InvalidMinionId, PvcError
 from pvc.ids import validate_minion_id
 from pvc.keys import KeyStore
 from pvc.master.ratelimit import TokenBucket
@@ -50,6 +50,8 @@ class AuthServer:
                 self._serve_one(peer, req)
             except (AuthError, InvalidMinionId) as exc:
                 log.info("auth refused: %s", exc)
+            except PvcError as exc:  # e.g. a corrupt key file: refuse this one, keep serving
+                log.error("auth of %r failed: %s", req.id, exc)
 
     def _serve_one(self, peer: bytes, req: AuthRequest) -> None:
         mid = validate_minion_id(req.id)

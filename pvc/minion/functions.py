@@ -38,10 +38,12 @@ class MinionFunctions:
         self.registry = registry or default_registry()
         self.events = events or log_events(log)
         self.resources = Resources()
-        unknown = sorted(set(config.modules) - {m.name for m in self.registry.modules()})
+        unknown = sorted(set(config.modules) - set(self.registry.names()))
         if unknown:
             raise ConfigError(f"minion: modules.{unknown[0]}: no such execution module")
-        self.module_configs = {m.name: module_config(config, m.name, m.config) for m in self.registry.modules()}
+        self._module_configs: dict[str, Any] = {}
+        for name in config.modules:  # configured modules load now, so config errors show at start
+            self._config_of(name)
         if grains is None:
             from pvc.grains import collect
 
@@ -49,10 +51,16 @@ class MinionFunctions:
         self.grains: Mapping[str, Any] = grains
         self._closers: list[Any] = []
 
+    def _config_of(self, module: str) -> Any:
+        if module not in self._module_configs:
+            spec = self.registry.module(module)
+            self._module_configs[module] = module_config(self.config, module, spec.config)
+        return self._module_configs[module]
+
     def context(self, module: str, jid: str = "", test: bool = False) -> ExecContext:
         return ExecContext(
             minion_id=self.config.id,
-            config=self.module_configs.get(module),
+            config=self._config_of(module),
             grains=self.grains,
             log=logging.getLogger(f"pvc.modules.{module}"),
             fire_event=self.events,
@@ -63,8 +71,9 @@ class MinionFunctions:
         )
 
     def start_hooks(self) -> None:
-        """Run each module's ``start`` hook once (daemon only), e.g. the libvirt event loop."""
-        for spec in self.registry.modules():
+        """Run the ``start`` hook of each module configured under ``modules:`` (daemon only),
+        e.g. the libvirt event loop. Unconfigured modules stay unloaded until a job needs them."""
+        for spec in self.registry.loaded():
             if spec.start is None:
                 continue
             try:

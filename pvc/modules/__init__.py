@@ -1,7 +1,8 @@
 """Execution modules: plain functions in an explicit registry.
 
-``MODULES`` is the one list of module files the minion loads; add a module by writing
-``pvc/modules/<name>.py`` with a ``SPEC = ModuleSpec(...)`` and adding its name here.
+``MODULES`` is the one list of module files the minion offers; add a module by writing
+``pvc/modules/<name>.py`` with a ``SPEC = ModuleSpec(...)`` and adding its name here. Each is
+imported on first use (see :class:`Registry`).
 Heavy backends (libvirt, rados, pyroute2) are imported inside the functions that use them,
 so loading the registry stays cheap and works on a host without them.
 """
@@ -9,6 +10,7 @@ so loading the registry stays cheap and works on a host without them.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 
 from pvc.modules.registry import ModuleSpec, Registry
 
@@ -25,19 +27,22 @@ MODULES: tuple[str, ...] = (
 )
 
 
-def load_specs(names: tuple[str, ...] = MODULES) -> list[ModuleSpec]:
-    """Import the named module files and return their specs; a missing file is a packaging bug."""
-    specs = []
-    for name in names:
+def _loader(name: str) -> Callable[[], ModuleSpec | None]:
+    def load() -> ModuleSpec | None:
         try:
             mod = importlib.import_module(f"pvc.modules.{name}")
         except ModuleNotFoundError as exc:
             if exc.name == f"pvc.modules.{name}":
-                continue  # module not written yet in this tree
+                return None  # module not written yet in this tree
             raise
-        specs.append(mod.SPEC)
-    return specs
+        return mod.SPEC
+
+    return load
 
 
 def default_registry() -> Registry:
-    return Registry.of(load_specs())
+    """Every module of ``MODULES``, each imported on first use."""
+    reg = Registry()
+    for name in MODULES:
+        reg.declare(name, _loader(name))
+    return reg

@@ -19,6 +19,7 @@ Example::
 from __future__ import annotations
 
 import inspect
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -76,49 +77,86 @@ class DuplicateName(PvcError, KeyError):
 
 
 class Registry:
-    """Owns the set of callable functions of one minion (or of ``pvc call``)."""
+    """Owns the set of callable functions of one minion (or of ``pvc call``).
+
+    Modules are *declared* by name with a loader and imported on first use, so an idle minion
+    only carries the modules it has actually run (each backend wrapper and its templates cost
+    memory on every node). The list of names is still explicit; nothing is discovered.
+    """
 
     def __init__(self) -> None:
         self._modules: dict[str, ModuleSpec] = {}
         self._functions: dict[str, FunctionSpec] = {}
+        self._loaders: dict[str, Callable[[], ModuleSpec | None]] = {}
+        self._lock = threading.RLock()
+
+    def declare(self, name: str, loader: Callable[[], ModuleSpec | None]) -> None:
+        """Register module ``name``, to be loaded by ``loader`` when first needed."""
+        if name in self._modules or name in self._loaders:
+            raise DuplicateName(f"module '{name}' is registered twice")
+        self._loaders[name] = loader
+
+    def names(self) -> list[str]:
+        """Every module name, loaded or not (does not load anything)."""
+        return sorted({*self._modules, *self._loaders})
+
+    def loaded(self) -> list[ModuleSpec]:
+        return sorted(self._modules.values(), key=lambda m: m.name)
+
+    def _load(self, name: str) -> None:
+        with self._lock:
+            loader = self._loaders.pop(name, None)
+            if loader is not None:
+                spec = loader()
+                if spec is not None:
+                    self.add(spec)
 
     def add(self, spec: ModuleSpec) -> None:
-        if spec.name in self._modules:
-            raise DuplicateName(f"module '{spec.name}' is registered twice")
-        self._modules[spec.name] = spec
-        for func in spec.functions:
-            name = func.__name__.rstrip("_")  # list_ -> list: lets modules avoid shadowing builtins
-            full = f"{spec.name}.{name}"
-            if full in self._functions:
-                raise DuplicateName(f"function '{full}' is registered twice")
-            sig = inspect.signature(func)
-            self._functions[full] = FunctionSpec(spec, name, func, sig)
-        unknown = set(spec.inline) - {f.__name__.rstrip("_") for f in spec.functions}
-        if unknown:
-            raise UnknownFunction(f"module '{spec.name}': inline names unknown functions {sorted(unknown)}")
+        with self._lock:
+            if spec.name in self._modules:
+                raise DuplicateName(f"module '{spec.name}' is registered twice")
+            functions = {}
+            for func in spec.functions:
+                name = func.__name__.rstrip("_")  # list_ -> list: lets modules avoid shadowing builtins
+                full = f"{spec.name}.{name}"
+                if full in functions or full in self._functions:
+                    raise DuplicateName(f"function '{full}' is registered twice")
+                functions[full] = FunctionSpec(spec, name, func, inspect.signature(func))
+            unknown = set(spec.inline) - {f.name for f in functions.values()}
+            if unknown:
+                raise UnknownFunction(f"module '{spec.name}': inline names unknown functions {sorted(unknown)}")
+            self._functions.update(functions)
+            self._modules[spec.name] = spec
 
     def get(self, fullname: str) -> FunctionSpec:
-        try:
+        found = self._functions.get(fullname)
+        if found is not None:
+            return found
+        module, _, function = fullname.partition(".")
+        self._load(module)
+        if fullname in self._functions:
             return self._functions[fullname]
-        except KeyError:
-            module = fullname.partition(".")[0]
-            if module not in self._modules:
-                raise UnknownFunction(f"'{fullname}' is not available: no module named '{module}'") from None
-            raise UnknownFunction(
-                f"'{fullname}' is not available: module '{module}' has no function "
-                f"'{fullname.partition('.')[2]}'"
-            ) from None
+        if module not in self._modules:
+            raise UnknownFunction(f"'{fullname}' is not available: no module named '{module}'")
+        raise UnknownFunction(f"'{fullname}' is not available: module '{module}' has no function '{function}'")
 
     def module(self, name: str) -> ModuleSpec:
+        self._load(name)
         try:
             return self._modules[name]
         except KeyError:
             raise UnknownFunction(f"no module named '{name}'") from None
 
     def modules(self) -> list[ModuleSpec]:
-        return sorted(self._modules.values(), key=lambda m: m.name)
+        for name in list(self._loaders):
+            self._load(name)
+        return self.loaded()
 
     def functions(self, module: str | None = None) -> list[FunctionSpec]:
+        if module is None:
+            self.modules()
+        else:
+            self._load(module)
         return [f for n, f in sorted(self._functions.items()) if module is None or f.module.name == module]
 
     @classmethod
