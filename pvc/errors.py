@@ -69,5 +69,9 @@ class MasterUnreachable(PvcError, ConnectionError):
     """The local master socket is absent or the master did not answer in time."""
 
 
+class JobNotFound(PvcError, LookupError):
+    """No job with that jid in the job cache (never run, or pruned after keep_jobs hours)."""
+
+
 class JobCacheError(PvcError):
     """The job cache (SQLite or PostgreSQL) cannot be opened or written."""

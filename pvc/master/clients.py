@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from pvc.errors import ProtocolError, PvcError
+from pvc.errors import JobNotFound, PvcError
 from pvc.master.jobcache import JobRecord, JobView
 from pvc.master.jobs import ActiveJob, JidFactory
 from pvc.targeting import Target, compile_target
@@ -104,7 +104,7 @@ class ClientHandlers:
         jid = field(msg, "jid", str, 64)
         view = self.m.cache.get_job(jid)
         if view is None:
-            raise ProtocolError(f"no job with jid {jid} in the job cache")
+            raise JobNotFound(f"no job with jid {jid} in the job cache")
         body = job_view_to_map(view)
         active = self.m.jobs.get(jid)
         if active is not None and not active.finished:

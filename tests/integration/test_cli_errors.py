@@ -58,3 +58,8 @@ def test_pvc_call_runs_locally_without_master(tmp_path):
 def test_version_is_fast():
     proc = pvc("--version")
     assert proc.returncode == 0 and "pvc, version" in proc.stdout
+
+
+def test_job_show_unknown_jid(three_minions):
+    proc = pvc("job", "show", "-c", str(three_minions.master_dir), "20000101000000000000")
+    assert proc.returncode == 2 and "no job with jid 20000101000000000000" in proc.stderr
