@@ -18,7 +18,7 @@ from typing import Any
 import zmq
 
 from pvc.config import MasterConfig
-from pvc.errors import AuthError, ProtocolError, PvcError
+from pvc.errors import AuthError, JobCacheError, ProtocolError, PvcError
 from pvc.keys import KeyStore, load_or_create_identity
 from pvc.master.auth import AuthServer
 from pvc.master.clients import ClientHandlers
@@ -35,6 +35,7 @@ from pvc.wire.messages import MASTER_KINDS, AuthRequest, Reauth, Sealed
 log = logging.getLogger(__name__)
 DRAIN_LIMIT = 5000
 PRUNE_EVERY = 3600.0
+CACHE_RETRY = 1.0
 
 
 class Master:
@@ -51,6 +52,7 @@ class Master:
         self._stop = False
         self._pending: list[tuple[str, str, dict[str, Any], float]] = []
         self._new_jobs: list[JobRecord] = []
+        self._cache_retry_at = 0.0
         self._acks: dict[str, list[str]] = defaultdict(list)
 
         self.zctx = zmq.Context.instance()
@@ -125,7 +127,11 @@ class Master:
 
     def _prune(self) -> None:
         """Forget jobs older than ``keep_jobs`` hours (Salt's option of the same name)."""
-        removed = self.cache.prune(time.time() - self.cfg.keep_jobs * 3600)
+        try:
+            removed = self.cache.prune(time.time() - self.cfg.keep_jobs * 3600)
+        except JobCacheError as exc:
+            log.error("job cache: pruning failed: %s", exc)
+            return
         if removed:
             log.info("job cache: pruned %d jobs older than %g h", removed, self.cfg.keep_jobs)
 
@@ -143,7 +149,7 @@ class Master:
         self._new_jobs.append(job)
 
     def _poll_ms(self) -> int:
-        if self.auth.queue or self._pending or self._new_jobs:
+        if self.auth.queue or ((self._pending or self._new_jobs) and time.monotonic() >= self._cache_retry_at):
             return 0
         nxt = self.jobs.next_deadline()
         wait = 0.1 if nxt is None else min(0.1, max(0.0, nxt - time.monotonic()))
@@ -242,10 +248,14 @@ class Master:
     # -- flushing ---------------------------------------------------------------------------
     def flush(self) -> None:
         """Store the returns of this loop turn, then ack them, then tell clients and the bus."""
-        if self._new_jobs or self._pending:
+        if (self._new_jobs or self._pending) and time.monotonic() >= self._cache_retry_at:
             jobs, self._new_jobs = self._new_jobs, []
             pending, self._pending = self._pending, []
-            self.cache.write(jobs, pending)
+            try:
+                self.cache.write(jobs, pending)
+            except JobCacheError as exc:
+                self._cache_failed(jobs, pending, exc)
+                return
             touched: dict[str, ActiveJob] = {}
             for jid, mid, ret, _ in pending:
                 job = self.jobs.get(jid)
@@ -266,11 +276,28 @@ class Master:
                 if session is not None:
                     self.send_minion(session.peer, session.channel.seal_down("ack", {"jids": jids}))
 
+    def _cache_failed(self, jobs: list[JobRecord], pending: list[tuple[str, str, dict[str, Any], float]],
+                      exc: JobCacheError) -> None:
+        """Nothing of this turn was stored, so nothing is acked: the minions resend their
+        returns, and the job records are written again in a second."""
+        log.error("%s; %d returns not acknowledged (minions will resend), retrying in %gs",
+                  exc, len(pending), CACHE_RETRY)
+        self._new_jobs[:0] = jobs
+        for jid, mid, _, _ in pending:
+            job = self.jobs.get(jid)
+            if job is not None:
+                job.returned.discard(mid)
+        self._acks.clear()
+        self._cache_retry_at = time.monotonic() + CACHE_RETRY
+
     def finish(self, job: ActiveJob) -> None:
         job.finished = True
         missing = job.missing()
         if missing:
-            self.cache.mark_missing(job.jid, missing)
+            try:
+                self.cache.mark_missing(job.jid, missing)
+            except JobCacheError as exc:
+                log.error("job %s: could not record who did not return: %s", job.jid, exc)
         msg = encode("done", {"jid": job.jid, "missing": missing})
         for waiter in job.waiters:
             self.send_client(waiter, msg)

@@ -250,7 +250,8 @@ def open_job_cache(url: str, default_path: str) -> SqlJobCache:
     path = url[len("sqlite://"):] if url else default_path
     os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
     try:
-        conn = sqlite3.connect(path)
+        # a short busy timeout: the master's loop must not stall for long on a locked file
+        conn = sqlite3.connect(path, timeout=0.5)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
     except sqlite3.Error as exc:

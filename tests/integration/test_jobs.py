@@ -226,3 +226,26 @@ def test_minion_start_and_stop_events(three_minions):
     events = [json.loads(line) for line in out.splitlines()]
     assert [e["tag"] for e in events] == ["pvc/auth", "pvc/minion/ev1/start", "pvc/minion/ev1/stop"]
     assert events[0]["data"] == {"id": "ev1", "status": "accepted"}
+
+
+def test_return_is_stored_before_it_is_acked(pvc_cluster: PvcCluster):
+    """Lock the job cache (a real fault): the master cannot store, so it does not ack; the
+    minion resends, and once the lock is gone the return is stored and delivered."""
+    import sqlite3
+
+    c = pvc_cluster
+    c.start_master()
+    c.add_minion("s1")
+    c.wait_connected()
+    db = c.master_dir / "root" / "cache" / "master" / "jobs.sqlite"
+    lock = sqlite3.connect(db, isolation_level=None)
+    lock.execute("BEGIN EXCLUSIVE")
+    stream = c.client().iter_run("s1", "test.echo", ["kept"], timeout=20)
+    time.sleep(2.0)  # the master tried, failed, did not ack
+    lock.execute("COMMIT")
+    lock.close()
+    returns = dict(stream)
+    assert returns["s1"].data == "kept"
+    assert c.client().job(stream.result.jid)["returns"]["s1"]["ret"]["data"] == "kept"
+    log = (c.root / "master.out").read_text()
+    assert "not acknowledged (minions will resend)" in log
