@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from pvc.errors import ConfigError
@@ -67,11 +65,12 @@ class MinionConfig(DaemonConfig):
     modules: dict[str, Any] = field(default_factory=dict)
 
 
-def _read_yaml(path: Path) -> Mapping[str, Any]:
+def _read_yaml(path: str) -> Mapping[str, Any]:
     import yaml
 
     try:
-        text = path.read_text()
+        with open(path) as fh:
+            text = fh.read()
     except FileNotFoundError:
         raise ConfigError(f"{path}: config file not found") from None
     except OSError as exc:
@@ -89,45 +88,54 @@ def _read_yaml(path: Path) -> Mapping[str, Any]:
     return data
 
 
-def _resolve_paths(cfg: Any, role: str, base: Path) -> Any:  # cfg: a DaemonConfig subclass
-    root = Path(cfg.root_dir)
-    if not root.is_absolute():
-        root = (base / root).resolve()
+def _resolve_paths(cfg: Any, role: str, base: str) -> Any:  # cfg: a DaemonConfig subclass
+    # os.path, not pathlib: the minion daemon does not otherwise import pathlib (~0.7 MiB)
+    root = os.path.realpath(os.path.join(base, cfg.root_dir))
     defaults = {
-        "pki_dir": root / "pki" / role,
-        "sock_dir": root / "run" / role,
-        "cachedir": root / "cache" / role,
-        "log_file": root / "log" / role,
+        "pki_dir": os.path.join(root, "pki", role),
+        "sock_dir": os.path.join(root, "run", role),
+        "cachedir": os.path.join(root, "cache", role),
+        "log_file": os.path.join(root, "log", role),
     }
-    changes: dict[str, Any] = {"root_dir": str(root)}
+    changes: dict[str, Any] = {"root_dir": root}
     for name, default in defaults.items():
         value = getattr(cfg, name)
-        path = Path(value) if value else default
-        changes[name] = str(path if path.is_absolute() else (base / path).resolve())
+        changes[name] = os.path.realpath(os.path.join(base, value)) if value else default
     if cfg.log_level not in LOG_LEVELS:
         raise ConfigError(f"{role}: option 'log_level' must be one of {', '.join(LOG_LEVELS)}")
     return dataclasses.replace(cfg, **changes)
 
 
 def load_master(config_dir: str | os.PathLike[str] = DEFAULT_CONFIG_DIR) -> MasterConfig:
-    base = Path(config_dir)
-    cfg = build(MasterConfig, _read_yaml(base / "master"), where=str(base / "master"))
+    base = os.fspath(config_dir)
+    where = os.path.join(base, "master")
+    cfg = build(MasterConfig, _read_yaml(where), where=where)
     for port in ("publish_port", "ret_port"):
         if not 0 < getattr(cfg, port) < 65536:
-            raise ConfigError(f"{base / 'master'}: option '{port}' must be a TCP port (1-65535)")
+            raise ConfigError(f"{where}: option '{port}' must be a TCP port (1-65535)")
     return _resolve_paths(cfg, "master", base)
 
 
 def load_minion(config_dir: str | os.PathLike[str] = DEFAULT_CONFIG_DIR) -> MinionConfig:
     """Load the minion config; module sections live under ``modules:`` and are validated by
     each module's own config class when the registry is built (see ``module_config``)."""
+    return minion_from_mapping(read_minion_file(config_dir), config_dir)
+
+
+def read_minion_file(config_dir: str | os.PathLike[str]) -> Mapping[str, Any]:
+    return _read_yaml(os.path.join(config_dir, "minion"))
+
+
+def minion_from_mapping(data: Mapping[str, Any], config_dir: str | os.PathLike[str]) -> MinionConfig:
+    """Validate already-parsed minion options (from the YAML file, or handed over by the CLI
+    to the lean daemon image, which does not import YAML)."""
     from pvc.errors import InvalidMinionId
     from pvc.ids import validate_minion_id
 
-    base = Path(config_dir)
-    where = str(base / "minion")
-    cfg = build(MinionConfig, _read_yaml(base / "minion"), where=where)
-    mid = cfg.id or socket.gethostname()
+    base = os.fspath(config_dir)
+    where = os.path.join(base, "minion")
+    cfg = build(MinionConfig, data, where=where)
+    mid = cfg.id or os.uname().nodename
     try:
         validate_minion_id(mid)
     except InvalidMinionId as exc:

@@ -1,45 +1,23 @@
-"""Key files: each daemon's own Ed25519 identity, and the master's minion-key states.
-
-Layout of the master's ``pki_dir`` (like Salt's)::
-
-    master.pem  master.pub          the master identity (0600 / 0644)
-    minions/<id>                    accepted minion public keys
-    minions_pre/<id>                pending (offered, not yet accepted)
-    minions_rejected/<id>           rejected
-    minions_denied/<id>             a different key offered for an already accepted id
-
-Paths are built only from ids that passed :func:`pvc.ids.validate_minion_id`.
+"""Key files: each daemon's own Ed25519 identity, and the text form of public keys.
 
 Key files hold the raw 32-byte Ed25519 key in base64 between ``-----BEGIN PVC ED25519 ...
 KEY-----`` lines. Not PKCS#8 PEM on purpose: `cryptography`'s PEM support imports its SSH key
-code, which costs every daemon ~2.6 MiB of memory for nothing.
+code, which costs every daemon ~2.6 MiB of memory for nothing. (The master's store of minion
+keys is :mod:`pvc.master.keystore`.)
 
 Example::
 
-    store = KeyStore("/var/lib/pvc/pki/master")
-    store.offer("web1", raw_pub, auto_accept=False)    # -> "pending"
-    store.accept("web*")                                # -> ["web1"]
+    key = load_or_create_identity("/var/lib/pvc/pki/minion", "minion")   # made on first start
 """
 
 from __future__ import annotations
 
 import base64
-import fnmatch
 import os
-from dataclasses import dataclass
-from pathlib import Path
 
-from pvc.crypto import Ed25519PrivateKey, fingerprint, load_public, public_bytes
-from pvc.errors import KeyStateError, PvcError
-from pvc.ids import validate_minion_id
-from pvc.wire.auth import ACCEPTED, BUSY, DENIED, PENDING, REJECTED
+from pvc.crypto import Ed25519PrivateKey, load_public, public_bytes
+from pvc.errors import PvcError
 
-STATE_DIRS = {
-    ACCEPTED: "minions",
-    PENDING: "minions_pre",
-    REJECTED: "minions_rejected",
-    DENIED: "minions_denied",
-}
 
 
 _PRIVATE = "PVC ED25519 PRIVATE KEY"
@@ -75,118 +53,17 @@ def raw_from_pem(data: bytes, where: object = "key file") -> bytes:
 
 def load_or_create_identity(pki_dir: str, name: str) -> Ed25519PrivateKey:
     """Load ``<name>.pem`` or create it (0600) together with ``<name>.pub`` on first start."""
-    d = Path(pki_dir)
-    d.mkdir(parents=True, exist_ok=True, mode=0o700)
-    pem = d / f"{name}.pem"
-    if pem.exists():
-        return Ed25519PrivateKey.from_private_bytes(_unarmor(_PRIVATE, pem.read_bytes(), pem))
+    os.makedirs(pki_dir, mode=0o700, exist_ok=True)
+    pem = os.path.join(pki_dir, f"{name}.pem")
+    if os.path.exists(pem):
+        with open(pem, "rb") as fh:
+            return Ed25519PrivateKey.from_private_bytes(_unarmor(_PRIVATE, fh.read(), pem))
     key = Ed25519PrivateKey.generate()
-    tmp = pem.with_suffix(".tmp")
+    tmp = pem + ".tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as fh:
         fh.write(_armor(_PRIVATE, key.private_bytes_raw()))
     os.replace(tmp, pem)
-    (d / f"{name}.pub").write_bytes(public_pem(public_bytes(key.public_key())))
+    with open(os.path.join(pki_dir, f"{name}.pub"), "wb") as fh:
+        fh.write(public_pem(public_bytes(key.public_key())))
     return key
-
-
-@dataclass(frozen=True)
-class KeyInfo:
-    id: str
-    state: str
-    raw: bytes
-
-    @property
-    def finger(self) -> str:
-        return fingerprint(self.raw)
-
-
-class KeyStore:
-    def __init__(self, pki_dir: str) -> None:
-        self.root = Path(pki_dir)
-        for sub in STATE_DIRS.values():
-            (self.root / sub).mkdir(parents=True, exist_ok=True, mode=0o700)
-
-    def _path(self, state: str, mid: str) -> Path:
-        return self.root / STATE_DIRS[state] / validate_minion_id(mid)
-
-    def get(self, mid: str, state: str) -> bytes | None:
-        path = self._path(state, mid)
-        try:
-            return raw_from_pem(path.read_bytes(), path)
-        except FileNotFoundError:
-            return None
-
-    def _write(self, state: str, mid: str, raw: bytes) -> None:
-        path = self._path(state, mid)
-        tmp = path.with_name(f".{mid}.tmp")
-        tmp.write_bytes(public_pem(raw))
-        os.replace(tmp, path)
-
-    def count(self, state: str) -> int:
-        return sum(1 for p in (self.root / STATE_DIRS[state]).iterdir() if not p.name.startswith("."))
-
-    def offer(self, mid: str, raw: bytes, auto_accept: bool, max_pending: int) -> str:
-        """Record a key offered at auth and return the resulting state (Salt's rules)."""
-        accepted = self.get(mid, ACCEPTED)
-        if accepted is not None:
-            if accepted == raw:
-                return ACCEPTED
-            self._write(DENIED, mid, raw)
-            return DENIED
-        if self.get(mid, REJECTED) is not None:
-            return REJECTED
-        if auto_accept:
-            self._write(ACCEPTED, mid, raw)
-            self._path(PENDING, mid).unlink(missing_ok=True)
-            return ACCEPTED
-        pending = self.get(mid, PENDING)
-        if pending is None:
-            if self.count(PENDING) >= max_pending:
-                return BUSY
-            self._write(PENDING, mid, raw)
-        elif pending != raw:
-            self._write(PENDING, mid, raw)  # a re-installed minion offers a new key while pending
-        return PENDING
-
-    def list(self, pattern: str = "*", states: tuple[str, ...] = tuple(STATE_DIRS)) -> list[KeyInfo]:
-        out = []
-        for state in states:
-            for p in sorted((self.root / STATE_DIRS[state]).iterdir()):
-                if p.name.startswith(".") or not fnmatch.fnmatchcase(p.name, pattern):
-                    continue
-                raw = self.get(p.name, state)
-                if raw is not None:
-                    out.append(KeyInfo(p.name, state, raw))
-        return out
-
-    def _move(self, pattern: str, sources: tuple[str, ...], dest: str) -> list[str]:
-        moved = []
-        for info in self.list(pattern, sources):
-            if dest == ACCEPTED and self.get(info.id, ACCEPTED) is not None:
-                continue
-            self._write(dest, info.id, info.raw)
-            self._path(info.state, info.id).unlink(missing_ok=True)
-            moved.append(info.id)
-        return moved
-
-    def accept(self, pattern: str, include_rejected: bool = False) -> list[str]:
-        sources = (PENDING, REJECTED) if include_rejected else (PENDING,)
-        return self._move(pattern, sources, ACCEPTED)
-
-    def reject(self, pattern: str, include_accepted: bool = False) -> list[str]:
-        sources = (PENDING, ACCEPTED) if include_accepted else (PENDING,)
-        return self._move(pattern, sources, REJECTED)
-
-    def delete(self, pattern: str) -> list[str]:
-        gone = []
-        for info in self.list(pattern):
-            self._path(info.state, info.id).unlink(missing_ok=True)
-            gone.append(info.id)
-        return sorted(set(gone))
-
-    def require(self, pattern: str) -> list[KeyInfo]:
-        found = self.list(pattern)
-        if not found:
-            raise KeyStateError(f"no key matches '{pattern}'")
-        return found

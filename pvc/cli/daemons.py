@@ -50,11 +50,18 @@ def minion(config_dir: str, log_level: str | None, swarm: int) -> None:
     Reads DIR/minion (YAML: id, master, master_port, master_finger, root_dir, grains,
     modules...). Logs to stderr and to log_file. Stops cleanly on SIGTERM.
     """
+    import json
     import os
     import sys
 
-    from pvc.config import load_minion
+    from pvc.config import minion_from_mapping, read_minion_file
 
-    load_minion(config_dir)  # config errors are reported here, by the CLI, as one line
-    # exec (same PID) into the lean daemon image, which does not carry click: see pvc/minion/__main__.py
-    os.execv(sys.executable, [sys.executable, "-m", "pvc.minion", config_dir, log_level or "", str(swarm)])
+    data = read_minion_file(config_dir)
+    minion_from_mapping(data, config_dir)  # config errors are reported here, by the CLI, as one line
+    # exec (same PID) into the lean daemon image, which carries neither click nor YAML; the
+    # parsed options travel in an inherited memfd: see pvc/minion/__main__.py
+    fd = os.memfd_create("pvc-minion-config", 0)
+    os.write(fd, json.dumps(data, default=str).encode())
+    os.lseek(fd, 0, os.SEEK_SET)
+    os.set_inheritable(fd, True)
+    os.execv(sys.executable, [sys.executable, "-m", "pvc.minion", config_dir, log_level or "", str(swarm), str(fd)])

@@ -16,7 +16,7 @@ from pvc.cli.options import config_dir
 
 def _store(config_dir: str):  # type: ignore[no-untyped-def]
     from pvc.config import load_master
-    from pvc.keys import KeyStore
+    from pvc.master.keystore import KeyStore
 
     cfg = load_master(config_dir)
     return cfg, KeyStore(cfg.pki_dir)
@@ -54,7 +54,7 @@ def key() -> None:
 @click.option("--out", type=click.Choice(["human", "json"]), default="human", show_default=True)
 def list_(config_dir: str, pattern: str, out: str) -> None:
     """List keys matching PATTERN (glob), grouped by state."""
-    from pvc.keys import STATE_DIRS
+    from pvc.master.keystore import STATE_DIRS
 
     _, store = _store(config_dir)
     keys = store.list(pattern)

@@ -16,9 +16,11 @@ from __future__ import annotations
 import errno
 import os
 import re
-import select
-import socket
 import time
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import socket
 
 from pvc.grains.host import Host
 
@@ -47,6 +49,9 @@ def mon_addresses(conf_text: str) -> list[tuple[str, int]]:
 
 def tcp_reachable(addresses: list[tuple[str, int]], budget: float) -> bool:
     """True if any address accepts a TCP connection within ``budget`` seconds (probed in parallel)."""
+    import select  # only when a ceph.conf exists: most minions never pay for socket/select
+    import socket
+
     socks: list[socket.socket] = []
     try:
         pending = []

@@ -14,7 +14,7 @@ Example::
 from __future__ import annotations
 
 import ipaddress
-import socket
+import os
 from typing import Any
 
 from pvc.grains.host import Host
@@ -63,7 +63,7 @@ def fqdn_from_hosts(hostname: str, hosts_text: str) -> str:
 
 def name_grains(host: Host) -> dict[str, Any]:
     """``hostname`` (as the kernel has it), ``host`` (short), ``fqdn``, ``domain``."""
-    hostname = socket.gethostname()
+    hostname = os.uname().nodename  # what gethostname() returns, without importing socket
     fqdn = hostname if "." in hostname else fqdn_from_hosts(hostname, host.read("/etc/hosts") or "")
     return {
         "hostname": hostname,

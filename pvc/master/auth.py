@@ -15,7 +15,7 @@ from pvc.config import MasterConfig
 from pvc.crypto import Ed25519PrivateKey
 from pvc.errors import AuthError, InvalidMinionId, PvcError
 from pvc.ids import validate_minion_id
-from pvc.keys import KeyStore
+from pvc.master.keystore import KeyStore
 from pvc.master.ratelimit import TokenBucket
 from pvc.master.sessions import Sessions
 from pvc.wire.auth import ACCEPTED, check_request, make_reply

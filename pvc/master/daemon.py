@@ -19,7 +19,8 @@ import zmq
 
 from pvc.config import MasterConfig
 from pvc.errors import AuthError, JobCacheError, ProtocolError, PvcError
-from pvc.keys import KeyStore, load_or_create_identity
+from pvc.keys import load_or_create_identity
+from pvc.master.keystore import KeyStore
 from pvc.master.auth import AuthServer
 from pvc.master.clients import ClientHandlers
 from pvc.master.events import EVENTS_SOCKET, EventBus, minion_may_fire

@@ -8,7 +8,7 @@ identical (a changed master key is refused and logged, never silently adopted).
 from __future__ import annotations
 
 import logging
-from pathlib import Path
+import os
 
 from pvc.crypto import Ed25519PublicKey, fingerprint, load_public
 from pvc.errors import AuthError
@@ -19,9 +19,12 @@ log = logging.getLogger(__name__)
 
 class MasterPin:
     def __init__(self, pki_dir: str, finger: str) -> None:
-        self.path = Path(pki_dir) / "minion_master.pub"
+        self.path = os.path.join(pki_dir, "minion_master.pub")
         self.finger = finger.lower().strip()
-        self.raw: bytes | None = raw_from_pem(self.path.read_bytes()) if self.path.exists() else None
+        self.raw: bytes | None = None
+        if os.path.exists(self.path):
+            with open(self.path, "rb") as fh:
+                self.raw = raw_from_pem(fh.read(), self.path)
         if self.raw is not None and self.finger and fingerprint(self.raw) != self.finger:
             raise AuthError(f"{self.path} does not match master_finger {self.finger}")
         self.key: Ed25519PublicKey | None = load_public(self.raw) if self.raw else None
@@ -40,6 +43,7 @@ class MasterPin:
 
     def commit(self, raw: bytes) -> None:
         if self.raw is None:
-            self.path.write_bytes(public_pem(raw))
+            with open(self.path, "wb") as fh:
+                fh.write(public_pem(raw))
             self.raw, self.key = raw, load_public(raw)
             log.info("pinned master key %s", fingerprint(raw))

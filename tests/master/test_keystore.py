@@ -2,7 +2,8 @@ import pytest
 
 from pvc.crypto import Ed25519PrivateKey, public_bytes
 from pvc.errors import InvalidMinionId
-from pvc.keys import KeyStore, load_or_create_identity
+from pvc.keys import load_or_create_identity
+from pvc.master.keystore import KeyStore
 
 
 def _raw():

@@ -1,0 +1,140 @@
+"""The master's store of minion public keys, one file per key and state (like Salt's).
+
+Layout of the master's ``pki_dir``::
+
+    master.pem  master.pub          the master identity (0600 / 0644)
+    minions/<id>                    accepted minion public keys
+    minions_pre/<id>                pending (offered, not yet accepted)
+    minions_rejected/<id>           rejected
+    minions_denied/<id>             a different key offered for an already accepted id
+
+Paths are built only from ids that passed :func:`pvc.ids.validate_minion_id`.
+
+Example::
+
+    store = KeyStore("/var/lib/pvc/pki/master")
+    store.offer("web1", raw_pub, auto_accept=False, max_pending=1000)    # -> "pending"
+    store.accept("web*")                                                  # -> ["web1"]
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from pvc.crypto import fingerprint
+from pvc.errors import KeyStateError
+from pvc.ids import validate_minion_id
+from pvc.keys import public_pem, raw_from_pem
+from pvc.wire.auth import ACCEPTED, BUSY, DENIED, PENDING, REJECTED
+
+STATE_DIRS = {
+    ACCEPTED: "minions",
+    PENDING: "minions_pre",
+    REJECTED: "minions_rejected",
+    DENIED: "minions_denied",
+}
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    id: str
+    state: str
+    raw: bytes
+
+    @property
+    def finger(self) -> str:
+        return fingerprint(self.raw)
+
+
+class KeyStore:
+    def __init__(self, pki_dir: str) -> None:
+        self.root = Path(pki_dir)
+        for sub in STATE_DIRS.values():
+            (self.root / sub).mkdir(parents=True, exist_ok=True, mode=0o700)
+
+    def _path(self, state: str, mid: str) -> Path:
+        return self.root / STATE_DIRS[state] / validate_minion_id(mid)
+
+    def get(self, mid: str, state: str) -> bytes | None:
+        path = self._path(state, mid)
+        try:
+            return raw_from_pem(path.read_bytes(), path)
+        except FileNotFoundError:
+            return None
+
+    def _write(self, state: str, mid: str, raw: bytes) -> None:
+        path = self._path(state, mid)
+        tmp = path.with_name(f".{mid}.tmp")
+        tmp.write_bytes(public_pem(raw))
+        os.replace(tmp, path)
+
+    def count(self, state: str) -> int:
+        return sum(1 for p in (self.root / STATE_DIRS[state]).iterdir() if not p.name.startswith("."))
+
+    def offer(self, mid: str, raw: bytes, auto_accept: bool, max_pending: int) -> str:
+        """Record a key offered at auth and return the resulting state (Salt's rules)."""
+        accepted = self.get(mid, ACCEPTED)
+        if accepted is not None:
+            if accepted == raw:
+                return ACCEPTED
+            self._write(DENIED, mid, raw)
+            return DENIED
+        if self.get(mid, REJECTED) is not None:
+            return REJECTED
+        if auto_accept:
+            self._write(ACCEPTED, mid, raw)
+            self._path(PENDING, mid).unlink(missing_ok=True)
+            return ACCEPTED
+        pending = self.get(mid, PENDING)
+        if pending is None:
+            if self.count(PENDING) >= max_pending:
+                return BUSY
+            self._write(PENDING, mid, raw)
+        elif pending != raw:
+            self._write(PENDING, mid, raw)  # a re-installed minion offers a new key while pending
+        return PENDING
+
+    def list(self, pattern: str = "*", states: tuple[str, ...] = tuple(STATE_DIRS)) -> list[KeyInfo]:
+        out = []
+        for state in states:
+            for p in sorted((self.root / STATE_DIRS[state]).iterdir()):
+                if p.name.startswith(".") or not fnmatch.fnmatchcase(p.name, pattern):
+                    continue
+                raw = self.get(p.name, state)
+                if raw is not None:
+                    out.append(KeyInfo(p.name, state, raw))
+        return out
+
+    def _move(self, pattern: str, sources: tuple[str, ...], dest: str) -> list[str]:
+        moved = []
+        for info in self.list(pattern, sources):
+            if dest == ACCEPTED and self.get(info.id, ACCEPTED) is not None:
+                continue
+            self._write(dest, info.id, info.raw)
+            self._path(info.state, info.id).unlink(missing_ok=True)
+            moved.append(info.id)
+        return moved
+
+    def accept(self, pattern: str, include_rejected: bool = False) -> list[str]:
+        sources = (PENDING, REJECTED) if include_rejected else (PENDING,)
+        return self._move(pattern, sources, ACCEPTED)
+
+    def reject(self, pattern: str, include_accepted: bool = False) -> list[str]:
+        sources = (PENDING, ACCEPTED) if include_accepted else (PENDING,)
+        return self._move(pattern, sources, REJECTED)
+
+    def delete(self, pattern: str) -> list[str]:
+        gone = []
+        for info in self.list(pattern):
+            self._path(info.state, info.id).unlink(missing_ok=True)
+            gone.append(info.id)
+        return sorted(set(gone))
+
+    def require(self, pattern: str) -> list[KeyInfo]:
+        found = self.list(pattern)
+        if not found:
+            raise KeyStateError(f"no key matches '{pattern}'")
+        return found
