@@ -17,6 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.cluster.pvc import PvcCluster  # noqa: E402
+from tests.cluster.wait import wait_for  # noqa: E402
 
 
 def show(cluster: PvcCluster, *args: str) -> str:
@@ -36,7 +37,7 @@ def main() -> None:
         for mid, g in grains.items():
             c.add_minion(mid, grains=g)
         pre = c.master_dir / "root" / "pki" / "master" / "minions_pre"
-        c._wait(lambda: len(list(pre.iterdir())) == 3, 20, "three pending keys")
+        wait_for(lambda: len(list(pre.iterdir())) == 3, 20, "three pending keys")
         show(c, "key", "list")
         show(c, "key", "accept", "*", "--yes")
         c.wait_connected()

@@ -20,7 +20,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ from typing import Any
 import yaml
 
 from pvc.client import Client
+from tests.cluster.wait import wait_for
 
 PYTHON = sys.executable
 
@@ -96,7 +96,7 @@ class PvcCluster:
 
     def wait_master(self, timeout: float = 15.0) -> None:
         sock = self.master_dir / "root" / "run" / "master" / "client.ipc"
-        self._wait(lambda: sock.exists(), timeout, f"master socket {sock}")
+        wait_for(lambda: sock.exists(), timeout, f"master socket {sock}")
 
     def stop_master(self) -> None:
         self.drop_client()
@@ -162,7 +162,7 @@ class PvcCluster:
         """Wait until each minion has offered its key, then accept it with ``pvc key accept``."""
         pre = self.master_dir / "root" / "pki" / "master" / "minions_pre"
         for mid in ids:
-            self._wait(lambda: (pre / mid).exists(), timeout, f"key of {mid} pending")
+            wait_for(lambda: (pre / mid).exists(), timeout, f"key of {mid} pending")
             proc = self.pvc("key", "accept", mid, "--yes")
             if proc.returncode != 0:
                 raise RuntimeError(f"pvc key accept {mid}: {proc.stderr}")
@@ -174,13 +174,5 @@ class PvcCluster:
             _, connected = self.client().expected("*")
             return want <= set(connected)
 
-        self._wait(ready, timeout, f"minions {sorted(want)} connected")
+        wait_for(ready, timeout, f"minions {sorted(want)} connected")
 
-    @staticmethod
-    def _wait(cond: Any, timeout: float, what: str) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if cond():
-                return
-            time.sleep(0.05)
-        raise TimeoutError(f"timed out after {timeout:g}s waiting for {what}")
