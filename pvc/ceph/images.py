@@ -8,8 +8,6 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from pvc.ceph.errors import CephNotFound
@@ -31,32 +29,24 @@ def check_name(kind: str, name: Any) -> str:
     return name
 
 
-@contextmanager
-def open_pool(cluster: rados.Rados, pool: str) -> Iterator[rados.Ioctx]:
+def open_pool(cluster: rados.Rados, pool: str) -> rados.Ioctx:
+    """The pool's I/O context (use it in ``with``: it closes itself)."""
     import rados
 
     try:
-        ioctx = cluster.open_ioctx(check_name("pool", pool))
+        return cluster.open_ioctx(check_name("pool", pool))
     except rados.ObjectNotFound:
         raise CephNotFound(f"ceph: pool '{pool}' does not exist") from None
-    try:
-        yield ioctx
-    finally:
-        ioctx.close()
 
 
-@contextmanager
-def open_image(ioctx: rados.Ioctx, pool: str, name: str, read_only: bool = False) -> Iterator[rbd.Image]:
+def open_image(ioctx: rados.Ioctx, pool: str, name: str, read_only: bool = False) -> rbd.Image:
+    """The opened image (use it in ``with``: it closes itself)."""
     import rbd
 
     try:
-        image = rbd.Image(ioctx, check_name("image", name), read_only=read_only)
+        return rbd.Image(ioctx, check_name("image", name), read_only=read_only)
     except rbd.ImageNotFound:
         raise CephNotFound(f"ceph: image '{pool}/{name}' does not exist") from None
-    try:
-        yield image
-    finally:
-        image.close()
 
 
 def require_snapshot(image: rbd.Image, pool: str, name: str, snapshot: str) -> None:

@@ -21,8 +21,15 @@ from typing import Any
 
 from pvc.ceph.cluster import CephConfig, mon_json, session
 from pvc.ceph.errors import CephExists, ImageBusy
-from pvc.ceph.images import (check_name, feature_mask, image_info, open_image, open_pool, require_snapshot,
-                             snapshot_entry)
+from pvc.ceph.images import (
+    check_name,
+    feature_mask,
+    image_info,
+    open_image,
+    open_pool,
+    require_snapshot,
+    snapshot_entry,
+)
 from pvc.ceph.sizes import parse_size, sized
 from pvc.errors import InvalidArgument
 from pvc.modules.context import ExecContext

@@ -23,7 +23,7 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from tests.cluster.pvc import stop_process
 
@@ -135,10 +135,9 @@ class CephCluster:
         return out.stdout
 
     def _daemon(self, name: str, *cmd: str) -> None:
-        log = open(self.root / "log" / f"{name}.out", "ab")
-        self.procs[name] = subprocess.Popen([*cmd, "-c", self.conf, "-f"], stdin=subprocess.DEVNULL,
-                                            stdout=log, stderr=log)
-        log.close()
+        with open(self.root / "log" / f"{name}.out", "ab") as log:
+            self.procs[name] = subprocess.Popen([*cmd, "-c", self.conf, "-f"], stdin=subprocess.DEVNULL,
+                                                stdout=log, stderr=log)
 
     def _write_conf_and_keys(self) -> None:
         for sub in ("log", "run", "mon", "mgr/mgr.x", "osd.0", "crash"):
@@ -181,7 +180,7 @@ class CephCluster:
         cluster.connect(timeout=timeout)
         return cluster
 
-    def start(self) -> CephCluster:
+    def start(self) -> Self:
         self._write_conf_and_keys()
         monmap = str(self.root / "monmap")
         fsid = next(line.split("=")[1].strip() for line in (self.root / "ceph.conf").read_text().splitlines()
@@ -213,7 +212,7 @@ class CephCluster:
             stop_process(self.procs.pop(name), grace=10)
         shutil.rmtree(self.root, ignore_errors=True)
 
-    def __enter__(self) -> CephCluster:
+    def __enter__(self) -> Self:
         try:
             return self.start()
         except BaseException:
