@@ -1,0 +1,233 @@
+"""The ``virt`` module: VMs on this node's libvirt/KVM — lifecycle, stats, console, live migration.
+
+Each call uses the minion's one connection to ``uri`` (reopened after the daemon comes back); a
+down daemon gives "libvirt: cannot connect to <uri>: <reason>", an unknown VM a ``DomainNotFound``.
+The start hook forwards libvirt lifecycle events to the bus as ``pvc/vm/<name>/started``,
+``stopped``, ``migrated`` or ``crashed``.
+
+Minion config::
+
+    modules:
+      virt: {uri: "qemu:///system", console_dir: /var/log/pvc/console, migration_host: 10.0.0.1}
+
+Example: ``pvc run hv1 virt.migrate vm1 qemu+tcp://hv2/system max_downtime_ms=300``
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from pvc.errors import InvalidArgument
+from pvc.modules.context import ExecContext
+from pvc.modules.registry import ModuleSpec
+from pvc.virt import facts
+from pvc.virt.connection import libvirt_call
+from pvc.virt.domain import check_name, domain_xml, parse_spec
+from pvc.virt.errors import DomainStateError
+from pvc.virt.events import EventWatcher
+from pvc.virt.migrate import MigrationPlan
+from pvc.virt.migrate import migrate as run_migration
+from pvc.virt.power import shutdown as graceful_shutdown
+
+STATES = ("nostate", "running", "blocked", "paused", "shutdown", "shutoff", "crashed", "pmsuspended")
+
+
+@dataclass(frozen=True)
+class VirtConfig:
+    """``migration_host`` is the address QEMU's migration stream goes to on *this* node when it is
+    the destination's peer (the data URI ``tcp://<host>``); empty lets libvirt use the hostname."""
+
+    uri: str = "qemu:///system"
+    console_dir: str = "/var/log/pvc/console"
+    migration_host: str = ""
+    shutdown_timeout: float = 60.0
+    events: bool = True
+
+
+def _summary(ctx: ExecContext, dom: Any) -> dict[str, Any]:
+    state, _max_kib, mem_kib, vcpus, _cpu = dom.info()
+    return {"name": dom.name(), "uuid": dom.UUIDString(), "state": STATES[state] if state < len(STATES) else str(state),
+            "vcpus": vcpus, "memory": mem_kib // 1024, "node": ctx.minion_id}
+
+
+def list_(ctx: ExecContext) -> list[dict[str, Any]]:
+    """Every VM defined or running here: name, uuid, state, vcpus, memory (MiB), node.
+
+    Example: ``pvc run 'hv*' virt.list``
+    """
+    with libvirt_call(ctx, "list domains") as conn:
+        return sorted((_summary(ctx, d) for d in conn.listAllDomains()), key=lambda d: d["name"])
+
+
+def info(ctx: ExecContext, name: str) -> dict[str, Any]:
+    """One VM: the ``list`` fields plus persistence, autostart, CPU time, disks, NICs, serial log.
+
+    Example: ``pvc call virt.info vm1``
+    """
+    with libvirt_call(ctx, f"read domain {name}") as conn:
+        dom = conn.lookupByName(check_name(name))
+        return {**_summary(ctx, dom), "persistent": bool(dom.isPersistent()), "autostart": bool(dom.autostart()),
+                "cpu_time_ns": dom.info()[4], **facts.devices(dom.XMLDesc(0))}
+
+
+def define(ctx: ExecContext, xml: str | None = None, **spec: Any) -> dict[str, Any]:
+    """Define (or redefine) a VM from domain ``xml``, or from a typed spec: name, vcpus, memory
+    (MiB), disks (paths or RBD "pool/image"), nics (bridge names); the serial console is logged to
+    ``<console_dir>/<name>.log``. With ``test=True`` only the XML is returned.
+
+    Example: ``pvc call virt.define name=vm1 vcpus=2 memory=1024 disks='["vms/vm1"]' nics='["br0"]'``
+    """
+    if (xml is None) == (not spec):
+        raise InvalidArgument("virt.define: give either xml=... or a VM spec (name=..., vcpus=..., ...), not both")
+    if xml is None:
+        xml = domain_xml(parse_spec(spec), ctx.config.console_dir)
+    name = facts.parse(xml).findtext("name") or ""
+    check_name(name)
+    if ctx.test:
+        return {"name": name, "xml": xml, "changed": False}
+    os.makedirs(ctx.config.console_dir, exist_ok=True)
+    with libvirt_call(ctx, f"define domain {name}") as conn:
+        dom = conn.defineXML(xml)
+        return {"name": dom.name(), "uuid": dom.UUIDString(), "changed": True}
+
+
+def undefine(ctx: ExecContext, name: str) -> dict[str, Any]:
+    """Remove a stopped VM's definition (its disks stay). A running VM is refused.
+
+    Example: ``pvc call virt.undefine vm1``
+    """
+    import libvirt
+
+    with libvirt_call(ctx, f"undefine domain {name}") as conn:
+        dom = conn.lookupByName(check_name(name))
+        if dom.isActive():
+            raise DomainStateError(f"virt: cannot undefine {name}: it is running (shut it down first)")
+        dom.undefineFlags(libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE | libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA)
+        return {"name": name, "changed": True}
+
+
+def start(ctx: ExecContext, name: str) -> dict[str, Any]:
+    """Start a defined VM; a running one is left alone (``changed: False``).
+
+    Example: ``pvc call virt.start vm1``
+    """
+    with libvirt_call(ctx, f"start domain {name}") as conn:
+        dom = conn.lookupByName(check_name(name))
+        if dom.isActive():
+            return {"name": name, "state": "running", "changed": False}
+        dom.create()
+        return {"name": name, "state": _summary(ctx, dom)["state"], "changed": True}
+
+
+def shutdown(ctx: ExecContext, name: str, timeout: float | None = None, force: bool = False) -> dict[str, Any]:
+    """Ask the guest to power off (ACPI) and wait up to ``timeout`` s (config ``shutdown_timeout``);
+    with ``force=True`` destroy it when the time is up, else fail with a timeout error.
+
+    Example: ``pvc call virt.shutdown vm1 timeout=30 force=True``
+    """
+    with libvirt_call(ctx, f"shut down domain {name}") as conn:
+        dom = conn.lookupByName(check_name(name))
+        how = graceful_shutdown(dom, ctx.config.shutdown_timeout if timeout is None else timeout, force)
+        return {"name": name, "how": how, "changed": how != "already stopped"}
+
+
+def destroy(ctx: ExecContext, name: str) -> dict[str, Any]:
+    """Power a VM off at once (like pulling the plug); a stopped one is left alone.
+
+    Example: ``pvc call virt.destroy vm1``
+    """
+    with libvirt_call(ctx, f"destroy domain {name}") as conn:
+        dom = conn.lookupByName(check_name(name))
+        if not dom.isActive():
+            return {"name": name, "changed": False}
+        dom.destroy()
+        return {"name": name, "changed": True}
+
+
+def restart(ctx: ExecContext, name: str, timeout: float | None = None, force: bool = False) -> dict[str, Any]:
+    """Shut a VM down (as ``shutdown``) and start it again, so a changed definition takes effect.
+
+    Example: ``pvc call virt.restart vm1 force=True``
+    """
+    stopped = shutdown(ctx, name, timeout, force)
+    started = start(ctx, name)
+    return {"name": name, "how": stopped["how"], "state": started["state"], "changed": True}
+
+
+def stats(ctx: ExecContext, name: str) -> dict[str, Any]:
+    """Counters of a running VM: CPU time (ns), memory (KiB), and per disk and per NIC I/O.
+
+    Example: ``pvc call virt.stats vm1``
+    """
+    with libvirt_call(ctx, f"read statistics of {name}") as conn:
+        dom = conn.lookupByName(check_name(name))
+        if not dom.isActive():
+            raise DomainStateError(f"virt: {name} is not running: no statistics")
+        devices = facts.devices(dom.XMLDesc(0))
+        disks = {}
+        for dev in devices["disks"]:
+            rd_req, rd_bytes, wr_req, wr_bytes, errors = dom.blockStats(dev)
+            disks[dev] = {"rd_req": rd_req, "rd_bytes": rd_bytes, "wr_req": wr_req, "wr_bytes": wr_bytes,
+                          "errors": errors}
+        nics = {}
+        for nic in devices["nics"]:
+            if nic["dev"]:
+                rx_b, rx_p, rx_e, rx_d, tx_b, tx_p, tx_e, tx_d = dom.interfaceStats(nic["dev"])
+                nics[nic["dev"]] = {"rx_bytes": rx_b, "rx_packets": rx_p, "rx_errors": rx_e, "rx_drop": rx_d,
+                                    "tx_bytes": tx_b, "tx_packets": tx_p, "tx_errors": tx_e, "tx_drop": tx_d}
+        return {"name": name, "cpu_time_ns": dom.info()[4], "memory": dict(dom.memoryStats()),
+                "disks": disks, "nics": nics}
+
+
+def console_log(ctx: ExecContext, name: str, lines: int = 50) -> list[str]:
+    """The last ``lines`` lines of the VM's serial console log (a file-backed serial port).
+
+    Example: ``pvc call virt.console_log vm1 20``
+    """
+    if not isinstance(lines, int) or isinstance(lines, bool) or not 0 <= lines <= 10000:
+        raise InvalidArgument("virt.console_log: lines must be an integer between 0 and 10000")
+    with libvirt_call(ctx, f"read domain {name}") as conn:
+        path = facts.devices(conn.lookupByName(check_name(name)).XMLDesc(0))["serial_log"]
+    if path is None:
+        raise DomainStateError(f"virt: {name} has no file-backed serial console to read")
+    try:
+        return facts.tail(path, lines)
+    except FileNotFoundError:
+        return []  # the guest has not written anything yet
+
+
+def migrate(ctx: ExecContext, name: str, dest_uri: str, live: bool = True, max_downtime_ms: int | None = None,
+            retries: int = 0, fallback: str | None = "shutdown", data_host: str | None = None) -> dict[str, Any]:
+    """Move a VM to another node's libvirt (``dest_uri`` as the source daemon reaches it): live and
+    peer-to-peer, ``retries`` more attempts, then (``fallback="shutdown"``) shut down -> start there.
+    Returns method, attempts, duration (s), the downtime QEMU measured (ms) and progress samples.
+    ``data_host`` is the destination address for QEMU's stream (default: config ``migration_host``).
+
+    Example: ``pvc run hv1 virt.migrate vm1 qemu+tcp://hv2/system data_host=10.0.0.2 fallback=None``
+    """
+    host = data_host if data_host is not None else ctx.config.migration_host
+    plan = MigrationPlan(dest_uri=dest_uri, data_uri=f"tcp://{host}" if host else None, live=live,
+                         max_downtime_ms=max_downtime_ms, retries=retries, fallback=fallback,
+                         shutdown_timeout=ctx.config.shutdown_timeout)
+    with libvirt_call(ctx, f"migrate domain {name}") as conn:
+        result = run_migration(conn.lookupByName(check_name(name)), plan)
+    return {"name": name, "dest_uri": dest_uri, **result}
+
+
+def _watch_events(ctx: ExecContext) -> EventWatcher | None:
+    """Start hook: forward this node's libvirt lifecycle events to the pvc bus."""
+    if not ctx.config.events:
+        return None
+    return EventWatcher(ctx.config.uri, ctx.minion_id, ctx.fire_event).start()
+
+
+SPEC = ModuleSpec(
+    "virt",
+    functions=(list_, info, define, undefine, start, shutdown, destroy, restart, stats, console_log, migrate),
+    requires=("libvirt",),
+    config=VirtConfig,
+    start=_watch_events,
+    doc="Virtual machines on this node's libvirt/KVM: lifecycle, statistics, console and live migration.",
+)

@@ -1,0 +1,99 @@
+"""One libvirt connection per minion and URI, and libvirt errors turned into pvc errors.
+
+The connection lives in the minion's resource cache (``libvirt:<uri>``) so every job reuses it;
+when a call fails because the daemon went away, the handle is dropped and the next job reopens
+it. libvirt error codes map to typed errors by table, not by string matching.
+
+Example::
+
+    with libvirt_call(ctx, "start vm1") as conn:
+        conn.lookupByName("vm1").create()
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from pvc.errors import BackendUnavailable, ExecutionError
+from pvc.modules.context import ExecContext
+from pvc.virt.errors import DomainNotFound, DomainStateError
+
+# libvirt error codes (virErrorNumber) meaning "the daemon is unreachable": the handle is dead.
+_CONNECTION_CODES = frozenset({1, 7, 38, 39})  # INTERNAL_ERROR on open, NO_CONNECT, SYSTEM_ERROR, RPC
+_ERROR_TYPES: dict[int, type[ExecutionError]] = {
+    42: DomainNotFound,      # VIR_ERR_NO_DOMAIN
+    55: DomainStateError,    # VIR_ERR_OPERATION_INVALID
+}
+
+
+def _import_libvirt() -> Any:
+    try:
+        import libvirt
+    except ImportError as exc:
+        raise BackendUnavailable(f"libvirt: the libvirt Python binding is not installed: {exc}") from None
+    libvirt.registerErrorHandler(lambda _ctx, _err: None, None)  # errors arrive as exceptions; no stderr spam
+    return libvirt
+
+
+def open_uri(uri: str) -> Any:
+    """Open ``uri`` or raise BackendUnavailable with the daemon's reason."""
+    libvirt = _import_libvirt()
+    try:
+        return libvirt.open(uri)
+    except libvirt.libvirtError as exc:
+        raise BackendUnavailable(f"libvirt: cannot connect to {uri}: {_reason(exc)}") from None
+
+
+def connection(ctx: ExecContext) -> Any:
+    """The minion's shared connection to ``ctx.config.uri`` (opened on first use)."""
+    uri = ctx.config.uri
+    return ctx.resource(f"libvirt:{uri}", lambda: open_uri(uri))
+
+
+@contextmanager
+def libvirt_call(ctx: ExecContext, what: str, uri: str | None = None) -> Iterator[Any]:
+    """Yield a connection and translate any libvirt error raised inside into a typed pvc error.
+
+    ``what`` completes "virt: cannot <what>: <reason>". With ``uri`` a private connection to that
+    URI is opened and closed (used for a migration target); otherwise the shared one is used.
+    """
+    libvirt = _import_libvirt()
+    target = uri or ctx.config.uri
+    conn = open_uri(uri) if uri else connection(ctx)
+    try:
+        yield conn
+    except libvirt.libvirtError as exc:
+        if _is_dead(conn) and not uri:
+            ctx.resources.drop(f"libvirt:{target}")
+        raise translate(exc, what, target, conn) from None
+    finally:
+        if uri:
+            _close_quietly(conn)
+
+
+def translate(exc: Any, what: str, uri: str, conn: Any) -> ExecutionError:
+    """Map one libvirtError to the pvc error an operator sees."""
+    code = exc.get_error_code()
+    if code in _CONNECTION_CODES and _is_dead(conn):
+        return BackendUnavailable(f"libvirt: cannot connect to {uri}: {_reason(exc)}")
+    return _ERROR_TYPES.get(code, ExecutionError)(f"virt: cannot {what}: {_reason(exc)}")
+
+
+def _is_dead(conn: Any) -> bool:
+    try:
+        return not conn.isAlive()
+    except Exception:  # noqa: BLE001 - a broken handle is a dead one
+        return True
+
+
+def _reason(exc: Any) -> str:
+    return (exc.get_error_message() or str(exc)).strip()
+
+
+def _close_quietly(conn: Any) -> None:
+    try:
+        conn.close()
+    except Exception:  # noqa: BLE001 - closing a broken connection must not mask the real error
+        pass

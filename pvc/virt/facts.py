@@ -1,0 +1,50 @@
+"""Read back from a domain's XML what the module reports: disks, NICs, serial log file.
+
+Pure functions of the XML text, so they work for domains defined from raw XML as well as from a
+typed spec, and are tested without a daemon.
+
+Example::
+
+    devices(xml) == {"disks": ["vda"], "nics": ["vnet0"], "serial_log": "/var/log/pvc/console/vm1.log"}
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from typing import Any
+
+from pvc.virt.errors import InvalidDomainSpec
+
+
+def parse(xml: str) -> ET.Element:
+    try:
+        return ET.fromstring(xml)
+    except ET.ParseError as exc:
+        raise InvalidDomainSpec(f"virt: domain XML is not well-formed: {exc}") from None
+
+
+def devices(xml: str) -> dict[str, Any]:
+    """Disk targets, NIC device names (only set while running) and their bridges, serial log path."""
+    root = parse(xml)
+    disks = [t.get("dev") for t in root.findall("./devices/disk/target") if t.get("dev")]
+    nics = []
+    for iface in root.findall("./devices/interface"):
+        target, source, mac = iface.find("target"), iface.find("source"), iface.find("mac")
+        nics.append({
+            "dev": target.get("dev") if target is not None else None,
+            "bridge": source.get("bridge") if source is not None else None,
+            "mac": mac.get("address") if mac is not None else None,
+        })
+    log = root.find("./devices/serial[@type='file']/source")
+    return {"disks": disks, "nics": nics, "serial_log": log.get("path") if log is not None else None}
+
+
+def tail(path: str, lines: int, max_bytes: int = 1 << 20) -> list[str]:
+    """The last ``lines`` lines of a text file, reading at most ``max_bytes`` from its end."""
+    with open(path, "rb") as fh:
+        fh.seek(0, 2)
+        size = fh.tell()
+        fh.seek(max(0, size - max_bytes))
+        data = fh.read()
+    text = data.decode("utf-8", "replace").replace("\r", "")
+    return text.splitlines()[-lines:] if lines > 0 else []
