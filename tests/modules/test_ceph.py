@@ -179,11 +179,36 @@ def test_lock_list_and_break(ceph: MinionFunctions, ceph_pool: str, ceph_cluster
             assert lock["cookie"] == "vm-cookie" and lock["exclusive"] and lock["client"].startswith("client.")
             kind, msg = fails(ceph, "ceph.lock_break", ceph_pool, "vmdisk", lock["client"], "other-cookie")
             assert kind == "InvalidArgument" and "no such lock" in msg
-            broken = call(ceph, "ceph.lock_break", ceph_pool, "vmdisk", lock["client"], "vm-cookie", blocklist=True)
-            assert broken["broken"] and broken["blocklisted"] == lock["address"]
+            broken = call(ceph, "ceph.lock_break", ceph_pool, "vmdisk", lock["client"], "vm-cookie")
+            assert broken["broken"] and broken["blocklisted"] is None
             assert call(ceph, "ceph.lock_list", ceph_pool, "vmdisk") == []
     finally:
         other.shutdown()
+
+
+def test_fencing_breaks_managed_lock_and_blocklists(ceph: MinionFunctions, ceph_pool: str,
+                                                    ceph_cluster: CephCluster) -> None:
+    """A VM's librbd holds the exclusive-lock feature's lock; after lock_break with blocklist the
+    old holder cannot write any more (so a half-dead node cannot corrupt the disk)."""
+    import rbd
+
+    call(ceph, "ceph.volume_create", ceph_pool, "vmdisk", "4M")
+    vm = ceph_cluster.client()
+    ioctx = vm.open_ioctx(ceph_pool)
+    image = rbd.Image(ioctx, "vmdisk")
+    try:
+        image.lock_acquire(rbd.RBD_LOCK_MODE_EXCLUSIVE)
+        [lock] = call(ceph, "ceph.lock_list", ceph_pool, "vmdisk")
+        assert lock["tag"] == "internal" and lock["cookie"].startswith("auto ")
+        broken = call(ceph, "ceph.lock_break", ceph_pool, "vmdisk", lock["client"], lock["cookie"], blocklist=True)
+        assert broken["blocklisted"] == lock["address"]
+        assert call(ceph, "ceph.lock_list", ceph_pool, "vmdisk") == []
+        with pytest.raises(rbd.ConnectionShutdown):
+            image.write(b"late write", 0)
+    finally:
+        image.close()
+        ioctx.close()
+        vm.shutdown()
 
 
 # --- errors ------------------------------------------------------------------------------------
