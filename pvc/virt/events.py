@@ -87,10 +87,14 @@ class EventWatcher:
         self._conn: Any = None
         self._callback_id: int | None = None
         self.connected = threading.Event()
+        self._tried = threading.Event()
 
-    def start(self) -> EventWatcher:
+    def start(self, first_connect_s: float = 2.0) -> EventWatcher:
+        """Start watching; wait up to ``first_connect_s`` for the first connection attempt so that
+        events right after start-up are not missed (a down daemon costs only that wait)."""
         ensure_event_loop()
         self._thread.start()
+        self._tried.wait(first_connect_s)
         return self
 
     def close(self) -> None:
@@ -104,8 +108,10 @@ class EventWatcher:
             try:
                 self._connect()
                 attempt = 0
+                self._tried.set()
             except Exception as exc:  # noqa: BLE001 - daemon down: log, back off, retry
                 log.warning("virt events: cannot connect to %s: %s", self.uri, exc)
+                self._tried.set()
                 self._stop.wait(RECONNECT_S[min(attempt, len(RECONNECT_S) - 1)])
                 attempt += 1
                 continue
