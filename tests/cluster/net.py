@@ -60,6 +60,25 @@ class NetLab:
         with IPRoute(netns=ns_b, flags=0) as ipr:
             ipr.link("set", index=ipr.link_lookup(ifname=name_b)[0], state="up")
 
+    def bridge(self, ns: str, name: str, address: str, ports: Sequence[str] = ()) -> None:
+        """A bridge in ``ns`` with ``address`` (``10.50.0.1/24``) and these ports, all up."""
+        from pyroute2 import IPRoute
+
+        ip, prefix = address.split("/")
+        with IPRoute(netns=ns, flags=0) as ipr:
+            ipr.link("add", ifname=name, kind="bridge")
+            index = ipr.link_lookup(ifname=name)[0]
+            for port in ports:
+                ipr.link("set", index=ipr.link_lookup(ifname=port)[0], master=index)
+            ipr.addr("add", index=index, address=ip, prefixlen=int(prefix))
+            ipr.link("set", index=index, state="up")
+
+    def set_mac(self, ns: str, name: str, mac: str) -> None:
+        from pyroute2 import IPRoute
+
+        with IPRoute(netns=ns, flags=0) as ipr:
+            ipr.link("set", index=ipr.link_lookup(ifname=name)[0], address=mac)
+
     def spawn(self, ns: str, argv: Sequence[str], log: str | None = None, **kw: Any) -> subprocess.Popen[bytes]:
         """Run ``argv`` in the foreground inside ``ns``; ``ip netns exec`` execs, so the pid is the daemon's."""
         out = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115 - closed with the process

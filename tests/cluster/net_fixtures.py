@@ -4,11 +4,15 @@
 ``netns`` (per test): a fresh namespace name (``lo`` up), removed after the test.
 ``pvc_functions`` (factory): ``pvc_functions(frr={...})`` -> a ``MinionFunctions`` with those
 module configs, i.e. the ``pvc call`` code path.
+``dhcp_lab`` (per module): server/client namespaces on a bridge, for dnsmasq (:class:`DhcpLab`).
 """
 
 from __future__ import annotations
 
+import os
+import subprocess
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -45,3 +49,37 @@ def pvc_functions() -> Iterator[Callable[..., Any]]:
     yield make
     for funcs in made:
         funcs.close()
+
+
+@dataclass(frozen=True)
+class DhcpLab:
+    """A server namespace with bridge ``br0`` (10.50.0.1/24) and a client namespace whose
+    ``eth0`` is a port of that bridge; ``run_dir`` is for the dnsmasq module's files."""
+
+    lab: NetLab
+    server: str
+    client: str
+    run_dir: str
+
+    def lease(self, mac: str, hostname: str) -> subprocess.CompletedProcess[str]:
+        """Ask for a lease from the client namespace with busybox udhcpc (about 0.1 s)."""
+        self.lab.set_mac(self.client, "eth0", mac)
+        script = os.path.join(self.run_dir, "udhcpc.sh")  # ours: the stock one would edit /etc/resolv.conf
+        return self.lab.run(self.client, ["udhcpc", "-i", "eth0", "-f", "-q", "-n", "-t", "5", "-T", "1",
+                                          "-x", f"hostname:{hostname}", "-s", script])
+
+
+@pytest.fixture(scope="module")
+def dhcp_lab(net_lab: NetLab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DhcpLab]:
+    server, client = net_lab.netns("dhcps"), net_lab.netns("dhcpc")
+    net_lab.veth(server, "dp0", client, "eth0")
+    net_lab.bridge(server, "br0", "10.50.0.1/24", ports=["dp0"])
+    run_dir = str(tmp_path_factory.mktemp("dnsmasq"))
+    script = os.path.join(run_dir, "udhcpc.sh")
+    with open(script, "w") as fh:
+        fh.write("#!/bin/sh\nexit 0\n")
+    os.chmod(script, 0o755)
+    yield DhcpLab(net_lab, server, client, run_dir)
+    for ns in (client, server):
+        remove_netns(ns)
+        net_lab.namespaces.remove(ns)
