@@ -46,5 +46,7 @@ def tail(path: str, lines: int, max_bytes: int = 1 << 20) -> list[str]:
         size = fh.tell()
         fh.seek(max(0, size - max_bytes))
         data = fh.read()
-    text = data.decode("utf-8", "replace").replace("\r", "")
-    return text.splitlines()[-lines:] if lines > 0 else []
+    found = data.decode("utf-8", "replace").replace("\r", "").splitlines()
+    if size > max_bytes:
+        found = found[1:]  # the first line read is cut
+    return found[-lines:] if lines > 0 else []

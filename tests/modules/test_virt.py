@@ -95,7 +95,7 @@ def test_live_migration_keeps_a_running_guest_running(virt_node: Callable[..., V
 
     result = src.call("virt.migrate", "tick", dst.host.uri, fallback=None, max_downtime_ms=500)
     assert result["method"] == "live" and result["attempts"] == 1 and result["duration"] > 0
-    assert result["downtime_ms"] is None or result["downtime_ms"] >= 0
+    assert isinstance(result["downtime_ms"], int) and result["downtime_ms"] >= 0  # measured by QEMU
 
     assert [d["name"] for d in src.call("virt.list")] == []
     assert dst.call("virt.list") == [{"name": "tick", "uuid": uuid, "state": "running", "vcpus": 1, "memory": 128,
