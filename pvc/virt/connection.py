@@ -20,11 +20,12 @@ from pvc.errors import BackendUnavailable, ExecutionError
 from pvc.modules.context import ExecContext
 from pvc.virt.errors import DomainNotFound, DomainStateError
 
-# libvirt error codes (virErrorNumber) meaning "the daemon is unreachable": the handle is dead.
-_CONNECTION_CODES = frozenset({1, 7, 38, 39})  # INTERNAL_ERROR on open, NO_CONNECT, SYSTEM_ERROR, RPC
-_ERROR_TYPES: dict[int, type[ExecutionError]] = {
-    42: DomainNotFound,      # VIR_ERR_NO_DOMAIN
-    55: DomainStateError,    # VIR_ERR_OPERATION_INVALID
+# libvirt error codes that may mean "the daemon is unreachable" (checked with isAlive()).
+_CONNECTION_ERRORS = ("VIR_ERR_INTERNAL_ERROR", "VIR_ERR_NO_CONNECT", "VIR_ERR_INVALID_CONN",
+                      "VIR_ERR_SYSTEM_ERROR", "VIR_ERR_RPC")
+_ERROR_TYPES: dict[str, type[ExecutionError]] = {
+    "VIR_ERR_NO_DOMAIN": DomainNotFound,
+    "VIR_ERR_OPERATION_INVALID": DomainStateError,
 }
 
 
@@ -75,10 +76,12 @@ def libvirt_call(ctx: ExecContext, what: str, uri: str | None = None) -> Iterato
 
 def translate(exc: Any, what: str, uri: str, conn: Any) -> ExecutionError:
     """Map one libvirtError to the pvc error an operator sees."""
+    libvirt = _import_libvirt()
     code = exc.get_error_code()
-    if code in _CONNECTION_CODES and _is_dead(conn):
+    if any(code == getattr(libvirt, name) for name in _CONNECTION_ERRORS) and _is_dead(conn):
         return BackendUnavailable(f"libvirt: cannot connect to {uri}: {_reason(exc)}")
-    return _ERROR_TYPES.get(code, ExecutionError)(f"virt: cannot {what}: {_reason(exc)}")
+    kind = next((cls for name, cls in _ERROR_TYPES.items() if code == getattr(libvirt, name)), ExecutionError)
+    return kind(f"virt: cannot {what}: {_reason(exc)}")
 
 
 def _is_dead(conn: Any) -> bool:

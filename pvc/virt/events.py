@@ -4,7 +4,9 @@ libvirt delivers events only on connections opened *after* an event loop impleme
 registered, and only while that loop runs; so the watcher registers libvirt's default loop once
 per process, runs it in a daemon thread, and opens its own connection. The libvirt callback only
 translates and fires (it must not call back into libvirt); a lost connection just sets a flag
-and the watcher thread reconnects (bounded backoff) — kazoo's lesson for listeners.
+and the watcher thread reconnects (bounded backoff) — kazoo's lesson for listeners. Each
+(re)connection fires ``pvc/virt/<node>/connected`` (``reconnect: true`` after a loss): events
+may have been missed in the gap, so a listener that tracks VM state should re-read it then.
 
 Example::
 
@@ -88,6 +90,7 @@ class EventWatcher:
         self._callback_id: int | None = None
         self.connected = threading.Event()
         self._tried = threading.Event()
+        self._reconnect = False
 
     def start(self, first_connect_s: float = 2.0) -> EventWatcher:
         """Start watching; wait up to ``first_connect_s`` for the first connection attempt so that
@@ -129,6 +132,9 @@ class EventWatcher:
         self._callback_id = self._conn.domainEventRegisterAny(
             None, libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE, self._on_lifecycle, None)
         self.connected.set()
+        self._safe_fire(f"pvc/virt/{self.node}/connected", {"node": self.node, "uri": self.uri,
+                                                            "reconnect": self._reconnect})
+        self._reconnect = True
 
     def _disconnect(self) -> None:
         self.connected.clear()
@@ -145,9 +151,11 @@ class EventWatcher:
 
     def _on_lifecycle(self, _conn: Any, dom: Any, event: int, detail: int, _opaque: Any) -> None:
         found = translate(dom.name(), dom.UUIDString(), event, detail, self.node)
-        if found is None:
-            return
+        if found is not None:
+            self._safe_fire(*found)
+
+    def _safe_fire(self, tag: str, data: Mapping[str, Any]) -> None:
         try:
-            self.fire(*found)
+            self.fire(tag, data)
         except Exception:  # noqa: BLE001 - a failing sink must not kill libvirt's loop thread
-            log.exception("virt events: firing %s failed", found[0])
+            log.exception("virt events: firing %s failed", tag)

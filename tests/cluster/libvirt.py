@@ -90,6 +90,8 @@ class LibvirtHost:
         (self.root / "etc" / "qemu.conf").write_text(
             QEMU_CONF.format(port_min=self.port_min, port_max=self.port_min + 63))
         (self.root / "etc" / "libvirt.conf").write_text("")
+        for stale in ("libvirt-sock", "libvirt-sock-ro", "libvirt-admin-sock", "libvirtd.pid"):
+            (self.root / "run" / stale).unlink(missing_ok=True)  # left by a previous run in this dir
         for target in MOUNTS.values():
             os.makedirs(target, exist_ok=True)  # mount points must exist on the host
         binds = " && ".join(f"mount --bind {shlex.quote(str(self.root / sub))} {dst}" for sub, dst in MOUNTS.items())

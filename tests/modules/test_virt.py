@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import time
+from pathlib import Path
 from collections.abc import Callable
 from typing import Any
 
@@ -17,7 +18,8 @@ import pytest
 from pvc.config import MinionConfig
 from pvc.minion.functions import MinionFunctions
 from tests.cluster.guestkernel import guest_kernel
-from tests.cluster.libvirt_fixtures import VirtNode
+from tests.cluster.libvirt import LibvirtHost
+from tests.cluster.libvirt_fixtures import EventLog, VirtNode
 from tests.cluster.wait import wait_for
 
 DISKLESS = {"vcpus": 1, "memory": 128}
@@ -119,3 +121,27 @@ def test_migration_failure_and_shutdown_fallback(virt_node: Callable[..., VirtNo
     assert result["method"] == "shutdown" and result["shutdown"] == "destroyed"
     assert [(d["name"], d["state"]) for d in dst.call("virt.list")] == [("cold", "running")]
     assert src.call("virt.list") == []
+
+
+def test_daemon_restart_reconnects_calls_and_events(libvirt_hosts: dict[str, LibvirtHost], tmp_path: Path) -> None:
+    host = LibvirtHost(tmp_path / "h3", "h3", migration_port_min=49280).start()
+    events = EventLog()
+    funcs = MinionFunctions(MinionConfig(id="h3", modules={"virt": {"uri": host.uri,
+                                                                     "console_dir": str(tmp_path / "c")}}),
+                            events=events, grains={})
+    try:
+        funcs.start_hooks()
+        assert events.wait("pvc/virt/h3/connected")["reconnect"] is False
+        assert funcs.call("virt.list").data == []
+        host.stop()
+        ret = funcs.call("virt.list")
+        assert not ret.ok and ret.error_type == "BackendUnavailable" and ret.error.startswith(f"libvirt: cannot connect to {host.uri}")
+        host.start()
+        assert funcs.call("virt.list").ok  # the dead handle was dropped and reopened
+        wait_for(lambda: sum(t == "pvc/virt/h3/connected" for t in events.tags()) == 2, 30, "the watcher to reconnect")
+        funcs.call("virt.define", [], {"name": "back", **DISKLESS})
+        funcs.call("virt.start", ["back"])
+        assert events.wait("pvc/vm/back/started")["node"] == "h3"  # the event watcher reconnected too
+    finally:
+        funcs.close()
+        host.stop()
