@@ -16,8 +16,11 @@ from __future__ import annotations
 
 import errno
 import os
+import pwd
+import shutil
 import signal
 import subprocess
+import tempfile
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -32,6 +35,7 @@ class NetLab:
         self.tag = f"pvcn{uuid.uuid4().hex[:6]}"
         self.namespaces: list[str] = []
         self.procs: list[subprocess.Popen[bytes]] = []
+        self.dirs: list[str] = []
 
     def __enter__(self) -> NetLab:
         return self
@@ -73,6 +77,45 @@ class NetLab:
             ipr.addr("add", index=index, address=ip, prefixlen=int(prefix))
             ipr.link("set", index=index, state="up")
 
+    def vxlan(self, ns: str, name: str, vni: int, local: str, bridge: str) -> None:
+        """A VXLAN (UDP 4789, learning off) as a port of ``bridge``, up."""
+        from pyroute2 import IPRoute
+
+        with IPRoute(netns=ns, flags=0) as ipr:
+            ipr.link("add", ifname=name, kind="vxlan", vxlan_id=vni, vxlan_local=local, vxlan_port=4789,
+                     vxlan_learning=0)
+            ipr.link("set", index=ipr.link_lookup(ifname=name)[0], master=ipr.link_lookup(ifname=bridge)[0],
+                     state="up")
+
+    def address(self, ns: str, name: str, address: str) -> None:
+        from pyroute2 import IPRoute
+
+        ip, prefix = address.split("/")
+        with IPRoute(netns=ns, flags=0) as ipr:
+            ipr.addr("add", index=ipr.link_lookup(ifname=name)[0], address=ip, prefixlen=int(prefix))
+
+    def frr(self, ns: str) -> str:
+        """Start zebra + bgpd in ``ns`` as the frr user with empty configs; return the instance
+        directory (vty sockets, zserv socket, pid files, logs; 0755 and owned by frr, because
+        pytest's tmp dirs are 0700 and FRR drops to the frr user). Configure it with frr.apply."""
+        user = pwd.getpwnam("frr")
+        base = tempfile.mkdtemp(prefix=f"{self.tag}-frr-")
+        self.dirs.append(base)
+        os.chmod(base, 0o755)
+        os.chown(base, user.pw_uid, user.pw_gid)
+        for daemon in ("zebra", "bgpd"):
+            conf = os.path.join(base, f"{daemon}.conf")
+            open(conf, "w").close()
+            os.chown(conf, user.pw_uid, user.pw_gid)
+            self.spawn(ns, [f"/usr/lib/frr/{daemon}", "-u", "frr", "-g", "frr", "-f", conf,
+                            "-i", os.path.join(base, f"{daemon}.pid"), "--vty_socket", base,
+                            "-z", os.path.join(base, "zserv.api"), "-A", "127.0.0.1"],
+                       log=os.path.join(base, f"{daemon}.out"))
+        for daemon in ("zebra", "bgpd"):
+            sock = os.path.join(base, f"{daemon}.vty")
+            wait_for(lambda: os.path.exists(sock), 10, f"{sock}")
+        return base
+
     def set_mac(self, ns: str, name: str, mac: str) -> None:
         from pyroute2 import IPRoute
 
@@ -99,6 +142,9 @@ class NetLab:
         for ns in reversed(self.namespaces):
             remove_netns(ns)
         self.namespaces.clear()
+        for path in self.dirs:
+            shutil.rmtree(path, ignore_errors=True)
+        self.dirs.clear()
 
 
 def stop(proc: subprocess.Popen[bytes], timeout: float = 5) -> None:

@@ -83,3 +83,37 @@ def dhcp_lab(net_lab: NetLab, tmp_path_factory: pytest.TempPathFactory) -> Itera
     for ns in (client, server):
         remove_netns(ns)
         net_lab.namespaces.remove(ns)
+
+
+@dataclass(frozen=True)
+class FrrNode:
+    """One simulated router: namespace, underlay address (also its VTEP), FRR instance dir."""
+
+    ns: str
+    ip: str
+    dir: str
+
+    @property
+    def module_config(self) -> dict[str, Any]:
+        """The ``modules: {frr: ...}`` section that points the frr module at this instance."""
+        return {"config_dir": self.dir, "run_dir": self.dir, "vty_socket": self.dir, "timeout": 20.0}
+
+
+@pytest.fixture(scope="module")
+def frr_pair(net_lab: NetLab) -> Iterator[tuple[FrrNode, FrrNode]]:
+    """Two namespaces joined by a veth (10.0.12.1/24 <-> 10.0.12.2/24), each with br100 + vx100
+    (VNI 100, VTEP = its underlay address) and its own zebra + bgpd, not yet configured."""
+    nodes = []
+    namespaces = [net_lab.netns("r1"), net_lab.netns("r2")]
+    net_lab.veth(namespaces[0], "u1", namespaces[1], "u2")
+    for i, ns in enumerate(namespaces, start=1):
+        ip = f"10.0.12.{i}"
+        net_lab.run(ns, ["sysctl", "-qw", "net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1"])  # a router
+        net_lab.address(ns, f"u{i}", f"{ip}/24")
+        net_lab.bridge(ns, "br100", f"192.168.100.{i}/24")
+        net_lab.vxlan(ns, "vx100", 100, ip, "br100")
+        nodes.append(FrrNode(ns, ip, net_lab.frr(ns)))
+    yield nodes[0], nodes[1]
+    for ns in namespaces:
+        remove_netns(ns)
+        net_lab.namespaces.remove(ns)
