@@ -31,6 +31,7 @@ from pvc.virt.migrate import MigrationPlan
 from pvc.virt.migrate import migrate as run_migration
 from pvc.virt.power import shutdown as graceful_shutdown
 
+MAX_TIMEOUT_S = 3600
 STATES = ("nostate", "running", "blocked", "paused", "shutdown", "shutoff", "crashed", "pmsuspended")
 
 
@@ -127,9 +128,13 @@ def shutdown(ctx: ExecContext, name: str, timeout: float | None = None, force: b
 
     Example: ``pvc call virt.shutdown vm1 timeout=30 force=True``
     """
+    if timeout is None:
+        timeout = ctx.config.shutdown_timeout
+    if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or not 0 <= timeout <= MAX_TIMEOUT_S:
+        raise InvalidArgument(f"virt.shutdown: timeout must be a number of seconds between 0 and {MAX_TIMEOUT_S}")
     with libvirt_call(ctx, f"shut down domain {name}") as conn:
         dom = conn.lookupByName(check_name(name))
-        how = graceful_shutdown(dom, ctx.config.shutdown_timeout if timeout is None else timeout, force)
+        how = graceful_shutdown(dom, timeout, force)
         return {"name": name, "how": how, "changed": how != "already stopped"}
 
 

@@ -98,5 +98,5 @@ def _reason(exc: Any) -> str:
 def _close_quietly(conn: Any) -> None:
     try:
         conn.close()
-    except Exception:  # noqa: BLE001 - closing a broken connection must not mask the real error
+    except Exception:  # noqa: BLE001, S110 - closing a broken connection must not mask the real error
         pass

@@ -146,7 +146,7 @@ class EventWatcher:
                 conn.domainEventDeregisterAny(self._callback_id)
             conn.unregisterCloseCallback()
             conn.close()
-        except Exception:  # noqa: BLE001 - the connection may already be gone
+        except Exception:  # noqa: BLE001, S110 - the connection may already be gone
             pass
 
     def _on_lifecycle(self, _conn: Any, dom: Any, event: int, detail: int, _opaque: Any) -> None:
@@ -157,5 +157,5 @@ class EventWatcher:
     def _safe_fire(self, tag: str, data: Mapping[str, Any]) -> None:
         try:
             self.fire(tag, data)
-        except Exception:  # noqa: BLE001 - a failing sink must not kill libvirt's loop thread
+        except Exception:
             log.exception("virt events: firing %s failed", tag)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
 from pvc.errors import InvalidArgument
 from pvc.virt.connection import open_uri
@@ -44,10 +44,14 @@ class MigrationPlan:
     def __post_init__(self) -> None:
         if self.fallback not in FALLBACKS:
             raise InvalidArgument(f"virt.migrate: fallback must be 'shutdown' or None, got {self.fallback!r}")
-        if not 0 <= self.retries <= 10:
-            raise InvalidArgument("virt.migrate: retries must be between 0 and 10")
-        if self.max_downtime_ms is not None and self.max_downtime_ms < 1:
+        if not _is_int(self.retries) or not 0 <= self.retries <= 10:
+            raise InvalidArgument("virt.migrate: retries must be an integer between 0 and 10")
+        if self.max_downtime_ms is not None and (not _is_int(self.max_downtime_ms) or self.max_downtime_ms < 1):
             raise InvalidArgument("virt.migrate: max_downtime_ms must be a positive number of milliseconds")
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def migrate(dom: Any, plan: MigrationPlan) -> dict[str, Any]:
@@ -130,7 +134,7 @@ class _ProgressSampler:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="virt-migrate-progress", daemon=True)
 
-    def __enter__(self) -> _ProgressSampler:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 

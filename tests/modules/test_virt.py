@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import re
 import time
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
-
-import pytest
 
 from pvc.config import MinionConfig
 from pvc.minion.functions import MinionFunctions
@@ -76,6 +74,10 @@ def test_unknown_domain_and_wrong_state_are_typed_errors(virt_node: Callable[...
     node = virt_node("h1")
     ret = node.call_ret("virt.start", "nosuchvm")
     assert not ret.ok and ret.error_type == "DomainNotFound" and "nosuchvm" in ret.error
+    for fun, args, kwargs in (("virt.shutdown", ["x"], {"timeout": "soon"}), ("virt.migrate", ["x", "u"], {"retries": -1}),
+                              ("virt.migrate", ["x", "u"], {"fallback": "pray"})):
+        ret = node.call_ret(fun, *args, **kwargs)
+        assert not ret.ok and ret.error_type == "InvalidArgument", ret
     node.call("virt.define", name="idle", **DISKLESS)
     ret = node.call_ret("virt.stats", "idle")
     assert not ret.ok and ret.error_type == "DomainStateError"
