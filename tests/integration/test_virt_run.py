@@ -1,0 +1,47 @@
+"""virt end to end: `pvc run` through a real master to minions driving two real libvirtd hosts;
+a running guest live-migrates from hv1 to hv2 and its lifecycle events reach the event bus."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+from tests.cluster.pvc import PvcCluster
+
+
+def test_pvc_run_virt_migrate(pvc_cluster: PvcCluster, libvirt_hosts, tmp_path):
+    c = pvc_cluster
+    c.start_master()
+    for mid, host in (("hv1", "h1"), ("hv2", "h2")):
+        c.add_minion(mid, grains={"role": "hypervisor"},
+                     modules={"virt": {"uri": libvirt_hosts[host].uri, "console_dir": str(tmp_path / mid),
+                                       "migration_host": "127.0.0.1"}})
+    c.wait_connected()
+    listener = subprocess.Popen(
+        [sys.executable, "-m", "pvc.cli.main", "event", "listen", "-c", str(c.master_dir), "pvc/vm/e2e/*",
+         "--out", "json", "--count", "3", "--timeout", "60"], stdout=subprocess.PIPE, text=True)
+    time.sleep(1.0)
+    try:
+        run = c.pvc("run", "hv1", "virt.define", "name=e2e", "vcpus=1", "memory=128", "--out", "json")
+        assert run.returncode == 0, run.stdout + run.stderr
+        assert c.pvc("run", "hv1", "virt.start", "e2e").returncode == 0
+        mig = c.pvc("run", "hv1", "virt.migrate", "e2e", libvirt_hosts["h2"].uri, "fallback=null",
+                    "--out", "json", "--timeout", "60")
+        assert mig.returncode == 0, mig.stdout + mig.stderr
+        result = json.loads(mig.stdout)["hv1"]
+        assert result["method"] == "live" and result["attempts"] == 1
+        listed = json.loads(c.pvc("run", "-G", "role:hypervisor", "virt.list", "--out", "json").stdout)
+        assert listed["hv1"] == []
+        assert [(d["name"], d["state"], d["node"]) for d in listed["hv2"]] == [("e2e", "running", "hv2")]
+        out, _ = listener.communicate(timeout=70)
+        tags = {(json.loads(line)["tag"], json.loads(line)["data"]["_minion"]) for line in out.splitlines()}
+        assert ("pvc/vm/e2e/started", "hv1") in tags
+        assert ("pvc/vm/e2e/migrated", "hv1") in tags and ("pvc/vm/e2e/migrated", "hv2") in tags
+    finally:
+        if listener.poll() is None:
+            listener.kill()
+            listener.wait()
+        c.pvc("run", "hv2", "virt.destroy", "e2e")
+        c.pvc("run", "hv2", "virt.undefine", "e2e")
