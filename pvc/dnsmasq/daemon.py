@@ -20,7 +20,7 @@ import select
 import signal
 
 from pvc.dnsmasq.config import Paths
-from pvc.errors import CommandTimeout, ExecutionError
+from pvc.errors import BackendUnavailable, CommandNotFound, CommandTimeout, ExecutionError
 from pvc.modules.process import run_process
 
 
@@ -62,7 +62,10 @@ def start(paths: Paths, binary: str, netns: str | None, timeout: float) -> int:
     argv = [binary, f"--conf-file={paths.conf}"]
     if netns is not None:
         argv = ["nsenter", f"--net=/run/netns/{netns}", *argv]
-    res = run_process(argv, label="dnsmasq", timeout=timeout)
+    try:
+        res = run_process(argv, label="dnsmasq", timeout=timeout)
+    except CommandNotFound as exc:
+        raise BackendUnavailable(f"{exc} (is dnsmasq installed? apt install dnsmasq-base)") from None
     if res.retcode != 0:
         reason = (res.stderr or res.stdout).strip() or f"exit status {res.retcode}"
         raise ExecutionError(f"dnsmasq: cannot start the instance in {paths.dir}: {reason}")

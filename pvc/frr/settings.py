@@ -1,7 +1,9 @@
 """Typed BGP/EVPN settings for frr.conf, built from structured data and checked before rendering.
 
-Every value that reaches the template is validated here (numbers in range, IP addresses, a safe
-host name), so a rendered config can never carry an injected line.
+Every value that reaches the template is validated here (numbers in range, IP addresses,
+plain descriptions and paths), so a rendered config can never carry an injected line. IP forwarding is the host's
+sysctl business and is not rendered (zebra shows it only when off, so a rendered
+``ip forwarding`` would differ on every reload).
 
 Example::
 

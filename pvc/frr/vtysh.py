@@ -19,7 +19,12 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from pvc.errors import BackendUnavailable, CommandNotFound, ExecutionError, InvalidArgument
+from pvc.errors import (
+    BackendUnavailable,
+    CommandNotFound,
+    ExecutionError,
+    InvalidArgument,
+)
 from pvc.modules.process import ProcessResult, run_process
 
 

@@ -20,8 +20,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from pvc.dnsmasq import daemon
-from pvc.dnsmasq.config import (DhcpNetwork, Paths, Reservation, mac_address, parse_hosts, render_conf,
-                                render_hosts, reservations_of)
+from pvc.dnsmasq.config import (
+    DhcpNetwork,
+    Paths,
+    Reservation,
+    mac_address,
+    parse_hosts,
+    render_conf,
+    render_hosts,
+    reservations_of,
+)
 from pvc.dnsmasq.leases import parse_leases
 from pvc.modules.context import ExecContext
 from pvc.modules.registry import ModuleSpec

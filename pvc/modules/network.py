@@ -15,7 +15,7 @@ from typing import Any
 from pvc.modules.context import ExecContext
 from pvc.modules.registry import ModuleSpec
 from pvc.net import facts
-from pvc.net.handle import VLAN_MISSING, KernelFeatureMissing, NoSuchLink, netlink
+from pvc.net.handle import VLAN_MISSING, KernelFeatureMissing, NoSuchLink, link_index, netlink
 from pvc.net.l3 import address_plan, route_plan
 from pvc.net.links import LinkWant, absent_plan, link_plan, state_plan
 from pvc.net.plan import Change, run_plan
@@ -76,8 +76,7 @@ def vlan_present(ctx: ExecContext, name: str, parent: str, vlan_id: int, bridge:
     Example: ``pvc call network.vlan_present eth0.10 parent=eth0 vlan_id=10``
     """
     def planner(ipr: Any) -> list[Change]:
-        parent_index = facts.link(ipr, parent)
-        create = {"vlan_id": vlan_id, "link": parent_index["index"] if parent_index else 0}
+        create = {"vlan_id": vlan_id, "link": link_index(ipr, parent)}
         return link_plan(ipr, LinkWant(name, "vlan", create=create,
                                        expect={"vlan_id": vlan_id, "parent": parent}, bridge=bridge, up=up))
 
@@ -152,7 +151,7 @@ def link_up(ctx: ExecContext, name: str, netns: str | None = None) -> dict[str, 
 
     Example: ``pvc call network.link_up eth0 netns=vm1``
     """
-    return _run(ctx, netns, f"{name} up", lambda ipr: state_plan(ipr, name, True, _existing(ipr, name)))
+    return _run(ctx, netns, f"{name} up", lambda ipr: state_plan(name, True, _existing(ipr, name)))
 
 
 def link_down(ctx: ExecContext, name: str, netns: str | None = None) -> dict[str, Any]:
@@ -160,7 +159,7 @@ def link_down(ctx: ExecContext, name: str, netns: str | None = None) -> dict[str
 
     Example: ``pvc call network.link_down eth0``
     """
-    return _run(ctx, netns, f"{name} down", lambda ipr: state_plan(ipr, name, False, _existing(ipr, name)))
+    return _run(ctx, netns, f"{name} down", lambda ipr: state_plan(name, False, _existing(ipr, name)))
 
 
 def _existing(ipr: Any, name: str) -> dict[str, Any]:

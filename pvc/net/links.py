@@ -54,12 +54,12 @@ def link_plan(ipr: Any, want: LinkWant) -> list[Change]:
         changes.append(Change(f"attach {name} to bridge {bridge}",
                               lambda i: i.link("set", index=link_index(i, name), master=link_index(i, bridge))))
     if current is None or current["up"] != want.up:
-        changes += state_plan(ipr, name, want.up, current)
+        changes += state_plan(name, want.up, current)
     return changes
 
 
-def state_plan(ipr: Any, name: str, up: bool, current: dict[str, Any] | None = None) -> list[Change]:
-    """Bring ``name`` up or down (nothing when it already is)."""
+def state_plan(name: str, up: bool, current: dict[str, Any] | None = None) -> list[Change]:
+    """Bring ``name`` up or down (nothing when ``current``, its facts, say it already is)."""
     if current is not None and current["up"] == up:
         return []
     state = "up" if up else "down"

@@ -23,7 +23,7 @@ import subprocess
 import tempfile
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Self
 
 from tests.cluster.wait import wait_for
 
@@ -37,7 +37,7 @@ class NetLab:
         self.procs: list[subprocess.Popen[bytes]] = []
         self.dirs: list[str] = []
 
-    def __enter__(self) -> NetLab:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -111,9 +111,9 @@ class NetLab:
                             "-i", os.path.join(base, f"{daemon}.pid"), "--vty_socket", base,
                             "-z", os.path.join(base, "zserv.api"), "-A", "127.0.0.1"],
                        log=os.path.join(base, f"{daemon}.out"))
-        for daemon in ("zebra", "bgpd"):
+            # bgpd that finds no zserv socket retries only after ~10 s: start it once zebra listens
             sock = os.path.join(base, f"{daemon}.vty")
-            wait_for(lambda: os.path.exists(sock), 10, f"{sock}")
+            wait_for(lambda sock=sock: os.path.exists(sock), 10, sock)
         return base
 
     def set_mac(self, ns: str, name: str, mac: str) -> None:

@@ -10,8 +10,8 @@ from pvc.dnsmasq.config import parse_hosts
 from pvc.dnsmasq.leases import parse_leases
 from tests.cluster.net_fixtures import DhcpLab
 
-NET = dict(bridge="br0", range_start="10.50.0.100", range_end="10.50.0.150", netmask="255.255.255.0",
-           domain="lab.test", servers=["127.0.0.53"])
+NET = {"bridge": "br0", "range_start": "10.50.0.100", "range_end": "10.50.0.150", "netmask": "255.255.255.0",
+       "domain": "lab.test", "servers": ["127.0.0.53"]}
 
 
 def ok(funcs: Any, fun: str, *args: Any, test: bool = False, **kwargs: Any) -> Any:
@@ -77,3 +77,9 @@ def test_parsers() -> None:
         {"expires": None, "mac": "02:00:00:00:aa:03", "ip": "10.50.0.130", "hostname": None, "client_id": None},
     ]
     assert [r.hostname for r in parse_hosts("02:00:00:00:aa:01,10.50.0.1,vm1\n02:00:00:00:aa:02,10.50.0.2\n")] == ["vm1", None]
+
+
+def test_missing_binary_is_backend_unavailable(pvc_functions: Any, tmp_path: Any) -> None:
+    funcs = pvc_functions(dnsmasq={"run_dir": str(tmp_path), "binary": "/nonexistent/dnsmasq"})
+    ret = funcs.call("dnsmasq.start", ["vnet9"], {**NET})
+    assert not ret.ok and ret.error_type == "BackendUnavailable" and "is dnsmasq installed?" in ret.error

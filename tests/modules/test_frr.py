@@ -36,7 +36,7 @@ def test_evpn_between_two_instances(pvc_functions: Any, frr_pair: tuple[FrrNode,
 
     wait_for(established, 20, "EVPN session r1 -> r2 Established")
     for funcs, peer in ((f1, r2), (f2, r1)):
-        wait_for(lambda: peer.ip in ok(funcs, "evpn_vni").get("100", {}).get("remoteVteps", []), 10,
+        wait_for(lambda f=funcs, ip=peer.ip: ip in ok(f, "evpn_vni").get("100", {}).get("remoteVteps", []), 10,
                  f"remote VTEP {peer.ip} in VNI 100")
     vni = ok(f1, "evpn_vni")["100"]
     assert (vni["vxlanIf"], vni["type"]) == ("vx100", "L2")

@@ -28,7 +28,7 @@ def test_bridge_and_vxlan_are_idempotent(net: Any, netns: str) -> None:
 
     ok(net, "veth_present", "u0", peer="u1", netns=netns)
     ok(net, "address_present", "u0", "10.0.12.1/24", netns=netns)
-    vx = dict(vni=100, local="10.0.12.1", bridge="br100", netns=netns)
+    vx = {"vni": 100, "local": "10.0.12.1", "bridge": "br100", "netns": netns}
     dry = ok(net, "vxlan_present", "vx100", test=True, **vx)
     assert dry["changed"] is False and dry["test"] is True and dry["comment"].startswith("would create vxlan vx100")
     assert not any(link["name"] == "vx100" for link in ok(net, "links", netns=netns))
@@ -89,3 +89,10 @@ def test_vlan(net: Any, netns: str, net_lab: NetLab) -> None:
     assert ok(net, "vlan_present", "v0.10", parent="v0", vlan_id=10, netns=netns)["changed"] is True
     assert ok(net, "vlan_present", "v0.10", parent="v0", vlan_id=10, netns=netns)["changed"] is False
     assert ok(net, "vlan_absent", "v0.10", netns=netns)["changed"] is True
+
+
+def test_dry_run_changes_nothing(net: Any, netns: str) -> None:
+    dry = ok(net, "veth_present", "d0", peer="d1", test=True, netns=netns)
+    assert dry == {"changed": False, "test": True, "changes": ["create veth d0", "set d0 up"],
+                   "comment": "would create veth d0; set d0 up"}
+    assert [link["name"] for link in ok(net, "links", netns=netns)] == ["lo"]
