@@ -27,15 +27,10 @@ MODULES: tuple[str, ...] = (
 )
 
 
-def _loader(name: str) -> Callable[[], ModuleSpec | None]:
-    def load() -> ModuleSpec | None:
-        try:
-            mod = importlib.import_module(f"pvc.modules.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"pvc.modules.{name}":
-                return None  # module not written yet in this tree
-            raise
-        return mod.SPEC
+def _loader(name: str) -> Callable[[], ModuleSpec]:
+    def load() -> ModuleSpec:
+        spec: ModuleSpec = importlib.import_module(f"pvc.modules.{name}").SPEC
+        return spec
 
     return load
 

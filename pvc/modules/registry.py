@@ -87,10 +87,10 @@ class Registry:
     def __init__(self) -> None:
         self._modules: dict[str, ModuleSpec] = {}
         self._functions: dict[str, FunctionSpec] = {}
-        self._loaders: dict[str, Callable[[], ModuleSpec | None]] = {}
+        self._loaders: dict[str, Callable[[], ModuleSpec]] = {}
         self._lock = threading.RLock()
 
-    def declare(self, name: str, loader: Callable[[], ModuleSpec | None]) -> None:
+    def declare(self, name: str, loader: Callable[[], ModuleSpec]) -> None:
         """Register module ``name``, to be loaded by ``loader`` when first needed."""
         if name in self._modules or name in self._loaders:
             raise DuplicateName(f"module '{name}' is registered twice")
@@ -107,9 +107,7 @@ class Registry:
         with self._lock:
             loader = self._loaders.pop(name, None)
             if loader is not None:
-                spec = loader()
-                if spec is not None:
-                    self.add(spec)
+                self.add(loader())
 
     def add(self, spec: ModuleSpec) -> None:
         with self._lock:
