@@ -19,13 +19,12 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Self
 
 from tests.cluster.pvc import stop_process
+from tests.cluster.wait import wait_for
 
 CONF_TEMPLATE = """\
 [global]
@@ -106,15 +105,6 @@ def _pick_ports() -> int:
         if _port_free(port) and _port_free(port + 1):
             return port
     raise RuntimeError("ceph test cluster: no free port pair found on 127.0.0.1")
-
-
-def _wait(what: str, check: Callable[[], bool], timeout: float = START_TIMEOUT) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.1)
-    raise RuntimeError(f"ceph test cluster: timed out waiting for {what}")
 
 
 class CephCluster:
@@ -199,9 +189,9 @@ class CephCluster:
         self.mon_command("osd new", uuid=osd_uuid, id=0)
         self._run("ceph-osd", "-c", self.conf, "-i", "0", "--mkfs", "--osd-uuid", osd_uuid)
         self._daemon("osd.0", "ceph-osd", "-i", "0")
-        _wait("the OSD to come up", lambda: self.mon_command("osd stat")["num_up_osds"] == 1)
-        _wait("the mgr to become available", lambda: self.mon_command("mgr stat")["available"])
-        _wait("HEALTH_OK", lambda: self.mon_command("health")["status"] == "HEALTH_OK")
+        wait_for(lambda: self.mon_command("osd stat")["num_up_osds"] == 1, START_TIMEOUT, "the OSD to come up", 0.1)
+        wait_for(lambda: self.mon_command("mgr stat")["available"], START_TIMEOUT, "the mgr to become available", 0.1)
+        wait_for(lambda: self.mon_command("health")["status"] == "HEALTH_OK", START_TIMEOUT, "HEALTH_OK", 0.1)
         return self
 
     def stop(self) -> None:
