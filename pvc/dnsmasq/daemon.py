@@ -21,7 +21,7 @@ import signal
 
 from pvc.dnsmasq.config import Paths
 from pvc.errors import BackendUnavailable, CommandNotFound, CommandTimeout, ExecutionError
-from pvc.modules.process import run_process
+from pvc.process import run_process
 
 
 def _pidfd(paths: Paths) -> tuple[int, int] | None:

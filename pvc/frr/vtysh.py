@@ -25,7 +25,7 @@ from pvc.errors import (
     ExecutionError,
     InvalidArgument,
 )
-from pvc.modules.process import ProcessResult, run_process
+from pvc.process import ProcessResult, run_process
 
 
 class FrrConfigInvalid(InvalidArgument):

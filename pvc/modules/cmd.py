@@ -29,7 +29,7 @@ from typing import Any
 
 from pvc.errors import InvalidArgument
 from pvc.modules.context import ExecContext
-from pvc.modules.process import DEFAULT_MAX_OUTPUT, ProcessResult, run_process
+from pvc.process import DEFAULT_MAX_OUTPUT, ProcessResult, run_process
 from pvc.modules.registry import ModuleSpec
 
 
