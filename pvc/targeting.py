@@ -4,8 +4,11 @@ Types (Salt's): ``glob`` (default, on the id), ``pcre`` (``re.match`` on the id,
 ``list`` (comma-separated ids), ``grain`` (``key:sub:value``, value globbed case-insensitively,
 list grains match on any item), ``compound`` (``G@``, ``E@``, ``P@``, ``L@``, ``N@`` and bare
 globs joined by ``and``/``or``/``not`` and parentheses), ``nodegroup`` (a name from the master
-config). Nodegroups are expanded on the master, so a :class:`Target` that travels to minions
-never needs them. Compound expressions compile to a small AST; nothing is ever ``eval``-ed.
+config: a compound string or a list of words, or plain ids). Nodegroups are expanded on the
+master, so the ``expr`` of a :class:`Target` can travel to minions, which have none. Compound
+expressions compile once into a tree of closures; nothing is ever ``eval``-ed. Length, nesting
+and nodegroup expansion are bounded, so a hostile target is an :class:`InvalidTarget`, never a
+RecursionError or a stall.
 
 Example::
 
@@ -36,16 +39,15 @@ Matcher = Callable[[str, Mapping[str, Any]], bool]
 
 
 @lru_cache(maxsize=4096)
-def _regex(pattern: str) -> re.Pattern[str]:
+def _regex(pattern: str, flags: int = 0) -> re.Pattern[str]:
     try:
-        return re.compile(pattern)
+        return re.compile(pattern, flags)
     except re.error as exc:
         raise InvalidTarget(f"'{pattern}' is not a valid regular expression: {exc}") from None
 
 
-@lru_cache(maxsize=4096)
-def _glob(pattern: str) -> re.Pattern[str]:
-    return re.compile(fnmatch.translate(pattern))
+def _glob(pattern: str, flags: int = 0) -> re.Pattern[str]:
+    return _regex(fnmatch.translate(pattern), flags)
 
 
 def _ids(text: str) -> frozenset[str]:
@@ -58,29 +60,44 @@ def _ids(text: str) -> frozenset[str]:
         raise InvalidTarget(f"list target: {exc}") from None
 
 
-def _grain_value_matches(value: Any, pattern: str, regex: bool) -> bool:
+def _grain_value_matches(value: Any, pattern: str, rx: re.Pattern[str]) -> bool:
     if isinstance(value, list):
-        return any(_grain_value_matches(v, pattern, regex) for v in value)
+        return any(_grain_value_matches(v, pattern, rx) for v in value)
     if isinstance(value, Mapping):
-        return pattern in value
-    text = str(value).lower()
-    if regex:
-        return _regex(pattern).match(str(value)) is not None
-    return _glob(pattern.lower()).match(text) is not None
+        return pattern == "*" or pattern in value  # Salt: naming a key of a mapping grain matches
+    return rx.match(str(value)) is not None
+
+
+def _grain_cuts(parts: list[str], regex: bool) -> list[tuple[str, str, re.Pattern[str]]]:
+    """Every (key, pattern) split of the colons whose pattern compiles; values are compared
+    case-insensitively, as Salt does."""
+    cuts, error = [], None
+    for cut in range(1, len(parts)):
+        key, pattern = ":".join(parts[:cut]), ":".join(parts[cut:])
+        try:
+            rx = _regex(pattern, re.IGNORECASE) if regex else _glob(pattern, re.IGNORECASE)
+        except InvalidTarget as exc:
+            error = exc
+            continue
+        cuts.append((key, pattern, rx))
+    if not cuts and error is not None:
+        raise error
+    return cuts
 
 
 def _grain_matcher(expr: str, regex: bool) -> Matcher:
+    """``key:sub:value``; like Salt, every split of the colons is tried (``ipv6:::1`` finds
+    ``::1`` in the ``ipv6`` list) and any one that matches is enough."""
     parts = expr.split(":")
     if len(parts) < 2 or not parts[0]:
         raise InvalidTarget(f"grain target '{expr}' must look like key:value (e.g. os:Debian)")
-    if regex:
-        _regex(parts[-1])
+    cuts = _grain_cuts(parts, regex)
 
     def match(mid: str, grains: Mapping[str, Any]) -> bool:
-        for cut in range(len(parts) - 1, 0, -1):  # longest key path first, like Salt
-            value = traverse(grains, ":".join(parts[:cut]), _MISSING)
-            if value is not _MISSING:
-                return _grain_value_matches(value, ":".join(parts[cut:]), regex)
+        for key, pattern, rx in cuts:
+            value = traverse(grains, key, _MISSING)
+            if value is not _MISSING and _grain_value_matches(value, pattern, rx):
+                return True
         return False
 
     return match
@@ -104,18 +121,12 @@ def _simple(tgt_type: str, expr: str) -> Matcher:
 
 
 _PREFIXES = {"G": "grain", "E": "pcre", "L": "list", "P": "grain_pcre"}
-_TOKEN = re.compile(r"\s*(\(|\)|[^\s()]+)")
+_TOKEN = re.compile(r"\(|\)|[^\s()]+")
+_OPERATORS = frozenset({"and", "or", "not", "(", ")"})
 
 
 def _tokens(expr: str) -> list[str]:
-    pos, out = 0, []
-    while pos < len(expr):
-        m = _TOKEN.match(expr, pos)
-        if m is None:
-            break
-        out.append(m.group(1))
-        pos = m.end()
-    return out
+    return _TOKEN.findall(expr)
 
 
 class _Parser:
@@ -163,28 +174,36 @@ class _Parser:
         self.pos += 1
         if tok == "not":
             self.only_ids = False
-            inner = self._not()
-            return lambda mid, g: not inner(mid, g)
+            negated = self._nested(self._not)
+            return lambda mid, g: not negated(mid, g)
         if tok == "(":
-            self.depth += 1
-            if self.depth > MAX_DEPTH:
-                raise InvalidTarget("compound target is nested too deeply")
-            inner = self._or()
+            inner = self._nested(self._or)
             if self._peek() != ")":
                 raise InvalidTarget(f"compound target '{self.expr}': missing ')'")
             self.pos += 1
-            self.depth -= 1
             return inner
         if tok in (")", "and", "or"):
             raise InvalidTarget(f"compound target '{self.expr}': unexpected '{tok}'")
         return self._word(tok)
 
+    def _nested(self, parse: Callable[[], Matcher]) -> Matcher:
+        """Bound the recursion (``not not ...``, ``((...))``): a deep target is bad input,
+        not a RecursionError in the master or a minion."""
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise InvalidTarget(f"compound target is nested more than {MAX_DEPTH} levels deep")
+        node = parse()
+        self.depth -= 1
+        return node
+
     def _word(self, tok: str) -> Matcher:
-        if len(tok) > 2 and tok[1] == "@":
+        if len(tok) >= 2 and tok[1] == "@":
             kind = _PREFIXES.get(tok[0])
             if kind is None:
                 raise InvalidTarget(f"compound target: unknown prefix '{tok[:2]}' "
                                     "(use G@, E@, P@, L@ or N@ for nodegroups on the master)")
+            if len(tok) == 2:
+                raise InvalidTarget(f"compound target: '{tok}' needs an expression after the '@'")
             if kind == "list":
                 self.ids.append(_ids(tok[2:]))
             else:
@@ -208,7 +227,11 @@ def _expand_nodegroups(expr: str, nodegroups: Mapping[str, Any], seen: tuple[str
             out.append(f"( {_nodegroup(tok[2:], nodegroups, seen)} )")
         else:
             out.append(tok)
-    return " ".join(out)
+    expanded = " ".join(out)
+    if len(expanded) > MAX_EXPR:  # groups that name other groups twice grow exponentially
+        what = f"nodegroup '{seen[-1]}'" if seen else "the target"
+        raise InvalidTarget(f"{what} expands to more than {MAX_EXPR} characters")
+    return expanded
 
 
 def _nodegroup(name: str, nodegroups: Mapping[str, Any], seen: tuple[str, ...]) -> str:
@@ -217,10 +240,24 @@ def _nodegroup(name: str, nodegroups: Mapping[str, Any], seen: tuple[str, ...]) 
     if name not in nodegroups:
         known = ", ".join(sorted(nodegroups)) or "none configured"
         raise InvalidTarget(f"unknown nodegroup '{name}' (known: {known})")
-    value = nodegroups[name]
+    return _expand_nodegroups(_group_expr(name, nodegroups[name]), nodegroups, (*seen, name))
+
+
+def _group_expr(name: str, value: Any) -> str:
+    """A nodegroup definition as a compound expression. As in Salt, it is a string or a list
+    of words (``[G@os:Debian, and, web*]``); one made only of plain minion ids (``web1,web2``,
+    ``[web1, web2]``) becomes a list target, so jobs to it are topic-filtered."""
     if isinstance(value, (list, tuple)):
-        value = "L@" + ",".join(str(v) for v in value)
-    return _expand_nodegroups(str(value), nodegroups, (*seen, name))
+        value = " ".join(str(word) for word in value)
+    if not isinstance(value, str):
+        raise InvalidTarget(f"nodegroup '{name}' must be a string or a list, not {type(value).__name__}")
+    words = _tokens(value)
+    if not words:
+        raise InvalidTarget(f"nodegroup '{name}' is empty")
+    ids = [i for word in words for i in word.split(",") if i]
+    if _OPERATORS.isdisjoint(words) and all(is_valid_minion_id(i) for i in ids):
+        return "L@" + ",".join(ids)
+    return " ".join(words)
 
 
 @dataclass(frozen=True)

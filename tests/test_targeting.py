@@ -1,10 +1,13 @@
+import re
+
 import pytest
 
 from pvc.errors import InvalidTarget
 from pvc.targeting import compile_target
 
 GRAINS = {
-    "web1": {"os": "Debian", "role": "web", "virt": ["kvm", "libvirt"], "virt_caps": {"hypervisor": "kvm"}, "n": 4},
+    "web1": {"os": "Debian", "role": "web", "virt": ["kvm", "libvirt"], "virt_caps": {"hypervisor": "kvm"}, "n": 4,
+             "ipv6": ["::1", "fe80::1"]},
     "web2": {"os": "Debian", "role": "web", "virt": [], "n": 8},
     "db1": {"os": "RedHat", "role": "db", "virt": ["kvm"], "n": True},
 }
@@ -33,13 +36,27 @@ def hits(expr, tgt_type="glob", nodegroups=None):
     ("( web* or db1 ) and not G@virt:kvm", "compound", {"web2"}),
     ("(web*)and(G@n:8)", "compound", {"web2"}),
     ("E@^db and P@os:Red.*", "compound", {"db1"}),
+    ("P@os:deb.*", "compound", {"web1", "web2"}),  # grain values ignore case, regex too (Salt)
+    ("E@WEB", "compound", set()),                 # ids do not
+    ("ipv6:::1", "grain", {"web1"}),              # every split of the colons is tried
+    ("virt_caps:*", "grain", {"web1"}),           # '*' on a mapping grain: the grain exists
     ("N@webs and not web1", "compound", {"web2"}),
     ("webs", "nodegroup", {"web1", "web2"}),
     ("nested", "nodegroup", {"web1", "web2", "db1"}),
+    ("words", "nodegroup", {"web2"}),
+    ("ids", "nodegroup", {"web1", "db1"}),
 ])
 def test_matching(expr, tgt_type, want):
-    groups = {"webs": "web*", "dbs": ["db1"], "nested": "N@webs or N@dbs"}
+    groups = {"webs": "web*", "dbs": ["db1"], "nested": "N@webs or N@dbs",
+              "words": ["G@n:8", "and", "web*"], "ids": "web1, db1"}
     assert hits(expr, tgt_type, groups) == want
+
+
+def test_expanded_target_travels_to_minions_without_nodegroups():
+    master = compile_target("N@webs and not web1", "compound", {"webs": ["web1", "web2"]})
+    assert master.expr == "( L@web1,web2 ) and not web1"
+    minion = compile_target(master.expr, master.tgt_type)  # what a minion compiles from the wire
+    assert minion == master and minion.matches("web2", {}) and not minion.matches("web1", {})
 
 
 def test_matches_agrees_with_expected():
@@ -55,9 +72,12 @@ def test_matches_agrees_with_expected():
     ("a and b", "compound", None),
     ("G@x:y or a", "compound", None),
     ("not a", "compound", None),
+    ("plain", "nodegroup", {"a", "b"}),
+    ("a or N@plain", "compound", {"a", "b"}),
+    ("globs", "nodegroup", None),
 ])
 def test_explicit_ids_for_topic_filtering(expr, tgt_type, ids):
-    got = compile_target(expr, tgt_type).explicit_ids()
+    got = compile_target(expr, tgt_type, {"plain": ["a", "b"], "globs": "a*"}).explicit_ids()
     assert (set(got) if got is not None else None) == ids
 
 
@@ -76,8 +96,17 @@ def test_explicit_ids_for_topic_filtering(expr, tgt_type, ids):
     ("nosuch", "nodegroup", "unknown nodegroup 'nosuch'"),
     ("loop", "nodegroup", "refers to itself"),
     ("x", "bogus", "unknown target type"),
-    ("(" * 40 + "a" + ")" * 40, "compound", "nested too deeply"),
+    ("(" * 40 + "a" + ")" * 40, "compound", "nested more than 32 levels"),
+    ("not " * 2000 + "a", "compound", "nested more than 32 levels"),
+    ("G@ or a", "compound", "'G@' needs an expression"),
+    ("P@os:[", "compound", "not a valid regular expression"),
+    ("empty", "nodegroup", "nodegroup 'empty' is empty"),
+    ("number", "nodegroup", "must be a string or a list, not int"),
+    ("g0", "nodegroup", "expands to more than 8192 characters"),
 ])
 def test_bad_targets_are_clear_errors(expr, tgt_type, message):
-    with pytest.raises(InvalidTarget, match=message.replace("(", r"\(").replace(")", r"\)")):
-        compile_target(expr, tgt_type, {"loop": "N@loop"})
+    # g0 names g1 twice, g1 names g2 twice, ...: 2**30 words unless expansion is bounded
+    doubling = {f"g{i}": f"N@g{i + 1} or N@g{i + 1}" for i in range(30)} | {"g30": "web1"}
+    groups = {"loop": "N@loop", "empty": " ", "number": 7, **doubling}
+    with pytest.raises(InvalidTarget, match=re.escape(message)):
+        compile_target(expr, tgt_type, groups)
