@@ -1,0 +1,50 @@
+"""The job cache on PostgreSQL (``job_cache: postgresql://user:password@host/db``).
+
+For sites that keep jobs for long or let several masters share one history. A connection
+lost to a server restart is replaced on the next call; messages never show the password.
+
+Example::
+
+    cache = PostgresJobCache("postgresql://pvc:secret@db1/pvc")
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+import psycopg2
+
+from pvc.errors import JobCacheError
+from pvc.master.jobcache import redact
+from pvc.master.jobcache.sql import SqlJobCache
+
+CONNECT_TIMEOUT = 5
+# any constant shared by every pvc master: schema creation waits for the other masters
+SCHEMA_LOCK = 0x707663  # "pvc"
+
+
+class PostgresJobCache(SqlJobCache):
+    dialect = "postgresql"
+    param = "%s"
+    errors = (psycopg2.Error,)
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        super().__init__()
+
+    def _connect(self) -> Any:
+        try:
+            return psycopg2.connect(self.url, connect_timeout=CONNECT_TIMEOUT)
+        except psycopg2.Error as exc:
+            reason = str(exc).strip()
+            password = urlsplit(self.url).password
+            if password:  # libpq may quote the part of the URL it could not parse
+                reason = reason.replace(password, "***")
+            raise JobCacheError(f"job cache: cannot connect to {redact(self.url)}: {reason}") from None
+
+    def _lock_schema(self, cur: Any) -> None:
+        cur.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
+
+    def _broken(self) -> bool:
+        return bool(self.conn.closed)
