@@ -10,10 +10,12 @@ Example::
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
 import psycopg2
+from psycopg2.extras import execute_values
 
 from pvc.errors import JobCacheError
 from pvc.master.jobcache import redact
@@ -22,6 +24,8 @@ from pvc.master.jobcache.sql import SqlJobCache
 CONNECT_TIMEOUT = 5
 # any constant shared by every pvc master: schema creation waits for the other masters
 SCHEMA_LOCK = 0x707663  # "pvc"
+INSERT_RETURNS = ("INSERT INTO returns (jid, minion, ret, ok, received) VALUES %s ON CONFLICT DO NOTHING "
+                  "RETURNING jid, minion")
 
 
 class PostgresJobCache(SqlJobCache):
@@ -45,6 +49,16 @@ class PostgresJobCache(SqlJobCache):
 
     def _lock_schema(self, cur: Any) -> None:
         cur.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
+
+    def _insert_returns(self, cur: Any, rows: Sequence[tuple[str, str, str, int, float]]) -> list[bool]:
+        """One round trip for the whole batch (a row at a time would pay the network latency
+        per return); RETURNING names the rows that were new."""
+        new = set(execute_values(cur, INSERT_RETURNS, rows, page_size=len(rows), fetch=True))
+        stored = []
+        for jid, mid, *_ in rows:
+            stored.append((jid, mid) in new)
+            new.discard((jid, mid))  # the same return twice in one batch: only the first is new
+        return stored
 
     def _broken(self) -> bool:
         return bool(self.conn.closed)

@@ -139,19 +139,25 @@ class SqlJobCache:
         """New jobs, then returns, in ONE transaction (the master calls this once per loop
         turn). Per return: True if stored now, False if that minion had already returned for
         that job (a resend)."""
-        insert_job, insert_ret = self._q(INSERT_JOB), self._q(INSERT_RETURN)
+        insert_job = self._q(INSERT_JOB)
+        rows = [(jid, mid, dumps(ret), int(bool(ret.get("ok"))), received) for jid, mid, ret, received in returns]
 
         def write(cur: Any) -> list[bool]:
             for job in jobs:
                 cur.execute(insert_job, (job.jid, job.fun, dumps(job.args), dumps(job.kwargs), job.tgt,
                                          job.tgt_type, dumps(job.minions), job.started, job.timeout, job.user))
-            stored = []
-            for jid, mid, ret, received in returns:
-                cur.execute(insert_ret, (jid, mid, dumps(ret), int(bool(ret.get("ok"))), received))
-                stored.append(cur.rowcount == 1)
-            return stored
+            return self._insert_returns(cur, rows) if rows else []
 
         return self._run(write)
+
+    def _insert_returns(self, cur: Any, rows: Sequence[tuple[str, str, str, int, float]]) -> list[bool]:
+        """Insert ``(jid, minion, ret, ok, received)`` rows; per row, True if it was new."""
+        sql = self._q(INSERT_RETURN)
+        stored = []
+        for row in rows:
+            cur.execute(sql, row)
+            stored.append(cur.rowcount == 1)
+        return stored
 
     def mark_missing(self, jid: str, missing: Mapping[str, str]) -> None:
         sql = self._q(UPSERT_MISSING)
