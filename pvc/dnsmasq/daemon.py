@@ -8,7 +8,7 @@ signalled. Stopping waits on the pidfd (no sleep loop).
 
 Example::
 
-    pid = start(Paths.of("/run/pvc/dnsmasq", "vnet1"), "dnsmasq", netns="node1", timeout=10)
+    pid = start(Paths.of("/run/pvc/dnsmasq", "vnet1"), "dnsmasq", netns_path("node1"), timeout=10)
     send(paths, signal.SIGHUP)      # re-read the hosts file
     stop(paths, timeout=5)
 """
@@ -20,7 +20,14 @@ import select
 import signal
 
 from pvc.dnsmasq.config import Paths
-from pvc.errors import BackendUnavailable, CommandNotFound, CommandTimeout, ExecutionError
+from pvc.errors import (
+    BackendUnavailable,
+    CommandNotFound,
+    CommandTimeout,
+    ExecutionError,
+    InvalidArgument,
+)
+from pvc.net.args import netns_name
 from pvc.process import run_process
 
 
@@ -57,11 +64,19 @@ def running_pid(paths: Paths) -> int | None:
     return found[0]
 
 
-def start(paths: Paths, binary: str, netns: str | None, timeout: float) -> int:
-    """Start the instance (in ``netns`` when given) and return its PID."""
+def netns_path(netns: str) -> str:
+    """The bind mount of network namespace ``netns``, which must exist (checked before any change)."""
+    path = f"/run/netns/{netns_name(netns)}"
+    if not os.path.exists(path):
+        raise InvalidArgument(f"dnsmasq: no network namespace named {netns!r}")
+    return path
+
+
+def start(paths: Paths, binary: str, netns_file: str | None, timeout: float) -> int:
+    """Start the instance (inside the namespace bound at ``netns_file`` when given) and return its PID."""
     argv = [binary, f"--conf-file={paths.conf}"]
-    if netns is not None:
-        argv = ["nsenter", f"--net=/run/netns/{netns}", *argv]
+    if netns_file is not None:
+        argv = ["nsenter", f"--net={netns_file}", *argv]
     try:
         res = run_process(argv, label="dnsmasq", timeout=timeout)
     except CommandNotFound as exc:

@@ -77,6 +77,7 @@ def start(ctx: ExecContext, network: str, bridge: str, range_start: str, range_e
     Example: ``pvc call dnsmasq.start vnet1 bridge=br1 range_start=10.50.0.100 range_end=10.50.0.150``
     """
     net = DhcpNetwork.build(network, bridge, range_start, range_end, netmask, lease_time, domain, servers)
+    netns_file = None if netns is None else daemon.netns_path(netns)
     paths = _paths(ctx, network)
     conf = render_conf(net, paths, ctx.config.user)
     hosts = None if reservations is None else render_hosts(reservations_of(reservations))
@@ -97,7 +98,7 @@ def start(ctx: ExecContext, network: str, bridge: str, range_start: str, range_e
     else:
         if pid is not None:
             daemon.stop(paths, ctx.config.timeout)
-        pid = daemon.start(paths, ctx.config.binary, netns, ctx.config.timeout)
+        pid = daemon.start(paths, ctx.config.binary, netns_file, ctx.config.timeout)
     return {"changed": True, "pid": pid, "comment": f"dnsmasq for {network}: {action}ed (pid {pid})"}
 
 

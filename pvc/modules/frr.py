@@ -18,7 +18,7 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pvc.errors import InvalidArgument
+from pvc.errors import ExecutionError, InvalidArgument
 from pvc.frr.render import render as render_conf
 from pvc.frr.settings import BgpSettings
 from pvc.frr.vtysh import FrrPaths, Vtysh
@@ -35,8 +35,11 @@ def _settings(asn: int, router_id: str, peers: Sequence[Mapping[str, Any]] | Non
 
 def _write_candidate(ctx: ExecContext, text: str) -> str:
     path = os.path.join(ctx.config.config_dir, "frr.conf.pvc-new")
-    with open(path, "w") as fh:
-        fh.write(text)
+    try:
+        with open(path, "w") as fh:
+            fh.write(text)
+    except OSError as exc:
+        raise ExecutionError(f"frr: cannot write {path}: {exc.strerror}") from None
     return path
 
 

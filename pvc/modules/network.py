@@ -15,7 +15,15 @@ from typing import Any
 from pvc.modules.context import ExecContext
 from pvc.modules.registry import ModuleSpec
 from pvc.net import facts
-from pvc.net.handle import VLAN_MISSING, KernelFeatureMissing, NoSuchLink, link_index, netlink
+from pvc.net.args import MAX_VLAN, MAX_VNI, flag, ifname, ipv4, netns_name, number
+from pvc.net.handle import (
+    VLAN_MISSING,
+    KernelFeatureMissing,
+    NetworkError,
+    NoSuchLink,
+    link_index,
+    netlink,
+)
 from pvc.net.l3 import address_plan, route_plan
 from pvc.net.links import LinkWant, absent_plan, link_plan, state_plan
 from pvc.net.plan import Change, run_plan
@@ -52,12 +60,21 @@ def vxlan_present(ctx: ExecContext, name: str, vni: int, local: str, port: int =
 
     Example: ``pvc call network.vxlan_present vx100 vni=100 local=10.0.12.1 bridge=br100``
     """
+    vni, port = number(vni, "vni", 1, MAX_VNI), number(port, "port", 1, 65535)
+    local, learning = ipv4(local, "local"), flag(learning, "learning")
     want = LinkWant(
         name, "vxlan",
         create={"vxlan_id": vni, "vxlan_local": local, "vxlan_port": port, "vxlan_learning": int(learning)},
         expect={"vni": vni, "local": local, "port": port, "learning": learning},
         bridge=bridge, up=up)
-    return _run(ctx, netns, f"vxlan {name}", lambda ipr: link_plan(ipr, want))
+
+    def planner(ipr: Any) -> list[Change]:
+        for other in facts.links(ipr):  # the kernel's EEXIST would name the new link, not the holder
+            if other["name"] != name and other["kind"] == "vxlan" and (other["vni"], other["port"]) == (vni, port):
+                raise NetworkError(f"network: VNI {vni} (port {port}) is already used by {other['name']}")
+        return link_plan(ipr, want)
+
+    return _run(ctx, netns, f"vxlan {name}", planner)
 
 
 def vxlan_absent(ctx: ExecContext, name: str, netns: str | None = None) -> dict[str, Any]:
@@ -75,6 +92,8 @@ def vlan_present(ctx: ExecContext, name: str, parent: str, vlan_id: int, bridge:
 
     Example: ``pvc call network.vlan_present eth0.10 parent=eth0 vlan_id=10``
     """
+    vlan_id, parent = number(vlan_id, "vlan_id", 1, MAX_VLAN), ifname(parent, "parent")
+
     def planner(ipr: Any) -> list[Change]:
         create = {"vlan_id": vlan_id, "link": link_index(ipr, parent)}
         return link_plan(ipr, LinkWant(name, "vlan", create=create,
@@ -101,9 +120,9 @@ def veth_present(ctx: ExecContext, name: str, peer: str, peer_netns: str | None 
 
     Example: ``pvc call network.veth_present vm1-a peer=eth0 peer_netns=vm1 bridge=br0``
     """
-    peer_spec: dict[str, Any] = {"ifname": peer}
+    peer_spec: dict[str, Any] = {"ifname": ifname(peer, "peer")}
     if peer_netns is not None:
-        peer_spec["net_ns_fd"] = peer_netns
+        peer_spec["net_ns_fd"] = netns_name(peer_netns)
     want = LinkWant(name, "veth", create={"peer": peer_spec}, bridge=bridge, up=up)
     return _run(ctx, netns, f"veth {name}", lambda ipr: link_plan(ipr, want))
 

@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from pvc.errors import BackendUnavailable, ExecutionError, InvalidArgument
+from pvc.net.args import netns_name
 
 
 class NetworkError(ExecutionError):
@@ -58,10 +59,8 @@ def netlink(netns: str | None = None) -> Iterator[Any]:
     except ImportError as exc:
         raise BackendUnavailable(f"network: pyroute2 is not installed: {exc}") from None
     if netns is not None:
-        if not isinstance(netns, str) or not netns or "/" in netns or netns in (".", ".."):
-            raise InvalidArgument(f"network: invalid namespace name {netns!r}")
         try:
-            ipr = IPRoute(netns=netns, flags=0)  # flags=0: never create a namespace by accident
+            ipr = IPRoute(netns=netns_name(netns), flags=0)  # flags=0: never create a namespace by accident
         except FileNotFoundError:
             raise InvalidArgument(f"network: no network namespace named {netns!r}") from None
     else:

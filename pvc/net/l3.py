@@ -13,6 +13,7 @@ from typing import Any
 
 from pvc.errors import InvalidArgument
 from pvc.net import facts
+from pvc.net.args import MAX_TABLE, number
 from pvc.net.handle import link_index
 from pvc.net.plan import Change
 
@@ -56,6 +57,13 @@ def address_plan(ipr: Any, interface: str, address: str, present: bool) -> list[
                                     prefixlen=iface.network.prefixlen))]
 
 
+def _version(address: str) -> int | None:
+    try:
+        return ipaddress.ip_address(address).version
+    except ValueError:
+        return None
+
+
 def _route_key(net: IPNetwork) -> str:
     return "default" if net.prefixlen == 0 else str(net)
 
@@ -66,6 +74,9 @@ def route_plan(ipr: Any, dst: str, gateway: str | None, interface: str | None, t
     if present and gateway is None and interface is None:
         raise InvalidArgument("network: a route needs a gateway, an interface, or both")
     net = parse_network(dst, gateway)
+    number(table, "table", 1, MAX_TABLE)
+    if gateway is not None and _version(gateway) != net.version:
+        raise InvalidArgument(f"network: gateway {gateway!r} is not an IPv{net.version} address like the destination")
     key = _route_key(net)
     family = "inet6" if net.version == 6 else "inet"
     current = next((r for r in facts.routes(ipr, table)

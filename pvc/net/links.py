@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pvc.net import facts
-from pvc.net.handle import NetworkError, link_index
+from pvc.net.args import flag, ifname
+from pvc.net.handle import NetworkError, NoSuchLink, link_index
 from pvc.net.plan import Change
 
 
@@ -30,12 +31,20 @@ class LinkWant:
     bridge: str | None = None
     up: bool = True
 
+    def __post_init__(self) -> None:
+        ifname(self.name)
+        if self.bridge is not None:
+            ifname(self.bridge, "bridge name")
+        flag(self.up, "up")
+
 
 def link_plan(ipr: Any, want: LinkWant) -> list[Change]:
     """The changes that make ``want`` true."""
     current = facts.link(ipr, want.name)
     name = want.name
     changes: list[Change] = []
+    if want.bridge is not None:
+        _require_bridge(ipr, want.bridge)  # before any change: a plan is never half applied
     if current is not None and current["kind"] != want.kind:
         raise NetworkError(
             f"network: {name} exists as a {current['kind'] or 'plain'} interface, not a {want.kind}; "
@@ -56,6 +65,14 @@ def link_plan(ipr: Any, want: LinkWant) -> list[Change]:
     if current is None or current["up"] != want.up:
         changes += state_plan(name, want.up, current)
     return changes
+
+
+def _require_bridge(ipr: Any, name: str) -> None:
+    found = facts.link(ipr, name)
+    if found is None:
+        raise NoSuchLink(f"network: no bridge named {name!r}")
+    if found["kind"] != "bridge":
+        raise NetworkError(f"network: {name} is a {found['kind'] or 'plain'} interface, not a bridge")
 
 
 def state_plan(name: str, up: bool, current: dict[str, Any] | None = None) -> list[Change]:

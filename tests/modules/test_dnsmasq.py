@@ -64,6 +64,8 @@ def test_bad_input_and_start_errors(dns: Any, dhcp_lab: DhcpLab) -> None:
     assert not ret.ok and "network name '../etc' is not valid" in ret.error
     ret = dns.call("dnsmasq.reservation_present", ["vnet1", "zz", "10.50.0.9"])
     assert not ret.ok and "MAC address 'zz' is not valid" in ret.error
+    ret = dns.call("dnsmasq.start", ["vnet1"], {**NET, "netns": "pvc-no-such-ns"})
+    assert not ret.ok and ret.error == "dnsmasq: no network namespace named 'pvc-no-such-ns'"
     ret = dns.call("dnsmasq.start", ["vnet1"], {**NET, "bridge": "br9", "netns": dhcp_lab.server})
     assert not ret.ok and "cannot start" in ret.error and "br9" in ret.error
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pvc.frr.vtysh import Diff
+import pytest
+
+from pvc.frr.vtysh import Diff, FrrConfigInvalid, FrrPaths, Vtysh
 from tests.cluster.net_fixtures import FrrNode
 from tests.cluster.wait import wait_for
 
@@ -56,10 +58,20 @@ def test_invalid_settings_are_refused(pvc_functions: Any, frr_pair: tuple[FrrNod
     assert ok(f1, "validate", asn=65000, router_id="10.0.0.1") == {"valid": True}
 
 
+def test_vtysh_dry_run_refuses_a_bad_config(tmp_path: Any) -> None:
+    bad = tmp_path / "frr.conf"
+    bad.write_text("router bgp 65000\n bogus command here\n")
+    with pytest.raises(FrrConfigInvalid, match="Unknown command"):
+        Vtysh(FrrPaths(vty_socket=str(tmp_path))).validate(str(bad))
+
+
 def test_unreachable_daemons_and_diff_parsing(pvc_functions: Any, tmp_path: Any) -> None:
     funcs = pvc_functions(frr={"config_dir": str(tmp_path), "run_dir": str(tmp_path), "vty_socket": str(tmp_path)})
     ret = funcs.call("frr.bgp_summary")
     assert not ret.ok and ret.error_type == "BackendUnavailable" and "cannot reach the FRR daemons" in ret.error
+    missing = pvc_functions(frr={"config_dir": str(tmp_path / "nope"), "vty_socket": str(tmp_path)})
+    ret = missing.call("frr.validate", [], {"asn": 65000, "router_id": "10.0.0.1"})
+    assert not ret.ok and ret.error == f"frr: cannot write {tmp_path}/nope/frr.conf.pvc-new: No such file or directory"
     text = "Lines To Delete\n===============\nno hostname vm\n\nLines To Add\n============\nrouter bgp 1\n bgp router-id 1.1.1.1\n"
     assert Diff.parse(text) == Diff(("no hostname vm",), ("router bgp 1", " bgp router-id 1.1.1.1"))
     assert not Diff.parse("Lines To Delete\n===\n\nLines To Add\n===\n")

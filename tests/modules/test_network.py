@@ -80,6 +80,29 @@ def test_errors_are_clear(net: Any, netns: str) -> None:
     assert not ret.ok and "br0 exists as a bridge interface, not a vxlan" in ret.error
 
 
+@pytest.mark.parametrize(("fun", "args", "kwargs", "error"), [
+    ("vxlan_present", ["vx1"], {"vni": "abc", "local": "10.0.0.1"}, "vni must be a whole number 1..16777215, got 'abc'"),
+    ("vxlan_present", ["vx1"], {"vni": 2**24, "local": "10.0.0.1"}, "vni must be a whole number 1..16777215"),
+    ("vxlan_present", ["vx1"], {"vni": 5, "local": "nope"}, "local 'nope' is not an IPv4 address"),
+    ("vxlan_present", ["vx1"], {"vni": 5, "local": "10.0.0.1", "bridge": "nobr"}, "no bridge named 'nobr'"),
+    ("vlan_present", ["v.5"], {"parent": "lo", "vlan_id": 5000}, "vlan_id must be a whole number 1..4094"),
+    ("bridge_present", ["a-name-longer-than-15"], {}, "interface name 'a-name-longer-than-15' is not valid"),
+    ("route_present", ["10.1.0.0/16"], {"gateway": "fd00::1"}, "gateway 'fd00::1' is not an IPv4 address"),
+    ("veth_present", ["x0"], {"peer": "x1", "peer_netns": "../etc"}, "invalid namespace name '../etc'"),
+])
+def test_bad_arguments_change_nothing(net: Any, netns: str, fun: str, args: list[Any], kwargs: dict[str, Any],
+                                      error: str) -> None:
+    ret = net.call(f"network.{fun}", args, {**kwargs, "netns": netns})
+    assert not ret.ok and ret.error_type in ("InvalidArgument", "NoSuchLink") and error in ret.error
+    assert [link["name"] for link in ok(net, "links", netns=netns)] == ["lo"]
+
+
+def test_vni_held_by_another_vxlan(net: Any, netns: str) -> None:
+    ok(net, "vxlan_present", "vx1", vni=7, local="10.0.0.1", netns=netns)
+    ret = net.call("network.vxlan_present", ["vx2"], {"vni": 7, "local": "10.0.0.1", "netns": netns})
+    assert not ret.ok and ret.error == "network: VNI 7 (port 4789) is already used by vx1"
+
+
 def test_vlan(net: Any, netns: str, net_lab: NetLab) -> None:
     ok(net, "veth_present", "v0", peer="v1", netns=netns)
     if not vlan_supported():
