@@ -34,9 +34,21 @@ def _settings(asn: int, router_id: str, peers: Sequence[Mapping[str, Any]] | Non
 
 
 def _write_candidate(ctx: ExecContext, text: str) -> str:
-    path = os.path.join(ctx.config.config_dir, "frr.conf.pvc-new")
+    """Write ``text`` beside frr.conf, owned and moded like it (packaged: frr:frr 0640; new: the
+    directory's owner, 0640), so the frr user can still read it and it never turns world-readable."""
+    config_dir = ctx.config.config_dir
+    path = os.path.join(config_dir, "frr.conf.pvc-new")
     try:
-        with open(path, "w") as fh:
+        like = os.stat(os.path.join(config_dir, "frr.conf"))
+        mode = like.st_mode & 0o7777
+    except FileNotFoundError:
+        like, mode = None, 0o640
+    try:
+        like = like or os.stat(config_dir)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            os.fchown(fd, like.st_uid, like.st_gid)
+            os.fchmod(fd, mode)
             fh.write(text)
     except OSError as exc:
         raise ExecutionError(f"frr: cannot write {path}: {exc.strerror}") from None

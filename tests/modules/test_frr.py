@@ -3,6 +3,8 @@ reaching Established with EVPN and seeing each other's VTEP through ``frr.evpn_v
 
 from __future__ import annotations
 
+import os
+import pwd
 from typing import Any
 
 import pytest
@@ -31,6 +33,8 @@ def test_evpn_between_two_instances(pvc_functions: Any, frr_pair: tuple[FrrNode,
         assert ok(funcs, "apply", **settings(me, peer))["changed"] is True
     again = ok(f1, "apply", **settings(r1, r2))
     assert again["changed"] is False and "nothing changed" in again["comment"]
+    st = os.stat(os.path.join(r1.dir, "frr.conf"))  # readable by FRR's user, by no one else
+    assert (pwd.getpwuid(st.st_uid).pw_name, oct(st.st_mode & 0o777)) == ("frr", "0o640")
 
     def established() -> bool:
         peers = ok(f1, "bgp_summary").get("l2VpnEvpn", {}).get("peers", {})
