@@ -122,7 +122,10 @@ def reload(ctx: ExecContext, network: str) -> dict[str, Any]:
 
     Example: ``pvc call dnsmasq.reload vnet1``
     """
-    pid = None if ctx.test else daemon.send(_paths(ctx, network), signal.SIGHUP)
+    paths = _paths(ctx, network)
+    if ctx.test:
+        return {"reloaded": False, "test": True, "pid": daemon.running_pid(paths)}
+    pid = daemon.send(paths, signal.SIGHUP)
     return {"reloaded": pid is not None, "pid": pid}
 
 

@@ -47,6 +47,8 @@ def test_lease_reservation_reload_and_stop(dns: Any, dhcp_lab: DhcpLab) -> None:
     got = dhcp_lab.lease("02:00:00:00:aa:02", "vm2")
     assert "lease of 10.50.0.20 obtained" in got.stderr + got.stdout, got
     assert ok(dns, "status", "vnet1")["pid"] == pid  # no restart
+    assert ok(dns, "reload", "vnet1", test=True) == {"reloaded": False, "test": True, "pid": pid}
+    assert ok(dns, "reload", "vnet1") == {"reloaded": True, "pid": pid}
     assert {le["ip"] for le in ok(dns, "leases", "vnet1")} == {"10.50.0.10", "10.50.0.20"}
 
     assert ok(dns, "reservation_absent", "vnet1", "02:00:00:00:AA:02")["changed"] is True
