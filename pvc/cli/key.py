@@ -126,14 +126,22 @@ def delete(config_dir: str, pattern: str, yes: bool) -> None:
 @config_dir
 @click.argument("pattern", default="*")
 def finger(config_dir: str, pattern: str) -> None:
-    """Print SHA-256 fingerprints of the master key and of minion keys matching PATTERN."""
+    """Print SHA-256 fingerprints of the master key and of minion keys matching PATTERN.
+
+    Compare a minion's with what the minion host shows, before accepting it; put the
+    master's into the minions' ``master_finger`` to pin it before first contact.
+    """
+    import os
+
     from pvc.crypto import fingerprint
     from pvc.keys import raw_from_pem
 
     cfg, store = _store(config_dir)
-    from pathlib import Path
-
-    click.echo(f"Local Keys:\nmaster.pub:  {fingerprint(raw_from_pem((Path(cfg.pki_dir) / 'master.pub').read_bytes()))}"
-               if (Path(cfg.pki_dir) / "master.pub").exists() else "Local Keys: (master has not started yet)")
+    master_pub = os.path.join(cfg.pki_dir, "master.pub")
+    if os.path.exists(master_pub):
+        with open(master_pub, "rb") as fh:
+            click.echo(f"Local Keys:\nmaster.pub:  {fingerprint(raw_from_pem(fh.read(), master_pub))}")
+    else:
+        click.echo("Local Keys: (the master has not started yet, so it has no key)")
     for info in store.require(pattern):
         click.echo(f"{info.id} ({info.state}):  {info.finger}")
