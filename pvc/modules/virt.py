@@ -44,6 +44,7 @@ class VirtConfig:
     console_dir: str = "/var/log/pvc/console"
     migration_host: str = ""
     shutdown_timeout: float = 60.0
+    migration_timeout: float = 300.0
     events: bool = True
 
 
@@ -75,23 +76,43 @@ def info(ctx: ExecContext, name: str) -> dict[str, Any]:
 
 def define(ctx: ExecContext, xml: str | None = None, **spec: Any) -> dict[str, Any]:
     """Define (or redefine) a VM from domain ``xml``, or from a typed spec: name, vcpus, memory
-    (MiB), disks (paths or RBD "pool/image"), nics (bridge names); the serial console is logged to
-    ``<console_dir>/<name>.log``. With ``test=True`` only the XML is returned.
+    (MiB), disks (paths or RBD "pool/image"), nics (bridge names), migration (policy: "live",
+    "shutdown" or "live-or-shutdown"); the serial console is logged to ``<console_dir>/<name>.log``.
+    A redefined VM keeps its UUID; ``changed`` says whether its definition differs, ``pending``
+    that a running VM needs a restart for it. With ``test=True`` only the XML is returned.
 
     Example: ``pvc call virt.define name=vm1 vcpus=2 memory=1024 disks='["vms/vm1"]' nics='["br0"]'``
     """
+    import libvirt
+
     if (xml is None) == (not spec):
         raise InvalidArgument("virt.define: give either xml=... or a VM spec (name=..., vcpus=..., ...), not both")
     if xml is None:
         xml = domain_xml(parse_spec(spec), ctx.config.console_dir)
-    name = facts.parse(xml).findtext("name") or ""
-    check_name(name)
+    root = facts.parse(xml)
+    name = check_name(root.findtext("name") or "")
     if ctx.test:
         return {"name": name, "xml": xml, "changed": False}
     os.makedirs(ctx.config.console_dir, exist_ok=True)
     with libvirt_call(ctx, f"define domain {name}") as conn:
+        old = _find(conn, name, libvirt)
+        if old is not None and root.find("uuid") is None:
+            xml = facts.with_uuid(root, old.UUIDString())  # a redefinition, not a second VM of that name
+        before = old.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE) if old is not None else None
         dom = conn.defineXML(xml)
-        return {"name": dom.name(), "uuid": dom.UUIDString(), "changed": True}
+        changed = dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE) != before
+        return {"name": dom.name(), "uuid": dom.UUIDString(), "changed": changed,
+                "pending": changed and bool(dom.isActive())}
+
+
+def _find(conn: Any, name: str, libvirt: Any) -> Any:
+    """The domain called ``name``, or None."""
+    try:
+        return conn.lookupByName(name)
+    except libvirt.libvirtError as exc:
+        if exc.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
+            return None
+        raise
 
 
 def undefine(ctx: ExecContext, name: str) -> dict[str, Any]:
@@ -203,22 +224,28 @@ def console_log(ctx: ExecContext, name: str, lines: int = 50) -> list[str]:
         return []  # the guest has not written anything yet
 
 
-def migrate(ctx: ExecContext, name: str, dest_uri: str, live: bool = True, max_downtime_ms: int | None = None,
-            retries: int = 0, fallback: str | None = "shutdown", data_host: str | None = None) -> dict[str, Any]:
-    """Move a VM to another node's libvirt (``dest_uri`` as the source daemon reaches it): live and
-    peer-to-peer, ``retries`` more attempts, then (``fallback="shutdown"``) shut down -> start there.
+def migrate(ctx: ExecContext, name: str, dest_uri: str, method: str | None = None,
+            max_downtime_ms: int | None = None, retries: int = 0, data_host: str | None = None,
+            timeout: float | None = None) -> dict[str, Any]:
+    """Move a VM to another node's libvirt (``dest_uri`` as the source daemon reaches it), live and
+    peer-to-peer, with ``retries`` more attempts, each aborted after ``timeout`` s (config
+    ``migration_timeout``); ``method`` overrides the VM's own policy ("live": never stop it;
+    "live-or-shutdown": then shut down -> start there; "shutdown": only that).
     Returns method, attempts, duration (s), the downtime QEMU measured (ms) and progress samples.
     ``data_host`` is the destination address for QEMU's stream (default: config ``migration_host``).
 
-    Example: ``pvc run hv1 virt.migrate vm1 qemu+tcp://hv2/system data_host=10.0.0.2 fallback=None``
+    Example: ``pvc run hv1 virt.migrate vm1 qemu+tcp://hv2/system data_host=10.0.0.2 method=live``
     """
     host = data_host if data_host is not None else ctx.config.migration_host
-    plan = MigrationPlan(dest_uri=dest_uri, data_uri=f"tcp://{host}" if host else None, live=live,
-                         max_downtime_ms=max_downtime_ms, retries=retries, fallback=fallback,
-                         shutdown_timeout=ctx.config.shutdown_timeout)
     with libvirt_call(ctx, f"migrate domain {name}") as conn:
-        result = run_migration(conn.lookupByName(check_name(name)), plan)
-    return {"name": name, "dest_uri": dest_uri, **result}
+        dom = conn.lookupByName(check_name(name))
+        policy = method if method is not None else facts.migration_method(dom.XMLDesc(0))
+        plan = MigrationPlan(dest_uri=dest_uri, method=policy, data_uri=f"tcp://{host}" if host else None,
+                             max_downtime_ms=max_downtime_ms, retries=retries,
+                             timeout=ctx.config.migration_timeout if timeout is None else timeout,
+                             shutdown_timeout=ctx.config.shutdown_timeout)
+        outcome = run_migration(dom, plan)
+    return {"name": name, "dest_uri": dest_uri, "policy": policy, **outcome.to_dict()}
 
 
 def _watch_events(ctx: ExecContext) -> EventWatcher | None:

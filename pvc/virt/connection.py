@@ -44,7 +44,7 @@ def open_uri(uri: str) -> Any:
     try:
         return libvirt.open(uri)
     except libvirt.libvirtError as exc:
-        raise BackendUnavailable(f"libvirt: cannot connect to {uri}: {_reason(exc)}") from None
+        raise BackendUnavailable(f"libvirt: cannot connect to {uri}: {reason(exc)}") from None
 
 
 def connection(ctx: ExecContext) -> Any:
@@ -79,9 +79,9 @@ def translate(exc: Any, what: str, uri: str, conn: Any) -> ExecutionError:
     libvirt = _import_libvirt()
     code = exc.get_error_code()
     if any(code == getattr(libvirt, name) for name in _CONNECTION_ERRORS) and _is_dead(conn):
-        return BackendUnavailable(f"libvirt: cannot connect to {uri}: {_reason(exc)}")
+        return BackendUnavailable(f"libvirt: cannot connect to {uri}: {reason(exc)}")
     kind = next((cls for name, cls in _ERROR_TYPES.items() if code == getattr(libvirt, name)), ExecutionError)
-    return kind(f"virt: cannot {what}: {_reason(exc)}")
+    return kind(f"virt: cannot {what}: {reason(exc)}")
 
 
 def _is_dead(conn: Any) -> bool:
@@ -91,7 +91,7 @@ def _is_dead(conn: Any) -> bool:
         return True
 
 
-def _reason(exc: Any) -> str:
+def reason(exc: Any) -> str:
     return (exc.get_error_message() or str(exc)).strip()
 
 

@@ -4,7 +4,8 @@ Operators give the spec as plain data; short forms keep the common case short: a
 ("/var/lib/pvc/vm1.qcow2") or an RBD "pool/image", a NIC is a bridge name. The guest gets no
 ``<cpu>`` element (QEMU's default model), which is the migration-safe choice and the only one that
 works on nested hosts; its serial port is logged to ``<console_dir>/<name>.log`` (append, so the
-log survives live migrations between nodes that share the directory).
+log survives live migrations between nodes that share the directory). The VM's migration policy
+travels with it in the domain's ``<metadata>`` (see :data:`MIGRATION_METHODS`).
 
 Example::
 
@@ -16,7 +17,6 @@ from __future__ import annotations
 
 import os
 import re
-import uuid as uuidlib
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -29,6 +29,11 @@ from pvc.virt.errors import InvalidDomainSpec
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")
 _DOMAIN_TYPES = ("kvm", "qemu")
 EMULATOR = "/usr/bin/qemu-system-x86_64"
+PVC_XMLNS = "urn:pvc:vm:1"
+# How a VM may move to another node: "live" only (never stop it), shut it down and start it on the
+# target ("shutdown"), or try live first and fall back to that ("live-or-shutdown", the default).
+MIGRATION_METHODS = ("live-or-shutdown", "live", "shutdown")
+ET.register_namespace("pvc", PVC_XMLNS)
 
 
 @dataclass(frozen=True)
@@ -53,7 +58,9 @@ class Nic:
 @dataclass(frozen=True)
 class VmSpec:
     """What ``virt.define`` builds a domain from. ``memory`` is in MiB. ``kernel``/``initrd`` boot a
-    kernel directly (no disk needed); ``type`` is "kvm" or "qemu" (TCG, no hardware acceleration)."""
+    kernel directly (no disk needed); ``type`` is "kvm" or "qemu" (TCG, no hardware acceleration);
+    ``migration`` is the VM's migration policy, one of :data:`MIGRATION_METHODS`. Without ``uuid``
+    libvirt picks one (or keeps the existing VM's)."""
 
     name: str
     vcpus: int = 1
@@ -66,6 +73,7 @@ class VmSpec:
     kernel: str = ""
     initrd: str = ""
     cmdline: str = ""
+    migration: str = "live-or-shutdown"
 
 
 def check_name(name: object) -> str:
@@ -88,8 +96,8 @@ def parse_spec(data: Mapping[str, Any]) -> VmSpec:
     except ConfigError as exc:
         raise InvalidDomainSpec(str(exc)) from None
     check_name(spec.name)
-    if spec.type not in _DOMAIN_TYPES:
-        raise InvalidDomainSpec(f"virt.define: type must be one of {', '.join(_DOMAIN_TYPES)}, got {spec.type!r}")
+    check_choice("type", spec.type, _DOMAIN_TYPES)
+    check_choice("migration", spec.migration, MIGRATION_METHODS)
     if spec.vcpus < 1 or spec.memory < 16:
         raise InvalidDomainSpec("virt.define: vcpus must be >= 1 and memory >= 16 (MiB)")
     for disk in spec.disks:
@@ -98,6 +106,12 @@ def parse_spec(data: Mapping[str, Any]) -> VmSpec:
     if len(spec.disks) > 26:
         raise InvalidDomainSpec("virt.define: at most 26 disks (vda..vdz)")
     return spec
+
+
+def check_choice(what: str, value: object, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise InvalidDomainSpec(f"virt: {what} must be one of {', '.join(choices)}, got {value!r}")
+    return str(value)
 
 
 def _disk_form(disk: Any) -> Any:
@@ -114,7 +128,10 @@ def domain_xml(spec: VmSpec, console_dir: str) -> str:
     """The domain XML for ``spec``; the serial console is appended to ``<console_dir>/<name>.log``."""
     dom = ET.Element("domain", type=spec.type)
     _text(dom, "name", spec.name)
-    _text(dom, "uuid", spec.uuid or str(uuidlib.uuid4()))
+    if spec.uuid:
+        _text(dom, "uuid", spec.uuid)
+    metadata = ET.SubElement(ET.SubElement(dom, "metadata"), f"{{{PVC_XMLNS}}}vm")
+    ET.SubElement(metadata, f"{{{PVC_XMLNS}}}migration", method=spec.migration)
     _text(dom, "memory", str(spec.memory), unit="MiB")
     _text(dom, "vcpu", str(spec.vcpus))
     os_el = ET.SubElement(dom, "os")

@@ -19,3 +19,7 @@ class InvalidDomainSpec(InvalidArgument):
 
 class MigrationFailed(ExecutionError):
     """A migration failed after all retries and no fallback was allowed (or the fallback failed too)."""
+
+
+class MigrationTimeout(MigrationFailed, TimeoutError):
+    """One live attempt ran past the migration timeout and was aborted (counts as a failed attempt)."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from typing import Any
 
+from pvc.virt.domain import MIGRATION_METHODS, PVC_XMLNS, check_choice
 from pvc.virt.errors import InvalidDomainSpec
 
 
@@ -37,6 +38,24 @@ def devices(xml: str) -> dict[str, Any]:
         })
     log = root.find("./devices/serial[@type='file']/source")
     return {"disks": disks, "nics": nics, "serial_log": log.get("path") if log is not None else None}
+
+
+def with_uuid(root: ET.Element, uuid: str) -> str:
+    """Domain XML of ``root`` (which has no ``<uuid>``) with ``uuid`` added after its ``<name>``."""
+    element = ET.Element("uuid")
+    element.text = uuid
+    tags = [child.tag for child in root]
+    root.insert(tags.index("name") + 1 if "name" in tags else 0, element)
+    return ET.tostring(root, encoding="unicode")
+
+
+def migration_method(xml: str) -> str:
+    """The VM's migration policy from its pvc metadata (the default when it has none); a value
+    that is not a known policy is an error, never silently replaced."""
+    found = parse(xml).find(f"./metadata/{{{PVC_XMLNS}}}vm/{{{PVC_XMLNS}}}migration")
+    if found is None:
+        return MIGRATION_METHODS[0]
+    return check_choice("the migration method in the VM's metadata", found.get("method"), MIGRATION_METHODS)
 
 
 def tail(path: str, lines: int, max_bytes: int = 1 << 20) -> list[str]:

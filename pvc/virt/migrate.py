@@ -1,86 +1,109 @@
-"""Live migration to another node's libvirt, with retries and an optional shutdown fallback.
+"""Move a VM to another node's libvirt: live, or by shutdown -> start, as the VM's policy allows.
 
-Peer-to-peer: the source libvirtd talks to the destination itself (``dest_uri`` must be reachable
-*from the source daemon*), and QEMU's stream goes to an explicit data URI (``tcp://<host>``) so it
-never depends on how the hostname resolves. The source definition is removed only after the
-completed job's statistics (total time, the downtime QEMU measured) have been read from it.
-When every live attempt fails and ``fallback="shutdown"``, the VM is shut down (ACPI, then
-destroy), defined and started on the destination, and undefined here.
+Live migration is peer-to-peer: the source libvirtd talks to the destination itself (``dest_uri``
+must be reachable *from the source daemon*), and QEMU's stream goes to an explicit data URI
+(``tcp://<host>``) so it never depends on how the hostname resolves. The source definition is
+removed only after the completed job's statistics (total time, the downtime QEMU measured) have
+been read from it; a live attempt that outlasts ``timeout`` is aborted (a stalled stream would
+otherwise block forever) and counts as failed. The ``method`` (one of :data:`~pvc.virt.domain.MIGRATION_METHODS`) decides
+what happens when every live attempt failed: "live" gives up, "live-or-shutdown" shuts the VM
+down (ACPI, then destroy), defines and starts it on the destination and undefines it here. A VM
+that is not running just has its definition moved ("offline").
 
 Example::
 
     plan = MigrationPlan(dest_uri="qemu+tcp://hv2/system", data_uri="tcp://10.0.0.2", retries=2)
-    result = migrate(dom, plan)    # {"method": "live", "attempts": 1, "downtime_ms": 31, ...}
+    outcome = migrate(dom, plan)    # Outcome(method="live", attempts=1, downtime_ms=31, ...)
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any, Self
 
-from pvc.errors import InvalidArgument
-from pvc.virt.connection import open_uri
-from pvc.virt.errors import MigrationFailed
+from pvc.errors import InvalidArgument, PvcError
+from pvc.virt.connection import open_uri, reason
+from pvc.virt.domain import MIGRATION_METHODS
+from pvc.virt.errors import MigrationFailed, MigrationTimeout
 from pvc.virt.power import shutdown
 
-FALLBACKS = ("shutdown", None)
 PROGRESS_EVERY_S = 0.25
 MAX_PROGRESS_SAMPLES = 40
 RETRY_DELAY_S = 1.0
+MAX_RETRIES = 10
 
 
 @dataclass(frozen=True)
 class MigrationPlan:
     dest_uri: str
+    method: str = MIGRATION_METHODS[0]
     data_uri: str | None = None
-    live: bool = True
     max_downtime_ms: int | None = None
     retries: int = 0
-    fallback: str | None = "shutdown"
+    timeout: float = 300.0
     shutdown_timeout: float = 60.0
 
     def __post_init__(self) -> None:
-        if self.fallback not in FALLBACKS:
-            raise InvalidArgument(f"virt.migrate: fallback must be 'shutdown' or None, got {self.fallback!r}")
-        if not _is_int(self.retries) or not 0 <= self.retries <= 10:
-            raise InvalidArgument("virt.migrate: retries must be an integer between 0 and 10")
+        if self.method not in MIGRATION_METHODS:
+            raise InvalidArgument(f"virt.migrate: method must be one of {', '.join(MIGRATION_METHODS)}, "
+                                  f"got {self.method!r}")
+        if not _is_int(self.retries) or not 0 <= self.retries <= MAX_RETRIES:
+            raise InvalidArgument(f"virt.migrate: retries must be an integer between 0 and {MAX_RETRIES}")
+        if not isinstance(self.timeout, (int, float)) or isinstance(self.timeout, bool) or self.timeout <= 0:
+            raise InvalidArgument("virt.migrate: timeout must be a positive number of seconds")
         if self.max_downtime_ms is not None and (not _is_int(self.max_downtime_ms) or self.max_downtime_ms < 1):
             raise InvalidArgument("virt.migrate: max_downtime_ms must be a positive number of milliseconds")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How the VM moved: ``method`` "live", "shutdown" or "offline"; ``errors`` of failed live
+    attempts; ``duration`` (s) of the whole call; for a live move, what QEMU measured: the
+    guest's pause (``downtime_ms``), the job's time and the memory sent, plus progress samples."""
+
+    method: str
+    attempts: int
+    duration: float
+    errors: list[str] = field(default_factory=list)
+    downtime_ms: int | None = None
+    time_ms: int | None = None
+    memory_bytes: int | None = None
+    progress: list[dict[str, Any]] = field(default_factory=list)
+    shutdown: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def migrate(dom: Any, plan: MigrationPlan) -> dict[str, Any]:
-    """Move ``dom`` to ``plan.dest_uri``; return how (live/shutdown), attempts, timings and progress."""
+def migrate(dom: Any, plan: MigrationPlan) -> Outcome:
+    """Move ``dom`` to ``plan.dest_uri`` as ``plan.method`` allows; MigrationFailed when it cannot."""
     import libvirt
 
     start = time.monotonic()
     errors: list[str] = []
     attempts = 0
-    if plan.live:
+    running = bool(dom.isActive())
+    if running and plan.method != "shutdown":
         for attempts in range(1, plan.retries + 2):
             try:
-                result = _live(dom, plan, libvirt)
-                return {**result, "method": "live", "attempts": attempts, "errors": errors,
-                        "duration": round(time.monotonic() - start, 3)}
-            except libvirt.libvirtError as exc:
-                errors.append(exc.get_error_message() or str(exc))
+                live = _live(dom, plan, libvirt)
+                return Outcome("live", attempts, round(time.monotonic() - start, 3), errors, **live)
+            except (libvirt.libvirtError, MigrationTimeout) as exc:
+                errors.append(reason(exc) if isinstance(exc, libvirt.libvirtError) else str(exc))
                 if attempts <= plan.retries:
                     time.sleep(RETRY_DELAY_S)
-    if plan.fallback is None:
-        raise MigrationFailed(f"virt: live migration of {dom.name()} to {plan.dest_uri} failed "
-                              f"after {attempts} attempt(s): {errors[-1] if errors else 'live migration not allowed'}")
-    try:
-        how = _cold(dom, plan)
-    except libvirt.libvirtError as exc:
-        raise MigrationFailed(f"virt: shutdown migration of {dom.name()} to {plan.dest_uri} failed: "
-                              f"{exc.get_error_message()} (live attempts: {errors or 'none'})") from None
-    return {"method": "shutdown", "shutdown": how, "attempts": attempts, "errors": errors,
-            "duration": round(time.monotonic() - start, 3), "downtime_ms": None, "progress": []}
+        if plan.method == "live":
+            raise MigrationFailed(f"virt: live migration of {dom.name()} to {plan.dest_uri} failed after "
+                                  f"{attempts} attempt(s) (its policy allows no shutdown): {errors[-1]}")
+    how = _cold(dom, plan, errors)
+    return Outcome("shutdown" if running else "offline", attempts, round(time.monotonic() - start, 3), errors,
+                   shutdown=how)
 
 
 def _live(dom: Any, plan: MigrationPlan, libvirt: Any) -> dict[str, Any]:
@@ -91,13 +114,18 @@ def _live(dom: Any, plan: MigrationPlan, libvirt: Any) -> dict[str, Any]:
     params = {libvirt.VIR_MIGRATE_PARAM_URI: plan.data_uri} if plan.data_uri else {}
     if plan.max_downtime_ms is not None:
         dom.migrateSetMaxDowntime(plan.max_downtime_ms, 0)
-    with _ProgressSampler(dom) as sampler:
-        dom.migrateToURI3(plan.dest_uri, params, flags)
+    with _JobWatch(dom, plan.timeout) as watch:
+        try:
+            dom.migrateToURI3(plan.dest_uri, params, flags)
+        except libvirt.libvirtError:
+            if watch.aborted:
+                raise MigrationTimeout(f"aborted after {plan.timeout:g}s (migration timeout)") from None
+            raise
     stats = _completed_stats(dom, libvirt)
     if persistent:
         dom.undefine()
     return {"downtime_ms": stats.get("downtime"), "time_ms": stats.get("time_elapsed"),
-            "memory_bytes": stats.get("memory_processed"), "progress": sampler.samples}
+            "memory_bytes": stats.get("memory_processed"), "progress": watch.samples}
 
 
 def _completed_stats(dom: Any, libvirt: Any) -> dict[str, Any]:
@@ -107,32 +135,70 @@ def _completed_stats(dom: Any, libvirt: Any) -> dict[str, Any]:
         return {}  # stats are a bonus; a migrated transient domain has none left to read
 
 
-def _cold(dom: Any, plan: MigrationPlan) -> str:
+def _cold(dom: Any, plan: MigrationPlan, live_errors: list[str]) -> str:
+    """Shut down here, define (and start, if it ran) there, undefine here; returns how it stopped.
+
+    The destination is reached before anything is stopped; if it then refuses the VM, the VM is
+    started here again, so a failed move costs a restart, never the VM.
+    """
     import libvirt
 
+    name = dom.name()
     xml = dom.XMLDesc(libvirt.VIR_DOMAIN_XML_MIGRATABLE | libvirt.VIR_DOMAIN_XML_SECURE)
-    was_running = bool(dom.isActive())
-    how = shutdown(dom, plan.shutdown_timeout, force=True)
-    dest = open_uri(plan.dest_uri)
+    was_running, persistent = bool(dom.isActive()), bool(dom.isPersistent())
+    tried = f" (live attempts: {'; '.join(live_errors)})" if live_errors else ""
     try:
-        moved = dest.defineXML(xml)
-        if was_running:
-            moved.create()
+        dest = open_uri(plan.dest_uri)
+    except PvcError as exc:
+        raise MigrationFailed(f"virt: cannot move {name}: {exc}{tried}") from None
+    try:
+        how = shutdown(dom, plan.shutdown_timeout, force=True)
+        try:
+            _define_there(dest, xml, was_running)
+        except libvirt.libvirtError as exc:
+            back = _start_again(dom, xml, was_running, persistent, libvirt)
+            raise MigrationFailed(f"virt: {plan.dest_uri} refused {name}: {reason(exc)}; {back}{tried}") from None
     finally:
         dest.close()
-    if dom.isPersistent():
+    if persistent:
         dom.undefine()
     return how
 
 
-class _ProgressSampler:
-    """Samples the running migration job in a thread (bounded count) while ``migrateToURI3`` blocks."""
+def _define_there(dest: Any, xml: str, start: bool) -> None:
+    moved = dest.defineXML(xml)
+    if start:
+        try:
+            moved.create()
+        except Exception:
+            moved.undefine()  # a VM is defined on one node only
+            raise
 
-    def __init__(self, dom: Any) -> None:
+
+def _start_again(dom: Any, xml: str, was_running: bool, persistent: bool, libvirt: Any) -> str:
+    if not was_running:
+        return "it stays defined here"
+    try:
+        if persistent:
+            dom.create()
+        else:
+            dom.connect().createXML(xml, 0)
+    except libvirt.libvirtError as exc:
+        return f"starting it here again failed too: {reason(exc)}"
+    return "it was started here again"
+
+
+class _JobWatch:
+    """While ``migrateToURI3`` blocks: sample the job's progress (bounded count) and abort the job
+    once it has run for ``timeout`` seconds."""
+
+    def __init__(self, dom: Any, timeout: float) -> None:
         self.dom = dom
+        self.deadline = time.monotonic() + timeout
         self.samples: list[dict[str, Any]] = []
+        self.aborted = False
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="virt-migrate-progress", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="virt-migrate-watch", daemon=True)
 
     def __enter__(self) -> Self:
         self._thread.start()
@@ -143,12 +209,15 @@ class _ProgressSampler:
         self._thread.join(timeout=5)
 
     def _run(self) -> None:
-        while not self._stop.wait(PROGRESS_EVERY_S) and len(self.samples) < MAX_PROGRESS_SAMPLES:
+        while not self._stop.wait(PROGRESS_EVERY_S):
             try:
+                if time.monotonic() >= self.deadline:
+                    self.aborted = True
+                    self.dom.abortJob()
+                    return
                 job = self.dom.jobStats()
-            except Exception:  # noqa: BLE001 - the domain may vanish as the migration completes
-                return
-            if job.get("type", 0) == 0:  # VIR_DOMAIN_JOB_NONE: not started yet or finished
+            except Exception:  # noqa: BLE001, S112 - the domain may vanish as the migration completes
                 continue
-            self.samples.append({k: job.get(k) for k in
-                                 ("time_elapsed", "data_processed", "data_remaining", "memory_dirty_rate")})
+            if job.get("type", 0) != 0 and len(self.samples) < MAX_PROGRESS_SAMPLES:  # 0: no job (yet)
+                self.samples.append({k: job.get(k) for k in
+                                     ("time_elapsed", "data_processed", "data_remaining", "memory_dirty_rate")})

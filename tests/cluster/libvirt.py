@@ -67,11 +67,14 @@ def missing_kvm_support() -> str | None:
 
 
 class LibvirtHost:
-    """One libvirtd instance in ``root``; ``uri`` reaches it through its unix socket."""
+    """One libvirtd instance in ``root``; ``uri`` reaches it through its unix socket (from any
+    network namespace). With ``netns`` the daemon and its guests' tap devices live in that
+    (existing) network namespace, as on a simulated node."""
 
-    def __init__(self, root: Path, name: str, migration_port_min: int = 49152) -> None:
+    def __init__(self, root: Path, name: str, migration_port_min: int = 49152, netns: str | None = None) -> None:
         self.root, self.name = Path(root), name
         self.port_min = migration_port_min
+        self.netns = netns
         self.proc: subprocess.Popen[bytes] | None = None
         self.socket = self.root / "run" / "libvirt-sock"
         self.uri = f"qemu+unix:///system?socket={self.socket}"
@@ -94,11 +97,16 @@ class LibvirtHost:
             (self.root / "run" / stale).unlink(missing_ok=True)  # left by a previous run in this dir
         for target in MOUNTS.values():
             os.makedirs(target, exist_ok=True)  # mount points must exist on the host
-        binds = " && ".join(f"mount --bind {shlex.quote(str(self.root / sub))} {dst}" for sub, dst in MOUNTS.items())
-        script = f"{binds} && exec {LIBVIRTD} -f /etc/libvirt/libvirtd.conf -p /run/libvirt/libvirtd.pid"
+        mounts = [f"mount --bind {shlex.quote(str(self.root / sub))} {dst}" for sub, dst in MOUNTS.items()]
+        enter: list[str] = []
+        if self.netns:  # its own network namespace: /sys must show that namespace's devices (as `ip netns exec`)
+            enter = ["nsenter", f"--net=/run/netns/{self.netns}"]
+            mounts.append("mount -t sysfs sysfs /sys")
+        script = f"{' && '.join(mounts)} && exec {LIBVIRTD} -f /etc/libvirt/libvirtd.conf -p /run/libvirt/libvirtd.pid"
         with open(self.root / "stdout.log", "wb") as out:
             self.proc = subprocess.Popen(
-                ["/usr/bin/python3", str(SUBREAPER), "unshare", "--mount", "--propagation", "private", "sh", "-c", script],
+                ["/usr/bin/python3", str(SUBREAPER), *enter, "unshare", "--mount", "--propagation", "private",
+                 "sh", "-c", script],
                 stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
         try:
             wait_for(lambda: self.socket.exists() and self._pid() is not None or self.proc.poll() is not None,
@@ -109,6 +117,10 @@ class LibvirtHost:
         if self.proc.poll() is not None:
             raise RuntimeError(f"libvirtd {self.name} exited: {(self.root / 'stdout.log').read_text()[-2000:]}")
         return self
+
+    def qemu_pid(self, domain: str) -> int:
+        """PID of the QEMU process running ``domain`` on this instance (from libvirt's pidfile)."""
+        return int((self.root / "run" / "qemu" / f"{domain}.pid").read_text().strip())
 
     def save_caps_cache(self) -> None:
         """Copy this daemon's QEMU capabilities into the shared cache for later daemons and runs."""

@@ -2,16 +2,20 @@
 
 ``libvirt_hosts`` (session): two isolated libvirtd instances, ``{"h1": LibvirtHost, "h2": ...}``
 (up in ~0.5 s with a warm QEMU capabilities cache; the first run on a machine primes it, ~4 s).
-``virt_node`` (per test): a factory ``virt_node("h1") -> VirtNode`` giving a minion's function
-table (the ``pvc call`` path) for that host, with its lifecycle-event watcher running and every
-fired event collected in ``node.events``. After each test all guests on both hosts are removed.
-Skips only when the kernel or privileges are missing (no /dev/kvm, not root).
+``bridged_libvirt_host`` (session, on first use): a third instance inside its own network
+namespace (``host.netns``) holding the bridge :data:`BRIDGE`, for guests with NICs.
+``virt_node`` (per test): a factory ``virt_node("h1" | LibvirtHost) -> VirtNode`` giving a
+minion's function table (the ``pvc call`` path) for that host, with its lifecycle-event watcher
+running and every fired event collected in ``node.events``. After each test all guests on the
+hosts used are removed. ``fake_virt_node`` (per test): the same on libvirt's in-process test
+driver with fresh state (no daemon, no events, no migration). Skips only when the kernel or
+privileges are missing (no /dev/kvm, not root).
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,8 +48,26 @@ def libvirt_hosts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str
         hosts["h2"] = LibvirtHost(base / "h2", "h2", migration_port_min=49216).start()
         yield hosts
     finally:
+        if "h1" in hosts:
+            hosts["h1"].save_caps_cache()  # refreshed when QEMU or its modules changed since the last run
         for host in hosts.values():
             host.stop()
+
+
+BRIDGE = "pvcbr0"
+
+
+@pytest.fixture(scope="session")
+def bridged_libvirt_host(libvirt_hosts: dict[str, LibvirtHost],
+                         tmp_path_factory: pytest.TempPathFactory) -> Iterator[LibvirtHost]:
+    from tests.cluster.net import NetLab
+
+    with NetLab() as lab:
+        netns = lab.netns("hv")
+        lab.bridge(netns, BRIDGE, "10.231.0.1/24")
+        with LibvirtHost(tmp_path_factory.mktemp("libvirt-bridged"), "hb", migration_port_min=49344,
+                         netns=netns) as host:
+            yield host
 
 
 @dataclass
@@ -71,11 +93,12 @@ class EventLog:
 
 @dataclass
 class VirtNode:
-    """One simulated hypervisor: its libvirtd and a minion's functions configured for it."""
+    """One simulated hypervisor: a minion's functions configured for one libvirt URI."""
 
-    host: LibvirtHost
+    uri: str
     functions: MinionFunctions
     events: EventLog
+    host: LibvirtHost | None = None
 
     def call(self, fun: str, *args: Any, **kwargs: Any) -> Any:
         """Call ``fun`` like ``pvc call`` does and return its data (failing the test on an error)."""
@@ -87,28 +110,46 @@ class VirtNode:
         return self.functions.call(fun, list(args), kwargs)
 
 
+def make_virt_node(node_id: str, uri: str, console_dir: Path, host: LibvirtHost | None = None,
+                   **options: Any) -> VirtNode:
+    """A :class:`VirtNode` whose start hooks (the event watcher) already run; close its functions."""
+    config = {"uri": uri, "console_dir": str(console_dir), "migration_host": "127.0.0.1", **options}
+    events = EventLog()
+    functions = MinionFunctions(MinionConfig(id=node_id, modules={"virt": config}), events=events, grains={})
+    functions.start_hooks()
+    return VirtNode(uri, functions, events, host)
+
+
 @pytest.fixture
 def virt_node(libvirt_hosts: dict[str, LibvirtHost], tmp_path: Path) -> Iterator[Callable[..., VirtNode]]:
     made: list[VirtNode] = []
 
-    def make(name: str, **options: Any) -> VirtNode:
-        host = libvirt_hosts[name]
-        config = {"uri": host.uri, "console_dir": str(tmp_path / "console"), "migration_host": "127.0.0.1",
-                  **options}
-        events = EventLog()
-        functions = MinionFunctions(MinionConfig(id=name, modules={"virt": config}), events=events, grains={})
-        functions.start_hooks()
-        node = VirtNode(host, functions, events)
+    def make(host: str | LibvirtHost, **options: Any) -> VirtNode:
+        found = libvirt_hosts[host] if isinstance(host, str) else host
+        node = make_virt_node(found.name, found.uri, tmp_path / "console", found, **options)
         made.append(node)
         return node
 
     yield make
-    _remove_guests(libvirt_hosts.values())
+    hosts = list(libvirt_hosts.values())
+    for node in made:
+        if node.host is not None and node.host not in hosts:
+            hosts.append(node.host)
+    _remove_guests(hosts)
     for node in made:
         node.functions.close()
 
 
-def _remove_guests(hosts: Any) -> None:
+@pytest.fixture
+def fake_virt_node(tmp_path: Path) -> Iterator[VirtNode]:
+    node_xml = tmp_path / "node.xml"  # test:///<file> gives each connection fresh, private state
+    node_xml.write_text("<node><cpu><mhz>2000</mhz></cpu><memory>8388608</memory></node>")
+    node = make_virt_node("fake", f"test://{node_xml}", tmp_path / "console", events=False)
+    yield node
+    node.functions.close()
+
+
+def _remove_guests(hosts: Iterable[LibvirtHost]) -> None:
     import libvirt
 
     for host in hosts:

@@ -27,7 +27,7 @@ def test_pvc_run_virt_migrate(pvc_cluster: PvcCluster, libvirt_hosts, tmp_path):
         run = c.pvc("run", "hv1", "virt.define", "name=e2e", "vcpus=1", "memory=128", "--out", "json")
         assert run.returncode == 0, run.stdout + run.stderr
         assert c.pvc("run", "hv1", "virt.start", "e2e").returncode == 0
-        mig = c.pvc("run", "hv1", "virt.migrate", "e2e", libvirt_hosts["h2"].uri, "fallback=null",
+        mig = c.pvc("run", "hv1", "virt.migrate", "e2e", libvirt_hosts["h2"].uri, "method=live",
                     "--out", "json", "--timeout", "60")
         assert mig.returncode == 0, mig.stdout + mig.stderr
         result = json.loads(mig.stdout)["hv1"]

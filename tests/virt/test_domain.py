@@ -8,6 +8,7 @@ import pytest
 
 from pvc.virt.domain import domain_xml, parse_spec
 from pvc.virt.errors import InvalidDomainSpec
+from pvc.virt.facts import migration_method
 
 
 def test_short_forms_and_full_xml() -> None:
@@ -31,6 +32,16 @@ def test_short_forms_and_full_xml() -> None:
     assert nics[0].find("mac") is None and nics[1].find("mac").get("address") == "52:54:00:00:00:01"
     serial = root.find("devices/serial/source")
     assert serial.attrib == {"path": "/var/log/pvc/console/vm1.log", "append": "on"}
+    assert migration_method(domain_xml(spec, "/c")) == "live-or-shutdown"
+
+
+def test_migration_policy_travels_in_the_metadata() -> None:
+    xml = domain_xml(parse_spec({"name": "vm1", "migration": "live"}), "/c")
+    assert "<pvc:migration" in xml and "<uuid>" not in xml  # libvirt picks (or keeps) the UUID
+    assert migration_method(xml) == "live"
+    assert migration_method("<domain/>") == "live-or-shutdown"
+    with pytest.raises(InvalidDomainSpec, match="migration method in the VM's metadata"):
+        migration_method(xml.replace('method="live"', 'method="teleport"'))
 
 
 def test_direct_kernel_boot_under_tcg() -> None:
@@ -42,6 +53,7 @@ def test_direct_kernel_boot_under_tcg() -> None:
 @pytest.mark.parametrize("data, message", [
     ({"name": "a/b"}, "not allowed"),
     ({"name": "vm", "type": "xen"}, "type must be"),
+    ({"name": "vm", "migration": "maybe"}, "migration must be"),
     ({"name": "vm", "memory": 1}, "memory"),
     ({"name": "vm", "colour": "red"}, "unknown"),
     ({"name": "vm", "disks": [{}]}, "exactly one"),

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from pvc.virt.errors import InvalidDomainSpec
-from pvc.virt.facts import devices, parse, tail
+from pvc.virt.facts import devices, parse, tail, with_uuid
 
 XML = """<domain><devices>
   <disk><target dev='vda'/></disk>
@@ -20,6 +20,11 @@ def test_devices() -> None:
     assert devices(XML) == {"disks": ["vda"], "serial_log": "/log/vm1.log",
                             "nics": [{"dev": "vnet3", "bridge": "br0", "mac": "52:54:00:aa:bb:cc"}]}
     assert devices("<domain/>") == {"disks": [], "nics": [], "serial_log": None}
+
+
+def test_with_uuid_goes_after_the_name() -> None:
+    xml = with_uuid(parse("<domain><name>vm1</name><memory>1</memory></domain>"), "u-1")
+    assert xml == "<domain><name>vm1</name><uuid>u-1</uuid><memory>1</memory></domain>"
 
 
 def test_bad_xml() -> None:
