@@ -13,7 +13,7 @@ Example::
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 from pvc.errors import BackendUnavailable, ExecutionError
@@ -96,7 +96,5 @@ def reason(exc: Any) -> str:
 
 
 def _close_quietly(conn: Any) -> None:
-    try:
+    with suppress(Exception):  # closing a broken connection must not mask the real error
         conn.close()
-    except Exception:  # noqa: BLE001, S110 - closing a broken connection must not mask the real error
-        pass

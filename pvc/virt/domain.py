@@ -162,7 +162,7 @@ def domain_xml(spec: VmSpec, console_dir: str) -> str:
 
 
 def _text(parent: ET.Element, tag: str, text: str, **attrs: str) -> ET.Element:
-    el = ET.SubElement(parent, tag, **attrs)
+    el = ET.SubElement(parent, tag, attrs)
     el.text = text
     return el
 

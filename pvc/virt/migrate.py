@@ -5,10 +5,11 @@ must be reachable *from the source daemon*), and QEMU's stream goes to an explic
 (``tcp://<host>``) so it never depends on how the hostname resolves. The source definition is
 removed only after the completed job's statistics (total time, the downtime QEMU measured) have
 been read from it; a live attempt that outlasts ``timeout`` is aborted (a stalled stream would
-otherwise block forever) and counts as failed. The ``method`` (one of :data:`~pvc.virt.domain.MIGRATION_METHODS`) decides
-what happens when every live attempt failed: "live" gives up, "live-or-shutdown" shuts the VM
-down (ACPI, then destroy), defines and starts it on the destination and undefines it here. A VM
-that is not running just has its definition moved ("offline").
+otherwise block forever) and counts as failed. The ``method`` (one of
+:data:`~pvc.virt.domain.MIGRATION_METHODS`) decides what happens when every live attempt failed:
+"live" gives up, "live-or-shutdown" shuts the VM down (ACPI, then destroy), defines and starts it
+on the destination and undefines it here. A VM that is not running just has its definition moved
+("offline").
 
 Example::
 

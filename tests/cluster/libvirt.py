@@ -15,6 +15,7 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import shutil
@@ -84,6 +85,19 @@ class LibvirtHost:
         return self.root / "cache" / "qemu" / "capabilities"
 
     def start(self) -> Self:
+        self._write_config()
+        proc = self.proc = self._spawn()
+        try:
+            wait_for(lambda: (self.socket.exists() and self._pid() is not None) or proc.poll() is not None,
+                     timeout=30, what=f"libvirtd {self.name} socket")
+        except TimeoutError:
+            self.stop()
+            raise
+        if proc.poll() is not None:
+            raise RuntimeError(f"libvirtd {self.name} exited: {(self.root / 'stdout.log').read_text()[-2000:]}")
+        return self
+
+    def _write_config(self) -> None:
         for sub in MOUNTS:
             (self.root / sub).mkdir(parents=True, exist_ok=True)
         (self.root / "etc" / "qemu").mkdir(exist_ok=True)
@@ -97,26 +111,20 @@ class LibvirtHost:
             (self.root / "run" / stale).unlink(missing_ok=True)  # left by a previous run in this dir
         for target in MOUNTS.values():
             os.makedirs(target, exist_ok=True)  # mount points must exist on the host
+
+    def _spawn(self) -> subprocess.Popen[bytes]:
+        """libvirtd under the subreaper, in a private mount namespace (and ``netns``, if given)."""
         mounts = [f"mount --bind {shlex.quote(str(self.root / sub))} {dst}" for sub, dst in MOUNTS.items()]
         enter: list[str] = []
-        if self.netns:  # its own network namespace: /sys must show that namespace's devices (as `ip netns exec`)
+        if self.netns:  # /sys must show that namespace's devices, as `ip netns exec` arranges
             enter = ["nsenter", f"--net=/run/netns/{self.netns}"]
             mounts.append("mount -t sysfs sysfs /sys")
         script = f"{' && '.join(mounts)} && exec {LIBVIRTD} -f /etc/libvirt/libvirtd.conf -p /run/libvirt/libvirtd.pid"
         with open(self.root / "stdout.log", "wb") as out:
-            self.proc = subprocess.Popen(
+            return subprocess.Popen(
                 ["/usr/bin/python3", str(SUBREAPER), *enter, "unshare", "--mount", "--propagation", "private",
                  "sh", "-c", script],
                 stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
-        try:
-            wait_for(lambda: self.socket.exists() and self._pid() is not None or self.proc.poll() is not None,
-                     timeout=30, what=f"libvirtd {self.name} socket")
-        except TimeoutError:
-            self.stop()
-            raise
-        if self.proc.poll() is not None:
-            raise RuntimeError(f"libvirtd {self.name} exited: {(self.root / 'stdout.log').read_text()[-2000:]}")
-        return self
 
     def qemu_pid(self, domain: str) -> int:
         """PID of the QEMU process running ``domain`` on this instance (from libvirt's pidfile)."""
@@ -156,8 +164,6 @@ class LibvirtHost:
 
 
 def _kill(pidfile: Path, sig: signal.Signals) -> None:
-    try:
+    with contextlib.suppress(OSError, ValueError):  # already gone, or half-written by a dying daemon
         os.kill(int(pidfile.read_text().strip()), sig)
-    except (OSError, ValueError):
-        pass  # already gone, or the file was half-written by a dying daemon
 

@@ -115,6 +115,7 @@ def test_a_killed_qemu_is_a_crash_event(virt_node: NodeFactory) -> None:
     node = virt_node("h1")
     node.call("virt.define", name="doomed", **DISKLESS)
     node.call("virt.start", "doomed")
+    assert node.host is not None
     os.kill(node.host.qemu_pid("doomed"), signal.SIGKILL)
     assert node.events.wait("pvc/vm/doomed/crashed")["libvirt_event"] == "STOPPED"
     assert node.call("virt.info", "doomed")["state"] == "shutoff"
@@ -145,6 +146,7 @@ def test_file_disk_and_bridged_nic_counters(virt_node: NodeFactory, bridged_libv
     assert nic["bridge"] == BRIDGE and nic["dev"]
     # SeaBIOS reads the disk's boot sector; a broadcast on the bridge reaches the guest's NIC
     wait_for(lambda: node.call("virt.stats", "dev")["disks"]["vda"]["rd_req"] > 0, 30, "SeaBIOS to read vda")
+    assert bridged_libvirt_host.netns is not None
     subprocess.run(["ip", "netns", "exec", bridged_libvirt_host.netns, "python3", "-c",
                     "import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); "
                     "s.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1); "
@@ -253,7 +255,8 @@ def test_daemon_restart_reconnects_calls_and_events(libvirt_hosts: dict[str, Lib
         assert funcs.call("virt.list").data == []
         host.stop()
         ret = funcs.call("virt.list")
-        assert not ret.ok and ret.error_type == "BackendUnavailable" and ret.error.startswith(f"libvirt: cannot connect to {host.uri}")
+        assert not ret.ok and ret.error_type == "BackendUnavailable"
+        assert ret.error.startswith(f"libvirt: cannot connect to {host.uri}")
         host.start()
         assert funcs.call("virt.list").ok  # the dead handle was dropped and reopened
         wait_for(lambda: sum(t == "pvc/virt/h3/connected" for t in events.tags()) == 2, 30, "the watcher to reconnect")
