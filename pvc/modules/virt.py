@@ -27,7 +27,7 @@ from pvc.virt.connection import libvirt_call
 from pvc.virt.domain import check_name, domain_xml, parse_spec
 from pvc.virt.errors import DomainStateError
 from pvc.virt.events import EventWatcher
-from pvc.virt.migrate import MigrationPlan
+from pvc.virt.migrate import MigrationPlan, data_uri
 from pvc.virt.migrate import migrate as run_migration
 from pvc.virt.power import shutdown as graceful_shutdown
 
@@ -37,8 +37,8 @@ STATES = ("nostate", "running", "blocked", "paused", "shutdown", "shutoff", "cra
 
 @dataclass(frozen=True)
 class VirtConfig:
-    """``migration_host`` is the address QEMU's migration stream goes to on *this* node when it is
-    the destination's peer (the data URI ``tcp://<host>``); empty lets libvirt use the hostname."""
+    """``migration_host`` is where QEMU's migration stream goes when a destination URI names no
+    host (unix-socket URIs on a one-machine cluster); otherwise the stream goes to the URI's host."""
 
     uri: str = "qemu:///system"
     console_dir: str = "/var/log/pvc/console"
@@ -64,14 +64,16 @@ def list_(ctx: ExecContext) -> list[dict[str, Any]]:
 
 
 def info(ctx: ExecContext, name: str) -> dict[str, Any]:
-    """One VM: the ``list`` fields plus persistence, autostart, CPU time, disks, NICs, serial log.
+    """One VM: the ``list`` fields plus persistence, autostart, CPU time, disks, NICs, serial log
+    and its migration policy.
 
     Example: ``pvc call virt.info vm1``
     """
     with libvirt_call(ctx, f"read domain {name}") as conn:
         dom = conn.lookupByName(check_name(name))
+        xml = dom.XMLDesc(0)
         return {**_summary(ctx, dom), "persistent": bool(dom.isPersistent()), "autostart": bool(dom.autostart()),
-                "cpu_time_ns": dom.info()[4], **facts.devices(dom.XMLDesc(0))}
+                "cpu_time_ns": dom.info()[4], **facts.devices(xml), "migration": facts.migration_method(xml)}
 
 
 def define(ctx: ExecContext, xml: str | None = None, **spec: Any) -> dict[str, Any]:
@@ -225,24 +227,26 @@ def console_log(ctx: ExecContext, name: str, lines: int = 50) -> list[str]:
 
 
 def migrate(ctx: ExecContext, name: str, dest_uri: str, method: str | None = None,
-            max_downtime_ms: int | None = None, retries: int = 0, data_host: str | None = None,
+            max_downtime_ms: int | None = None, retries: int = 0, data_host: str = "",
             timeout: float | None = None) -> dict[str, Any]:
     """Move a VM to another node's libvirt (``dest_uri`` as the source daemon reaches it), live and
     peer-to-peer, with ``retries`` more attempts, each aborted after ``timeout`` s (config
     ``migration_timeout``); ``method`` overrides the VM's own policy ("live": never stop it;
     "live-or-shutdown": then shut down -> start there; "shutdown": only that).
     Returns method, attempts, duration (s), the downtime QEMU measured (ms) and progress samples.
-    ``data_host`` is the destination address for QEMU's stream (default: config ``migration_host``).
+    ``data_host`` is the destination address for QEMU's stream (``host`` or ``host:port``; default:
+    the host in ``dest_uri``, else config ``migration_host``).
 
     Example: ``pvc run hv1 virt.migrate vm1 qemu+tcp://hv2/system data_host=10.0.0.2 method=live``
     """
-    host = data_host if data_host is not None else ctx.config.migration_host
+    if not isinstance(dest_uri, str) or not dest_uri or not isinstance(data_host, str):
+        raise InvalidArgument("virt.migrate: dest_uri (a libvirt URI) and data_host must be strings")
+    stream = data_uri(dest_uri, data_host, ctx.config.migration_host)
     with libvirt_call(ctx, f"migrate domain {name}") as conn:
         dom = conn.lookupByName(check_name(name))
         policy = method if method is not None else facts.migration_method(dom.XMLDesc(0))
-        plan = MigrationPlan(dest_uri=dest_uri, method=policy, data_uri=f"tcp://{host}" if host else None,
-                             max_downtime_ms=max_downtime_ms, retries=retries,
-                             timeout=ctx.config.migration_timeout if timeout is None else timeout,
+        plan = MigrationPlan(dest_uri=dest_uri, method=policy, data_uri=stream, max_downtime_ms=max_downtime_ms,
+                             retries=retries, timeout=ctx.config.migration_timeout if timeout is None else timeout,
                              shutdown_timeout=ctx.config.shutdown_timeout)
         outcome = run_migration(dom, plan)
     return {"name": name, "dest_uri": dest_uri, "policy": policy, **outcome.to_dict()}

@@ -23,6 +23,7 @@ import threading
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Self
+from urllib.parse import urlsplit
 
 from pvc.errors import InvalidArgument, PvcError
 from pvc.virt.connection import open_uri, reason
@@ -76,6 +77,18 @@ class Outcome:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def data_uri(dest_uri: str, data_host: str = "", default_host: str = "") -> str | None:
+    """Where QEMU's stream goes: ``tcp://<data_host>``, else the host ``dest_uri`` names (the node
+    the control connection reaches), else ``default_host``, else None (libvirt then uses the
+    destination's hostname). Hosts given are used as written (``10.0.0.2``, ``[fd00::2]:49152``).
+
+    Example: ``data_uri("qemu+tcp://10.0.0.2/system") == "tcp://10.0.0.2"``
+    """
+    named = urlsplit(dest_uri).hostname or ""
+    host = data_host or (f"[{named}]" if ":" in named else named) or default_host
+    return f"tcp://{host}" if host else None
 
 
 def _is_int(value: object) -> bool:

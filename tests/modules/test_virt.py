@@ -18,17 +18,14 @@ import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from pvc.config import MinionConfig
 from pvc.minion.functions import MinionFunctions
 from tests.cluster.ceph import CephCluster
-from tests.cluster.guestkernel import guest_kernel
-from tests.cluster.libvirt import LibvirtHost
+from tests.cluster.libvirt import LibvirtHost, guest_spec
 from tests.cluster.libvirt_fixtures import BRIDGE, EventLog, VirtNode
 from tests.cluster.wait import wait_for
 
-DISKLESS = {"vcpus": 1, "memory": 128}
 NodeFactory = Callable[..., VirtNode]
 
 
@@ -90,7 +87,7 @@ def test_live_only_policy_retries_and_never_shuts_down(fake_virt_node: VirtNode)
 
 def test_kvm_lifecycle_stats_and_events(virt_node: NodeFactory) -> None:
     node = virt_node("h1", shutdown_timeout=0.5)
-    defined = node.call("virt.define", name="life", **DISKLESS)
+    defined = node.call("virt.define", **guest_spec("life"))
     assert node.call("virt.list") == [{"name": "life", "uuid": defined["uuid"], "state": "shutoff", "vcpus": 1,
                                        "memory": 128, "node": "h1"}]
     assert node.call("virt.start", "life")["state"] == "running"
@@ -100,6 +97,7 @@ def test_kvm_lifecycle_stats_and_events(virt_node: NodeFactory) -> None:
     assert stats["cpu_time_ns"] > 0 and stats["memory"]["rss"] > 0 and stats["disks"] == {} and stats["nics"] == {}
     info = node.call("virt.info", "life")
     assert info["state"] == "running" and info["persistent"] and info["serial_log"].endswith("/life.log")
+    assert info["migration"] == "live-or-shutdown"
     # a guest without an OS ignores ACPI: without force the timeout is an error, with force it is destroyed
     ret = node.call_ret("virt.shutdown", "life")
     assert not ret.ok and ret.error_type == "CommandTimeout" and "force=True" in ret.error
@@ -113,7 +111,7 @@ def test_kvm_lifecycle_stats_and_events(virt_node: NodeFactory) -> None:
 
 def test_a_killed_qemu_is_a_crash_event(virt_node: NodeFactory) -> None:
     node = virt_node("h1")
-    node.call("virt.define", name="doomed", **DISKLESS)
+    node.call("virt.define", **guest_spec("doomed"))
     node.call("virt.start", "doomed")
     assert node.host is not None
     os.kill(node.host.qemu_pid("doomed"), signal.SIGKILL)
@@ -125,7 +123,7 @@ def test_unknown_domain_and_wrong_state_are_typed_errors(virt_node: NodeFactory)
     node = virt_node("h1")
     ret = node.call_ret("virt.start", "nosuchvm")
     assert not ret.ok and ret.error_type == "DomainNotFound" and "nosuchvm" in ret.error
-    node.call("virt.define", name="idle", **DISKLESS)
+    node.call("virt.define", **guest_spec("idle"))
     for fun, args, kwargs in (("virt.shutdown", ["idle"], {"timeout": "soon"}),
                               ("virt.migrate", ["idle", "u"], {"retries": -1}),
                               ("virt.migrate", ["idle", "u"], {"method": "pray"})):
@@ -140,7 +138,7 @@ def test_file_disk_and_bridged_nic_counters(virt_node: NodeFactory, bridged_libv
     disk = tmp_path / "dev.qcow2"
     subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(disk), "16M"], check=True, timeout=30)
     node = virt_node(bridged_libvirt_host)
-    node.call("virt.define", name="dev", disks=[str(disk)], nics=[BRIDGE], **DISKLESS)
+    node.call("virt.define", **guest_spec("dev"), disks=[str(disk)], nics=[BRIDGE])
     node.call("virt.start", "dev")
     [nic] = node.call("virt.info", "dev")["nics"]
     assert nic["bridge"] == BRIDGE and nic["dev"]
@@ -172,7 +170,7 @@ def test_rbd_disk(virt_node: NodeFactory, ceph_cluster: CephCluster, ceph_pool: 
         secret.setValue(base64.b64decode(ceph_cluster.mon_command("auth get-key", entity="client.admin")["key"]))
         disk = {"rbd": f"{ceph_pool}/rbdvm", "monitors": [f"127.0.0.1:{ceph_cluster.port}"], "auth_user": "admin",
                 "secret_uuid": secret.UUIDString()}
-        node.call("virt.define", name="rbdvm", disks=[disk], **DISKLESS)
+        node.call("virt.define", **guest_spec("rbdvm"), disks=[disk])
         node.call("virt.start", "rbdvm")
         wait_for(lambda: node.call("virt.stats", "rbdvm")["disks"]["vda"]["rd_bytes"] > 0, 30,
                  "SeaBIOS to read the RBD disk")
@@ -188,11 +186,8 @@ def _ticks(node: VirtNode, name: str) -> list[int]:
 
 
 def test_live_migration_keeps_a_running_guest_running(virt_node: NodeFactory) -> None:
-    kernel, initrd = guest_kernel()
     src, dst = virt_node("h1"), virt_node("h2")
-    spec: dict[str, Any] = {"name": "tick", "type": "qemu", "vcpus": 1, "memory": 128, "kernel": str(kernel),
-                            "initrd": str(initrd), "cmdline": "console=ttyS0 quiet panic=-1", "migration": "live"}
-    uuid = src.call("virt.define", **spec)["uuid"]
+    uuid = src.call("virt.define", **guest_spec("tick", ticking=True), migration="live")["uuid"]
     src.call("virt.start", "tick")
     wait_for(lambda: len(_ticks(src, "tick")) >= 2, 90, "the TCG guest to print tick 1")
 
@@ -215,7 +210,7 @@ def test_live_migration_keeps_a_running_guest_running(virt_node: NodeFactory) ->
 
 def test_failed_live_migration_falls_back_to_shutdown(virt_node: NodeFactory) -> None:
     src, dst = virt_node("h1", shutdown_timeout=0.5), virt_node("h2")
-    src.call("virt.define", name="cold", **DISKLESS)  # default policy: live, else shutdown -> start there
+    src.call("virt.define", **guest_spec("cold"))  # default policy: live, else shutdown -> start there
     src.call("virt.start", "cold")
     ret = src.call_ret("virt.migrate", "cold", "qemu+unix:///system?socket=/nonexistent", method="live")
     assert not ret.ok and ret.error_type == "MigrationFailed" and "after 1 attempt" in ret.error
@@ -235,8 +230,8 @@ def test_failed_live_migration_falls_back_to_shutdown(virt_node: NodeFactory) ->
 
 def test_a_refused_shutdown_move_starts_the_vm_here_again(virt_node: NodeFactory) -> None:
     src, dst = virt_node("h1", shutdown_timeout=0.5), virt_node("h2")
-    src.call("virt.define", name="twin", **DISKLESS)
-    dst.call("virt.define", name="twin", **DISKLESS)  # another VM of that name (other UUID) is there
+    src.call("virt.define", **guest_spec("twin"))
+    dst.call("virt.define", **guest_spec("twin"))  # another VM of that name (other UUID) is there
     src.call("virt.start", "twin")
     ret = src.call_ret("virt.migrate", "twin", dst.uri, method="shutdown")
     assert not ret.ok and ret.error_type == "MigrationFailed" and "it was started here again" in ret.error, ret
@@ -260,7 +255,7 @@ def test_daemon_restart_reconnects_calls_and_events(libvirt_hosts: dict[str, Lib
         host.start()
         assert funcs.call("virt.list").ok  # the dead handle was dropped and reopened
         wait_for(lambda: sum(t == "pvc/virt/h3/connected" for t in events.tags()) == 2, 30, "the watcher to reconnect")
-        funcs.call("virt.define", [], {"name": "back", **DISKLESS})
+        funcs.call("virt.define", [], guest_spec("back"))
         funcs.call("virt.start", ["back"])
         assert events.wait("pvc/vm/back/started")["node"] == "h3"  # the event watcher reconnected too
     finally:
