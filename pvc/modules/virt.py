@@ -30,6 +30,7 @@ from pvc.virt.events import EventWatcher
 from pvc.virt.migrate import MigrationPlan, data_uri
 from pvc.virt.migrate import migrate as run_migration
 from pvc.virt.power import shutdown as graceful_shutdown
+from pvc.virt.power import undefine as remove_definition
 
 MAX_TIMEOUT_S = 3600
 STATES = ("nostate", "running", "blocked", "paused", "shutdown", "shutoff", "crashed", "pmsuspended")
@@ -85,8 +86,6 @@ def define(ctx: ExecContext, xml: str | None = None, **spec: Any) -> dict[str, A
 
     Example: ``pvc call virt.define name=vm1 vcpus=2 memory=1024 disks='["vms/vm1"]' nics='["br0"]'``
     """
-    import libvirt
-
     if (xml is None) == (not spec):
         raise InvalidArgument("virt.define: give either xml=... or a VM spec (name=..., vcpus=..., ...), not both")
     if xml is None:
@@ -97,6 +96,8 @@ def define(ctx: ExecContext, xml: str | None = None, **spec: Any) -> dict[str, A
         return {"name": name, "xml": xml, "changed": False}
     os.makedirs(ctx.config.console_dir, exist_ok=True)
     with libvirt_call(ctx, f"define domain {name}") as conn:
+        import libvirt
+
         old = _find(conn, name, libvirt)
         if old is not None and root.find("uuid") is None:
             xml = facts.with_uuid(root, old.UUIDString())  # a redefinition, not a second VM of that name
@@ -122,13 +123,11 @@ def undefine(ctx: ExecContext, name: str) -> dict[str, Any]:
 
     Example: ``pvc call virt.undefine vm1``
     """
-    import libvirt
-
     with libvirt_call(ctx, f"undefine domain {name}") as conn:
         dom = conn.lookupByName(check_name(name))
         if dom.isActive():
             raise DomainStateError(f"virt: cannot undefine {name}: it is running (shut it down first)")
-        dom.undefineFlags(libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE | libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA)
+        remove_definition(dom)
         return {"name": name, "changed": True}
 
 

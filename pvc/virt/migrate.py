@@ -29,7 +29,7 @@ from pvc.errors import InvalidArgument, PvcError
 from pvc.virt.connection import open_uri, reason
 from pvc.virt.domain import MIGRATION_METHODS
 from pvc.virt.errors import MigrationFailed, MigrationTimeout
-from pvc.virt.power import shutdown
+from pvc.virt.power import shutdown, undefine
 
 PROGRESS_EVERY_S = 0.25
 MAX_PROGRESS_SAMPLES = 40
@@ -137,7 +137,7 @@ def _live(dom: Any, plan: MigrationPlan, libvirt: Any) -> dict[str, Any]:
             raise
     stats = _completed_stats(dom, libvirt)
     if persistent:
-        dom.undefine()
+        undefine(dom)
     return {"downtime_ms": stats.get("downtime"), "time_ms": stats.get("time_elapsed"),
             "memory_bytes": stats.get("memory_processed"), "progress": watch.samples}
 
@@ -175,7 +175,7 @@ def _cold(dom: Any, plan: MigrationPlan, live_errors: list[str]) -> str:
     finally:
         dest.close()
     if persistent:
-        dom.undefine()
+        undefine(dom)
     return how
 
 

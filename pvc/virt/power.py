@@ -1,7 +1,8 @@
-"""Graceful shutdown with a deadline: ACPI power button first, ``destroy`` only when allowed.
+"""Stopping a domain and removing its definition, shared by ``virt.*`` functions and migration.
 
-Used by ``virt.shutdown`` and by the shutdown fallback of a migration. libvirt's ``shutdown()``
-only *asks* the guest; a guest without an OS (or a hung one) never stops, so the wait is bounded.
+Graceful shutdown has a deadline: ACPI power button first, ``destroy`` only when allowed.
+libvirt's ``shutdown()`` only *asks* the guest; a guest without an OS (or a hung one) never
+stops, so the wait is bounded.
 
 Example::
 
@@ -41,3 +42,11 @@ def shutdown(dom: Any, timeout: float, force: bool) -> str:
         )
     dom.destroy()
     return "destroyed"
+
+
+def undefine(dom: Any) -> None:
+    """Remove a domain's definition with its managed-save image and snapshot metadata (which plain
+    ``undefine()`` refuses to leave behind); its disks stay."""
+    import libvirt
+
+    dom.undefineFlags(libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE | libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA)
