@@ -1,14 +1,24 @@
 """virt end to end: `pvc run` through a real master to minions driving two real libvirtd hosts;
-a running guest live-migrates from hv1 to hv2 and its lifecycle events reach the event bus."""
+a guest that really runs (the tiny TCG kernel printing ``tick N``) live-migrates from hv1 to hv2,
+keeps ticking without a gap, and its lifecycle events reach the event bus."""
 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
 
+from tests.cluster.libvirt import guest_spec
 from tests.cluster.pvc import PvcCluster
+from tests.cluster.wait import wait_for
+
+
+def _ticks(c: PvcCluster, minion: str) -> list[int]:
+    out = c.pvc("run", minion, "virt.console_log", "e2e", "200", "--out", "json")
+    lines = json.loads(out.stdout)[minion] if out.returncode == 0 else []
+    return [int(m.group(1)) for line in lines if (m := re.fullmatch(r"tick (\d+)", line.strip()))]
 
 
 def test_pvc_run_virt_migrate(pvc_cluster: PvcCluster, libvirt_hosts, tmp_path):
@@ -21,21 +31,26 @@ def test_pvc_run_virt_migrate(pvc_cluster: PvcCluster, libvirt_hosts, tmp_path):
     c.wait_connected()
     listener = subprocess.Popen(
         [sys.executable, "-m", "pvc.cli.main", "event", "listen", "-c", str(c.master_dir), "pvc/vm/e2e/*",
-         "--out", "json", "--count", "3", "--timeout", "60"], stdout=subprocess.PIPE, text=True)
+         "--out", "json", "--count", "3", "--timeout", "90"], stdout=subprocess.PIPE, text=True)
     time.sleep(1.0)
+    spec = [f"{key}={value}" for key, value in guest_spec("e2e", ticking=True).items()]
     try:
-        run = c.pvc("run", "hv1", "virt.define", "name=e2e", "vcpus=1", "memory=128", "--out", "json")
+        run = c.pvc("run", "hv1", "virt.define", *spec, "migration=live", "--out", "json")
         assert run.returncode == 0, run.stdout + run.stderr
         assert c.pvc("run", "hv1", "virt.start", "e2e").returncode == 0
-        mig = c.pvc("run", "hv1", "virt.migrate", "e2e", libvirt_hosts["h2"].uri, "method=live",
-                    "--out", "json", "--timeout", "60")
+        wait_for(lambda: len(_ticks(c, "hv1")) >= 2, 90, "the TCG guest to print tick 1")
+        mig = c.pvc("run", "hv1", "virt.migrate", "e2e", libvirt_hosts["h2"].uri, "--out", "json", "--timeout", "60")
         assert mig.returncode == 0, mig.stdout + mig.stderr
         result = json.loads(mig.stdout)["hv1"]
-        assert result["method"] == "live" and result["attempts"] == 1
+        assert result["method"] == "live" and result["policy"] == "live" and result["attempts"] == 1
         listed = json.loads(c.pvc("run", "-G", "role:hypervisor", "virt.list", "--out", "json").stdout)
         assert listed["hv1"] == []
         assert [(d["name"], d["state"], d["node"]) for d in listed["hv2"]] == [("e2e", "running", "hv2")]
-        out, _ = listener.communicate(timeout=70)
+        after = len(_ticks(c, "hv2"))
+        wait_for(lambda: len(_ticks(c, "hv2")) >= after + 2, 30, "ticks to continue on hv2")
+        ticks = _ticks(c, "hv2")
+        assert ticks == list(range(len(ticks))), "the tick sequence restarted or skipped: the guest did not keep running"
+        out, _ = listener.communicate(timeout=100)
         tags = {(json.loads(line)["tag"], json.loads(line)["data"]["_minion"]) for line in out.splitlines()}
         assert ("pvc/vm/e2e/started", "hv1") in tags
         assert ("pvc/vm/e2e/migrated", "hv1") in tags and ("pvc/vm/e2e/migrated", "hv2") in tags
