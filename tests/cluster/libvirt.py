@@ -6,6 +6,7 @@ bind-mounted over those paths, its own ``host_uuid`` (libvirt refuses to migrate
 host"), its own migration port range, and under :mod:`tests.cluster.subreaper`. The QEMU
 capabilities cache is seeded from a shared directory, so a fresh daemon answers its first
 ``defineXML`` in ~0.02 s instead of probing QEMU for ~3.5 s. See ../shared/recipes/virt/README.md.
+:func:`guest_spec` and :func:`serial_ticks` make test guests and read what a ticking one printed.
 
 Example::
 
@@ -17,11 +18,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shlex
 import shutil
 import signal
 import subprocess
 import uuid
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Self
 
@@ -184,3 +187,9 @@ def guest_spec(name: str, ticking: bool = False) -> dict[str, Any]:
         kernel, initrd = guest_kernel()
         spec.update(type="qemu", kernel=str(kernel), initrd=str(initrd), cmdline="console=ttyS0 quiet panic=-1")
     return spec
+
+
+def serial_ticks(lines: Iterable[str]) -> list[int]:
+    """The ``N`` of each ``tick N`` line a ticking guest wrote (see :func:`guest_spec`); a guest
+    that kept running through migrations shows ``[0, 1, 2, ...]`` without a gap or restart."""
+    return [int(m.group(1)) for line in lines if (m := re.fullmatch(r"tick (\d+)", line.strip()))]

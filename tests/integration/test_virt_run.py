@@ -5,12 +5,11 @@ keeps ticking without a gap, and its lifecycle events reach the event bus."""
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 import sys
 import time
 
-from tests.cluster.libvirt import guest_spec
+from tests.cluster.libvirt import guest_spec, serial_ticks
 from tests.cluster.pvc import PvcCluster
 from tests.cluster.wait import wait_for
 
@@ -18,7 +17,7 @@ from tests.cluster.wait import wait_for
 def _ticks(c: PvcCluster, minion: str) -> list[int]:
     out = c.pvc("run", minion, "virt.console_log", "e2e", "200", "--out", "json")
     lines = json.loads(out.stdout)[minion] if out.returncode == 0 else []
-    return [int(m.group(1)) for line in lines if (m := re.fullmatch(r"tick (\d+)", line.strip()))]
+    return serial_ticks(lines)
 
 
 def test_pvc_run_virt_migrate(pvc_cluster: PvcCluster, libvirt_hosts, tmp_path):
@@ -49,7 +48,7 @@ def test_pvc_run_virt_migrate(pvc_cluster: PvcCluster, libvirt_hosts, tmp_path):
         after = len(_ticks(c, "hv2"))
         wait_for(lambda: len(_ticks(c, "hv2")) >= after + 2, 30, "ticks to continue on hv2")
         ticks = _ticks(c, "hv2")
-        assert ticks == list(range(len(ticks))), "the tick sequence restarted or skipped: the guest did not keep running"
+        assert ticks == list(range(len(ticks))), "the ticks restarted or skipped: the guest did not keep running"
         out, _ = listener.communicate(timeout=100)
         tags = {(json.loads(line)["tag"], json.loads(line)["data"]["_minion"]) for line in out.splitlines()}
         assert ("pvc/vm/e2e/started", "hv1") in tags

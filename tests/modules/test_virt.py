@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -22,7 +21,7 @@ from pathlib import Path
 from pvc.config import MinionConfig
 from pvc.minion.functions import MinionFunctions
 from tests.cluster.ceph import CephCluster
-from tests.cluster.libvirt import LibvirtHost, guest_spec
+from tests.cluster.libvirt import LibvirtHost, guest_spec, serial_ticks
 from tests.cluster.libvirt_fixtures import BRIDGE, EventLog, VirtNode
 from tests.cluster.wait import wait_for
 
@@ -181,8 +180,7 @@ def test_rbd_disk(virt_node: NodeFactory, ceph_cluster: CephCluster, ceph_pool: 
 
 
 def _ticks(node: VirtNode, name: str) -> list[int]:
-    return [int(m.group(1)) for line in node.call("virt.console_log", name, 200)
-            if (m := re.fullmatch(r"tick (\d+)", line.strip()))]
+    return serial_ticks(node.call("virt.console_log", name, 200))
 
 
 def test_live_migration_keeps_a_running_guest_running(virt_node: NodeFactory) -> None:
