@@ -142,7 +142,8 @@ class Master:
             sock.close(0)
         self.bus.close()
         self.cache.close()
-        log.info("master stopped")
+        refused = ", ".join(f"{name} {n}" for name, n in sorted(self.stats.items()) if n)
+        log.info("master stopped%s", f" (dropped or refused: {refused})" if refused else "")
 
     def record_job(self, job: JobRecord) -> None:
         """Queue a job record; it is written at the end of this loop turn, before any of its
