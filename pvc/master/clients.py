@@ -3,6 +3,7 @@ key changes, fire an event. One handler per request kind, in a table."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
@@ -115,7 +116,7 @@ class ClientHandlers:
         limit = int(msg.get("limit", 50)) if isinstance(msg.get("limit", 50), int) else 50
         fun = msg.get("fun") if isinstance(msg.get("fun"), str) else None
         jobs = self.m.cache.list_jobs(limit=max(1, min(limit, 10_000)), fun=fun)
-        self.reply(peer, "jobs", {"jobs": [j.__dict__ for j in jobs]})
+        self.reply(peer, "jobs", {"jobs": [dataclasses.asdict(j) for j in jobs]})
 
     def keys_changed(self, peer: bytes, msg: dict[str, Any]) -> None:
         revoked = self.m.reload_keys()

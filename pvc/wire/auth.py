@@ -10,6 +10,7 @@ anything in the reply.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 
@@ -83,8 +84,7 @@ def make_reply(req: AuthRequest, status: str, master: Ed25519PrivateKey, pub_por
         n, wrapped = Aead(wrap_key).seal(pack([key_id, session_key]), req.id.encode())
     unsigned = AuthReply(status, req.id, public_bytes(master.public_key()), public_bytes(meph.public_key()),
                          n, wrapped, pub_port, b"")
-    sig = master.sign(_rep_bytes(unsigned, req.eph))
-    return AuthReply(**{**unsigned.__dict__, "sig": sig}), channel
+    return dataclasses.replace(unsigned, sig=master.sign(_rep_bytes(unsigned, req.eph))), channel
 
 
 def open_reply(rep: AuthReply, mid: str, eph: X25519PrivateKey, master_pub: Ed25519PublicKey) -> SessionGrant | None:
