@@ -46,8 +46,11 @@ class MinionProcess:
         base = MinionFunctions(cfg)
         self.functions.append(base)
         for c in configs:
-            funcs = base if c is cfg else MinionFunctions(c, grains={**base.grains, "id": c.id},
-                                                          registry=base.registry)
+            if c is cfg:
+                funcs = base
+            else:
+                funcs = MinionFunctions(c, grains={**base.grains, "id": c.id}, registry=base.registry)
+                self.functions.append(funcs)
             identity = load_or_create_identity(c.pki_dir, "minion")
             core = MinionCore(c, identity, funcs, self.runner, self.zctx, self._register)
             funcs.events = core.fire_event
