@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
 from pvc.cli.options import config_dir, out, parse_call_args
 from pvc.errors import InvalidArgument
+
+if TYPE_CHECKING:
+    from pvc.client import ReturnStream
 
 
 def _target_type(pcre: bool, list_: bool, grain: bool, compound: bool, nodegroup: bool) -> str:
@@ -87,12 +91,11 @@ def run(config_dir: str, pcre: bool, list_: bool, grain: bool, compound: bool, n
         _print(returns, out)
 
 
-def _print(stream: object, out: str) -> None:
+def _print(stream: ReturnStream, out: str) -> None:
     from pvc.cli.output import dump, human_return
-    from pvc.results import JobResult
 
-    result: JobResult = stream.result  # type: ignore[attr-defined]
-    for mid, ret in stream:  # type: ignore[attr-defined]
+    result = stream.result
+    for mid, ret in stream:
         if out == "human":
             click.echo(human_return(mid, ret))
     if out != "human":

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from pvc.crypto import KEY_LEN, NONCE_LEN
+from pvc.errors import ProtocolError
 from pvc.wire.codec import encode, field
 
 SIG_LEN = 64
@@ -149,8 +150,6 @@ TO_MINION = ("ack", "rekey", "pong")
 def _key(m: dict[str, Any], name: str) -> bytes:
     value = field(m, name, bytes)
     if len(value) != KEY_LEN:
-        from pvc.errors import ProtocolError
-
         raise ProtocolError(f"field '{name}' must be a {KEY_LEN}-byte key")
     return value
 
