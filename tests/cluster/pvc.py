@@ -148,15 +148,15 @@ class PvcCluster:
             self._client.close()
             self._client = None
 
-    def pvc(self, *args: str, timeout: float = 60.0, master_conf: bool = True,
-            input_text: str | None = None) -> subprocess.CompletedProcess:
-        """Run the ``pvc`` CLI as a separate process (with ``-c`` pointing at the master)."""
-        argv = [PYTHON, "-m", "pvc.cli.main", *args]
-        if master_conf and args and args[0] in ("run", "job", "event", "key") and "-c" not in args:
-            argv = [PYTHON, "-m", "pvc.cli.main", args[0], "-c", str(self.master_dir), *args[1:]]
-            if args[0] in ("job", "event", "key") and len(args) > 1:
-                argv = [PYTHON, "-m", "pvc.cli.main", args[0], args[1], "-c", str(self.master_dir), *args[2:]]
-        return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, input=input_text)
+    def pvc(self, *args: str, timeout: float = 60.0, input_text: str | None = None) -> subprocess.CompletedProcess:
+        """Run the ``pvc`` CLI as a separate process, with ``-c`` pointing at the master put right
+        after the command path (``run``, or a group and its subcommand like ``key list``)."""
+        argv = list(args)
+        if argv and argv[0] in ("run", "job", "event", "key") and "-c" not in argv:
+            at = 1 if argv[0] == "run" or len(argv) == 1 else 2
+            argv[at:at] = ["-c", str(self.master_dir)]
+        return subprocess.run([PYTHON, "-m", "pvc.cli.main", *argv], capture_output=True, text=True,
+                              timeout=timeout, input=input_text)
 
     def accept(self, *ids: str, timeout: float = 15.0) -> None:
         """Wait until each minion has offered its key, then accept it with ``pvc key accept``."""
