@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import click
 
-from pvc.cli.options import config_dir, out, parse_call_args
+from pvc.cli.options import FunctionCommand, config_dir, function_arguments, out
 
 
-@click.command(context_settings={"ignore_unknown_options": True})
+@click.command(cls=FunctionCommand)
 @config_dir
 @out
 @click.argument("fun")
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+@click.argument("args", nargs=-1)
 def call(config_dir: str, out: str, fun: str, args: tuple[str, ...]) -> None:
     """Run FUN with ARGS locally, e.g. `pvc call virt.list` or `pvc call cmd.run 'ls /' cwd=/tmp`.
 
-    Arguments of the form key=value become keyword arguments; values are read as YAML.
+    Arguments of the form key=value become keyword arguments; values are read as YAML; an
+    argument that starts with '-' goes after '--'. A cmd.run command given as text runs
+    through /bin/sh (python_shell=False or an argv list for no shell).
     Exit code 0 on success, 1 if the function failed.
     """
     import logging
@@ -28,7 +30,7 @@ def call(config_dir: str, out: str, fun: str, args: tuple[str, ...]) -> None:
     logging.basicConfig(level=logging.WARNING)
     cfg = load_minion(config_dir)
     validate_fun(fun)
-    pos, kw = parse_call_args(args)
+    pos, kw = function_arguments(fun, args)
     funcs = MinionFunctions(cfg)
     try:
         ret = funcs.call(fun, pos, kw)

@@ -4,43 +4,69 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import os
 import time
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from pvc.cli.options import config_dir
 
+if TYPE_CHECKING:
+    from pvc.config import MasterConfig
 
-@click.group()
+
+# How often an idle ``listen`` checks that the master is still there.
+ALIVE_CHECK = 5.0
+
+
+@click.group(short_help="Listen to or fire events on the master's event bus.")
 def event() -> None:
-    """The event bus: auth, job publish and return, minion start/stop, VM and cluster events."""
+    """The event bus: auth, job publish and return, minion start/stop, VM and cluster events.
+
+    \b
+    Examples:
+      pvc event listen 'pvc/job/*/ret/*'
+      pvc event fire my/tag '{"a": 1}'
+    """
 
 
-@event.command()
+@event.command(short_help="Print events whose tag matches a glob.")
 @config_dir
 @click.argument("tag_glob", default="*")
 @click.option("--out", type=click.Choice(["human", "json"]), default="human", show_default=True,
               help="json: one JSON object per line {tag, data, ts}.")
 @click.option("-n", "--count", type=click.IntRange(1), default=None, help="Exit after N events.")
 @click.option("--timeout", type=click.FloatRange(0, min_open=True), default=None, help="Exit after S seconds.")
-def listen(config_dir: str, tag_glob: str, out: str, count: int | None, timeout: float | None) -> None:
-    """Print events whose tag matches TAG_GLOB (e.g. 'pvc/job/*/ret/*') until interrupted."""
+@click.option("--wait", is_flag=True, help="If the master stops, wait for it to come back instead of exiting.")
+def listen(config_dir: str, tag_glob: str, out: str, count: int | None, timeout: float | None, wait: bool) -> None:
+    """Print events whose tag matches TAG_GLOB (e.g. 'pvc/job/*/ret/*') until interrupted.
+
+    When the master stops, listen exits with an error (exit code 2), or with --wait says
+    so once and goes on when the master is back.
+    """
+    from pvc.cli.connect import check_access
     from pvc.client import listen as subscribe
     from pvc.config import load_master
     from pvc.wire.codec import unpack
 
+    cfg = load_master(config_dir)
+    check_access(cfg.sock_dir, os.R_OK | os.X_OK)
     prefix = tag_glob.split("*", 1)[0].split("?", 1)[0].split("[", 1)[0]
-    sock = subscribe(load_master(config_dir), prefix)
+    sock = subscribe(cfg, prefix)
     deadline = None if timeout is None else time.monotonic() + timeout
+    alive = _Liveness(cfg, wait)
     seen = 0
     try:
         while count is None or seen < count:
-            wait = 1000 if deadline is None else int(max(0, deadline - time.monotonic()) * 1000)
-            if deadline is not None and wait == 0:
+            poll = 1000 if deadline is None else int(max(0, deadline - time.monotonic()) * 1000)
+            if deadline is not None and poll == 0:
                 break
-            if not sock.poll(wait):
+            if not sock.poll(min(poll, 1000)):
+                alive.check()
                 continue
-            tag_b, payload = sock.recv_multipart()
+            alive.seen()
+            _tag, payload = sock.recv_multipart()
             msg = unpack(payload)
             if not fnmatch.fnmatchcase(msg["tag"], tag_glob):
                 continue
@@ -48,20 +74,64 @@ def listen(config_dir: str, tag_glob: str, out: str, count: int | None, timeout:
             if out == "json":
                 click.echo(json.dumps(msg, default=str, sort_keys=True), nl=True)
             else:
-                click.echo(f"{msg['tag']}\t{json.dumps(msg['data'], default=str, sort_keys=True)}")
+                click.echo(f"{msg['tag']}\t{json.dumps(_human_data(msg['data']), default=str, sort_keys=True)}")
     except KeyboardInterrupt:
         pass
     finally:
         sock.close(0)
 
 
-@event.command()
+def _human_data(data: Any) -> Any:
+    """Event data with durations rounded for people (``"duration": "0.04 ms"``)."""
+    from pvc.cli.output import format_duration
+
+    if isinstance(data, dict) and isinstance(data.get("duration"), (int, float)):
+        return {**data, "duration": format_duration(float(data["duration"]))}
+    return data
+
+
+class _Liveness:
+    """Notices, while no event arrives, that the master stopped answering on its socket."""
+
+    def __init__(self, cfg: MasterConfig, wait: bool) -> None:
+        self.cfg = cfg
+        self.wait = wait
+        self.next_check = time.monotonic() + ALIVE_CHECK
+        self.lost = False
+
+    def seen(self) -> None:
+        self.next_check = time.monotonic() + ALIVE_CHECK
+
+    def check(self) -> None:
+        from pvc.client import Client
+        from pvc.errors import MasterUnreachable
+
+        if time.monotonic() < self.next_check:
+            return
+        try:
+            with Client(config=self.cfg, connect_timeout=2.0) as client:
+                client.expected("*")  # any cheap request: does the master answer?
+        except MasterUnreachable as exc:
+            if not self.wait:
+                raise MasterUnreachable(f"the master stopped answering ({exc}); "
+                                        "use --wait to wait for it") from None
+            if not self.lost:
+                click.echo(f"Waiting for the master: {exc}", err=True)
+            self.lost = True
+        else:
+            if self.lost:
+                click.echo("The master is back.", err=True)
+            self.lost = False
+        self.seen()
+
+
+@event.command(short_help="Put an event with TAG and JSON DATA on the bus.")
 @config_dir
 @click.argument("tag")
 @click.argument("data", default="{}")
 def fire(config_dir: str, tag: str, data: str) -> None:
     """Fire an event with TAG and DATA (a JSON object), e.g. pvc event fire my/tag '{"a": 1}'."""
-    from pvc.client import Client
+    from pvc.cli.connect import open_client
     from pvc.errors import InvalidArgument
 
     try:
@@ -70,5 +140,5 @@ def fire(config_dir: str, tag: str, data: str) -> None:
         raise InvalidArgument(f"DATA is not valid JSON: {exc}") from None
     if not isinstance(body, dict):
         raise InvalidArgument("DATA must be a JSON object, e.g. '{\"key\": \"value\"}'")
-    with Client(config_dir) as client:
+    with open_client(config_dir) as client:
         client.fire_event(tag, body)

@@ -21,10 +21,10 @@ def job() -> None:
 @click.option("--out", type=click.Choice(["human", "json", "yaml"]), default="human", show_default=True)
 def list_(config_dir: str, limit: int, fun: str | None, out: str) -> None:
     """List recent jobs, newest first."""
+    from pvc.cli.connect import open_client
     from pvc.cli.output import dump
-    from pvc.client import Client
 
-    with Client(config_dir) as client:
+    with open_client(config_dir) as client:
         jobs = client.jobs(limit, fun)
     if out != "human":
         click.echo(dump(jobs, out))
@@ -42,12 +42,13 @@ def list_(config_dir: str, limit: int, fun: str | None, out: str) -> None:
 @click.argument("jid")
 @click.option("--out", type=click.Choice(["human", "json", "yaml"]), default="human", show_default=True)
 def show(config_dir: str, jid: str, out: str) -> None:
-    """Show one job: function, target, every return, and the minions that did not return."""
+    """Show one job: function, target, every return (with how long it took), and the minions
+    that did not return or are still running."""
+    from pvc.cli.connect import open_client
     from pvc.cli.output import dump, human_return
-    from pvc.client import Client
     from pvc.results import Return
 
-    with Client(config_dir) as client:
+    with open_client(config_dir) as client:
         data = client.job(jid)
     data.pop("k", None)
     data.pop("v", None)
@@ -58,8 +59,10 @@ def show(config_dir: str, jid: str, out: str) -> None:
     click.echo(f"Target: {data['tgt']} ({data['tgt_type']}), {len(data['minions'])} minion(s), "
                f"started {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(data['started']))}")
     for mid, r in sorted(data["returns"].items()):
-        click.echo(human_return(mid, Return.from_wire(r["ret"])))
-    for mid in data.get("running", []):
+        click.echo(human_return(mid, Return.from_wire(r["ret"]), duration=True))
+    for mid in sorted(data.get("running", [])):
         click.echo(f"{mid}: still running")
     for mid, reason in sorted(data["missing"].items()):
+        if mid in data.get("running", []):
+            continue
         click.echo(f"{mid}: no return ({reason})")

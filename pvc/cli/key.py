@@ -12,6 +12,7 @@ import json
 import click
 
 from pvc.cli.options import config_dir
+from pvc.errors import KeyStateError
 
 
 def _store(config_dir: str):  # type: ignore[no-untyped-def]
@@ -44,6 +45,7 @@ def key() -> None:
       pvc key list                 all keys by state
       pvc key accept 'hv*' --yes   accept pending keys matching a glob
       pvc key finger hv1           fingerprint, to compare with the minion's
+      pvc key finger --local       on the minion host: its own key's fingerprint
       pvc key delete hv3 --yes     revoke: hv3 can read no later publication
     """
 
@@ -71,8 +73,6 @@ def list_(config_dir: str, pattern: str, out: str) -> None:
 
 
 def _change(config_dir: str, pattern: str, yes: bool, verb: str, states: tuple[str, ...], apply) -> None:  # type: ignore[no-untyped-def]
-    from pvc.errors import KeyStateError
-
     cfg, store = _store(config_dir)
     ids = sorted({k.id for k in store.list(pattern, states)})
     if not ids:
@@ -81,6 +81,7 @@ def _change(config_dir: str, pattern: str, yes: bool, verb: str, states: tuple[s
     for mid in ids:
         click.echo(f"  {mid}")
     if not yes and not click.confirm("Proceed?", default=False):
+        click.echo("Nothing done.")
         raise SystemExit(1)
     for mid in apply(store, pattern):
         click.echo(f"Key for minion {mid} {verb}.")
@@ -125,23 +126,44 @@ def delete(config_dir: str, pattern: str, yes: bool) -> None:
 @key.command()
 @config_dir
 @click.argument("pattern", default="*")
-def finger(config_dir: str, pattern: str) -> None:
+@click.option("--local", is_flag=True,
+              help="Print this host's minion key fingerprint (reads DIR/minion), to compare with the master's list.")
+def finger(config_dir: str, pattern: str, local: bool) -> None:
     """Print SHA-256 fingerprints of the master key and of minion keys matching PATTERN.
 
-    Compare a minion's with what the minion host shows, before accepting it; put the
-    master's into the minions' ``master_finger`` to pin it before first contact.
+    Compare a minion's with what `pvc key finger --local` shows on the minion host, before
+    accepting it; put the master's into the minions' ``master_finger`` to pin it before
+    first contact.
     """
     import os
 
-    from pvc.crypto import fingerprint
-    from pvc.keys import raw_from_pem
+    if local:
+        from pvc.config import load_minion
 
+        cfg = load_minion(config_dir)
+        path = os.path.join(cfg.pki_dir, "minion.pub")
+        finger = _file_finger(path)
+        if finger is None:
+            raise KeyStateError(f"no minion key at {path}: the minion creates it on its first start")
+        click.echo(f"Local Keys:\nminion.pub ({cfg.id}):  {finger}")
+        return
     cfg, store = _store(config_dir)
-    master_pub = os.path.join(cfg.pki_dir, "master.pub")
-    if os.path.exists(master_pub):
-        with open(master_pub, "rb") as fh:
-            click.echo(f"Local Keys:\nmaster.pub:  {fingerprint(raw_from_pem(fh.read(), master_pub))}")
+    master_finger = _file_finger(os.path.join(cfg.pki_dir, "master.pub"))
+    if master_finger is not None:
+        click.echo(f"Local Keys:\nmaster.pub:  {master_finger}")
     else:
         click.echo("Local Keys: (the master has not started yet, so it has no key)")
     for info in store.require(pattern):
         click.echo(f"{info.id} ({info.state}):  {info.finger}")
+
+
+def _file_finger(path: str) -> str | None:
+    """The fingerprint of the public key file at ``path`` (see pvc.keys), None if absent."""
+    from pvc.crypto import fingerprint
+    from pvc.keys import raw_from_pem
+
+    try:
+        with open(path, "rb") as fh:
+            return fingerprint(raw_from_pem(fh.read(), path))
+    except FileNotFoundError:
+        return None

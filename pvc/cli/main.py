@@ -2,18 +2,22 @@
 
 Subcommands are imported only when invoked (``LazyGroup``), so ``pvc --version`` and ``pvc
 --help`` do not pay for zmq, cryptography or libvirt. Every :class:`~pvc.errors.PvcError`
-becomes ``Error: <message>`` and exit code 2; a traceback would mean a bug.
+becomes ``Error: <message>`` and exit code 2, and so does a ``PermissionError`` (``permission
+denied: PATH (run as root ...)``); a traceback would mean a bug.
 """
 
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from typing import Any
 
 import click
 
 from pvc import __version__
+from pvc.cli.options import CONFIG_ENV
+from pvc.config import DEFAULT_CONFIG_DIR
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "master": ("pvc.cli.daemons", "master"),
@@ -58,11 +62,20 @@ class LazyGroup(click.Group):
         except PvcError as exc:
             click.echo(f"Error: {exc}", err=True)
             ctx.exit(2)
+        except PermissionError as exc:  # PvcErrors that are also PermissionErrors are caught above
+            from pvc.cli.connect import permission_denied
+
+            click.echo(f"Error: {permission_denied(exc.filename or str(exc))}", err=True)
+            ctx.exit(2)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "-V", "--version", prog_name="pvc")
-def cli() -> None:
+@click.option("-c", "--config-dir", envvar=CONFIG_ENV, default=DEFAULT_CONFIG_DIR, show_default=True,
+              metavar="DIR", help=f"Directory of the 'master' and 'minion' config files (${CONFIG_ENV}); "
+                                  "a subcommand's own -c overrides it.")
+@click.pass_context
+def cli(ctx: click.Context, config_dir: str) -> None:
     """pvc: run commands on cluster nodes in milliseconds, configure them from state files,
     and keep VMs running through maintenance and failures.
 
@@ -73,7 +86,11 @@ def cli() -> None:
       pvc run -C 'web* and G@virt:kvm' virt.list
       pvc key list; pvc key accept 'hv*'
       pvc event listen 'pvc/job/*'
+
+    Colours are off when output is not a terminal or NO_COLOR is set.
     """
+    if os.environ.get("NO_COLOR"):
+        ctx.color = False
 
 
 def main() -> None:
