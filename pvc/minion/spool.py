@@ -150,7 +150,8 @@ class Spool:
                 self._forget(jid)
             self.stats.dropped += 1
             self.stats.dropped_bytes += size
-            self._warn_burst("dropped", jid)
+            log.warning("spool %s: not keeping %s, its %d-byte record exceeds half of max_bytes (%d)",
+                        self.path, jid, size, self.max_bytes)
             return
         victims = self._victims(size, jid)
         self._append([_frame([DROPPED, v]) for v in victims] + [rec] if victims else [rec])
