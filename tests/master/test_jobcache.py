@@ -14,7 +14,7 @@ import pytest
 
 from pvc.errors import JobCacheError
 from pvc.master.jobcache import JobRecord, SqlJobCache, open_job_cache
-from pvc.master.jobcache.jsontext import TOO_DEEP
+from pvc.master.jobcache.payload import TOO_DEEP
 
 
 @pytest.fixture
@@ -121,7 +121,7 @@ def test_reopen_keeps_jobs_and_checks_the_schema_version(url):
     assert again.get_job("j1") is not None
     again._run(lambda cur: cur.execute("UPDATE pvc_schema SET version = 99"))
     again.close()
-    with pytest.raises(JobCacheError, match="schema version 99; this pvc reads version 1"):
+    with pytest.raises(JobCacheError, match="schema version 99; this pvc reads version 2"):
         open_job_cache(url, "")
 
 

@@ -2,13 +2,15 @@
 
 SQLite in WAL mode by default (embedded, zero set-up); PostgreSQL through psycopg2 when
 ``job_cache: postgresql://...``. Both speak the same SQL (:mod:`.sql`); args, kwargs and
-returns are stored as JSON text (:mod:`.jsontext` says what happens to data that is not JSON).
+returns are stored as msgpack bytes (:mod:`.payload`: stored size = wire size), tables are
+versioned (:mod:`.schema`: a version 1 cache is migrated when first opened).
 
 Example::
 
     cache = open_job_cache("", "/var/lib/pvc/cache/master/jobs.sqlite")
     cache.new_job(JobRecord("2026...", "test.ping", [], {}, "*", "glob", ["m1"], time.time(), 5.0))
     cache.add_returns([("2026...", "m1", {"ok": True, "data": True}, time.time())])   # [True]
+    cache.open_jobs(since=time.time() - 3600, limit=1000)   # [JobTargets(...)]: still waiting
 """
 
 from __future__ import annotations
@@ -20,14 +22,15 @@ from pvc.master.jobcache.records import (
     JobCache,
     JobRecord,
     JobSummary,
+    JobTargets,
     JobView,
     ReturnItem,
     StoredReturn,
 )
 from pvc.master.jobcache.sql import SqlJobCache
 
-__all__ = ["JobCache", "JobRecord", "JobSummary", "JobView", "ReturnItem", "SqlJobCache", "StoredReturn",
-           "open_job_cache", "redact"]
+__all__ = ["JobCache", "JobRecord", "JobSummary", "JobTargets", "JobView", "ReturnItem", "SqlJobCache",
+           "StoredReturn", "open_job_cache", "redact"]
 
 # greedy up to the last '@': an unencoded '@' or '/' in a password is still hidden
 _SECRETS = ((re.compile(r"(//[^:/@]*:).*@"), r"\1***@"), (re.compile(r"(password=)[^&\s]*", re.IGNORECASE), r"\1***"))

@@ -2,6 +2,8 @@
 
 For sites that keep jobs for long or let several masters share one history. A connection
 lost to a server restart is replaced on the next call; messages never show the password.
+A write returns only after the server answered COMMIT, so it survives a SIGKILL of the master;
+surviving a crash of the server is the server's ``fsync``/``synchronous_commit`` policy.
 
 Example::
 
@@ -14,8 +16,8 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-import psycopg2
-from psycopg2.extras import execute_values
+import psycopg2  # type: ignore[import-untyped]  # types-psycopg2 is not a dependency
+from psycopg2.extras import execute_values  # type: ignore[import-untyped]
 
 from pvc.errors import JobCacheError
 from pvc.master.jobcache import redact
@@ -31,6 +33,8 @@ INSERT_RETURNS = ("INSERT INTO returns (jid, minion, ret, ok, received) VALUES %
 class PostgresJobCache(SqlJobCache):
     dialect = "postgresql"
     param = "%s"
+    blob = "BYTEA"
+    wanted_jids = "SELECT unnest(%s::text[])"
     errors = (psycopg2.Error,)
 
     def __init__(self, url: str) -> None:
@@ -50,7 +54,7 @@ class PostgresJobCache(SqlJobCache):
     def _lock_schema(self, cur: Any) -> None:
         cur.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
 
-    def _insert_returns(self, cur: Any, rows: Sequence[tuple[str, str, str, int, float]]) -> list[bool]:
+    def _insert_returns(self, cur: Any, rows: Sequence[tuple[str, str, bytes, int, float]]) -> list[bool]:
         """One round trip for the whole batch (a row at a time would pay the network latency
         per return); RETURNING names the rows that were new."""
         new = set(execute_values(cur, INSERT_RETURNS, rows, page_size=len(rows), fetch=True))
@@ -62,3 +66,6 @@ class PostgresJobCache(SqlJobCache):
 
     def _broken(self) -> bool:
         return bool(self.conn.closed)
+
+    def _jid_list(self, jids: Sequence[str]) -> list[str]:
+        return list(jids)

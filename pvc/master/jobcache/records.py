@@ -61,11 +61,36 @@ class JobSummary:
     failed: int
 
 
+@dataclass(frozen=True)
+class JobTargets:
+    """Who a job expects and who has answered: what a restarted master needs to re-arm the
+    job's deadline and to tell a resent return from a new one.
+
+    Example::
+
+        t = cache.lookup_jobs(["20261125083000123456"])["20261125083000123456"]
+        t.outstanding    # frozenset({'web2'}): no return yet and not marked missing
+    """
+
+    jid: str
+    expected: frozenset[str]
+    returned: frozenset[str]
+    created: float
+    timeout: float
+    missing: frozenset[str] = frozenset()  # marked by ``mark_missing`` and not returned since
+
+    @property
+    def outstanding(self) -> frozenset[str]:
+        return self.expected - self.returned - self.missing
+
+
 class JobCache(Protocol):
     def new_job(self, job: JobRecord) -> None: ...
     def add_returns(self, items: Sequence[ReturnItem]) -> list[bool]: ...
     def write(self, jobs: Sequence[JobRecord], returns: Sequence[ReturnItem]) -> list[bool]: ...
     def mark_missing(self, jid: str, missing: Mapping[str, str]) -> None: ...
+    def lookup_jobs(self, jids: Sequence[str]) -> dict[str, JobTargets]: ...
+    def open_jobs(self, since: float, limit: int) -> list[JobTargets]: ...
     def get_job(self, jid: str) -> JobView | None: ...
     def list_jobs(self, limit: int = 50, fun: str | None = None) -> list[JobSummary]: ...
     def prune(self, older_than: float) -> int: ...

@@ -2,60 +2,66 @@
 
 Both engines speak the same statements (``ON CONFLICT`` upserts need SQLite >= 3.24); a
 backend subclass only says how to connect, how to serialise schema creation between
-processes, and when a connection is broken. Returns are written in batches, one transaction
-per master loop turn, which is what lets the master ack a return only after it is stored
-without paying a commit per return. Every write is idempotent (a job or return written twice
-is stored once), so a batch whose commit outcome is unknown can simply be written again.
+processes, how to pass a list of jids, and when a connection is broken. Returns are written
+in batches, one transaction per master loop turn, which is what lets the master ack a return
+only after it is stored without paying a commit per return: :meth:`SqlJobCache.write` returns
+only after the commit, so an acked return survives a SIGKILL of the master. Every write is
+idempotent (a job or return written twice is stored once), so a batch whose commit outcome is
+unknown can simply be written again. A restarted master asks :meth:`SqlJobCache.open_jobs`
+which jobs still wait for minions and :meth:`SqlJobCache.lookup_jobs` who a job expects.
 
 Example::
 
     cache = SqliteJobCache("/var/lib/pvc/cache/master/jobs.sqlite")
     cache.write([record], [(record.jid, "web1", {"ok": True, "data": True}, time.time())])  # [True]
+    cache.lookup_jobs([record.jid])[record.jid].returned                                     # {'web1'}
 """
 
 from __future__ import annotations
 
-import json
+from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from pvc.errors import JobCacheError
-from pvc.master.jobcache.jsontext import dumps
+from pvc.master.jobcache.payload import pack, unpack
 from pvc.master.jobcache.records import (
     JobRecord,
     JobSummary,
+    JobTargets,
     JobView,
     ReturnItem,
     StoredReturn,
 )
+from pvc.master.jobcache.schema import create_or_migrate
 
 T = TypeVar("T")
 
-SCHEMA_VERSION = 1
-SCHEMA = (
-    "CREATE TABLE IF NOT EXISTS pvc_schema (version INTEGER NOT NULL)",
-    """CREATE TABLE IF NOT EXISTS jobs (
-        jid TEXT PRIMARY KEY, fun TEXT NOT NULL, args TEXT NOT NULL, kwargs TEXT NOT NULL,
-        tgt TEXT NOT NULL, tgt_type TEXT NOT NULL, minions TEXT NOT NULL,
-        started DOUBLE PRECISION NOT NULL, timeout DOUBLE PRECISION NOT NULL, usr TEXT NOT NULL)""",
-    "CREATE INDEX IF NOT EXISTS jobs_started ON jobs (started)",
-    """CREATE TABLE IF NOT EXISTS returns (
-        jid TEXT NOT NULL, minion TEXT NOT NULL, ret TEXT NOT NULL, ok INTEGER NOT NULL,
-        received DOUBLE PRECISION NOT NULL, PRIMARY KEY (jid, minion))""",
-    """CREATE TABLE IF NOT EXISTS missing (
-        jid TEXT NOT NULL, minion TEXT NOT NULL, reason TEXT NOT NULL, PRIMARY KEY (jid, minion))""",
-)
-INSERT_JOB = ("INSERT INTO jobs (jid, fun, args, kwargs, tgt, tgt_type, minions, started, timeout, usr) "
-              "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING")
+INSERT_JOB = ("INSERT INTO jobs (jid, fun, args, kwargs, tgt, tgt_type, minions, nminions, started, timeout, usr) "
+              "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING")
 INSERT_RETURN = ("INSERT INTO returns (jid, minion, ret, ok, received) VALUES (?, ?, ?, ?, ?) "
                  "ON CONFLICT DO NOTHING")
 UPSERT_MISSING = ("INSERT INTO missing (jid, minion, reason) VALUES (?, ?, ?) "
                   "ON CONFLICT (jid, minion) DO UPDATE SET reason = excluded.reason")
 JOB_COLUMNS = "jid, fun, args, kwargs, tgt, tgt_type, minions, started, timeout, usr"
 LIST_JOBS = (
-    "SELECT j.jid, j.fun, j.tgt, j.tgt_type, j.started, j.minions, COUNT(r.minion), COALESCE(SUM(1 - r.ok), 0) "
+    "SELECT j.jid, j.fun, j.tgt, j.tgt_type, j.started, j.nminions, COUNT(r.minion), COALESCE(SUM(1 - r.ok), 0) "
     "FROM jobs j LEFT JOIN returns r ON r.jid = j.jid {where} "
-    "GROUP BY j.jid, j.fun, j.tgt, j.tgt_type, j.started, j.minions ORDER BY j.started DESC, j.jid DESC LIMIT ?")
+    "GROUP BY j.jid, j.fun, j.tgt, j.tgt_type, j.started, j.nminions ORDER BY j.started DESC, j.jid DESC LIMIT ?")
+# one statement (one round trip) for any number of jobs: a row per job (kind 0), per return
+# (kind 1) and per missing mark (kind 2); {wanted} selects the jids
+TARGETS = (
+    "WITH wanted (jid) AS ({wanted}) "
+    "SELECT jid, 0, minions, NULL, started, timeout FROM jobs WHERE jid IN (SELECT jid FROM wanted) "
+    "UNION ALL SELECT jid, 1, NULL, minion, NULL, NULL FROM returns WHERE jid IN (SELECT jid FROM wanted) "
+    "UNION ALL SELECT jid, 2, NULL, minion, NULL, NULL FROM missing WHERE jid IN (SELECT jid FROM wanted)")
+# jobs with fewer returns + (missing marks of minions that did not return) than distinct
+# expected minions; counts, not sets, so no minion list is decoded for a closed job
+OPEN_JOBS = (
+    "SELECT j.jid FROM jobs j WHERE j.started > ? AND j.nminions > "
+    "(SELECT COUNT(*) FROM returns r WHERE r.jid = j.jid) + (SELECT COUNT(*) FROM missing m WHERE m.jid = j.jid "
+    "AND NOT EXISTS (SELECT 1 FROM returns r WHERE r.jid = m.jid AND r.minion = m.minion)) "
+    "ORDER BY j.started, j.jid LIMIT ?")
 
 
 class SqlJobCache:
@@ -63,6 +69,8 @@ class SqlJobCache:
 
     dialect = ""
     param = "?"
+    blob = "BLOB"  # the column type of msgpack bytes
+    wanted_jids = ""  # a SELECT of one column over the jids passed as one parameter
     errors: tuple[type[Exception], ...] = ()
 
     def __init__(self) -> None:
@@ -83,6 +91,10 @@ class SqlJobCache:
     def _broken(self) -> bool:
         """True when the connection is dead and a new one must be made."""
         return False
+
+    def _jid_list(self, jids: Sequence[str]) -> Any:
+        """``jids`` as the one parameter of :attr:`wanted_jids`."""
+        raise NotImplementedError
 
     # -- plumbing ---------------------------------------------------------------------------
     def _q(self, sql: str) -> str:
@@ -118,15 +130,7 @@ class SqlJobCache:
 
     def _create(self, cur: Any) -> None:
         self._lock_schema(cur)
-        for stmt in SCHEMA:
-            cur.execute(stmt)
-        cur.execute("SELECT version FROM pvc_schema")
-        row = cur.fetchone()
-        if row is None:
-            cur.execute(self._q("INSERT INTO pvc_schema (version) VALUES (?)"), (SCHEMA_VERSION,))
-        elif row[0] != SCHEMA_VERSION:
-            raise JobCacheError(f"job cache ({self.dialect}) has schema version {row[0]}; this pvc reads "
-                                f"version {SCHEMA_VERSION}: use a matching pvc or a new job_cache location")
+        create_or_migrate(cur, self.dialect, self.blob, self.param)
 
     # -- the JobCache protocol --------------------------------------------------------------
     def new_job(self, job: JobRecord) -> None:
@@ -140,17 +144,18 @@ class SqlJobCache:
         turn). Per return: True if stored now, False if that minion had already returned for
         that job (a resend)."""
         insert_job = self._q(INSERT_JOB)
-        rows = [(jid, mid, dumps(ret), int(bool(ret.get("ok"))), received) for jid, mid, ret, received in returns]
+        rows = [(jid, mid, pack(ret), int(bool(ret.get("ok"))), received) for jid, mid, ret, received in returns]
 
         def write(cur: Any) -> list[bool]:
             for job in jobs:
-                cur.execute(insert_job, (job.jid, job.fun, dumps(job.args), dumps(job.kwargs), job.tgt,
-                                         job.tgt_type, dumps(job.minions), job.started, job.timeout, job.user))
+                cur.execute(insert_job, (job.jid, job.fun, pack(job.args), pack(job.kwargs), job.tgt, job.tgt_type,
+                                         pack(job.minions), len(set(job.minions)), job.started, job.timeout,
+                                         job.user))
             return self._insert_returns(cur, rows) if rows else []
 
         return self._run(write)
 
-    def _insert_returns(self, cur: Any, rows: Sequence[tuple[str, str, str, int, float]]) -> list[bool]:
+    def _insert_returns(self, cur: Any, rows: Sequence[tuple[str, str, bytes, int, float]]) -> list[bool]:
         """Insert ``(jid, minion, ret, ok, received)`` rows; per row, True if it was new."""
         sql = self._q(INSERT_RETURN)
         stored = []
@@ -168,16 +173,41 @@ class SqlJobCache:
 
         self._run(mark)
 
+    def lookup_jobs(self, jids: Sequence[str]) -> dict[str, JobTargets]:
+        """Who each of ``jids`` expects, who returned and who is marked missing, in one query;
+        jids not in the cache are left out. A restarted master uses it to tell a resent
+        return from a new one without a query per return."""
+        if not jids:
+            return {}
+        sql = self._q(TARGETS.format(wanted=self.wanted_jids))
+        param = self._jid_list(jids)
+        return self._run(lambda cur: _targets(cur, sql, (param,)))
+
+    def open_jobs(self, since: float, limit: int) -> list[JobTargets]:
+        """Up to ``limit`` jobs started after ``since`` (unix time) that still expect a return:
+        a minion neither returned nor was marked missing. Oldest first, in one query, so a
+        restarted master can re-arm their deadlines (``created + timeout``).
+
+        Counting assumes returns and marks only for minions the job expected (the master
+        refuses the others); a job with stray returns may be left out."""
+        sql = self._q(TARGETS.format(wanted=OPEN_JOBS))
+
+        def open_(cur: Any) -> list[JobTargets]:
+            found = _targets(cur, sql, (since, max(0, limit)))
+            return sorted((t for t in found.values() if t.outstanding), key=lambda t: (t.created, t.jid))
+
+        return self._run(open_)
+
     def get_job(self, jid: str) -> JobView | None:
         def get(cur: Any) -> JobView | None:
             cur.execute(self._q(f"SELECT {JOB_COLUMNS} FROM jobs WHERE jid = ?"), (jid,))
             row = cur.fetchone()
             if row is None:
                 return None
-            record = JobRecord(row[0], row[1], json.loads(row[2]), json.loads(row[3]), row[4], row[5],
-                               json.loads(row[6]), row[7], row[8], row[9])
+            record = JobRecord(row[0], row[1], unpack(row[2]), unpack(row[3]), row[4], row[5], unpack(row[6]),
+                               row[7], row[8], row[9])
             cur.execute(self._q("SELECT minion, ret, received FROM returns WHERE jid = ?"), (jid,))
-            returns = {m: StoredReturn(m, json.loads(r), t) for m, r, t in cur.fetchall()}
+            returns = {m: StoredReturn(m, unpack(r), t) for m, r, t in cur.fetchall()}
             cur.execute(self._q("SELECT minion, reason FROM missing WHERE jid = ?"), (jid,))
             missing = {m: reason for m, reason in cur.fetchall() if m not in returns}
             return JobView(record, returns, missing)
@@ -191,7 +221,7 @@ class SqlJobCache:
 
         def list_(cur: Any) -> list[JobSummary]:
             cur.execute(sql, (*params, max(0, limit)))
-            return [JobSummary(r[0], r[1], r[2], r[3], r[4], len(json.loads(r[5])), int(r[6]), int(r[7]))
+            return [JobSummary(r[0], r[1], r[2], r[3], r[4], int(r[5]), int(r[6]), int(r[7]))
                     for r in cur.fetchall()]
 
         return self._run(list_)
@@ -210,3 +240,18 @@ class SqlJobCache:
     def close(self) -> None:
         if not self._broken():
             self.conn.close()
+
+
+def _targets(cur: Any, sql: str, params: tuple[Any, ...]) -> dict[str, JobTargets]:
+    cur.execute(sql, params)
+    jobs: dict[str, tuple[Any, float, float]] = {}
+    returned: defaultdict[str, set[str]] = defaultdict(set)
+    missing: defaultdict[str, set[str]] = defaultdict(set)
+    for jid, kind, minions, minion, started, timeout in cur.fetchall():
+        if kind == 0:
+            jobs[jid] = (minions, started, timeout)
+        else:
+            (returned if kind == 1 else missing)[jid].add(minion)
+    return {jid: JobTargets(jid, frozenset(unpack(minions)), frozenset(returned[jid]), started, timeout,
+                            frozenset(missing[jid] - returned[jid]))
+            for jid, (minions, started, timeout) in jobs.items()}
