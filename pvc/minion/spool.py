@@ -90,7 +90,7 @@ class Spool:
         self.path, self.max_bytes, self.max_age, self.fsync = path, max_bytes, max_age, fsync
         self.stats = SpoolStats()
         self._clock = clock
-        self._budget = max_bytes // 2
+        self._budget = max_bytes // 2 - len(_HEADER)
         self._compact_min = min(COMPACT_MIN, self._budget)
         self._started: OrderedDict[str, _Entry] = OrderedDict()
         self._rets: OrderedDict[str, _Entry] = OrderedDict()
@@ -102,7 +102,7 @@ class Spool:
 
     # -- public API -------------------------------------------------------------------------
     def started(self, jid: str, fun: str) -> None:
-        """Record that job ``jid`` was received and is about to run."""
+        """Record that job ``jid`` was received and is about to run (a jid seen again starts over)."""
         self._store(STARTED, jid, fun, self._clock())
 
     def put(self, jid: str, payload: bytes) -> None:
@@ -247,8 +247,11 @@ class Spool:
         self._size += len(data)
 
     def _truncate_to(self, size: int) -> None:
+        """Undo a partial write: cut the file and move the offset back, or the next write would
+        leave a hole of zeros that replay reads as the end of the log."""
         try:
             os.ftruncate(self._fd, size)
+            os.lseek(self._fd, size, os.SEEK_SET)
         except OSError:
             log.exception("spool %s: could not undo a partial write", self.path)
 

@@ -292,6 +292,35 @@ def test_unopenable_spools_raise_naming_the_path(tmp_path: Path) -> None:
         Spool(str(newer))
 
 
+FULL_DISK_CHILD = textwrap.dedent("""
+    import resource, signal, sys
+    from pvc.minion.spool import Spool, SpoolError
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writes past the limit fail with EFBIG instead
+    sp = Spool(sys.argv[1])
+    resource.setrlimit(resource.RLIMIT_FSIZE, (20000, resource.RLIM_INFINITY))
+    kept = 0
+    try:
+        while True:
+            sp.put(f"j{kept:05d}", b"z" * 333)
+            kept += 1
+    except SpoolError as exc:
+        assert sys.argv[1] in str(exc), exc
+    resource.setrlimit(resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+    sp.put("after", b"room again")
+    sp.close()
+    print(kept)
+""")
+
+
+def test_failed_write_raises_and_leaves_a_clean_log(tmp_path: Path) -> None:
+    path = str(tmp_path / "m.log")
+    out = subprocess.run([sys.executable, "-c", FULL_DISK_CHILD, path], capture_output=True, text=True,
+                         cwd=Path(__file__).resolve().parents[2], check=True).stdout
+    kept = int(out)
+    with Spool(path) as sp:
+        assert sp.pending() == [(f"j{i:05d}", b"z" * 333) for i in range(kept)] + [("after", b"room again")]
+
+
 def test_one_process_per_spool(tmp_path: Path) -> None:
     path = str(tmp_path / "m.log")
     with Spool(path), pytest.raises(SpoolError, match="in use"):
