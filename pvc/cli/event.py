@@ -6,6 +6,7 @@ import fnmatch
 import json
 import os
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -55,7 +56,7 @@ def listen(config_dir: str, tag_glob: str, out: str, count: int | None, timeout:
     prefix = tag_glob.split("*", 1)[0].split("?", 1)[0].split("[", 1)[0]
     sock = subscribe(cfg, prefix)
     deadline = None if timeout is None else time.monotonic() + timeout
-    alive = _Liveness(cfg, wait)
+    alive = _Liveness(_ping(cfg), wait)
     seen = 0
     try:
         while count is None or seen < count:
@@ -91,26 +92,26 @@ def _human_data(data: Any) -> Any:
 
 
 class _Liveness:
-    """Notices, while no event arrives, that the master stopped answering on its socket."""
+    """Notices, while no event arrives, that the master stopped answering; ``probe`` raises
+    :class:`~pvc.errors.MasterUnreachable` when it does not answer."""
 
-    def __init__(self, cfg: MasterConfig, wait: bool) -> None:
-        self.cfg = cfg
+    def __init__(self, probe: Callable[[], None], wait: bool, every: float = ALIVE_CHECK) -> None:
+        self.probe = probe
         self.wait = wait
-        self.next_check = time.monotonic() + ALIVE_CHECK
+        self.every = every
+        self.next_check = time.monotonic() + every
         self.lost = False
 
     def seen(self) -> None:
-        self.next_check = time.monotonic() + ALIVE_CHECK
+        self.next_check = time.monotonic() + self.every
 
     def check(self) -> None:
-        from pvc.client import Client
         from pvc.errors import MasterUnreachable
 
         if time.monotonic() < self.next_check:
             return
         try:
-            with Client(config=self.cfg, connect_timeout=2.0) as client:
-                client.expected("*")  # any cheap request: does the master answer?
+            self.probe()
         except MasterUnreachable as exc:
             if not self.wait:
                 raise MasterUnreachable(f"the master stopped answering ({exc}); "
@@ -123,6 +124,16 @@ class _Liveness:
                 click.echo("The master is back.", err=True)
             self.lost = False
         self.seen()
+
+
+def _ping(cfg: MasterConfig) -> Callable[[], None]:
+    def probe() -> None:
+        from pvc.client import Client
+
+        with Client(config=cfg, connect_timeout=2.0) as client:
+            client.expected("*")  # any cheap request: does the master answer?
+
+    return probe
 
 
 @event.command(short_help="Put an event with TAG and JSON DATA on the bus.")

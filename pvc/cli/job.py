@@ -37,7 +37,7 @@ def list_(config_dir: str, limit: int, fun: str | None, out: str) -> None:
                    f"{j['returned']}/{j['minions']}{failed}")
 
 
-@job.command()
+@job.command(short_help="Show one job: every return, and who is missing and why.")
 @config_dir
 @click.argument("jid")
 @click.option("--out", type=click.Choice(["human", "json", "yaml"]), default="human", show_default=True)

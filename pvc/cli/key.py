@@ -113,7 +113,7 @@ def reject(config_dir: str, pattern: str, include_accepted: bool, yes: bool) -> 
     _change(config_dir, pattern, yes, "rejected", states, lambda s, p: s.reject(p, include_accepted))
 
 
-@key.command()
+@key.command(short_help="Delete keys matching PATTERN in any state.")
 @config_dir
 @click.argument("pattern")
 @yes_opt
@@ -123,7 +123,7 @@ def delete(config_dir: str, pattern: str, yes: bool) -> None:
             lambda s, p: s.delete(p))
 
 
-@key.command()
+@key.command(short_help="Print key fingerprints (--local: this minion's).")
 @config_dir
 @click.argument("pattern", default="*")
 @click.option("--local", is_flag=True,
