@@ -54,10 +54,11 @@ def check_access(path: str, mode: int = os.R_OK) -> None:
 
 def open_client(config_dir: str) -> Client:
     """A :class:`~pvc.client.Client` for the master configured in ``config_dir``."""
-    from pvc.client import Client
     from pvc.config import load_master
+
+    cfg = load_master(config_dir)  # config errors first: they need nothing else
+    from pvc.client import Client
     from pvc.wire.local import CLIENT_SOCKET
 
-    cfg = load_master(config_dir)
     check_access(os.path.join(cfg.sock_dir, CLIENT_SOCKET), os.R_OK | os.W_OK)
     return Client(config=cfg)

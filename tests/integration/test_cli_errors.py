@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
 import subprocess
 import sys
+import tempfile
 
 import pytest
 
 
 def pvc(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pvc.cli.main", *args], capture_output=True, text=True, timeout=30)
+    return subprocess.run([sys.executable, "-m", "pvc.cli.main", *args], check=False, capture_output=True, text=True, timeout=30)
 
 
 def test_unreachable_master(tmp_path):
@@ -63,3 +67,74 @@ def test_version_is_fast():
 def test_job_show_unknown_jid(three_minions):
     proc = pvc("job", "show", "-c", str(three_minions.master_dir), "20000101000000000000")
     assert proc.returncode == 2 and "no job with jid 20000101000000000000" in proc.stderr
+
+
+def test_option_typo_is_an_error_with_a_suggestion(tmp_path):
+    (tmp_path / "master").write_text("root_dir: root\n")
+    proc = pvc("-c", str(tmp_path), "run", "*", "test.ping", "--otu", "json")
+    assert proc.returncode == 2
+    assert "No such option '--otu'. Did you mean '--out'?" in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("how", ["group", "env"])
+def test_config_dir_on_the_group_or_from_the_environment(tmp_path, how):
+    (tmp_path / "master").write_text("root_dir: root\n")
+    if how == "group":
+        proc = pvc("-c", str(tmp_path), "job", "list")
+    else:
+        proc = subprocess.run([sys.executable, "-m", "pvc.cli.main", "job", "list"], check=False, capture_output=True,
+                              text=True, timeout=30, env={**os.environ, "PVC_CONFIG_DIR": str(tmp_path)})
+    assert proc.returncode == 2
+    assert f"no socket at {tmp_path}/root/run/master/client.ipc" in proc.stderr
+
+
+def _as_nobody(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+                           sys.executable, "-m", "pvc.cli.main", *args],
+                          check=False, capture_output=True, text=True, timeout=30)
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"), reason="needs root to become nobody")
+@pytest.mark.parametrize("argv, path", [
+    (["run", "*", "test.ping"], "root/run/master/client.ipc"),
+    (["job", "list"], "root/run/master/client.ipc"),
+    (["key", "list"], "root/pki/master"),
+    (["key", "finger"], "root/pki/master"),
+])
+def test_non_root_gets_permission_denied_not_a_traceback(argv, path):
+    base = tempfile.mkdtemp(prefix="pvc-perm-", dir="/tmp")
+    try:
+        os.chmod(base, 0o755)
+        with open(os.path.join(base, "master"), "w") as fh:
+            fh.write("root_dir: root\n")
+        for d in ("root/run/master", "root/pki/master/minions"):
+            os.makedirs(os.path.join(base, d))
+        os.chmod(os.path.join(base, "root"), 0o755)
+        for d in ("root/run", "root/pki"):
+            os.chmod(os.path.join(base, d), 0o755)
+        for d in ("root/run/master", "root/pki/master"):  # as the master leaves them
+            os.chmod(os.path.join(base, d), 0o700)
+        open(os.path.join(base, "root/run/master/client.ipc"), "w").close()
+        proc = _as_nobody(argv[0], "-c", base, *argv[1:]) if argv[0] == "run" else \
+            _as_nobody(*argv, "-c", base)
+        assert proc.returncode == 2, proc.stdout
+        assert "Traceback" not in proc.stderr and "master is not running" not in proc.stderr
+        assert proc.stderr.startswith(f"Error: permission denied: {base}/{path}")
+        assert "(run as root" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    finally:
+        shutil.rmtree(base)
+
+
+def test_cmd_run_from_the_cli_uses_a_shell(three_minions):
+    proc = three_minions.pvc("run", "m1", "cmd.run", "echo hi; exit 3", "--out", "json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == {"m1": "hi"}
+    proc = three_minions.pvc("run", "m1", "cmd.run", "echo hi; exit 3", "python_shell=False", "--out", "json")
+    assert json.loads(proc.stdout) == {"m1": "hi; exit 3"}
+
+
+def test_unknown_listed_minion_is_named(three_minions):
+    proc = three_minions.pvc("run", "-L", "m1,m2,m7", "test.ping")
+    assert proc.returncode == 1
+    assert "m7: no such minion" in proc.stderr
+    assert proc.stdout.index("m1:") < proc.stdout.index("m2:")

@@ -9,6 +9,7 @@ import time
 from pvc.crypto import Ed25519PrivateKey
 from tests.cluster.pvc import PvcCluster
 from tests.cluster.rogue import RogueMinion
+from tests.cluster.wait import wait_for
 
 
 def _keys(c: PvcCluster) -> dict:
@@ -39,6 +40,7 @@ def test_key_lifecycle(pvc_cluster: PvcCluster):
     # without --yes the CLI asks, and "no" changes nothing
     proc = c.pvc("key", "delete", "k1", input_text="n\n")
     assert proc.returncode == 1 and "k1" in _keys(c)["accepted"]
+    assert proc.stdout.rstrip().endswith("Nothing done.")
     assert c.pvc("key", "delete", "*", "--yes").returncode == 0
     assert _keys(c) == {"accepted": [], "pending": [], "rejected": [], "denied": []} or _keys(c)["accepted"] == []
     missing = c.pvc("key", "accept", "nosuch", "--yes")
@@ -67,3 +69,17 @@ def test_master_finger_pins_before_first_contact(pvc_cluster: PvcCluster):
     time.sleep(2)
     assert c.client().expected("*")[1] == []
     assert "does not match master_finger" in (c.root / "minion-f1.out").read_text()
+
+
+def test_finger_local_matches_what_the_master_received(pvc_cluster: PvcCluster):
+    c = pvc_cluster
+    c.auto_accept = False
+    c.start_master()
+    c.add_minion("k3")
+    pre = c.master_dir / "root" / "pki" / "master" / "minions_pre" / "k3"
+    wait_for(pre.exists, 15, "key of k3 pending")
+    master_view = c.pvc("key", "finger", "k3")
+    local = c.pvc("key", "finger", "--local", "-c", str(c.minion_dir("k3")))
+    assert local.returncode == 0, local.stderr
+    finger = local.stdout.split()[-1]
+    assert f"k3 (pending):  {finger}" in master_view.stdout
