@@ -48,8 +48,9 @@ def render() -> str:
 
 def _module(module: Any, docs: dict[str, str]) -> str:
     lines = [f"## {module.name}", ""]
-    if module.doc:
-        lines += [module.doc, ""]
+    summary = _summary(module)
+    if summary:
+        lines += [summary, ""]
     if module.requires:
         lines += [f"Needs: {', '.join(module.requires)} (calls fail with a clear error where it is missing).", ""]
     if module.config is not None and dataclasses.is_dataclass(module.config):
@@ -63,6 +64,16 @@ def _module(module: Any, docs: dict[str, str]) -> str:
         if text.strip():
             lines += [text.strip(), ""]
     return "\n".join(lines)
+
+
+def _summary(module: Any) -> str:
+    """The module's one-line doc: ``ModuleSpec.doc`` where it has one, else the first paragraph
+    of the Python module's docstring."""
+    doc = getattr(module, "doc", "")
+    if not doc and module.functions:
+        source = sys.modules.get(module.functions[0].__module__)
+        doc = ((source.__doc__ if source else "") or "").strip().split("\n\n", 1)[0]
+    return " ".join(str(doc).split())
 
 
 def _default(f: dataclasses.Field[Any]) -> str:

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import click
 
 from pvc.cli.options import config_dir
+
+
+def _as_map(value: Any) -> dict[str, Any]:
+    """A job record from the client (a typed wire record, or a plain map) as a plain map."""
+    return dict(value.to_map()) if hasattr(value, "to_map") else dict(value)
 
 
 @click.group()
@@ -25,7 +31,7 @@ def list_(config_dir: str, limit: int, fun: str | None, out: str) -> None:
     from pvc.cli.output import dump
 
     with open_client(config_dir) as client:
-        jobs = client.jobs(limit, fun)
+        jobs = [_as_map(j) for j in client.jobs(limit, fun)]
     if out != "human":
         click.echo(dump(jobs, out))
         return
@@ -49,7 +55,7 @@ def show(config_dir: str, jid: str, out: str) -> None:
     from pvc.results import Return
 
     with open_client(config_dir) as client:
-        data = client.job(jid)
+        data = _as_map(client.job(jid))
     data.pop("k", None)
     data.pop("v", None)
     if out != "human":
