@@ -17,29 +17,21 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import zmq
 
 from pvc.config import DEFAULT_CONFIG_DIR, MasterConfig, load_master
-from pvc.errors import InvalidArgument, MasterUnreachable, PvcError
+from pvc.errors import MasterUnreachable, error_type
 from pvc.results import JobResult, Return
-from pvc.wire.codec import decode, encode
-from pvc.wire.local import CLIENT_SOCKET, REPLY_KINDS, PublishRequest
+from pvc.wire.local import (CLIENT_SOCKET, REPLIES, Done, ErrorReply, EventFire, ExpectedReq, JobGet, JobList,
+                            JobsReply, JobSummary, JobView, KeysChanged, Minions, Ok, Published, PublishReq,
+                            RetReply)
+from pvc.wire.messages import Outer
+from pvc.wire.record import Record
 
-# Errors the master reports by type name, re-raised as the same typed exception here.
-_ERRORS: dict[str, type[PvcError]] = {}
-
-
-def _error_types() -> dict[str, type[PvcError]]:
-    if not _ERRORS:
-        import pvc.errors as errors
-
-        for name in dir(errors):
-            obj = getattr(errors, name)
-            if isinstance(obj, type) and issubclass(obj, PvcError):
-                _ERRORS[name] = obj
-    return _ERRORS
+Reply = Published | RetReply | Done | JobView | JobsReply | Ok | Minions
+R = TypeVar("R", bound=Record)
 
 
 class ReturnStream:
@@ -66,7 +58,7 @@ class Client:
         self.sock.setsockopt(zmq.LINGER, 0)
         self.sock.setsockopt(zmq.RCVHWM, 0)
         self.sock.connect(f"ipc://{path}")
-        self._early: list[dict[str, Any]] = []
+        self._early: list[Reply] = []
 
     def close(self) -> None:
         self.sock.close(0)
@@ -78,57 +70,54 @@ class Client:
         self.close()
 
     # -- transport --------------------------------------------------------------------------
-    def _send(self, kind: str, body: dict[str, Any]) -> None:
-        self.sock.send(encode(kind, body))
+    def _send(self, req: Outer) -> None:
+        self.sock.send(req.encode())
 
-    def _recv(self, timeout: float) -> dict[str, Any] | None:
+    def _recv(self, timeout: float) -> Reply | None:
+        """The next reply, decoded totally (a hostile minion's return cannot crash a client)."""
         if self.sock.poll(max(0, int(timeout * 1000))):
-            msg = decode(self.sock.recv(), REPLY_KINDS, self.cfg.max_message_size)
-            if msg["k"] == "error":
-                raise _error_types().get(msg.get("type", ""), PvcError)(msg.get("message", "master error"))
-            return msg
+            msg = REPLIES.decode_message(self.sock.recv(), self.cfg.max_message_size)
+            if isinstance(msg, ErrorReply):
+                raise error_type(msg.type)(msg.message)
+            return msg  # type: ignore[return-value]
         return None
 
-    def _request(self, kind: str, body: dict[str, Any], expect: str) -> dict[str, Any]:
-        self._send(kind, body)
+    def _request(self, req: Outer, expect: type[R]) -> R:
+        self._send(req)
         deadline = time.monotonic() + self.connect_timeout
         while True:
             msg = self._recv(deadline - time.monotonic())
             if msg is None:
                 raise MasterUnreachable(f"master did not answer within {self.connect_timeout:g}s "
                                         f"(socket {self.cfg.sock_dir}/{CLIENT_SOCKET})")
-            if msg["k"] == expect:
+            if isinstance(msg, expect):
                 return msg
             self._early.append(msg)  # returns of a pipelined job arriving before this reply
 
     # -- jobs -------------------------------------------------------------------------------
     def publish(self, tgt: str | Sequence[str], fun: str, args: Sequence[Any] = (), kwargs: Mapping[str, Any] | None = None,
-                tgt_type: str = "glob", timeout: float | None = None, stream: bool = True) -> dict[str, Any]:
-        req = self._request_for(tgt, fun, args, kwargs, tgt_type, timeout, stream)
-        return self._request("publish", req.to_map(), "published")
+                tgt_type: str = "glob", timeout: float | None = None, stream: bool = True) -> Published:
+        return self._request(self._request_for(tgt, fun, args, kwargs, tgt_type, timeout, stream), Published)
 
     def _request_for(self, tgt: str | Sequence[str], fun: str, args: Sequence[Any], kwargs: Mapping[str, Any] | None,
-                     tgt_type: str, timeout: float | None, stream: bool) -> PublishRequest:
+                     tgt_type: str, timeout: float | None, stream: bool) -> PublishReq:
         if not isinstance(tgt, str):
             tgt, tgt_type = ",".join(tgt), "list"
-        req = PublishRequest(tgt, tgt_type, fun, list(args), dict(kwargs or {}),
-                             float(timeout if timeout is not None else self.cfg.timeout), stream)
-        if not 0 < req.timeout <= 86400:
-            raise InvalidArgument("timeout must be between 0 and 86400 seconds")
-        return req
+        return PublishReq(tgt, tgt_type, fun, list(args), dict(kwargs or {}),
+                          float(timeout if timeout is not None else self.cfg.timeout), stream)
 
-    def publish_many(self, requests: Sequence[PublishRequest]) -> list[dict[str, Any]]:
+    def publish_many(self, requests: Sequence[PublishReq]) -> list[Published]:
         """Send every request, then read every reply: one round trip's latency for the lot
         (how a caller keeps thousands of jobs in flight)."""
         for req in requests:
-            self._send("publish", req.to_map())
-        replies = []
+            self._send(req)
+        replies: list[Published] = []
         deadline = time.monotonic() + self.connect_timeout + 0.001 * len(requests)
         while len(replies) < len(requests):
             msg = self._recv(deadline - time.monotonic())
             if msg is None:
                 raise MasterUnreachable(f"master did not answer within {self.connect_timeout:g}s")
-            if msg["k"] == "published":
+            if isinstance(msg, Published):
                 replies.append(msg)
             else:
                 self._early.append(msg)
@@ -140,12 +129,12 @@ class Client:
         """Publish, then iterate ``(minion_id, Return)`` as returns arrive; the stream's
         ``result`` holds the whole job (with non-returners) once iteration ends."""
         pub = self.publish(tgt, fun, args, kwargs, tgt_type, timeout, stream=True)
-        result = JobResult(pub["jid"], list(pub["minions"]))
+        result = JobResult(pub.jid, list(pub.minions))
         wait = (timeout if timeout is not None else self.cfg.timeout) + 2.0
         return ReturnStream(self._stream({result.jid: result}, wait), result)
 
-    def next_message(self, timeout: float) -> dict[str, Any] | None:
-        """The next ``ret``/``done`` message for any streamed job, or None after ``timeout``."""
+    def next_message(self, timeout: float) -> Reply | None:
+        """The next :class:`RetReply`/:class:`Done` for any streamed job, or None after ``timeout``."""
         return self._early.pop(0) if self._early else self._recv(timeout)
 
     def _stream(self, jobs: dict[str, JobResult], timeout: float) -> Iterator[tuple[str, Return]]:
@@ -157,16 +146,13 @@ class Client:
                 for jid in open_jobs:  # master silent past the deadline: report what is missing
                     jobs[jid].mark_timed_out()
                 return
-            jid = msg.get("jid")
-            if jid not in jobs:
-                continue
-            if msg["k"] == "ret":
-                ret = Return.from_wire(msg["ret"])
-                jobs[jid].returns[msg["id"]] = ret
-                yield msg["id"], ret
-            elif msg["k"] == "done":
-                jobs[jid].missing.update(msg.get("missing", {}))
-                open_jobs.discard(jid)
+            if isinstance(msg, RetReply) and msg.jid in jobs:
+                ret = msg.ret.value()
+                jobs[msg.jid].returns[msg.id] = ret
+                yield msg.id, ret
+            elif isinstance(msg, Done) and msg.jid in jobs:
+                jobs[msg.jid].missing.update(msg.missing)
+                open_jobs.discard(msg.jid)
 
     def run(self, tgt: str | Sequence[str], fun: str, args: Sequence[Any] = (), kwargs: Mapping[str, Any] | None = None,
             tgt_type: str = "glob", timeout: float | None = None) -> JobResult:
@@ -185,7 +171,7 @@ class Client:
                   timeout: float | None = None, stream: bool = True) -> str:
         """Publish and return the jid at once. With ``stream`` (default) the returns are sent to
         this client and :meth:`collect` gathers them; without it, read them from the job cache."""
-        return self.publish(tgt, fun, args, kwargs, tgt_type, timeout, stream)["jid"]
+        return self.publish(tgt, fun, args, kwargs, tgt_type, timeout, stream).jid
 
     def run_async_many(self, tgt: str | Sequence[str], fun: str, count: int, args: Sequence[Any] = (),
                        kwargs: Mapping[str, Any] | None = None, tgt_type: str = "glob",
@@ -193,7 +179,7 @@ class Client:
         """Publish the same job ``count`` times without waiting between them; returns the jids
         (collect their returns with :meth:`collect`)."""
         req = self._request_for(tgt, fun, args, kwargs, tgt_type, timeout, True)
-        return [r["jid"] for r in self.publish_many([req] * count)]
+        return [r.jid for r in self.publish_many([req] * count)]
 
     def collect(self, jids: Sequence[str], timeout: float | None = None) -> dict[str, JobResult]:
         jobs = {jid: JobResult(jid, []) for jid in jids}
@@ -203,23 +189,22 @@ class Client:
 
     def expected(self, tgt: str, tgt_type: str = "glob") -> tuple[list[str], list[str]]:
         """Which accepted minions the target matches, and which of them are connected."""
-        msg = self._request("expected", {"tgt": tgt, "tgt_type": tgt_type}, "minions")
-        return list(msg["minions"]), list(msg["connected"])
+        msg = self._request(ExpectedReq(tgt, tgt_type), Minions)
+        return list(msg.minions), list(msg.connected)
 
-    def job(self, jid: str) -> dict[str, Any]:
-        return self._request("job_get", {"jid": jid}, "job")
+    def job(self, jid: str) -> JobView:
+        """One job from the cache: returns (``view.returns[mid].ret.value()`` is a Return),
+        who did not return and why (``missing``), who is still running (``running``)."""
+        return self._request(JobGet(jid), JobView)
 
-    def jobs(self, limit: int = 50, fun: str | None = None) -> list[dict[str, Any]]:
-        body: dict[str, Any] = {"limit": limit}
-        if fun:
-            body["fun"] = fun
-        return list(self._request("job_list", body, "jobs")["jobs"])
+    def jobs(self, limit: int = 50, fun: str | None = None) -> list[JobSummary]:
+        return list(self._request(JobList(limit, fun or ""), JobsReply).jobs)
 
     def keys_changed(self) -> list[str]:
-        return list(self._request("keys_changed", {}, "ok").get("revoked", []))
+        return list(self._request(KeysChanged(), Ok).revoked)
 
     def fire_event(self, tag: str, data: Mapping[str, Any]) -> None:
-        self._request("event_fire", {"tag": tag, "data": dict(data)}, "ok")
+        self._request(EventFire(tag, dict(data)), Ok)
 
 
 def listen(cfg: MasterConfig, prefix: str = "") -> zmq.Socket:

@@ -40,7 +40,8 @@ class DaemonConfig:
 class MasterConfig(DaemonConfig):
     interface: str = "0.0.0.0"
     publish_port: int = 4505
-    ret_port: int = 4506
+    ret_port: int = 4506      # enrolment: strangers may only ask to authenticate, in small frames
+    channel_port: int = 4507  # returns and events: only authenticated minions can connect (CURVE)
     auto_accept: bool = False
     timeout: float = 5.0
     job_cache: str = ""
@@ -49,6 +50,8 @@ class MasterConfig(DaemonConfig):
     max_pending_keys: int = 1000
     auth_rate: float = 500.0
     peer_rate: float = 20000.0
+    max_preauth_size: int = 4096     # bytes: largest frame a peer may send before it authenticates
+    address_rate: float = 1000.0     # enrolment connections and auth requests per second per source address
 
 
 @dataclass(frozen=True)
@@ -57,12 +60,16 @@ class MinionConfig(DaemonConfig):
     master: str = "127.0.0.1"
     master_port: int = 4506
     publish_port: int = 0  # 0: use the port the master announces at auth
+    channel_port: int = 0  # 0: use the port the master announces at auth
     master_finger: str = ""
     grains: dict[str, Any] = field(default_factory=dict)
     acceptance_wait_time: float = 2.0
     pub_window: float = 120.0
     workers: int = 8
     modules: dict[str, Any] = field(default_factory=dict)
+    spool_max_bytes: int = 64 * 1024 * 1024  # unacked returns kept on disk, at most
+    spool_max_age: float = 24.0              # hours an unacked return is kept
+    spool_fsync: bool = False                # fsync each spooled return (power-loss safe, slower)
 
 
 def _read_yaml(path: str) -> Mapping[str, Any]:
@@ -110,7 +117,7 @@ def load_master(config_dir: str | os.PathLike[str] = DEFAULT_CONFIG_DIR) -> Mast
     base = os.fspath(config_dir)
     where = os.path.join(base, "master")
     cfg = build(MasterConfig, _read_yaml(where), where=where)
-    for port in ("publish_port", "ret_port"):
+    for port in ("publish_port", "ret_port", "channel_port"):
         if not 0 < getattr(cfg, port) < 65536:
             raise ConfigError(f"{where}: option '{port}' must be a TCP port (1-65535)")
     return _resolve_paths(cfg, "master", base)

@@ -25,6 +25,7 @@ NONCE_LEN = 12
 __all__ = [
     "Ed25519PrivateKey", "Ed25519PublicKey", "X25519PrivateKey", "Aead", "aead_open",
     "public_bytes", "load_public", "fingerprint", "verify", "derive", "random_key", "nonce",
+    "curve_keypair", "mac",
 ]
 
 
@@ -63,6 +64,24 @@ def verify(public: Ed25519PublicKey, signature: bytes, data: bytes) -> None:
         raise AuthError("bad signature") from None
 
 
+def curve_keypair(identity: Ed25519PrivateKey) -> tuple[bytes, bytes]:
+    """The (secret, public) X25519 pair a daemon uses for ZeroMQ CURVE, derived from its
+    Ed25519 identity with HKDF, so no second key file has to be kept in step."""
+    seed = identity.private_bytes_raw()
+    secret = HKDF(algorithm=hashes.SHA256(), length=32, salt=b"", info=b"pvc-curve-v1\x00").derive(seed)
+    public = X25519PrivateKey.from_private_bytes(secret).public_key().public_bytes_raw()
+    return secret, public
+
+
+def mac(key: bytes, data: bytes) -> bytes:
+    """HMAC-SHA256 (cryptography's, not hashlib's: one OpenSSL per daemon)."""
+    from cryptography.hazmat.primitives import hmac
+
+    h = hmac.HMAC(key, hashes.SHA256())
+    h.update(data)
+    return h.finalize()
+
+
 def derive(private: X25519PrivateKey, peer_public: bytes, salt: bytes, info: bytes, length: int) -> bytes:
     """X25519 + HKDF-SHA256: the shared secret never leaves this function."""
     try:
@@ -84,6 +103,10 @@ class Aead:
     def seal(self, plaintext: bytes, aad: bytes) -> tuple[bytes, bytes]:
         n = nonce()
         return n, self._aead.encrypt(n, plaintext, aad)
+
+    def seal_with(self, n: bytes, plaintext: bytes, aad: bytes) -> bytes:
+        """Seal under a nonce the caller guarantees unique for this key (a counter)."""
+        return self._aead.encrypt(n, plaintext, aad)
 
     def open(self, n: bytes, ciphertext: bytes, aad: bytes) -> bytes:
         return aead_open(self._aead, n, ciphertext, aad)

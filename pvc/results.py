@@ -13,6 +13,7 @@ from typing import Any
 # Why a targeted minion did not return.
 NOT_CONNECTED = "not connected"
 TIMED_OUT = "timed out"
+RESTARTED = "minion restarted during the job"
 
 
 @dataclass(frozen=True)

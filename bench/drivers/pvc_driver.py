@@ -54,8 +54,10 @@ class PvcDriver:
                     pass  # probe again later
 
         def poll() -> list[str]:
+            from pvc.wire.local import RetReply
+
             msg = self.client.next_message(POLL_S)
-            return [msg["id"]] if msg is not None and msg["k"] == "ret" and msg["ret"].get("ok") else []
+            return [msg.id] if isinstance(msg, RetReply) and msg.ret.ok else []
 
         return wait_answering(ids, timeout, every, publish, poll)
 

@@ -1,71 +1,148 @@
-"""Serving auth requests, the only thing an unauthenticated peer can ask for.
+"""Enrolment: the only thing an unauthenticated peer can ask for, and what it costs us.
 
-Requests wait in a bounded queue and are served at ``auth_rate`` per second, after returns and
-client requests, so a flood of fake ids delays new auths but never the jobs of connected
-minions. Bad ids, bad signatures and stale timestamps are dropped without an answer.
+A peer on the enrolment port may send ``hello`` (answered with a fresh challenge) and ``auth``
+(a signed request over that challenge). Everything cheap is checked first, on arrival: frame
+size (``max_preauth_size``), the per-connection message rate, the id's charset, and the
+challenge — issued to *this* connection, unexpired and unused (an HMAC, no state per
+stranger). Only then does a request wait for the expensive signature check, in a queue with
+at most one request per connection, served round-robin at ``auth_rate`` per second after the
+jobs of connected minions. A flood therefore costs the master a bounded queue and delays a
+legitimate minion by at most one turn of the round, whatever the number of sockets.
+
+An accepted auth creates a *pending* session: it replaces the minion's live session only when
+the minion first uses the new channel (see :class:`pvc.master.sessions.Sessions`), so even a
+valid auth exchange cannot silence a working minion on its own.
 """
 
 from __future__ import annotations
 
 import logging
-from collections import deque
+import os
+import struct
+import time
+from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
 
+from cryptography.hazmat.primitives.constant_time import bytes_eq
+
+from pvc import events
 from pvc.config import MasterConfig
-from pvc.crypto import Ed25519PrivateKey
-from pvc.errors import AuthError, InvalidMinionId, PvcError
+from pvc.crypto import mac
+from pvc.errors import AuthError, InvalidMinionId, ProtocolError, PvcError
 from pvc.ids import validate_minion_id
 from pvc.master.keystore import KeyStore
-from pvc.master.ratelimit import TokenBucket
+from pvc.master.ratelimit import PeerLimiter, TokenBucket
 from pvc.master.sessions import Sessions
-from pvc.wire.auth import ACCEPTED, check_request, make_reply
-from pvc.wire.messages import AuthRequest
+from pvc.master.zap import ZapHandler
+from pvc.wire.auth import ACCEPTED, DENIED, ReplyParams, check_request, make_reply
+from pvc.wire.codec import decode
+from pvc.wire.messages import CHALLENGE_LEN, ENROL_KINDS, AuthRequest, Challenge, Hello
 
 log = logging.getLogger(__name__)
-AUTH_QUEUE = 10_000
-AUTH_WINDOW = 300.0
+CHALLENGE_TTL = 30.0
+MAX_QUEUED = 4096          # connections with a request waiting for its signature check
+ENROL_RATE = 10.0          # messages per second per enrolment connection (an auth needs two)
+USED_MAX = 200_000
 
 
-class AuthServer:
-    def __init__(self, cfg: MasterConfig, identity: Ed25519PrivateKey, keys: KeyStore, sessions: Sessions,
-                 send: Callable[[bytes, bytes], None], fire: Callable[[str, dict], None]) -> None:
+@dataclass(frozen=True)
+class EnrolStats:
+    refused: int
+    queued: int
+
+
+class Challenges:
+    """Stateless challenges: issue time + HMAC(secret, time | connection), single use."""
+
+    def __init__(self) -> None:
+        self._secret = os.urandom(32)
+        self._used: OrderedDict[bytes, float] = OrderedDict()
+
+    def issue(self, peer: bytes, now: float) -> bytes:
+        stamp = struct.pack(">Q", int(now * 1000))
+        return stamp + mac(self._secret, stamp + peer)[:CHALLENGE_LEN - 8]
+
+    def consume(self, chal: bytes, peer: bytes, now: float) -> None:
+        stamp = chal[:8]
+        if not bytes_eq(chal[8:], mac(self._secret, stamp + peer)[:CHALLENGE_LEN - 8]):
+            raise AuthError("auth request answers a challenge this connection was not given")
+        if now - struct.unpack(">Q", stamp)[0] / 1000 > CHALLENGE_TTL:
+            raise AuthError("auth request answers an expired challenge")
+        while self._used and (next(iter(self._used.values())) < now or len(self._used) >= USED_MAX):
+            self._used.popitem(last=False)
+        if chal in self._used:
+            raise AuthError("auth request answers a challenge already used (replay)")
+        self._used[chal] = now + CHALLENGE_TTL
+
+
+class Enrolment:
+    def __init__(self, cfg: MasterConfig, params: ReplyParams, keys: KeyStore, sessions: Sessions,
+                 zap: ZapHandler, send: Callable[[bytes, bytes], None],
+                 fire: Callable[[str, dict], None]) -> None:
         self.cfg = cfg
-        self.identity = identity
+        self.params = params
         self.keys = keys
         self.sessions = sessions
+        self.zap = zap
         self.send = send
         self.fire = fire
-        self.queue: deque[tuple[bytes, AuthRequest]] = deque(maxlen=AUTH_QUEUE)
+        self.challenges = Challenges()
+        self.queue: OrderedDict[bytes, AuthRequest] = OrderedDict()  # one per connection, FIFO
         self.bucket = TokenBucket(cfg.auth_rate, cfg.auth_rate)
-        self.on_accept: Callable[[str], None] = lambda mid: None
+        self.peers = PeerLimiter(ENROL_RATE, 2 * ENROL_RATE, max_peers=65_536)
+        self.refused = 0
 
-    def submit(self, peer: bytes, req: AuthRequest) -> None:
-        self.queue.append((peer, req))
+    def on_message(self, peer: bytes, payload: bytes) -> None:
+        """One frame from the enrolment port: cheap checks only (no signature yet)."""
+        now = time.time()
+        if not self.peers.allow(peer, time.monotonic()):
+            self.refused += 1
+            return
+        try:
+            msg = decode(payload, ENROL_KINDS, self.cfg.max_preauth_size)
+            if msg["k"] == Hello.KIND:
+                self.send(peer, Challenge(self.challenges.issue(peer, now)).encode())
+                return
+            req = AuthRequest.from_map(msg)
+            validate_minion_id(req.id)
+            self.challenges.consume(req.chal, peer, now)
+        except (ProtocolError, AuthError, InvalidMinionId) as exc:
+            self.refused += 1
+            log.debug("enrolment: dropped a message: %s", exc)
+            return
+        if peer not in self.queue and len(self.queue) >= MAX_QUEUED:
+            self.refused += 1
+            return
+        self.queue[peer] = req
 
     def serve(self, now: float, budget: int = 200) -> None:
         while self.queue and budget > 0 and self.bucket.take(1.0, now):
             budget -= 1
-            peer, req = self.queue.popleft()
+            peer, req = self.queue.popitem(last=False)
             try:
                 self._serve_one(peer, req)
-            except (AuthError, InvalidMinionId) as exc:
-                log.info("auth refused: %s", exc)
+            except AuthError as exc:
+                self.refused += 1
+                log.debug("auth refused: %s", exc)
             except PvcError as exc:  # e.g. a corrupt key file: refuse this one, keep serving
                 log.error("auth of %r failed: %s", req.id, exc)
 
     def _serve_one(self, peer: bytes, req: AuthRequest) -> None:
-        mid = validate_minion_id(req.id)
-        check_request(req, AUTH_WINDOW)
+        check_request(req)
+        mid = req.id
         state = self.keys.offer(mid, req.pub, self.cfg.auto_accept, self.cfg.max_pending_keys)
         if state == ACCEPTED:
-            reply, channel = make_reply(req, state, self.identity, self.cfg.publish_port,
-                                        self.sessions.key.key_id, self.sessions.key.key)
-            self.sessions.add(mid, channel, peer, req.pub)
-            self.on_accept(mid)
+            key = self.sessions.key
+            reply, channel = make_reply(req, state, self.params, key.key_id, key.key)
+            self.sessions.add_pending(mid, channel, req.pub)
+            self.zap.allow(mid, req.curve)
         else:
-            reply, _ = make_reply(req, state, self.identity, self.cfg.publish_port)
+            reply, _ = make_reply(req, state, self.params)
+            if state == DENIED:
+                log.warning("auth %s: a different key was offered for this id; it is denied "
+                            "(see pvc key list --state denied)", mid)
+            else:
+                log.info("auth %s: key %s", mid, state)
         self.send(peer, reply.encode())
-        log.info("auth %s: %s", mid, state)
-        self.fire("pvc/auth", {"id": mid, "status": state})
-        if state == ACCEPTED:
-            self.fire(f"pvc/minion/{mid}/start", {"id": mid})
+        self.fire(events.AUTH, {"id": mid, "status": state})

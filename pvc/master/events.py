@@ -1,14 +1,7 @@
-"""The master's event bus: a PUB socket on a local IPC path that ``pvc event listen`` reads.
+"""The master's event bus: an XPUB on a local IPC path that ``pvc event listen`` reads.
 
 Frames are ``[tag, msgpack({"tag", "data", "ts"})]``; the tag is the ZMQ topic, so a listener
-subscribing to ``pvc/job/`` only receives job events. Tags in use::
-
-    pvc/auth                        {id, status}
-    pvc/minion/<id>/start|stop
-    pvc/job/<jid>/new               {fun, tgt, tgt_type, minions}
-    pvc/job/<jid>/ret/<id>          {ok, data, error, ...}
-    pvc/vm/<name>/started|...       forwarded from minions
-    (anything)                      from ``pvc event fire``
+subscribing to ``pvc/job/`` only receives job events. The tags are built by :mod:`pvc.events`.
 """
 
 from __future__ import annotations
@@ -21,12 +14,6 @@ import zmq
 from pvc.wire.codec import pack
 
 EVENTS_SOCKET = "events.ipc"
-MINION_EVENT_PREFIXES = ("pvc/vm/",)
-
-
-def minion_may_fire(mid: str, tag: str) -> bool:
-    """A minion may only fire events about its VMs or itself, never cluster transitions."""
-    return tag.startswith(MINION_EVENT_PREFIXES) or tag.startswith(f"pvc/minion/{mid}/")
 
 
 class EventBus:
@@ -41,13 +28,17 @@ class EventBus:
         self.listeners = 0
 
     def on_subscription(self, frames: list[bytes]) -> None:
-        """XPUB reports each new subscription (\x01...) and each one gone (\x00...)."""
+        """XPUB reports each new subscription (\\x01...) and each one gone (\\x00...)."""
         if frames and frames[0]:
-            self.listeners += 1 if frames[0][0] == 1 else -1
+            self.listeners = max(0, self.listeners + (1 if frames[0][0] == 1 else -1))
 
     def fire(self, tag: str, data: dict[str, Any]) -> None:
         if self.listeners > 0:
-            self.sock.send_multipart([tag.encode(), pack({"tag": tag, "data": data, "ts": time.time()})], zmq.NOBLOCK)
+            try:
+                self.sock.send_multipart([tag.encode(), pack({"tag": tag, "data": data, "ts": time.time()})],
+                                         zmq.NOBLOCK)
+            except zmq.Again:
+                pass  # a slow listener loses events, the master never waits for it
 
     def close(self) -> None:
         self.sock.close(0)

@@ -26,14 +26,16 @@ class ActiveJob:
     deadline: float
     waiters: set[bytes] = field(default_factory=set)
     returned: set[str] = field(default_factory=set)
+    lost: dict[str, str] = field(default_factory=dict)  # minion -> why it will never return
     finished: bool = False
 
     def outstanding(self) -> set[str]:
-        return set(self.expected - self.not_connected) - self.returned
+        return set(self.expected - self.not_connected) - self.returned - self.lost.keys()
 
     def missing(self) -> dict[str, str]:
         out = {m: NOT_CONNECTED for m in self.not_connected if m not in self.returned}
         out.update({m: TIMED_OUT for m in self.outstanding()})
+        out.update({m: why for m, why in self.lost.items() if m not in self.returned})
         return out
 
 

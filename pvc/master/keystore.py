@@ -94,7 +94,11 @@ class KeyStore:
                 return BUSY
             self._write(PENDING, mid, raw)
         elif pending != raw:
-            self._write(PENDING, mid, raw)  # a re-installed minion offers a new key while pending
+            # the first key offered is the one the operator checks with `pvc key finger`; a
+            # second, different offer may be an attacker's, so it never replaces the first
+            # (Salt's rule): it goes to denied, where the operator can see it
+            self._write(DENIED, mid, raw)
+            return DENIED
         return PENDING
 
     def list(self, pattern: str = "*", states: tuple[str, ...] = tuple(STATE_DIRS)) -> list[KeyInfo]:
@@ -118,8 +122,16 @@ class KeyStore:
             moved.append(info.id)
         return moved
 
-    def accept(self, pattern: str, include_rejected: bool = False) -> list[str]:
+    def accept(self, pattern: str, include_rejected: bool = False, finger: str | None = None) -> list[str]:
+        """Accept pending keys matching ``pattern``; with ``finger``, only the key with that
+        fingerprint (so the key accepted is the one the operator checked)."""
         sources = (PENDING, REJECTED) if include_rejected else (PENDING,)
+        if finger is not None:
+            want = finger.lower().strip()
+            matching = [k for k in self.list(pattern, sources) if k.finger == want]
+            if not matching:
+                raise KeyStateError(f"no pending key matching '{pattern}' has fingerprint {want}")
+            return [mid for k in matching for mid in self._move(k.id, (k.state,), ACCEPTED)]
         return self._move(pattern, sources, ACCEPTED)
 
     def reject(self, pattern: str, include_accepted: bool = False) -> list[str]:

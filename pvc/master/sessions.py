@@ -1,30 +1,34 @@
 """Who is authenticated right now, and the current publication (session) key.
 
-A session is created by a successful auth and holds the per-minion channel, the ZMQ routing
-identity last seen for that minion (it changes when the minion reconnects) and a last-seen
-time from heartbeats. The session key rotates when a key is deleted or rejected; the new key
-reaches the remaining minions through their channels (one cheap AEAD box each) instead of a
-fleet-wide re-auth.
+A session holds the per-minion channel, the ZeroMQ routing id of the minion's channel
+connection (bound to the minion by CURVE), when it was last heard from, and the VMs it says
+it holds. A new auth creates a *pending* session; the minion's live session is replaced only
+when the minion's first box opens under the pending channel, which only the minion that made
+the new key exchange can produce. The session key rotates when a key is deleted or rejected;
+the new key reaches the remaining minions through their channels (one cheap AEAD box each)
+instead of a fleet-wide re-auth.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pvc.crypto import Aead, random_key
+from pvc.errors import AuthError
+from pvc.wire.messages import Sealed
+from pvc.wire.record import Record
 from pvc.wire.sealed import Channel
 
 
 @dataclass
 class Session:
     channel: Channel
-    peer: bytes
     pub: bytes
-    # a session counts as live only once the minion has used its channel (its first sealed
-    # message proves it accepted this master's reply)
+    peer: bytes = b""
     last_seen: float = float("-inf")
     created: float = 0.0
+    vms: frozenset[str] = field(default_factory=frozenset)
 
 
 class SessionKey:
@@ -43,16 +47,45 @@ class Sessions:
     def __init__(self, heartbeat: float) -> None:
         self.key = SessionKey()
         self.by_id: dict[str, Session] = {}
-        self.subscribed: set[str] = set()  # ids whose publication topic has a live subscriber
+        self.pending: dict[str, Session] = {}
+        self.subscribed: set[str] = set()  # ids whose publish connection is live
         self.alive_for = 3 * heartbeat + 1.0
 
-    def add(self, mid: str, channel_key: bytes, peer: bytes, pub: bytes) -> None:
-        self.by_id[mid] = Session(Channel(mid, channel_key), peer, pub, created=time.monotonic())
+    def add_pending(self, mid: str, channel_key: bytes, pub: bytes) -> None:
+        self.pending[mid] = Session(Channel(mid, channel_key), pub, created=time.monotonic())
+
+    def open(self, box: Sealed, peer: bytes, max_size: int, now: float) -> tuple[Session, Record, bool]:
+        """Open a box from minion ``box.id``: under its live channel, else under its pending
+        one (which then becomes live). Returns the session, the body and whether the session
+        is new. Raises AuthError when neither channel opens it."""
+        mid = box.id
+        live = self.by_id.get(mid)
+        if live is not None:
+            try:
+                body = live.channel.open_up(box, max_size)
+            except AuthError:
+                if mid not in self.pending:
+                    raise
+            else:
+                live.peer, live.last_seen = peer, now
+                return live, body, False
+        fresh = self.pending.get(mid)
+        if fresh is None:
+            raise AuthError(f"no session for minion {mid}")
+        body = fresh.channel.open_up(box, max_size)
+        del self.pending[mid]
+        fresh.peer, fresh.last_seen = peer, now
+        self.by_id[mid] = fresh
+        return fresh, body, True
+
+    def known(self, mid: str) -> bool:
+        return mid in self.by_id or mid in self.pending
 
     def get(self, mid: str) -> Session | None:
         return self.by_id.get(mid)
 
     def drop(self, mid: str) -> Session | None:
+        self.pending.pop(mid, None)
         return self.by_id.pop(mid, None)
 
     def connected(self, now: float | None = None) -> set[str]:
@@ -61,8 +94,12 @@ class Sessions:
                 if now - s.last_seen <= self.alive_for and mid in self.subscribed}
 
     def expire(self, now: float) -> list[str]:
-        """Forget sessions silent for much longer than the liveness window; return their ids."""
-        gone = [mid for mid, s in self.by_id.items() if now - max(s.last_seen, s.created) > 10 * self.alive_for]
+        """Forget sessions silent for much longer than the liveness window (and pending ones
+        never used); return the ids of live sessions that ended."""
+        limit = 10 * self.alive_for
+        for mid in [m for m, s in self.pending.items() if now - s.created > limit]:
+            del self.pending[mid]
+        gone = [mid for mid, s in self.by_id.items() if now - max(s.last_seen, s.created) > limit]
         for mid in gone:
             del self.by_id[mid]
         return gone

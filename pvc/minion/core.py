@@ -1,44 +1,60 @@
 """One minion identity's protocol state machine, driven by an external I/O loop.
 
 Kept separate from the loop so that one process can drive many identities through exactly
-this code (the benchmark's 1,000-minion swarm) and a normal minion drives one.
+this code (the benchmark's swarm) and a normal minion drives one.
 
-States: ``new`` (must send auth) -> ``waiting`` (auth sent) -> ``authed`` (has the session key
-and its channel). A ``reauth`` hint, an unknown future key id that no ``rekey`` explains, or a
-silent master sends it back to ``new``.
+States: ``new`` (must say hello) -> ``hello`` (waiting for a challenge) -> ``auth`` (waiting
+for the reply) -> ``authed`` (has the session key, its channel and the CURVE connections). A
+``reauth`` from the master, a refused CURVE handshake (a restarted master), a silent master
+or an unknown future key id that no ``rekey`` explains send it back to ``new``, with
+jittered backoff so that a fleet does not return all at once.
+
+Returns are spooled on disk before they are sent (:mod:`pvc.minion.spool`) and resent with
+backoff until the master acks them, across restarts of either side; a job that was running
+when the minion died is reported as lost ("minion restarted during the job").
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import random
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
 import zmq
 
 from pvc.config import MinionConfig
-from pvc.crypto import Aead, Ed25519PrivateKey, X25519PrivateKey
+from pvc.crypto import Aead, Ed25519PrivateKey, X25519PrivateKey, curve_keypair
 from pvc.errors import AuthError, InvalidTarget, ProtocolError
 from pvc.minion.functions import MinionFunctions
 from pvc.minion.pin import MasterPin
 from pvc.minion.runner import JobRunner
-from pvc.results import Return
+from pvc.minion.spool import Spool, SpoolError
+from pvc.results import RESTARTED, Return
 from pvc.targeting import Target, compile_target
-from pvc.wire.auth import ACCEPTED, make_request, open_reply
-from pvc.wire.codec import decode
-from pvc.wire.messages import MINION_PUB_KINDS, MINION_REQ_KINDS, AuthReply, Publication, Sealed
+from pvc.wire.auth import ACCEPTED, Offer, make_request, open_reply
+from pvc.wire.codec import decode, pack, unpack
+from pvc.wire.inner import (UP, Ack, Bye, EventMsg, Grains, Heartbeat, JobBox, Lost, Pong, Rekey, Ret,
+                            ReturnRec)
+from pvc.wire.messages import (MINION_CHANNEL_KINDS, MINION_ENROL_KINDS, MINION_PUB_KINDS, AuthReply,
+                               AuthRequest, Challenge, Hello, Job, Publication, Sealed)
 from pvc.wire.publication import BROADCAST, check_signature, open_job, topic_for
+from pvc.wire.record import Record
 from pvc.wire.replay import ReplayGuard
 from pvc.wire.sealed import Channel
 
 log = logging.getLogger(__name__)
 AUTH_REPLY_TIMEOUT = 5.0
-RESEND_AFTER = 3.0
-MAX_SENDS = 5
+RESEND_FIRST = 3.0
+RESEND_MAX = 60.0
 STASH_MAX = 256
 STASH_WAIT = 1.0
+ENROL_MAX = 65536
+_FAILED_HANDSHAKE = zmq.EVENT_HANDSHAKE_FAILED_AUTH | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
 
 
 @lru_cache(maxsize=1024)
@@ -46,31 +62,61 @@ def _target(tgt: Any, tgt_type: str) -> Target:
     return compile_target(tgt, tgt_type)
 
 
+def _jitter(seconds: float) -> float:
+    return seconds * random.uniform(0.5, 1.5)
+
+
+class Unacked:
+    """A spooled return (or lost-job report) and when to send it next."""
+
+    __slots__ = ("rec", "due", "wait")
+
+    def __init__(self, rec: Record, due: float) -> None:
+        self.rec = rec
+        self.due = due
+        self.wait = RESEND_FIRST
+
+
 class MinionCore:
     def __init__(self, cfg: MinionConfig, identity: Ed25519PrivateKey, functions: MinionFunctions,
-                 runner: JobRunner, zctx: zmq.Context, register: Any) -> None:
+                 runner: JobRunner, zctx: zmq.Context, register: Callable[[zmq.Socket, MinionCore], None]) -> None:
         self.cfg = cfg
         self.id = cfg.id
         self.identity = identity
+        self.curve_secret, self.curve_pub = curve_keypair(identity)
         self.functions = functions
         self.runner = runner
         self.zctx = zctx
         self.register = register
         self.pin = MasterPin(cfg.pki_dir, cfg.master_finger)
         self.replay = ReplayGuard(cfg.pub_window)
+        self.clock_offset = 0.0
         self.state = "new"
         self.next_action = 0.0
+        self.attempts = 0
+        self.status = ""  # last key state the master told us, for logging once per change
+        self.req: AuthRequest | None = None
         self.eph: X25519PrivateKey | None = None
         self.channel: Channel | None = None
         self.kid = -1
         self.aead: Aead | None = None
+        self.chan: zmq.Socket | None = None
+        self.monitor: zmq.Socket | None = None
         self.sub: zmq.Socket | None = None
+        self.endpoint = ("", b"")  # (channel address, master CURVE key) the sockets use
         self.last_hb = 0.0
-        self.unacked: OrderedDict[str, list[Any]] = OrderedDict()
+        self.last_heard = 0.0
+        self.silent_log_at = 0.0
+        self.vms: set[str] = set()
         self.stash: list[tuple[float, Publication]] = []
-        self.dealer = self._socket(zmq.DEALER)
-        self.dealer.connect(f"tcp://{cfg.master}:{cfg.master_port}")
-        register(self.dealer, self)
+        self.unacked: OrderedDict[str, Unacked] = OrderedDict()
+        self.spool = Spool(os.path.join(cfg.cachedir, "spool", f"{cfg.id}.log"), cfg.spool_max_bytes,
+                           cfg.spool_max_age * 3600, cfg.spool_fsync)
+        self._load_spool()
+        self.enrol = self._socket(zmq.DEALER)
+        self.enrol.setsockopt(zmq.MAXMSGSIZE, ENROL_MAX)
+        self.enrol.connect(f"tcp://{cfg.master}:{cfg.master_port}")
+        register(self.enrol, self)
 
     def _socket(self, kind: int) -> zmq.Socket:
         sock = self.zctx.socket(kind)
@@ -82,130 +128,213 @@ class MinionCore:
         sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, 6000)
         return sock
 
+    def _load_spool(self) -> None:
+        """Returns the last run did not get acked, and jobs it never finished."""
+        now = time.monotonic()
+        for jid, payload in self.spool.pending():
+            try:
+                self.unacked[jid] = Unacked(UP.decode(unpack(payload)), now)
+            except ProtocolError:
+                self.spool.ack(jid)
+        for jid, fun in self.spool.interrupted():
+            log.warning("%s: job %s (%s) was running when the minion stopped; reporting it as lost", self.id, jid, fun)
+            self._spool_put(jid, Lost(jid, RESTARTED))
+
     # -- timers -----------------------------------------------------------------------------
     def tick(self, now: float) -> None:
-        if self.state == "new" or (self.state == "waiting" and now >= self.next_action):
+        if self.state != "authed":
             if now >= self.next_action:
-                self._send_auth(now)
-        elif self.state == "authed":
-            if now - self.last_hb >= self.cfg.heartbeat:
-                self.last_hb = now
-                self._send_up("hb", {})
-            if self.stash and now - self.stash[0][0] > STASH_WAIT:
-                log.info("%s: publications under an unknown key; re-authenticating", self.id)
-                self.stash.clear()
-                self._reset()
+                self._enrol_step(now)
+            return
+        if now - self.last_hb >= self.cfg.heartbeat:
+            self.last_hb = now
+            self._send_up(Heartbeat(sorted(self.vms)))
+        silent_for = now - self.last_heard
+        if silent_for > 3 * self.cfg.heartbeat + 2:
+            log.warning("%s: no answer from master %s for %.0fs; authenticating again", self.id,
+                        self.cfg.master, silent_for)
+            self._reset(now)
+            return
+        if self.stash and now - self.stash[0][0] > STASH_WAIT:
+            log.info("%s: publications under an unknown key; authenticating again", self.id)
+            self.stash.clear()
+            self._reset(now)
+            return
         if self.unacked:
             self._resend(now)
 
-    def _resend(self, now: float) -> None:
-        """Send again the returns the master has not acknowledged (it stores before it acks)."""
-        for jid, entry in list(self.unacked.items()):
-            body, sent, tries = entry
-            if now - sent < RESEND_AFTER:
-                break
-            if self.channel is None:
-                continue
-            if tries >= MAX_SENDS:
-                log.warning("%s: giving up on return of %s after %d sends", self.id, jid, tries)
-                del self.unacked[jid]
-                continue
-            self.unacked.move_to_end(jid)
-            entry[1], entry[2] = now, tries + 1
-            self._send_up("ret", dict(body))
+    def _enrol_step(self, now: float) -> None:
+        """Say hello (again): the first step, or a retry after no answer."""
+        if self.state in ("hello", "auth"):
+            self._no_answer(now)
+        self._send_enrol(Hello().encode())
+        self.state = "hello"
+        self.next_action = now + _jitter(AUTH_REPLY_TIMEOUT)
 
-    def _reset(self) -> None:
+    def _no_answer(self, now: float) -> None:
+        self.attempts += 1
+        if now >= self.silent_log_at:  # say it at once, then at a falling rate (max every 5 min)
+            log.warning("%s: no answer from master %s:%d (attempt %d); is the master running, and is "
+                        "master_port its ret_port?", self.id, self.cfg.master, self.cfg.master_port, self.attempts)
+            self.silent_log_at = now + min(300.0, 5.0 * 2 ** min(self.attempts, 6))
+
+    def _resend(self, now: float) -> None:
+        """Send again the returns the master has not acknowledged, with backoff, until it does
+        (the master stores before it acks, so a resend is never stored twice)."""
+        for entry in self.unacked.values():
+            if entry.due <= now:
+                entry.due = now + _jitter(entry.wait)
+                entry.wait = min(RESEND_MAX, entry.wait * 2)
+                self._send_up(entry.rec)
+
+    def _reset(self, now: float, wait: float = 0.0) -> None:
         self.state = "new"
         self.channel = None
-        self.next_action = 0.0
+        self.next_action = now + wait
 
-    def _send_auth(self, now: float) -> None:
-        req, self.eph = make_request(self.id, self.identity)
-        self._send(req.encode())
-        self.state = "waiting"
-        self.next_action = now + AUTH_REPLY_TIMEOUT
-
-    def _send(self, payload: bytes) -> None:
+    def _send_enrol(self, payload: bytes) -> None:
         try:
-            self.dealer.send(payload, zmq.NOBLOCK)
+            self.enrol.send(payload, zmq.NOBLOCK)
         except zmq.Again:
-            log.debug("%s: send queue full, dropped a message", self.id)
+            log.debug("%s: enrolment send queue full", self.id)
 
-    def _send_up(self, kind: str, body: dict[str, Any]) -> None:
-        if self.channel is not None:
-            self._send(self.channel.seal_up(kind, body))
+    def _send_up(self, rec: Record) -> None:
+        if self.channel is not None and self.chan is not None:
+            try:
+                self.chan.send(self.channel.seal_up(rec), zmq.NOBLOCK)
+            except zmq.Again:
+                log.debug("%s: channel send queue full, dropped a %s", self.id, rec.KIND)
 
     # -- input ------------------------------------------------------------------------------
     def on_readable(self, sock: zmq.Socket) -> None:
+        handler = {id(self.enrol): self._on_enrol, id(self.chan): self._on_channel,
+                   id(self.sub): self._on_publication, id(self.monitor): self._on_monitor}[id(sock)]
         for _ in range(1000):
             try:
                 frames = sock.recv_multipart(zmq.NOBLOCK)
             except zmq.Again:
                 return
             try:
-                if sock is self.dealer:
-                    self._on_request_channel(frames)
-                else:
-                    self._on_publication(frames)
+                handler(frames)
             except (ProtocolError, AuthError, InvalidTarget) as exc:
-                log.debug("%s: dropped message: %s", self.id, exc)
+                log.debug("%s: dropped a message: %s", self.id, exc)
+            except Exception:  # noqa: BLE001 - the per-message guard: a bug costs one message
+                log.exception("%s: internal error while handling a message (dropped)", self.id)
 
-    def _on_request_channel(self, frames: list[bytes]) -> None:
+    def _on_enrol(self, frames: list[bytes]) -> None:
         if len(frames) != 1:
             raise ProtocolError("unexpected multipart message")
-        msg = decode(frames[0], MINION_REQ_KINDS, self.cfg.max_message_size)
-        kind = msg["k"]
-        if kind == AuthReply.KIND:
-            self._on_auth_reply(AuthReply.from_msg(msg))
-        elif kind == "reauth":
-            if self.state == "authed":
-                log.info("%s: master asked to re-authenticate", self.id)
-                self._reset()
-        elif self.channel is not None:
-            body = self.channel.open_down(Sealed.from_msg(msg), self.cfg.max_message_size)
-            if body["t"] == "ack":
-                for jid in body.get("jids", ()):
-                    self.unacked.pop(jid, None)
-            elif body["t"] == "rekey":
-                self._on_rekey(body)
+        msg = decode(frames[0], MINION_ENROL_KINDS, ENROL_MAX)
+        if msg["k"] == Challenge.KIND:
+            if self.state == "hello":
+                self.req, self.eph = make_request(Offer(self.id, self.identity, self.curve_pub),
+                                                  Challenge.from_map(msg).c)
+                self._send_enrol(self.req.encode())
+                self.state = "auth"
+        elif self.state == "auth":
+            self._on_auth_reply(AuthReply.from_map(msg))
 
     def _on_auth_reply(self, rep: AuthReply) -> None:
-        if self.state != "waiting" or self.eph is None:
-            return
+        assert self.req is not None and self.eph is not None
+        now = time.monotonic()
         try:
             master_key = self.pin.check(rep.mpub)
-            grant = open_reply(rep, self.id, self.eph, master_key)
+            grant = open_reply(rep, self.req, self.eph, master_key)
         except AuthError as exc:
             log.error("%s: refusing the master's auth reply: %s (retrying in %.0fs)", self.id, exc,
                       self.cfg.acceptance_wait_time)
-            self.next_action = time.monotonic() + self.cfg.acceptance_wait_time
+            self._reset(now, _jitter(self.cfg.acceptance_wait_time))
             return
         self.pin.commit(rep.mpub)
-        self.eph = None
+        self.req = self.eph = None
         if grant is None:
-            log.info("%s: master says key is %s; retrying in %.0fs", self.id, rep.status, self.cfg.acceptance_wait_time)
-            self.next_action = time.monotonic() + self.cfg.acceptance_wait_time
+            if rep.status != self.status:
+                log.warning("%s: master %s says this minion's key is %s%s", self.id, self.cfg.master, rep.status,
+                            "; waiting for `pvc key accept`" if rep.status == "pending" else "")
+            self.status = rep.status
+            self.attempts += 1
+            self._reset(now, _jitter(min(60.0, self.cfg.acceptance_wait_time * 1.5 ** min(self.attempts, 10))))
             return
+        self.attempts = 0
+        self.status = ACCEPTED
         self.channel = Channel(self.id, grant.channel_key)
         self.kid, self.aead = grant.key_id, Aead(grant.session_key)
+        self.clock_offset = grant.clock_offset
+        self.replay.floor = rep.mtime
+        if abs(grant.clock_offset) > 60:
+            log.warning("%s: this host's clock is %+.0fs off the master's; jobs are timed by the master's clock",
+                        self.id, -grant.clock_offset)
+        self._connect(grant.chan_port, grant.pub_port, grant.master_curve)
         self.state = "authed"
-        self.last_hb = time.monotonic()
-        if self.sub is None:
-            self.sub = self._socket(zmq.SUB)
-            self.sub.setsockopt(zmq.SUBSCRIBE, BROADCAST)
-            self.sub.setsockopt(zmq.SUBSCRIBE, topic_for(self.id))
-            self.sub.setsockopt(zmq.RCVHWM, 100_000)
-            self.sub.connect(f"tcp://{self.cfg.master}:{self.cfg.publish_port or grant.pub_port}")
-            self.register(self.sub, self)
-        self._send_up("grains", {"grains": dict(self.functions.grains)})
-        for jid, entry in self.unacked.items():  # returns not acked by the previous master session
-            entry[1] = 0.0
-        log.info("%s: authenticated (%s)", self.id, ACCEPTED)
+        self.last_hb = self.last_heard = now
+        self._send_up(Heartbeat(sorted(self.vms)))  # the first box makes the new session live
+        self._send_up(Grains(dict(self.functions.grains)))
+        for entry in self.unacked.values():  # not acked by the previous session: send now
+            entry.due, entry.wait = 0.0, RESEND_FIRST
+        self._resend(now)
+        log.info("%s: authenticated with master %s", self.id, self.cfg.master)
 
-    def _on_rekey(self, body: dict[str, Any]) -> None:
-        kid, key = body.get("kid"), body.get("key")
-        if isinstance(kid, int) and isinstance(key, bytes) and len(key) == 32 and kid > self.kid:
-            self.kid, self.aead = kid, Aead(key)
+    def _connect(self, chan_port: int, pub_port: int, master_curve: bytes) -> None:
+        """(Re)open the CURVE connections when the master's address or key changed."""
+        chan_addr = f"tcp://{self.cfg.master}:{self.cfg.channel_port or chan_port}"
+        if self.endpoint == (chan_addr, master_curve):
+            return
+        for sock in (self.chan, self.monitor, self.sub):
+            if sock is not None:
+                sock.close(0)
+        self.endpoint = (chan_addr, master_curve)
+        self.chan = self._curve(zmq.DEALER, master_curve)
+        self.monitor = self.chan.get_monitor_socket(_FAILED_HANDSHAKE)
+        self.chan.connect(chan_addr)
+        self.sub = self._curve(zmq.SUB, master_curve)
+        self.sub.setsockopt(zmq.SUBSCRIBE, BROADCAST)
+        self.sub.setsockopt(zmq.SUBSCRIBE, topic_for(self.id))
+        self.sub.setsockopt(zmq.RCVHWM, 100_000)
+        self.sub.connect(f"tcp://{self.cfg.master}:{self.cfg.publish_port or pub_port}")
+        for sock in (self.chan, self.monitor, self.sub):
+            self.register(sock, self)
+
+    def _curve(self, kind: int, server: bytes) -> zmq.Socket:
+        sock = self._socket(kind)
+        sock.setsockopt(zmq.CURVE_SERVERKEY, server)
+        sock.setsockopt(zmq.CURVE_PUBLICKEY, self.curve_pub)
+        sock.setsockopt(zmq.CURVE_SECRETKEY, self.curve_secret)
+        return sock
+
+    def _on_monitor(self, frames: list[bytes]) -> None:
+        """The master refused our CURVE handshake: it restarted, or revoked us."""
+        if self.state == "authed":
+            log.info("%s: master %s no longer knows this minion's session; authenticating again",
+                     self.id, self.cfg.master)
+            self._reset(time.monotonic(), _jitter(0.5))
+
+    def _on_channel(self, frames: list[bytes]) -> None:
+        if len(frames) != 1:
+            raise ProtocolError("unexpected multipart message")
+        msg = decode(frames[0], MINION_CHANNEL_KINDS, self.cfg.max_message_size)
+        if msg["k"] != Sealed.KIND:  # reauth: the master has no session for us
+            if self.state == "authed":
+                log.info("%s: master asked to authenticate again", self.id)
+                self._reset(time.monotonic(), _jitter(0.5))
+            return
+        if self.channel is None:
+            return
+        body = self.channel.open_down(Sealed.from_map(msg), self.cfg.max_message_size)
+        self.last_heard = time.monotonic()
+        if isinstance(body, Ack):
+            for jid in body.jids:
+                if self.unacked.pop(jid, None) is not None:
+                    self._spool_call(self.spool.ack, jid)
+        elif isinstance(body, Rekey):
+            self._on_rekey(body)
+        elif isinstance(body, JobBox):
+            self._run(body.job)
+        elif isinstance(body, Pong):
+            self.clock_offset = body.mtime - time.time()
+
+    def _on_rekey(self, body: Rekey) -> None:
+        if body.kid > self.kid:
+            self.kid, self.aead = body.kid, Aead(body.key)
             stash, self.stash = self.stash, []
             for _, pub in stash:
                 self._handle_publication(pub)
@@ -213,7 +342,7 @@ class MinionCore:
     def _on_publication(self, frames: list[bytes]) -> None:
         if len(frames) != 2:
             raise ProtocolError("publication must have a topic and a payload")
-        pub = Publication.from_msg(decode(frames[1], MINION_PUB_KINDS, self.cfg.max_message_size))
+        pub = Publication.from_map(decode(frames[1], MINION_PUB_KINDS, self.cfg.max_message_size))
         if self.pin.key is None:
             raise AuthError("no pinned master key yet")
         check_signature(pub, self.pin.key)
@@ -226,11 +355,14 @@ class MinionCore:
     def _handle_publication(self, pub: Publication) -> None:
         if pub.kid != self.kid or self.aead is None:
             raise AuthError(f"publication under retired key {pub.kid}")
-        job = open_job(pub, self.aead)
-        self.replay.check(job.jid, job.ts)
+        self._run(open_job(pub, self.aead, self.cfg.max_message_size))
+
+    def _run(self, job: Job) -> None:
+        self.replay.check(job.jid, job.ts, time.time() + self.clock_offset)
         if not _target(job.tgt, job.tgt_type).matches(self.id, self.functions.grains):
             return
         fun, args, kwargs, jid = job.fun, job.args, job.kwargs, job.jid
+        self._spool_call(self.spool.started, jid, fun)
         if self.functions.is_inline(fun):
             self.on_result(jid, self.functions.call(fun, args, kwargs, jid=jid))
             return
@@ -238,18 +370,39 @@ class MinionCore:
                            lambda ret: self.on_result(jid, ret))
 
     def on_result(self, jid: str, ret: Return) -> None:
-        body = {"jid": jid, "ret": ret.to_wire()}
-        self.unacked[jid] = [body, time.monotonic(), 1]
-        self._send_up("ret", dict(body))
+        rec = Ret(jid, ReturnRec.of(ret))
+        self._spool_put(jid, rec)
+        self._send_up(rec)
+
+    def _spool_put(self, jid: str, rec: Record) -> None:
+        self._spool_call(self.spool.put, jid, pack(UP.tagged(rec)))
+        self.unacked[jid] = Unacked(rec, time.monotonic() + RESEND_FIRST)
+
+    def _spool_call(self, fn: Callable[..., None], *args: Any) -> None:
+        try:
+            fn(*args)
+        except SpoolError as exc:  # a full disk must not stop jobs: keep going, say why
+            log.error("%s: %s", self.id, exc)
 
     def fire_event(self, tag: str, data: Any) -> None:
         """Event sink for modules; called from any thread, so the send runs on the loop."""
-        self.runner.call_soon(lambda: self._send_up("event", {"tag": tag, "data": dict(data)}))
+        self.runner.call_soon(lambda: self._fire(tag, dict(data)))
+
+    def _fire(self, tag: str, data: dict[str, Any]) -> None:
+        parts = tag.split("/")
+        if len(parts) >= 4 and parts[1] == "vm":  # keep the VMs we hold in step with libvirt's events
+            held = not (parts[3] in ("undefined", "removed") or (parts[3] == "migrated" and data.get("direction") == "out"))
+            if held != (parts[2] in self.vms):
+                (self.vms.add if held else self.vms.discard)(parts[2])
+                self._send_up(Heartbeat(sorted(self.vms)))
+        self._send_up(EventMsg(tag, data))
 
     def close(self) -> None:
         if self.state == "authed":
-            self._send_up("bye", {})
+            self._send_up(Bye())
             time.sleep(0.05)  # let the bye leave before the socket closes (LINGER is 0)
-        for sock in (self.dealer, self.sub):
+        for sock in (self.enrol, self.chan, self.monitor, self.sub):
             if sock is not None:
                 sock.close(0)
+        self.spool.close()
+

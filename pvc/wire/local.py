@@ -1,8 +1,14 @@
 """Messages between local clients (CLI, Python API) and the master, over a 0700 IPC socket.
 
 Filesystem permissions on the socket directory are the authentication here (like Salt's
-``sock_dir``): only root (or the master's user) can connect. Requests are still validated
-strictly, because a bug in a client must not crash the master.
+``sock_dir``): only root (or the master's user) can connect. Requests and replies are still
+typed records decoded totally, because a bug in a client must not crash the master, and a
+hostile minion's return must not crash a client.
+
+Example::
+
+    sock.send(PublishReq("web*", "glob", "test.ping", [], {}, 5.0, True).encode())
+    reply = REPLIES.decode_message(sock.recv(), max_size)     # Published | RetReply | ...
 """
 
 from __future__ import annotations
@@ -12,12 +18,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from pvc.errors import InvalidArgument
-from pvc.wire.codec import field
+from pvc.wire.codec import decode
+from pvc.wire.inner import MAX_JID, ReturnRec
+from pvc.wire.messages import MAX_ID, Outer
+from pvc.wire.record import Kinds, Record, f, record
 
 CLIENT_SOCKET = "client.ipc"
-REQUEST_KINDS = frozenset({"publish", "job_get", "job_list", "keys_changed", "event_fire", "expected", "ping"})
-REPLY_KINDS = frozenset({"published", "ret", "done", "job", "jobs", "ok", "error", "minions"})
 _FUN_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*\Z")
+MAX_TGT = 8192
 
 
 def validate_fun(fun: str) -> str:
@@ -26,24 +34,167 @@ def validate_fun(fun: str) -> str:
     return fun
 
 
+# -- requests -----------------------------------------------------------------------------------
+
+@record("publish")
 @dataclass(frozen=True)
-class PublishRequest:
-    tgt: str
-    tgt_type: str
-    fun: str
-    args: list[Any]
-    kwargs: dict[str, Any]
-    timeout: float
-    stream: bool
+class PublishReq(Outer):
+    tgt: str = f(max=MAX_TGT)
+    tgt_type: str = f(max=16)
+    fun: str = f(max=256)
+    args: list[Any] = f()
+    kwargs: dict[str, Any] = f()
+    timeout: float = f(lo=0, hi=86400)
+    stream: bool = f(default=True)
 
-    def to_map(self) -> dict[str, Any]:
-        return {"tgt": self.tgt, "tgt_type": self.tgt_type, "fun": self.fun, "args": self.args,
-                "kwargs": self.kwargs, "timeout": self.timeout, "stream": self.stream}
-
-    @classmethod
-    def from_msg(cls, m: dict[str, Any]) -> PublishRequest:
-        timeout = float(field(m, "timeout", (int, float)))
-        if not 0 < timeout <= 86400:
+    def __post_init__(self) -> None:
+        validate_fun(self.fun)
+        if not 0 < self.timeout <= 86400:
             raise InvalidArgument("timeout must be between 0 and 86400 seconds")
-        return cls(field(m, "tgt", str, 8192), field(m, "tgt_type", str, 16), validate_fun(field(m, "fun", str, 256)),
-                   field(m, "args", list), field(m, "kwargs", dict), timeout, bool(m.get("stream", True)))
+
+
+@record("job_get")
+@dataclass(frozen=True)
+class JobGet(Outer):
+    jid: str = f(max=MAX_JID)
+
+
+@record("job_list")
+@dataclass(frozen=True)
+class JobList(Outer):
+    limit: int = f(default=50, lo=1, hi=10_000)
+    fun: str = f(default="", max=256)
+
+
+@record("keys_changed")
+@dataclass(frozen=True)
+class KeysChanged(Outer):
+    pass
+
+
+@record("event_fire")
+@dataclass(frozen=True)
+class EventFire(Outer):
+    tag: str = f(max=512)
+    data: dict[str, Any] = f()
+
+
+@record("expected")
+@dataclass(frozen=True)
+class ExpectedReq(Outer):
+    tgt: str = f(max=MAX_TGT)
+    tgt_type: str = f(max=16)
+
+
+@record("ping")
+@dataclass(frozen=True)
+class Ping(Outer):
+    pass
+
+
+# -- replies ------------------------------------------------------------------------------------
+
+@record("published")
+@dataclass(frozen=True)
+class Published(Outer):
+    jid: str = f(max=MAX_JID)
+    minions: list[str] = f(item_max=MAX_ID)
+    missing: dict[str, str] = f(default={})
+
+
+@record("ret")
+@dataclass(frozen=True)
+class RetReply(Outer):
+    jid: str = f(max=MAX_JID)
+    id: str = f(max=MAX_ID)
+    ret: ReturnRec = f()
+
+
+@record("done")
+@dataclass(frozen=True)
+class Done(Outer):
+    jid: str = f(max=MAX_JID)
+    missing: dict[str, str] = f(default={})
+
+
+@record("stored")
+@dataclass(frozen=True)
+class StoredRet(Record):
+    ret: ReturnRec = f()
+    received: float = f(lo=0)
+
+
+@record("job")
+@dataclass(frozen=True)
+class JobView(Outer):
+    """One job as ``pvc job show`` sees it: who returned what, who did not and why, who is
+    still running."""
+
+    jid: str = f(max=MAX_JID)
+    fun: str = f(max=256)
+    args: list[Any] = f()
+    kwargs: dict[str, Any] = f()
+    tgt: str = f(max=MAX_TGT)
+    tgt_type: str = f(max=16)
+    minions: list[str] = f(item_max=MAX_ID)
+    started: float = f(lo=0)
+    timeout: float = f(lo=0)
+    returns: dict[str, StoredRet] = f(default={})
+    missing: dict[str, str] = f(default={})
+    running: list[str] = f(default=(), item_max=MAX_ID)
+
+
+@record("summary")
+@dataclass(frozen=True)
+class JobSummary(Record):
+    """One line of ``pvc job list``."""
+
+    jid: str = f(max=MAX_JID)
+    fun: str = f(max=256)
+    tgt: str = f(max=MAX_TGT)
+    tgt_type: str = f(max=16)
+    started: float = f(lo=0)
+    minions: int = f(lo=0)
+    returned: int = f(lo=0)
+    failed: int = f(lo=0)
+
+
+@record("jobs")
+@dataclass(frozen=True)
+class JobsReply(Outer):
+    jobs: list[JobSummary] = f()
+
+
+@record("ok")
+@dataclass(frozen=True)
+class Ok(Outer):
+    revoked: list[str] = f(default=(), item_max=MAX_ID)
+
+
+@record("error")
+@dataclass(frozen=True)
+class ErrorReply(Outer):
+    message: str = f(max=65536)
+    type: str = f(max=128)
+
+
+@record("minions")
+@dataclass(frozen=True)
+class Minions(Outer):
+    minions: list[str] = f(item_max=MAX_ID)
+    connected: list[str] = f(item_max=MAX_ID)
+
+
+class OuterKinds(Kinds):
+    """A table of outer records (tagged ``k``), decoded straight from bytes."""
+
+    def __init__(self, classes: list[type[Record]]) -> None:
+        super().__init__(classes, tag_key="k")
+        self.names = frozenset(self.table)
+
+    def decode_message(self, data: bytes, max_size: int) -> Record:
+        return self.decode(decode(data, self.names, max_size))
+
+
+REQUESTS = OuterKinds([PublishReq, JobGet, JobList, KeysChanged, EventFire, ExpectedReq, Ping])
+REPLIES = OuterKinds([Published, RetReply, Done, JobView, JobsReply, Ok, ErrorReply, Minions])

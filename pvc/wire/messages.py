@@ -1,158 +1,135 @@
-"""Typed records for every message between master and minions.
+"""The outer messages between master and minions, one typed record per kind.
 
-One dataclass per kind; ``encode()`` gives bytes, ``from_msg()`` validates a decoded map
-(types and lengths) or raises ProtocolError. Which socket accepts which kinds is fixed by the
-``*_KINDS`` sets, so an unauthenticated peer can only ever reach ``auth`` (and ``sealed``
-messages, which it cannot forge).
+Three sockets, three closed sets of kinds:
+
+* the **enrolment** port (``ret_port``, plain ZeroMQ, frames of a few KiB at most): a stranger
+  may send ``hello`` (and gets a fresh ``challenge``) and ``auth`` (and gets an ``auth_reply``);
+* the **channel** port (``channel_port``, ZeroMQ CURVE; only keys of authenticated minions
+  complete the handshake): ``sealed`` boxes both ways, and ``reauth`` from the master;
+* the **publish** port (``publish_port``, CURVE, XPUB): ``pub`` frames for broadcast jobs.
+
+Example::
+
+    AuthRequest.from_map(decode(frame, ENROL_KINDS, 4096))
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
 from pvc.crypto import KEY_LEN, NONCE_LEN
-from pvc.errors import ProtocolError
-from pvc.wire.codec import encode, field
+from pvc.wire.codec import encode
+from pvc.wire.record import Record, f, record
 
 SIG_LEN = 64
 MAX_ID = 128
+CHALLENGE_LEN = 32
 
 
-@dataclass(frozen=True)
-class AuthRequest:
-    """Minion -> master: "this is my id and public key"; signed with that key."""
-
-    KIND: ClassVar[str] = "auth"
-    id: str
-    pub: bytes
-    eph: bytes
-    ts: float
-    sig: bytes
+class Outer(Record):
+    """An outer message: its bytes are ``{"v", "k", ...fields}``."""
 
     def encode(self) -> bytes:
-        return encode(self.KIND, {"id": self.id, "pub": self.pub, "eph": self.eph, "ts": self.ts, "sig": self.sig})
-
-    @classmethod
-    def from_msg(cls, m: dict[str, Any]) -> AuthRequest:
-        return cls(field(m, "id", str, MAX_ID), _key(m, "pub"), _key(m, "eph"),
-                   float(field(m, "ts", (int, float))), _sig(m))
+        return encode(self.KIND, self.to_map())
 
 
+@record("hello")
 @dataclass(frozen=True)
-class AuthReply:
-    """Master -> minion: key state and, when accepted, the wrapped session + return keys."""
-
-    KIND: ClassVar[str] = "auth_reply"
-    status: str
-    id: str
-    mpub: bytes
-    meph: bytes
-    n: bytes
-    wrapped: bytes
-    pub_port: int
-    sig: bytes
-
-    def encode(self) -> bytes:
-        return encode(self.KIND, {"status": self.status, "id": self.id, "mpub": self.mpub, "meph": self.meph,
-                                  "n": self.n, "wrapped": self.wrapped, "pub_port": self.pub_port, "sig": self.sig})
-
-    @classmethod
-    def from_msg(cls, m: dict[str, Any]) -> AuthReply:
-        return cls(field(m, "status", str, 16), field(m, "id", str, MAX_ID), _key(m, "mpub"),
-                   field(m, "meph", bytes, KEY_LEN), field(m, "n", bytes, NONCE_LEN),
-                   field(m, "wrapped", bytes, 4096), field(m, "pub_port", int), _sig(m))
+class Hello(Outer):
+    """Minion -> master, enrolment port: "give me a challenge"."""
 
 
+@record("challenge")
 @dataclass(frozen=True)
-class Sealed:
-    """Either direction on the request channel: an AEAD box under the per-minion key.
+class Challenge(Outer):
+    """Master -> minion: a fresh value the next ``auth`` must sign (single use, short-lived)."""
 
-    ``id`` names the minion the box belongs to; the AAD binds it (and the direction), so a box
-    cannot be replayed as another minion's or reflected back.
+    c: bytes = f(size=CHALLENGE_LEN)
+
+
+@record("auth")
+@dataclass(frozen=True)
+class AuthRequest(Outer):
+    """Minion -> master: "this is my id and public key"; signed with that key, over the
+    master's challenge, so it can be used once and only on the connection that asked."""
+
+    id: str = f(max=MAX_ID)
+    pub: bytes = f(size=KEY_LEN)
+    eph: bytes = f(size=KEY_LEN)
+    curve: bytes = f(size=KEY_LEN)
+    chal: bytes = f(size=CHALLENGE_LEN)
+    sig: bytes = f(size=SIG_LEN)
+
+
+@record("auth_reply")
+@dataclass(frozen=True)
+class AuthReply(Outer):
+    """Master -> minion: key state and, when accepted, the wrapped session + channel keys, the
+    ports and CURVE key of the channel and publish sockets, and the master's clock."""
+
+    status: str = f(max=16)
+    id: str = f(max=MAX_ID)
+    mpub: bytes = f(size=KEY_LEN)
+    meph: bytes = f(size=KEY_LEN)
+    n: bytes = f(size=NONCE_LEN)
+    wrapped: bytes = f(max=4096)
+    pub_port: int = f(lo=0, hi=65535)
+    chan_port: int = f(lo=0, hi=65535)
+    mcurve: bytes = f(size=KEY_LEN)
+    mtime: float = f(lo=0)
+    sig: bytes = f(size=SIG_LEN)
+
+
+@record("sealed")
+@dataclass(frozen=True)
+class Sealed(Outer):
+    """Either direction on the channel: an AEAD box under the per-minion key, numbered.
+
+    ``c`` is the sender's counter (the nonce is derived from it and the direction); the
+    receiver refuses a number it has seen or one too far behind (see :mod:`pvc.wire.sealed`).
     """
 
-    KIND: ClassVar[str] = "sealed"
-    id: str
-    n: bytes
-    ct: bytes
-
-    def encode(self) -> bytes:
-        return encode(self.KIND, {"id": self.id, "n": self.n, "ct": self.ct})
-
-    @classmethod
-    def from_msg(cls, m: dict[str, Any]) -> Sealed:
-        return cls(field(m, "id", str, MAX_ID), field(m, "n", bytes, NONCE_LEN), field(m, "ct", bytes))
+    id: str = f(max=MAX_ID)
+    c: int = f(lo=0, hi=2**63)
+    ct: bytes = f()
 
 
+@record("reauth")
 @dataclass(frozen=True)
-class Reauth:
-    """Master -> minion: "I have no session for you" (after a master restart). Unsigned on
-    purpose: the only thing it can cause is a new, rate-limited auth exchange."""
-
-    KIND: ClassVar[str] = "reauth"
-
-    def encode(self) -> bytes:
-        return encode(self.KIND, {})
+class Reauth(Outer):
+    """Master -> minion: "I have no session for you". Unsigned on purpose: the only thing it
+    can cause is a new, rate-limited auth exchange."""
 
 
+@record("pub")
 @dataclass(frozen=True)
-class Publication:
-    """Master -> all minions on PUB: a job, AEAD-encrypted with the session key and signed."""
+class Publication(Outer):
+    """Master -> minions on PUB: a job, AEAD-encrypted with the session key and signed."""
 
-    KIND: ClassVar[str] = "pub"
-    kid: int
-    n: bytes
-    ct: bytes
-    sig: bytes
-
-    def encode(self) -> bytes:
-        return encode(self.KIND, {"kid": self.kid, "n": self.n, "ct": self.ct, "sig": self.sig})
-
-    @classmethod
-    def from_msg(cls, m: dict[str, Any]) -> Publication:
-        return cls(field(m, "kid", int), field(m, "n", bytes, NONCE_LEN), field(m, "ct", bytes), _sig(m))
+    kid: int = f(lo=0, hi=2**63)
+    n: bytes = f(size=NONCE_LEN)
+    ct: bytes = f()
+    sig: bytes = f(size=SIG_LEN)
 
 
+@record("job")
 @dataclass(frozen=True)
-class Job:
-    """The plaintext inside a Publication."""
+class Job(Record):
+    """A job: inside a Publication (broadcast) or a sealed box (list targets)."""
 
-    jid: str
-    tgt: str
-    tgt_type: str
-    fun: str
-    args: list[Any]
-    kwargs: dict[str, Any]
-    ts: float
-    timeout: float
-
-    def to_map(self) -> dict[str, Any]:
-        return {"jid": self.jid, "tgt": self.tgt, "tt": self.tgt_type, "fun": self.fun,
-                "arg": self.args, "kw": self.kwargs, "ts": self.ts, "to": self.timeout}
-
-    @classmethod
-    def from_map(cls, m: dict[str, Any]) -> Job:
-        return cls(field(m, "jid", str, 64), field(m, "tgt", str, 8192), field(m, "tt", str, 16),
-                   field(m, "fun", str, 256), field(m, "arg", list), field(m, "kw", dict),
-                   float(field(m, "ts", (int, float))), float(field(m, "to", (int, float))))
+    jid: str = f(max=64)
+    tgt: str = f(max=8192)
+    tgt_type: str = f(max=16, key="tt")
+    fun: str = f(max=256)
+    args: list[Any] = f(key="arg")
+    kwargs: dict[str, Any] = f(key="kw")
+    ts: float = f(lo=0)
+    timeout: float = f(lo=0, key="to")
 
 
-MASTER_KINDS = frozenset({AuthRequest.KIND, Sealed.KIND})
-MINION_REQ_KINDS = frozenset({AuthReply.KIND, Sealed.KIND, Reauth.KIND})
+ENROL_KINDS = frozenset({Hello.KIND, AuthRequest.KIND})
+MASTER_CHANNEL_KINDS = frozenset({Sealed.KIND})
+MINION_ENROL_KINDS = frozenset({Challenge.KIND, AuthReply.KIND})
+MINION_CHANNEL_KINDS = frozenset({Sealed.KIND, Reauth.KIND})
 MINION_PUB_KINDS = frozenset({Publication.KIND})
-
-# Inner kinds of Sealed boxes.
-TO_MASTER = ("ret", "hb", "event", "bye", "grains")
-TO_MINION = ("ack", "rekey", "pong")
-
-
-def _key(m: dict[str, Any], name: str) -> bytes:
-    value = field(m, name, bytes)
-    if len(value) != KEY_LEN:
-        raise ProtocolError(f"field '{name}' must be a {KEY_LEN}-byte key")
-    return value
-
-
-def _sig(m: dict[str, Any]) -> bytes:
-    return field(m, "sig", bytes, SIG_LEN)

@@ -1,11 +1,14 @@
-"""Publications: jobs broadcast on PUB, AEAD-encrypted with the session key, then signed.
+"""Publications: broadcast jobs on PUB, AEAD-encrypted with the session key, then signed.
 
 The signature covers a domain tag, the protocol version, the key id, the nonce and the
 ciphertext, so nothing in the frame can be swapped. Minions verify the signature first (cheap
 rejection of forgeries without touching the AEAD), then decrypt.
 
-Topics: ``b"*\\0"`` for everyone, ``b"@<id>\\0"`` for one minion (list targets), so an untargeted
-minion's SUB socket filters the frame out and the minion never wakes.
+Only broadcast and matcher jobs (glob, grain, compound...) are published here, on the topic
+``b"*\\0"``: a job for a list of ids is sealed to each of those minions' channels instead
+(:class:`pvc.wire.inner.JobBox`), so no other minion can read it. Each minion also subscribes
+to ``b"@<id>\\0"``; nothing is sent there, the subscription tells the master that the minion's
+publish connection is live.
 """
 
 from __future__ import annotations
@@ -14,7 +17,6 @@ import struct
 
 from pvc import PROTOCOL_VERSION
 from pvc.crypto import Aead, Ed25519PrivateKey, Ed25519PublicKey, verify
-from pvc.errors import AuthError
 from pvc.wire.codec import pack, unpack
 from pvc.wire.messages import Job, Publication
 
@@ -40,9 +42,6 @@ def check_signature(pub: Publication, master: Ed25519PublicKey) -> None:
     verify(master, pub.sig, _signed_bytes(pub.kid, pub.n, pub.ct))
 
 
-def open_job(pub: Publication, key: Aead) -> Job:
+def open_job(pub: Publication, key: Aead, max_size: int) -> Job:
     plain = key.open(pub.n, pub.ct, _AAD + struct.pack(">Q", pub.kid))
-    inner = unpack(plain)
-    if not isinstance(inner, dict):
-        raise AuthError("publication payload is not a map")
-    return Job.from_map(inner)
+    return Job.from_map(unpack(plain, max_size))

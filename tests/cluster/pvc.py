@@ -57,6 +57,7 @@ class PvcCluster:
     master_options: dict[str, Any] = field(default_factory=dict)
     publish_port: int = field(default_factory=free_port)
     ret_port: int = field(default_factory=free_port)
+    channel_port: int = field(default_factory=free_port)
     procs: dict[str, subprocess.Popen] = field(default_factory=dict)
     minion_ids: list[str] = field(default_factory=list)
 
@@ -84,6 +85,7 @@ class PvcCluster:
 
     def write_master_config(self) -> None:
         cfg = {"interface": "127.0.0.1", "publish_port": self.publish_port, "ret_port": self.ret_port,
+               "channel_port": self.channel_port,
                "auto_accept": self.auto_accept, "root_dir": "root", "log_level": "info", "heartbeat": 1.0,
                **self.master_options}
         (self.master_dir / "master").write_text(yaml.safe_dump(cfg))

@@ -1,0 +1,195 @@
+"""Return collection: accept, store, then acknowledge ("stored before acked"), across restarts.
+
+A return is accepted only for a job that targeted its sender, and stored once. The job is
+looked up in memory (jobs in flight) and, failing that, in the job cache — in one batched
+query per loop turn — so a return that arrives after a master restart, or long after the
+job's deadline, is still stored as long as the cache keeps the job (``keep_jobs``). A return
+for a job the cache does not know, or that did not target the sender, is refused and logged.
+
+At the end of each loop turn :meth:`flush` writes the new job records and the accepted
+returns in one transaction, and only then acks them to the minions, streams them to waiting
+clients and fires them on the bus. If the write fails nothing is acked: the minions resend.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from pvc import events
+from pvc.errors import JobCacheError
+from pvc.master.jobcache import JobRecord, SqlJobCache
+from pvc.master.jobs import ActiveJob, ActiveJobs
+from pvc.wire.inner import Lost, Ret, ReturnRec
+from pvc.wire.local import Done, RetReply
+
+log = logging.getLogger(__name__)
+CACHE_RETRY = 1.0
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """Where the collector's results go (narrow collaborators, not the whole master)."""
+
+    ack: Callable[[str, list[str]], None]            # (minion id, jids)
+    to_client: Callable[[bytes, bytes], None]        # (client peer, reply bytes)
+    fire: Callable[[str, dict], None]                # (tag, data)
+
+
+class Returns:
+    def __init__(self, cache: SqlJobCache, jobs: ActiveJobs, out: Delivery) -> None:
+        self.cache = cache
+        self.jobs = jobs
+        self.out = out
+        self.new_jobs: list[JobRecord] = []
+        self._pending: list[tuple[str, str, ReturnRec, float]] = []
+        self._unknown: list[tuple[str, str, ReturnRec | None, str]] = []  # (jid, mid, ret, lost reason)
+        self._acks: dict[str, list[str]] = defaultdict(list)
+        self.retry_at = 0.0
+        self.refused = 0
+
+    @property
+    def busy(self) -> bool:
+        return bool(self.new_jobs or self._pending or self._unknown) and time.monotonic() >= self.retry_at
+
+    def record_job(self, job: JobRecord) -> None:
+        """Queue a job record; it is written at the end of this loop turn, before any of its
+        returns can be acknowledged."""
+        self.new_jobs.append(job)
+
+    def on_return(self, mid: str, msg: Ret) -> None:
+        job = self.jobs.get(msg.jid)
+        if job is None:
+            self._unknown.append((msg.jid, mid, msg.ret, ""))
+            return
+        self._accept(job, mid, msg.ret)
+
+    def on_lost(self, mid: str, msg: Lost) -> None:
+        job = self.jobs.get(msg.jid)
+        if job is None:
+            self._unknown.append((msg.jid, mid, None, msg.reason))
+            return
+        if mid in job.expected:
+            self._acks[mid].append(msg.jid)
+            if mid not in job.returned:
+                job.lost[mid] = msg.reason
+        else:
+            self._refuse(mid, msg.jid)
+
+    def _accept(self, job: ActiveJob, mid: str, ret: ReturnRec) -> None:
+        if mid not in job.expected:
+            self._refuse(mid, job.jid)
+            return
+        self._acks[mid].append(job.jid)
+        if mid in job.returned:
+            return  # a resend whose ack was lost: ack again, store nothing
+        job.returned.add(mid)
+        self._pending.append((job.jid, mid, ret, time.time()))
+
+    def _refuse(self, mid: str, jid: str) -> None:
+        self.refused += 1
+        log.warning("refused return from %s for job %s: the job did not target it", mid, jid)
+
+    def _resolve_unknown(self) -> list[tuple[str, str, ReturnRec, float]]:
+        """Returns for jobs not in memory: look the jobs up in the cache (one query)."""
+        unknown, self._unknown = self._unknown, []
+        found = self.cache.lookup_jobs(sorted({jid for jid, _, _, _ in unknown}))
+        stored = []
+        lost: dict[str, dict[str, str]] = defaultdict(dict)
+        for jid, mid, ret, reason in unknown:
+            targets = found.get(jid)
+            if targets is None or mid not in targets.expected:
+                self._refuse(mid, jid)
+                continue
+            self._acks[mid].append(jid)
+            if mid in targets.returned:
+                continue
+            if ret is None:
+                lost[jid][mid] = reason
+            else:
+                stored.append((jid, mid, ret, time.time()))
+        for jid, missing in lost.items():
+            self.cache.mark_missing(jid, missing)
+        return stored
+
+    def flush(self) -> None:
+        """Store the returns of this loop turn, then ack them, then tell clients and the bus."""
+        if self.busy:
+            try:
+                late = self._resolve_unknown() if self._unknown else []
+                jobs, self.new_jobs = self.new_jobs, []
+                pending, self._pending = self._pending + late, []
+                self.cache.write(jobs, [(jid, mid, ret.to_map(), at) for jid, mid, ret, at in pending])
+            except JobCacheError as exc:
+                self._cache_failed(jobs, pending, exc)
+                return
+            self._deliver(pending)
+        if self._acks:
+            acks, self._acks = self._acks, defaultdict(list)
+            for mid, jids in acks.items():
+                self.out.ack(mid, jids)
+
+    def _deliver(self, pending: list[tuple[str, str, ReturnRec, float]]) -> None:
+        touched: dict[str, ActiveJob] = {}
+        for jid, mid, ret, _ in pending:
+            data = {"id": mid, **ret.to_map()}
+            self.out.fire(events.job_ret(jid, mid), data)
+            job = self.jobs.get(jid)
+            if job is None:
+                continue
+            touched[jid] = job
+            if job.waiters:
+                msg = RetReply(jid, mid, ret).encode()
+                for waiter in job.waiters:
+                    self.out.to_client(waiter, msg)
+        for job in touched.values():  # only after every return of this turn went out
+            if not job.finished and not job.outstanding():
+                self.finish(job)
+
+    def _cache_failed(self, jobs: list[JobRecord], pending: list[tuple[str, str, ReturnRec, float]],
+                      exc: JobCacheError) -> None:
+        """Nothing of this turn was stored, so nothing is acked: the minions resend their
+        returns, and the job records are written again in a second."""
+        log.error("%s; %d returns not acknowledged (minions will resend), retrying in %gs",
+                  exc, len(pending), CACHE_RETRY)
+        self.new_jobs[:0] = jobs
+        for jid, mid, _, _ in pending:
+            job = self.jobs.get(jid)
+            if job is not None:
+                job.returned.discard(mid)
+        self._acks.clear()
+        self.retry_at = time.monotonic() + CACHE_RETRY
+
+    def finish(self, job: ActiveJob) -> None:
+        """The job's deadline passed or everyone answered: record who did not, tell clients."""
+        job.finished = True
+        missing = job.missing()
+        if missing:
+            try:
+                self.cache.mark_missing(job.jid, missing)
+            except JobCacheError as exc:
+                log.error("job %s: could not record who did not return: %s", job.jid, exc)
+        msg = Done(job.jid, missing).encode()
+        for waiter in job.waiters:
+            self.out.to_client(waiter, msg)
+        job.waiters.clear()
+
+    def finish_due(self, now: float) -> None:
+        for job in self.jobs.due(now):
+            self.finish(job)
+
+    def rearm(self, since: float, limit: int = 100_000) -> int:
+        """After a restart: jobs the cache holds that still wait for minions get a deadline
+        again (their returns are accepted whenever they come, see :meth:`on_return`)."""
+        now_wall, now = time.time(), time.monotonic()
+        count = 0
+        for t in self.cache.open_jobs(since, limit):
+            deadline = now + max(0.0, t.created + t.timeout - now_wall)
+            job = ActiveJob(t.jid, t.expected, frozenset(), deadline, returned=set(t.returned))
+            job.lost.update({m: "" for m in t.missing})
+            self.jobs.add(job)
+            count += 1
+        return count

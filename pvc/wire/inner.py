@@ -1,0 +1,113 @@
+"""What travels inside a sealed box: one typed record per kind, dispatched by a table.
+
+Minion -> master (``UP``): a job's return, a heartbeat (with the VMs the minion holds), an
+event, its grains, a job lost to a restart, goodbye. Master -> minion (``DOWN``): acks of
+stored returns, a new session key, a heartbeat answer with the master's clock, and a job
+sealed to this minion alone (list targets).
+
+Example::
+
+    body = UP.decode(unpack(plain))          # -> Ret | Heartbeat | EventMsg | ...
+    if isinstance(body, Ret): ...
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pvc.events import MAX_TAG
+from pvc.results import Return
+from pvc.wire.messages import MAX_ID, Job
+from pvc.wire.record import Kinds, Record, f, record
+
+MAX_JID = 64
+
+
+@record("return")
+@dataclass(frozen=True)
+class ReturnRec(Record):
+    """A :class:`~pvc.results.Return` on the wire: every field typed, numbers finite."""
+
+    ok: bool = f()
+    data: Any = f(default=None)
+    error: str = f(default="", max=65536)
+    error_type: str = f(default="", max=128)
+    duration: float = f(default=0.0, lo=0)
+
+    def value(self) -> Return:
+        return Return(self.ok, self.data, self.error, self.error_type, self.duration)
+
+    @classmethod
+    def of(cls, ret: Return) -> ReturnRec:
+        return cls(ret.ok, ret.data, ret.error, ret.error_type, ret.duration)
+
+
+@record("ret")
+@dataclass(frozen=True)
+class Ret(Record):
+    jid: str = f(max=MAX_JID)
+    ret: ReturnRec = f()
+
+
+@record("hb")
+@dataclass(frozen=True)
+class Heartbeat(Record):
+    vms: list[str] = f(default=(), max=4096, item_max=MAX_ID)
+
+
+@record("event")
+@dataclass(frozen=True)
+class EventMsg(Record):
+    tag: str = f(max=MAX_TAG)
+    data: dict[str, Any] = f()
+
+
+@record("grains")
+@dataclass(frozen=True)
+class Grains(Record):
+    grains: dict[str, Any] = f()
+
+
+@record("lost")
+@dataclass(frozen=True)
+class Lost(Record):
+    """A job this minion received but never finished (it restarted meanwhile)."""
+
+    jid: str = f(max=MAX_JID)
+    reason: str = f(max=256)
+
+
+@record("bye")
+@dataclass(frozen=True)
+class Bye(Record):
+    pass
+
+
+@record("ack")
+@dataclass(frozen=True)
+class Ack(Record):
+    jids: list[str] = f(max=100_000, item_max=MAX_JID)
+
+
+@record("rekey")
+@dataclass(frozen=True)
+class Rekey(Record):
+    kid: int = f(lo=0, hi=2**63)
+    key: bytes = f(size=32)
+
+
+@record("pong")
+@dataclass(frozen=True)
+class Pong(Record):
+    mtime: float = f(lo=0)
+
+
+@record("jobbox")
+@dataclass(frozen=True)
+class JobBox(Record):
+    job: Job = f()
+
+
+UP = Kinds([Ret, Heartbeat, EventMsg, Grains, Lost, Bye])
+DOWN = Kinds([Ack, Rekey, Pong, JobBox])
