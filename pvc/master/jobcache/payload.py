@@ -42,6 +42,15 @@ def unpack(blob: bytes | memoryview) -> Any:
     return plain(value)
 
 
+def unpack_ids(blob: bytes | memoryview) -> frozenset[str]:
+    """A packed list of minion ids, without :func:`plain`'s walk (a job may expect thousands)."""
+    ids = msgpack.unpackb(blob, raw=False, unicode_errors="replace")
+    try:
+        return frozenset(ids)  # a list of str, as JobRecord.minions is
+    except TypeError:  # a caller put something else in JobRecord.minions
+        return frozenset(map(str, plain(ids)))
+
+
 def plain(value: Any, depth: int = 0) -> Any:
     """A JSON-able copy of msgpack data (see the module docstring for what changes)."""
     if isinstance(value, (str, bool, float)) or value is None:

@@ -19,12 +19,11 @@ Example::
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from pvc.errors import JobCacheError
-from pvc.master.jobcache.payload import pack, unpack
+from pvc.master.jobcache.payload import pack, unpack, unpack_ids
 from pvc.master.jobcache.records import (
     JobRecord,
     JobSummary,
@@ -48,13 +47,10 @@ LIST_JOBS = (
     "SELECT j.jid, j.fun, j.tgt, j.tgt_type, j.started, j.nminions, COUNT(r.minion), COALESCE(SUM(1 - r.ok), 0) "
     "FROM jobs j LEFT JOIN returns r ON r.jid = j.jid {where} "
     "GROUP BY j.jid, j.fun, j.tgt, j.tgt_type, j.started, j.nminions ORDER BY j.started DESC, j.jid DESC LIMIT ?")
-# one statement (one round trip) for any number of jobs: a row per job (kind 0), per return
-# (kind 1) and per missing mark (kind 2); {wanted} selects the jids
-TARGETS = (
-    "WITH wanted (jid) AS ({wanted}) "
-    "SELECT jid, 0, minions, NULL, started, timeout FROM jobs WHERE jid IN (SELECT jid FROM wanted) "
-    "UNION ALL SELECT jid, 1, NULL, minion, NULL, NULL FROM returns WHERE jid IN (SELECT jid FROM wanted) "
-    "UNION ALL SELECT jid, 2, NULL, minion, NULL, NULL FROM missing WHERE jid IN (SELECT jid FROM wanted)")
+# one statement (one round trip) and one row per job for any number of jobs: {wanted} selects
+# the jids, {returned} and {missing} aggregate the minions of those tables (engine specific)
+TARGETS = ("SELECT j.jid, j.minions, j.started, j.timeout, {returned}, {missing} FROM jobs j "
+           "WHERE j.jid IN ({wanted})")
 # jobs with fewer returns + (missing marks of minions that did not return) than distinct
 # expected minions; counts, not sets, so no minion list is decoded for a closed job
 OPEN_JOBS = (
@@ -71,6 +67,7 @@ class SqlJobCache:
     param = "?"
     blob = "BLOB"  # the column type of msgpack bytes
     wanted_jids = ""  # a SELECT of one column over the jids passed as one parameter
+    minions_of = ""  # an expression aggregating t.minion of {table} t where t.jid = j.jid
     errors: tuple[type[Exception], ...] = ()
 
     def __init__(self) -> None:
@@ -94,6 +91,10 @@ class SqlJobCache:
 
     def _jid_list(self, jids: Sequence[str]) -> Any:
         """``jids`` as the one parameter of :attr:`wanted_jids`."""
+        raise NotImplementedError
+
+    def _minion_list(self, aggregated: Any) -> Iterable[str]:
+        """The minion ids in a value of :attr:`minions_of`."""
         raise NotImplementedError
 
     # -- plumbing ---------------------------------------------------------------------------
@@ -179,9 +180,9 @@ class SqlJobCache:
         return from a new one without a query per return."""
         if not jids:
             return {}
-        sql = self._q(TARGETS.format(wanted=self.wanted_jids))
+        sql = self._targets_sql(self.wanted_jids)
         param = self._jid_list(jids)
-        return self._run(lambda cur: _targets(cur, sql, (param,)))
+        return self._run(lambda cur: self._targets(cur, sql, (param,)))
 
     def open_jobs(self, since: float, limit: int) -> list[JobTargets]:
         """Up to ``limit`` jobs started after ``since`` (unix time) that still expect a return:
@@ -190,13 +191,26 @@ class SqlJobCache:
 
         Counting assumes returns and marks only for minions the job expected (the master
         refuses the others); a job with stray returns may be left out."""
-        sql = self._q(TARGETS.format(wanted=OPEN_JOBS))
+        sql = self._targets_sql(OPEN_JOBS)
 
         def open_(cur: Any) -> list[JobTargets]:
-            found = _targets(cur, sql, (since, max(0, limit)))
+            found = self._targets(cur, sql, (since, max(0, limit)))
             return sorted((t for t in found.values() if t.outstanding), key=lambda t: (t.created, t.jid))
 
         return self._run(open_)
+
+    def _targets_sql(self, wanted: str) -> str:
+        return self._q(TARGETS.format(wanted=wanted, returned=self.minions_of.format(table="returns"),
+                                      missing=self.minions_of.format(table="missing")))
+
+    def _targets(self, cur: Any, sql: str, params: tuple[Any, ...]) -> dict[str, JobTargets]:
+        cur.execute(sql, params)
+        found = {}
+        for jid, minions, started, timeout, returned, missing in cur.fetchall():
+            returned = frozenset(self._minion_list(returned))
+            found[jid] = JobTargets(jid, unpack_ids(minions), returned, started, timeout,
+                                    frozenset(self._minion_list(missing)) - returned)
+        return found
 
     def get_job(self, jid: str) -> JobView | None:
         def get(cur: Any) -> JobView | None:
@@ -240,18 +254,3 @@ class SqlJobCache:
     def close(self) -> None:
         if not self._broken():
             self.conn.close()
-
-
-def _targets(cur: Any, sql: str, params: tuple[Any, ...]) -> dict[str, JobTargets]:
-    cur.execute(sql, params)
-    jobs: dict[str, tuple[Any, float, float]] = {}
-    returned: defaultdict[str, set[str]] = defaultdict(set)
-    missing: defaultdict[str, set[str]] = defaultdict(set)
-    for jid, kind, minions, minion, started, timeout in cur.fetchall():
-        if kind == 0:
-            jobs[jid] = (minions, started, timeout)
-        else:
-            (returned if kind == 1 else missing)[jid].add(minion)
-    return {jid: JobTargets(jid, frozenset(unpack(minions)), frozenset(returned[jid]), started, timeout,
-                            frozenset(missing[jid] - returned[jid]))
-            for jid, (minions, started, timeout) in jobs.items()}

