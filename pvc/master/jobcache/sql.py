@@ -206,10 +206,10 @@ class SqlJobCache:
     def _targets(self, cur: Any, sql: str, params: tuple[Any, ...]) -> dict[str, JobTargets]:
         cur.execute(sql, params)
         found = {}
-        for jid, minions, started, timeout, returned, missing in cur.fetchall():
-            returned = frozenset(self._minion_list(returned))
-            found[jid] = JobTargets(jid, unpack_ids(minions), returned, started, timeout,
-                                    frozenset(self._minion_list(missing)) - returned)
+        for jid, minions, started, timeout, returned_agg, missing_agg in cur.fetchall():
+            returned = frozenset(self._minion_list(returned_agg))
+            missing = frozenset(self._minion_list(missing_agg)) - returned  # returned late: not missing
+            found[jid] = JobTargets(jid, unpack_ids(minions), returned, started, timeout, missing)
         return found
 
     def get_job(self, jid: str) -> JobView | None:

@@ -3,9 +3,10 @@
 WAL lets ``pvc job show`` read while the master writes. ``synchronous=FULL`` fsyncs the WAL at
 every commit, so a batch the master acked survives a SIGKILL of the master *and* a power cut
 (``NORMAL`` would survive only process death). It costs little because the master commits
-once per loop turn, not per return. Measured on ext4 on a virtio disk, 200 batches (a commit
-each) of 50 returns: NORMAL 2,250 batches/s (112,000 returns/s), FULL 1,950 batches/s
-(98,000 returns/s); a commit of one small job: NORMAL 17,600/s, FULL 2,400/s.
+once per loop turn, not per return. Measured on ext4 on a virtio disk, best of 3 x 300
+batches (a commit each) of 50 small returns: NORMAL 2,940 batches/s (147,000 returns/s),
+FULL 2,280 batches/s (114,000 returns/s); schema version 1 (JSON text) with its NORMAL did
+1,960 batches/s. A commit of one small job alone: NORMAL 17,600/s, FULL 2,400/s.
 ``journal_size_limit`` gives the disk back after a huge batch has been checkpointed. The busy
 timeout is short because the master's loop must not stall on a locked file: a failed batch
 is simply not acked and the minions resend.
