@@ -11,6 +11,7 @@ from typing import Any
 
 from pvc.client import Client, ReturnStream
 from pvc.results import NOT_CONNECTED, JobResult, Return
+from pvc.wire.local import Done, RetReply
 
 
 def run_batch(client: Client, tgt: str, tgt_type: str, fun: str, args: Sequence[Any],
@@ -31,15 +32,15 @@ def run_batch(client: Client, tgt: str, tgt_type: str, fun: str, args: Sequence[
             if msg is None:
                 result.mark_timed_out()
                 return
-            mid = inflight.get(msg.get("jid", ""))
+            mid = inflight.get(getattr(msg, "jid", ""))
             if mid is None:
                 continue
-            if msg["k"] == "ret":
-                ret = Return.from_wire(msg["ret"])
+            if isinstance(msg, RetReply):
+                ret = msg.ret.value()
                 result.returns[mid] = ret
                 yield mid, ret
-            elif msg["k"] == "done":
-                result.missing.update(msg.get("missing", {}))
-                del inflight[msg["jid"]]
+            elif isinstance(msg, Done):
+                result.missing.update(msg.missing)
+                del inflight[msg.jid]
 
     return ReturnStream(returns(), result)

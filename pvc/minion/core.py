@@ -23,7 +23,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
 
 import zmq
 
@@ -66,6 +66,14 @@ def _jitter(seconds: float) -> float:
     return seconds * random.uniform(0.5, 1.5)
 
 
+class SocketLoop(Protocol):
+    """The I/O loop that polls a core's sockets and calls :meth:`MinionCore.on_readable`."""
+
+    def register(self, sock: zmq.Socket, core: MinionCore) -> None: ...
+
+    def unregister(self, sock: zmq.Socket) -> None: ...
+
+
 class Unacked:
     """A spooled return (or lost-job report) and when to send it next."""
 
@@ -79,7 +87,7 @@ class Unacked:
 
 class MinionCore:
     def __init__(self, cfg: MinionConfig, identity: Ed25519PrivateKey, functions: MinionFunctions,
-                 runner: JobRunner, zctx: zmq.Context, register: Callable[[zmq.Socket, MinionCore], None]) -> None:
+                 runner: JobRunner, zctx: zmq.Context, loop: SocketLoop) -> None:
         self.cfg = cfg
         self.id = cfg.id
         self.identity = identity
@@ -87,7 +95,7 @@ class MinionCore:
         self.functions = functions
         self.runner = runner
         self.zctx = zctx
-        self.register = register
+        self.loop = loop
         self.pin = MasterPin(cfg.pki_dir, cfg.master_finger)
         self.replay = ReplayGuard(cfg.pub_window)
         self.clock_offset = 0.0
@@ -116,7 +124,7 @@ class MinionCore:
         self.enrol = self._socket(zmq.DEALER)
         self.enrol.setsockopt(zmq.MAXMSGSIZE, ENROL_MAX)
         self.enrol.connect(f"tcp://{cfg.master}:{cfg.master_port}")
-        register(self.enrol, self)
+        loop.register(self.enrol, self)
 
     def _socket(self, kind: int) -> zmq.Socket:
         sock = self.zctx.socket(kind)
@@ -153,6 +161,7 @@ class MinionCore:
         if silent_for > 3 * self.cfg.heartbeat + 2:
             log.warning("%s: no answer from master %s for %.0fs; authenticating again", self.id,
                         self.cfg.master, silent_for)
+            self.endpoint = ("", b"")  # and reconnect from scratch
             self._reset(now)
             return
         if self.stash and now - self.stash[0][0] > STASH_WAIT:
@@ -281,6 +290,7 @@ class MinionCore:
             return
         for sock in (self.chan, self.monitor, self.sub):
             if sock is not None:
+                self.loop.unregister(sock)
                 sock.close(0)
         self.endpoint = (chan_addr, master_curve)
         self.chan = self._curve(zmq.DEALER, master_curve)
@@ -292,7 +302,7 @@ class MinionCore:
         self.sub.setsockopt(zmq.RCVHWM, 100_000)
         self.sub.connect(f"tcp://{self.cfg.master}:{self.cfg.publish_port or pub_port}")
         for sock in (self.chan, self.monitor, self.sub):
-            self.register(sock, self)
+            self.loop.register(sock, self)
 
     def _curve(self, kind: int, server: bytes) -> zmq.Socket:
         sock = self._socket(kind)
@@ -306,6 +316,7 @@ class MinionCore:
         if self.state == "authed":
             log.info("%s: master %s no longer knows this minion's session; authenticating again",
                      self.id, self.cfg.master)
+            self.endpoint = ("", b"")  # libzmq does not retry a refused handshake: new sockets
             self._reset(time.monotonic(), _jitter(0.5))
 
     def _on_channel(self, frames: list[bytes]) -> None:

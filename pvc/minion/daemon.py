@@ -42,7 +42,7 @@ class MinionProcess:
                        for n in range(swarm)]
         else:
             configs = [cfg]
-        self.zctx.max_sockets = max(1024, 2 * len(configs) + 64)  # a DEALER and a SUB per identity
+        self.zctx.max_sockets = max(1024, 4 * len(configs) + 64)  # enrolment, channel, its monitor, SUB
         base = MinionFunctions(cfg)
         self.functions.append(base)
         for c in configs:
@@ -52,14 +52,18 @@ class MinionProcess:
                 funcs = MinionFunctions(c, grains={**base.grains, "id": c.id}, registry=base.registry)
                 self.functions.append(funcs)
             identity = load_or_create_identity(c.pki_dir, "minion")
-            core = MinionCore(c, identity, funcs, self.runner, self.zctx, self._register)
+            core = MinionCore(c, identity, funcs, self.runner, self.zctx, self)
             funcs.events = core.fire_event
             self.cores.append(core)
         base.start_hooks()  # after the event sinks are wired, so hooks can fire events
 
-    def _register(self, sock: zmq.Socket, core: MinionCore) -> None:
+    def register(self, sock: zmq.Socket, core: MinionCore) -> None:
         self.owners[sock] = core
         self.poller.register(sock, zmq.POLLIN)
+
+    def unregister(self, sock: zmq.Socket) -> None:
+        self.owners.pop(sock, None)
+        self.poller.unregister(sock)
 
     def stop(self) -> None:
         self._stop = True
@@ -78,7 +82,7 @@ class MinionProcess:
                 for sock, _ in self.poller.poll(max(1, int((next_tick - time.monotonic()) * 1000))):
                     if sock == self.runner.fd:
                         self.runner.run_pending()
-                    else:
+                    elif sock in self.owners:  # a socket closed earlier in this turn is gone
                         self.owners[sock].on_readable(sock)
         finally:
             self.close()
