@@ -1,9 +1,13 @@
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from pvc.errors import InvalidTarget
 from pvc.targeting import compile_target
+from pvc.targeting.grainpath import traverse
 
 GRAINS = {
     "web1": {"os": "Debian", "role": "web", "virt": ["kvm", "libvirt"], "virt_caps": {"hypervisor": "kvm"}, "n": 4,
@@ -110,3 +114,42 @@ def test_bad_targets_are_clear_errors(expr, tgt_type, message):
     groups = {"loop": "N@loop", "empty": " ", "number": 7, **doubling}
     with pytest.raises(InvalidTarget, match=re.escape(message)):
         compile_target(expr, tgt_type, groups)
+
+
+# --- colon-path lookup (pvc.targeting.grainpath), shared with grains.get ---------------------
+
+PATH_DATA = {
+    "virt_caps": {"kvm": True, "libvirt_version": "9.0.0"},
+    "ipv4": ["127.0.0.1", "10.0.0.5"],
+    "disks": [{"name": "vda"}],
+    "a:b": {"c": 1},
+    "addr": {"fd00::1": "v6 key"},
+}
+
+
+def test_traverse() -> None:
+    assert traverse(PATH_DATA, "virt_caps:kvm") is True
+    assert traverse(PATH_DATA, "ipv4:1") == "10.0.0.5"
+    assert traverse(PATH_DATA, "ipv4:-1") == "10.0.0.5"
+    assert traverse(PATH_DATA, "disks:0:name") == "vda"
+    assert traverse(PATH_DATA, "a:b:c") == 1
+    assert traverse(PATH_DATA, "addr:fd00::1") == "v6 key"
+    assert traverse(PATH_DATA, "virt_caps") == PATH_DATA["virt_caps"]
+    assert traverse(PATH_DATA, "virt_caps/kvm", delimiter="/") is True
+
+
+def test_traverse_missing() -> None:
+    assert traverse(PATH_DATA, "nosuch") is None
+    assert traverse(PATH_DATA, "ipv4:9", "dflt") == "dflt"
+    assert traverse(PATH_DATA, "ipv4:x", "dflt") == "dflt"
+    assert traverse(PATH_DATA, "virt_caps:kvm:deeper", 0) == 0
+    assert traverse({"k": None}, "k", "dflt") is None  # an existing None is a value
+
+
+def test_importing_targeting_loads_no_grain_probe() -> None:
+    """The master compiles targets; it must not import (or run) the minion's host probes."""
+    code = ("import sys, pvc.targeting; "
+            "print(sorted(m for m in sys.modules if m == 'pvc.grains' or m.startswith(('pvc.grains.', 'pvc.modules'))))")
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root).stdout
+    assert out.strip() == "[]"

@@ -2,15 +2,15 @@
 
 librados waits forever by default (and the Pacific binding ignores ``mon_command(timeout=)``),
 so every connection sets ``client_mount_timeout``, ``rados_mon_op_timeout`` and
-``rados_osd_op_timeout`` to the configured timeout. The handle is shared through
-``ctx.resource("rados", ...)``; a call that finds the cluster unreachable drops it, so the next
-call reconnects instead of reusing a dead handle.
+``rados_osd_op_timeout`` to the configured timeout. The handle is shared through the caller's
+:class:`~pvc.execution.resources.Resources` (as ``"rados"``); a call that finds the cluster
+unreachable drops it, so the next call reconnects instead of reusing a dead handle.
 
 Example::
 
-    with session(ctx, "list pools") as cluster:
+    with session(resources, CephConfig(conf="/etc/ceph/ceph.conf"), "list pools") as cluster:
         names = cluster.list_pools()
-    mon_json(cluster, "osd pool ls", detail="detail")
+        mon_json(cluster, "osd pool ls", detail="detail")
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from pvc.ceph.errors import UNREACHABLE, CephUnreachable, errno_of, translate
 from pvc.errors import BackendUnavailable, ConfigError
-from pvc.modules.context import ExecContext
+from pvc.execution.resources import Resources
 
 if TYPE_CHECKING:
     import rados
@@ -80,22 +80,23 @@ def connect(cfg: CephConfig) -> rados.Rados:
 
 
 @contextmanager
-def session(ctx: ExecContext, action: str) -> Iterator[rados.Rados]:
-    """The minion's shared connection; rados/rbd errors inside become pvc errors about ``action``."""
-    cluster = ctx.resource(RESOURCE, lambda: connect(ctx.config))
+def session(resources: Resources, cfg: CephConfig, action: str) -> Iterator[rados.Rados]:
+    """The connection for ``cfg`` shared through ``resources``; rados/rbd errors inside become
+    pvc errors about ``action``."""
+    cluster = resources.get(RESOURCE, lambda: connect(cfg))
     try:
         yield cluster
     except Exception as exc:
         if type(exc).__module__ not in ("rados", "rbd") and not isinstance(exc, TimeoutError):
             raise  # pvc errors and bugs pass through unchanged
-        raise _mapped(ctx, exc, action) from None
+        raise _mapped(resources, cfg, exc, action) from None
 
 
-def _mapped(ctx: ExecContext, exc: BaseException, action: str) -> Exception:
+def _mapped(resources: Resources, cfg: CephConfig, exc: BaseException, action: str) -> Exception:
     code = errno_of(exc)
     if code in UNREACHABLE:
-        ctx.resources.drop(RESOURCE)
-        return _unreachable(ctx.config)
+        resources.drop(RESOURCE)
+        return _unreachable(cfg)
     return translate(code, action, "" if code else str(exc))
 
 

@@ -1,36 +1,58 @@
 """Call one registered function with wire arguments and turn every outcome into a ``Return``.
 
-This is the single place where module errors meet the job system: a bad argument, an unknown
-function or a backend failure becomes ``Return(ok=False, error=...)`` with a clear message, and
-an unexpected exception becomes one too (with its type) so that the minion keeps serving. Used
-by the minion for every job and by ``pvc call`` for local runs.
+This is the single place where module errors meet the job system: a missing backend, a bad
+argument, or a backend failure becomes ``Return(ok=False, error=...)`` with a clear message, and
+an unexpected exception becomes one too (with its type) so that the minion keeps serving. Before
+the call it checks, in order: the module's ``requires`` can be imported ("virt needs libvirt:
+No module named 'libvirt'"), the arguments bind to the signature, and each has the type its
+annotation says (:mod:`pvc.execution.arguments`). Used by the minion for every job and by
+``pvc call`` for local runs.
+
+Example::
+
+    ret = execute(registry.get("test.echo"), ctx, ["hi"])      # Return(ok=True, data="hi", ...)
 """
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import logging
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pvc.errors import InvalidArgument, PvcError
-from pvc.modules.context import ExecContext
-from pvc.modules.registry import FunctionSpec
+from pvc.errors import BackendUnavailable, InvalidArgument, PvcError
+from pvc.execution.arguments import check_arguments
+from pvc.execution.context import ExecContext
+from pvc.execution.registry import FunctionSpec
 from pvc.results import Return
 
 log = logging.getLogger(__name__)
 
 
+def check_requires(spec: FunctionSpec) -> None:
+    """Import what the module ``requires``, or raise BackendUnavailable naming what is missing."""
+    for name in spec.module.requires:
+        if name in sys.modules:
+            continue
+        try:
+            importlib.import_module(name)
+        except ImportError as exc:
+            raise BackendUnavailable(f"{spec.module.name} needs {name}: {exc}") from None
+
+
 def bind(spec: FunctionSpec, args: Sequence[Any], kwargs: Mapping[str, Any]) -> inspect.BoundArguments:
-    """Bind job arguments to the function (skipping the context) or raise a clear error."""
-    params = list(spec.signature.parameters.values())[1:]
-    sig = spec.signature.replace(parameters=params)
+    """Bind job arguments to the function (skipping the context) and check their types, or
+    raise a clear :class:`InvalidArgument`."""
     try:
-        return sig.bind(*args, **kwargs)
+        bound = spec.call_signature.bind(*args, **kwargs)
     except TypeError as exc:
-        names = ", ".join(_describe(p) for p in params)
+        names = ", ".join(_describe(p) for p in spec.call_signature.parameters.values())
         raise InvalidArgument(f"{spec.fullname}({names}): {exc}") from None
+    check_arguments(spec.fullname, spec.rules, bound.arguments)
+    return bound
 
 
 def _describe(param: inspect.Parameter) -> str:
@@ -45,12 +67,13 @@ def _describe(param: inspect.Parameter) -> str:
 def execute(spec: FunctionSpec, ctx: ExecContext, args: Sequence[Any] = (), kwargs: Mapping[str, Any] | None = None) -> Return:
     start = time.monotonic()
     try:
+        check_requires(spec)
         bound = bind(spec, args, kwargs or {})
         data = spec.func(ctx, *bound.args, **bound.kwargs)
         return Return(ok=True, data=data, duration=time.monotonic() - start)
     except PvcError as exc:
         return Return(ok=False, error=str(exc), error_type=type(exc).__name__, duration=time.monotonic() - start)
-    except Exception as exc:  # noqa: BLE001 - a module bug must not take the minion down
+    except Exception as exc:  # a module bug must not take the minion down
         log.exception("%s raised unexpectedly", spec.fullname)
         return Return(
             ok=False,

@@ -3,7 +3,9 @@
 Nothing is discovered by scanning files or injected into module globals (Salt's loader did both,
 and its users paid with leaks and races). Each module file declares one :class:`ModuleSpec`
 listing its functions; :func:`pvc.modules.default_registry` imports the modules named in
-``pvc.modules.MODULES`` and registers their specs. Unknown or duplicate names raise.
+``pvc.modules.MODULES`` and registers their specs. Unknown or duplicate names raise. Argument
+rules are compiled from each function's annotations when it is registered
+(:mod:`pvc.execution.arguments`), so a function the executor cannot check never registers.
 
 Example::
 
@@ -20,11 +22,12 @@ from __future__ import annotations
 
 import inspect
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from pvc.errors import PvcError, UnknownFunction
+from pvc.execution.arguments import ParamRule, compile_rules
 
 
 @dataclass(frozen=True)
@@ -33,8 +36,9 @@ class ModuleSpec:
 
     ``inline`` names functions that are cheap and never block (``test.ping``): the minion runs
     them on its I/O thread instead of handing them to the worker pool, which saves two thread
-    switches per job. ``requires`` names backends the functions need ("libvirt", "rados", ...); the module stays
-    registered when they are absent, and calls then fail with a clear ``BackendUnavailable``.
+    switches per job. ``requires`` names the Python modules the functions need ("libvirt",
+    "rados", ...); the module stays registered when they are absent, and the executor fails
+    each call before it starts with ``BackendUnavailable("virt needs libvirt: ...")``.
     ``config`` is a frozen dataclass validated from the minion config section named like the
     module. ``start`` is an optional hook the minion runs once at start-up (e.g. to register a
     libvirt event loop); it receives the module's context and returns something with ``close()``
@@ -46,18 +50,30 @@ class ModuleSpec:
     requires: tuple[str, ...] = ()
     config: type | None = None
     start: Callable[..., Any] | None = None
-    doc: str = ""
     inline: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class FunctionSpec:
-    """One registered function, addressed as ``module.function``."""
+    """One registered function, addressed as ``module.function``. ``call_signature`` is the
+    signature without the context (what a job binds to); ``rules`` check its arguments."""
 
     module: ModuleSpec
     name: str
     func: Callable[..., Any]
     signature: inspect.Signature = field(compare=False)
+    call_signature: inspect.Signature = field(compare=False)
+    rules: dict[str, ParamRule] = field(compare=False)
+
+    @classmethod
+    def of(cls, module: ModuleSpec, name: str, func: Callable[..., Any]) -> FunctionSpec:
+        signature = inspect.signature(func)
+        params = list(signature.parameters.values())[1:]
+        try:
+            rules = compile_rules(func, params)
+        except (TypeError, NameError) as exc:
+            raise TypeError(f"{module.name}.{name}: {exc}") from None
+        return cls(module, name, func, signature, signature.replace(parameters=params), rules)
 
     @property
     def fullname(self) -> str:
@@ -119,7 +135,7 @@ class Registry:
                 full = f"{spec.name}.{name}"
                 if full in functions or full in self._functions:
                     raise DuplicateName(f"function '{full}' is registered twice")
-                functions[full] = FunctionSpec(spec, name, func, inspect.signature(func))
+                functions[full] = FunctionSpec.of(spec, name, func)
             unknown = set(spec.inline) - {f.name for f in functions.values()}
             if unknown:
                 raise UnknownFunction(f"module '{spec.name}': inline names unknown functions {sorted(unknown)}")
@@ -156,10 +172,3 @@ class Registry:
         else:
             self._load(module)
         return [f for n, f in sorted(self._functions.items()) if module is None or f.module.name == module]
-
-    @classmethod
-    def of(cls, specs: Iterable[ModuleSpec]) -> Registry:
-        reg = cls()
-        for spec in specs:
-            reg.add(spec)
-        return reg

@@ -59,7 +59,7 @@ def probe_all(host: Host, probes: tuple[Probe, ...] = PROBES) -> dict[str, Any]:
     for probe in probes:
         try:
             grains.update(probe(host))
-        except Exception:  # noqa: BLE001 - a broken probe must not stop the minion
+        except Exception:  # a broken probe must not stop the minion
             log.debug("grain probe %s failed; its grains are left out", probe.__name__, exc_info=True)
     return grains
 

@@ -27,7 +27,7 @@ from pvc.grains.host import Host
 DEFAULT_CONF = "/etc/ceph/ceph.conf"
 MON_PORTS = (3300, 6789)
 MAX_PROBES = 8
-_MON_KEY = re.compile(r"^\s*mon[ _]+(host|addr)\s*=\s*(.*)$", re.M | re.I)
+_MON_KEY = re.compile(r"^\s*mon[ _]+(host|addr)\s*=\s*(.*)$", re.MULTILINE | re.IGNORECASE)
 _ADDR = re.compile(r"(\[[0-9a-fA-F:.]+\]|\d{1,3}(?:\.\d{1,3}){3})(?::(\d+))?")
 
 

@@ -1,47 +1,18 @@
-"""Nested grain lookup with Salt's ``a:b:c`` keys, and the merge of custom grains.
+"""The merge of custom grains onto probed ones, and grains as plain wire-safe data.
 
-Shared by ``grains.get`` and anything else that walks grains by a colon path.
+(Colon-path lookup, ``traverse``, lives in :mod:`pvc.targeting.grainpath`: grain targets use it,
+and target matching must not import the probes.)
 
 Example::
 
-    traverse({"virt_caps": {"kvm": True}}, "virt_caps:kvm")       # True
-    traverse({"ipv4": ["127.0.0.1", "10.0.0.5"]}, "ipv4:1")        # "10.0.0.5"
-    traverse({}, "virt_caps:kvm", default=False)                   # False
+    merge({"virt_caps": {"kvm": True}}, {"virt_caps": {"qemu": True}})
+    # {"virt_caps": {"kvm": True, "qemu": True}}
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
-
-_MISSING = object()
-
-
-def traverse(data: Any, key: str, default: Any = None, delimiter: str = ":") -> Any:
-    """Follow ``key`` through mappings (by name) and lists (by index); ``default`` if it breaks.
-
-    At each level the longest matching name wins, so a key that itself contains the delimiter
-    (an IPv6 address, ``a:b``) stays reachable.
-    """
-    found = _walk(data, key.split(delimiter), delimiter)
-    return default if found is _MISSING else found
-
-
-def _walk(node: Any, parts: list[str], delimiter: str) -> Any:
-    if not parts:
-        return node
-    if isinstance(node, Mapping):
-        for cut in range(len(parts), 0, -1):
-            name = delimiter.join(parts[:cut])
-            if name in node:
-                found = _walk(node[name], parts[cut:], delimiter)
-                if found is not _MISSING:
-                    return found
-        return _MISSING
-    head = parts[0]
-    if isinstance(node, list) and head.lstrip("-").isdigit() and -len(node) <= int(head) < len(node):
-        return _walk(node[int(head)], parts[1:], delimiter)
-    return _MISSING
 
 
 def merge(base: Mapping[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any]:

@@ -17,10 +17,11 @@ from typing import Any
 
 from pvc.config import MinionConfig, module_config
 from pvc.errors import ConfigError, UnknownFunction
+from pvc.execution.context import EventSink, ExecContext, log_events
+from pvc.execution.executor import execute
+from pvc.execution.registry import Registry
+from pvc.execution.resources import Resources
 from pvc.modules import default_registry
-from pvc.modules.context import EventSink, ExecContext, Resources, log_events
-from pvc.modules.executor import execute
-from pvc.modules.registry import Registry
 from pvc.results import Return
 
 log = logging.getLogger(__name__)
@@ -103,6 +104,6 @@ class MinionFunctions:
         for closer in self._closers:
             try:
                 closer.close()
-            except Exception:  # noqa: BLE001
+            except Exception:  # a broken backend must not stop the others from closing
                 log.debug("close hook failed", exc_info=True)
         self.resources.close()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 
-from pvc.modules.registry import ModuleSpec, Registry
+from pvc.execution.registry import ModuleSpec, Registry
 
 MODULES: tuple[str, ...] = (
     "test",

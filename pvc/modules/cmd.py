@@ -25,12 +25,15 @@ import os
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
 from pvc.errors import InvalidArgument
-from pvc.modules.context import ExecContext
+from pvc.execution.context import ExecContext
+from pvc.execution.registry import ModuleSpec
 from pvc.process import DEFAULT_MAX_OUTPUT, ProcessResult, run_process
-from pvc.modules.registry import ModuleSpec
+
+# A command word as the CLI's YAML may type it (``true``, ``2``, ``2.5``): it runs as its text.
+Text = Annotated[str | bool | int | float, "text"]
 
 
 @dataclass(frozen=True)
@@ -60,8 +63,8 @@ class Command:
         }
 
 
-def run(ctx: ExecContext, cmd: str | list[str], cwd: str | None = None, stdin: str | None = None,
-        env: Mapping[str, Any] | None = None, python_shell: bool = False, timeout: float | None = None,
+def run(ctx: ExecContext, cmd: Text | list[Text], cwd: str | None = None, stdin: str | None = None,
+        env: Mapping[str, Text] | None = None, python_shell: bool = False, timeout: float | None = None,
         rstrip: bool = True, redirect_stderr: bool = True) -> str | dict[str, Any]:
     """Run ``cmd`` and return its output as one string (stderr included, as in Salt).
 
@@ -77,8 +80,8 @@ def run(ctx: ExecContext, cmd: str | list[str], cwd: str | None = None, stdin: s
     return _strip(res.stdout, rstrip)
 
 
-def run_all(ctx: ExecContext, cmd: str | list[str], cwd: str | None = None, stdin: str | None = None,
-            env: Mapping[str, Any] | None = None, python_shell: bool = False, timeout: float | None = None,
+def run_all(ctx: ExecContext, cmd: Text | list[Text], cwd: str | None = None, stdin: str | None = None,
+            env: Mapping[str, Text] | None = None, python_shell: bool = False, timeout: float | None = None,
             rstrip: bool = True, redirect_stderr: bool = False) -> dict[str, Any]:
     """Run ``cmd`` and return ``{"pid", "retcode", "stdout", "stderr"}``.
 
@@ -98,8 +101,8 @@ def run_all(ctx: ExecContext, cmd: str | list[str], cwd: str | None = None, stdi
     }
 
 
-def retcode(ctx: ExecContext, cmd: str | list[str], cwd: str | None = None, stdin: str | None = None,
-            env: Mapping[str, Any] | None = None, python_shell: bool = False,
+def retcode(ctx: ExecContext, cmd: Text | list[Text], cwd: str | None = None, stdin: str | None = None,
+            env: Mapping[str, Text] | None = None, python_shell: bool = False,
             timeout: float | None = None) -> int | dict[str, Any]:
     """Run ``cmd`` and return only its exit status.
 
@@ -120,17 +123,15 @@ def _command(ctx: ExecContext, fun: str, cmd: Any, cwd: Any, stdin: Any, env: An
     """Validate the arguments shared by every ``cmd`` function into a :class:`Command`."""
     cfg = _config(ctx)
     if python_shell:
-        if not isinstance(cmd, (str, int, float)):
+        if isinstance(cmd, (list, tuple)):
             raise InvalidArgument(f"{fun}: python_shell=True needs the command as one string")
         argv: tuple[str, ...] = (cfg.shell, "-c", _text(cmd, fun, "cmd"))
     else:
         argv = _argv(cmd, fun)
     if cwd is None:
         cwd = os.path.expanduser("~")
-    elif not isinstance(cwd, str) or not os.path.isabs(cwd):
+    elif not os.path.isabs(cwd):
         raise InvalidArgument(f"{fun}: cwd must be an absolute path")
-    if stdin is not None and not isinstance(stdin, str):
-        raise InvalidArgument(f"{fun}: stdin must be a string")
     return Command(argv=argv, cwd=cwd, env=_env(env, fun), stdin=stdin,
                    timeout=_timeout(timeout, cfg, fun))
 
@@ -148,15 +149,9 @@ def _argv(cmd: Any, fun: str) -> tuple[str, ...]:
     return argv
 
 
-def _text(value: Any, fun: str, what: str) -> str:
+def _text(value: Text, fun: str, what: str) -> str:
     """Text of a CLI-typed scalar (YAML made ``true`` a bool and ``2`` an int) or of a string."""
-    if isinstance(value, bool):
-        text = "true" if value else "false"
-    elif isinstance(value, (str, int, float)):
-        text = str(value)
-    else:
-        raise InvalidArgument(f"{fun}: {what} must be a string or a list of strings, "
-                              f"got {type(value).__name__}")
+    text = ("true" if value else "false") if isinstance(value, bool) else str(value)
     if "\0" in text:
         raise InvalidArgument(f"{fun}: {what} contains a NUL byte")
     return text
@@ -165,11 +160,9 @@ def _text(value: Any, fun: str, what: str) -> str:
 def _env(env: Any, fun: str) -> dict[str, str]:
     if env is None:
         return {}
-    if not isinstance(env, Mapping):
-        raise InvalidArgument(f"{fun}: env must be a mapping of variable names to values")
     out = {}
     for key, value in env.items():
-        if not isinstance(key, str) or not key or "=" in key or "\0" in key:
+        if not key or "=" in key or "\0" in key:
             raise InvalidArgument(f"{fun}: env: invalid variable name {key!r}")
         out[key] = _text(value, fun, f"env.{key}")
     return out
@@ -178,7 +171,7 @@ def _env(env: Any, fun: str) -> dict[str, str]:
 def _timeout(timeout: Any, cfg: CmdConfig, fun: str) -> float | None:
     if timeout is None:
         return cfg.timeout or None
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
+    if not timeout > 0:
         raise InvalidArgument(f"{fun}: timeout must be a positive number of seconds")
     return float(timeout)
 
@@ -208,5 +201,4 @@ SPEC = ModuleSpec(
     "cmd",
     functions=(run, run_all, retcode),
     config=CmdConfig,
-    doc="Run commands: argv lists by default, a shell only with python_shell=True.",
 )

@@ -31,8 +31,8 @@ from pvc.dnsmasq.config import (
     reservations_of,
 )
 from pvc.dnsmasq.leases import parse_leases
-from pvc.modules.context import ExecContext
-from pvc.modules.registry import ModuleSpec
+from pvc.execution.context import ExecContext
+from pvc.execution.registry import ModuleSpec
 
 
 @dataclass(frozen=True)
@@ -195,5 +195,4 @@ SPEC = ModuleSpec(
     "dnsmasq",
     functions=(start, stop, reload, status, reservations, reservation_present, reservation_absent, leases),
     config=DnsmasqConfig,
-    doc="DHCP/DNS per managed network: rendered config, PID-managed dnsmasq, reservations, leases.",
 )

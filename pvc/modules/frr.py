@@ -18,12 +18,12 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pvc.errors import ExecutionError, InvalidArgument
+from pvc.errors import ExecutionError
+from pvc.execution.context import ExecContext
+from pvc.execution.registry import ModuleSpec
 from pvc.frr.render import render as render_conf
 from pvc.frr.settings import BgpSettings
 from pvc.frr.vtysh import FrrPaths, Vtysh
-from pvc.modules.context import ExecContext
-from pvc.modules.registry import ModuleSpec
 
 FrrConfig = FrrPaths  # the module's config section: where the instance's files and sockets are
 
@@ -122,8 +122,6 @@ def evpn_vni(ctx: ExecContext, vni: int | None = None) -> Any:
 
     Example: ``pvc call frr.evpn_vni``
     """
-    if vni is not None and (not isinstance(vni, int) or isinstance(vni, bool)):
-        raise InvalidArgument(f"frr: vni must be a number, got {vni!r}")
     return Vtysh(ctx.config).json("show evpn vni json" if vni is None else f"show evpn vni {vni} json")
 
 
@@ -147,5 +145,4 @@ SPEC = ModuleSpec(
     "frr",
     functions=(render, validate, apply, bgp_summary, evpn_vni, routes, running_config),
     config=FrrConfig,
-    doc="FRR BGP/EVPN: config from a Jinja2 template, validated, applied by reload; vtysh JSON state.",
 )

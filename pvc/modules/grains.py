@@ -12,9 +12,9 @@ import copy
 from typing import Any
 
 from pvc.errors import InvalidArgument
-from pvc.grains.lookup import traverse
-from pvc.modules.context import ExecContext
-from pvc.modules.registry import ModuleSpec
+from pvc.execution.context import ExecContext
+from pvc.execution.registry import ModuleSpec
+from pvc.targeting.grainpath import traverse
 
 
 def items(ctx: ExecContext) -> dict[str, Any]:
@@ -31,9 +31,9 @@ def get(ctx: ExecContext, key: str, default: Any = "", delimiter: str = ":") -> 
 
     Example: ``pvc run '*' grains.get virt_caps:kvm``
     """
-    if not isinstance(key, str) or not key:
+    if not key:
         raise InvalidArgument("grains.get: key must be a non-empty grain name, e.g. os or virt_caps:kvm")
-    if not isinstance(delimiter, str) or not delimiter:
+    if not delimiter:
         raise InvalidArgument("grains.get: delimiter must be a non-empty string")
     return copy.deepcopy(traverse(ctx.grains, key, default, delimiter))
 
@@ -43,7 +43,7 @@ def item(ctx: ExecContext, *keys: str) -> dict[str, Any]:
 
     Example: ``pvc run '*' grains.item os osrelease mem_total``
     """
-    return {k: copy.deepcopy(ctx.grains[k]) for k in keys if isinstance(k, str) and k in ctx.grains}
+    return {k: copy.deepcopy(ctx.grains[k]) for k in keys if k in ctx.grains}
 
 
 def ls(ctx: ExecContext) -> list[str]:
@@ -57,5 +57,4 @@ def ls(ctx: ExecContext) -> list[str]:
 SPEC = ModuleSpec(
     "grains",
     functions=(items, get, item, ls),
-    doc="Read the static facts (grains) collected when the minion started.",
 )

@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from pvc.modules.context import ExecContext
-from pvc.modules.registry import ModuleSpec
+from pvc.execution.context import ExecContext
+from pvc.execution.registry import ModuleSpec
 from pvc.net import facts
 from pvc.net.args import MAX_VLAN, MAX_VNI, flag, ifname, ipv4, netns_name, number
 from pvc.net.handle import (
@@ -221,5 +221,4 @@ SPEC = ModuleSpec(
                veth_present, address_present, address_absent, route_present, route_absent,
                link_up, link_down, links, addresses, routes),
     requires=("pyroute2",),
-    doc="Idempotent bridges, VXLANs, VLANs, veths, addresses and routes via pyroute2, per namespace.",
 )

@@ -15,8 +15,8 @@ import inspect
 from typing import Any
 
 from pvc.errors import ExecutionError, UnknownFunction
-from pvc.modules.context import ExecContext
-from pvc.modules.registry import FunctionSpec, ModuleSpec, Registry
+from pvc.execution.context import ExecContext
+from pvc.execution.registry import FunctionSpec, ModuleSpec, Registry
 
 _GLOB_CHARS = frozenset("*?[")
 
@@ -56,7 +56,7 @@ def _registry(ctx: ExecContext) -> Registry:
 def _select(registry: Registry, selector: Any) -> list[FunctionSpec]:
     if selector is None:
         return registry.functions()
-    if not isinstance(selector, str) or not selector:
+    if not selector:
         raise UnknownFunction("sys: give a module name, a module.function name or a glob")
     if _GLOB_CHARS.intersection(selector):
         return [f for f in registry.functions() if fnmatch.fnmatchcase(f.fullname, selector)]
@@ -75,10 +75,9 @@ class _Annotation(str):
 
 def _public_signature(spec: FunctionSpec) -> inspect.Signature:
     """The signature a caller sees: without the context, annotations unquoted."""
-    params = [p.replace(annotation=_unquoted(p.annotation))
-              for p in list(spec.signature.parameters.values())[1:]]
-    return spec.signature.replace(parameters=params,
-                                  return_annotation=_unquoted(spec.signature.return_annotation))
+    sig = spec.call_signature
+    params = [p.replace(annotation=_unquoted(p.annotation)) for p in sig.parameters.values()]
+    return sig.replace(parameters=params, return_annotation=_unquoted(sig.return_annotation))
 
 
 def _unquoted(annotation: Any) -> Any:
@@ -88,5 +87,4 @@ def _unquoted(annotation: Any) -> Any:
 SPEC = ModuleSpec(
     "sys",
     functions=(list_modules, list_functions, doc),
-    doc="Introspection: modules, functions and their documentation.",
 )

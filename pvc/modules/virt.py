@@ -16,12 +16,13 @@ Example: ``pvc run hv1 virt.migrate vm1 qemu+tcp://hv2/system max_downtime_ms=30
 from __future__ import annotations
 
 import os
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
 from pvc.errors import InvalidArgument
-from pvc.modules.context import ExecContext
-from pvc.modules.registry import ModuleSpec
+from pvc.execution.context import ExecContext
+from pvc.execution.registry import ModuleSpec
 from pvc.virt import facts
 from pvc.virt.connection import libvirt_call
 from pvc.virt.domain import check_name, domain_xml, parse_spec
@@ -49,6 +50,11 @@ class VirtConfig:
     events: bool = True
 
 
+def _libvirt(ctx: ExecContext, what: str) -> AbstractContextManager[Any]:
+    """This minion's shared connection, libvirt errors about ``what`` mapped to pvc errors."""
+    return libvirt_call(ctx.resources, ctx.config.uri, what)
+
+
 def _summary(ctx: ExecContext, dom: Any) -> dict[str, Any]:
     state, _max_kib, mem_kib, vcpus, _cpu = dom.info()
     return {"name": dom.name(), "uuid": dom.UUIDString(), "state": STATES[state] if state < len(STATES) else str(state),
@@ -60,7 +66,7 @@ def list_(ctx: ExecContext) -> list[dict[str, Any]]:
 
     Example: ``pvc run 'hv*' virt.list``
     """
-    with libvirt_call(ctx, "list domains") as conn:
+    with _libvirt(ctx, "list domains") as conn:
         return sorted((_summary(ctx, d) for d in conn.listAllDomains()), key=lambda d: d["name"])
 
 
@@ -70,7 +76,7 @@ def info(ctx: ExecContext, name: str) -> dict[str, Any]:
 
     Example: ``pvc call virt.info vm1``
     """
-    with libvirt_call(ctx, f"read domain {name}") as conn:
+    with _libvirt(ctx, f"read domain {name}") as conn:
         dom = conn.lookupByName(check_name(name))
         xml = dom.XMLDesc(0)
         return {**_summary(ctx, dom), "persistent": bool(dom.isPersistent()), "autostart": bool(dom.autostart()),
@@ -95,7 +101,7 @@ def define(ctx: ExecContext, xml: str | None = None, **spec: Any) -> dict[str, A
     if ctx.test:
         return {"name": name, "xml": xml, "changed": False}
     os.makedirs(ctx.config.console_dir, exist_ok=True)
-    with libvirt_call(ctx, f"define domain {name}") as conn:
+    with _libvirt(ctx, f"define domain {name}") as conn:
         import libvirt
 
         old = _find(conn, name, libvirt)
@@ -123,7 +129,7 @@ def undefine(ctx: ExecContext, name: str) -> dict[str, Any]:
 
     Example: ``pvc call virt.undefine vm1``
     """
-    with libvirt_call(ctx, f"undefine domain {name}") as conn:
+    with _libvirt(ctx, f"undefine domain {name}") as conn:
         dom = conn.lookupByName(check_name(name))
         if dom.isActive():
             raise DomainStateError(f"virt: cannot undefine {name}: it is running (shut it down first)")
@@ -136,7 +142,7 @@ def start(ctx: ExecContext, name: str) -> dict[str, Any]:
 
     Example: ``pvc call virt.start vm1``
     """
-    with libvirt_call(ctx, f"start domain {name}") as conn:
+    with _libvirt(ctx, f"start domain {name}") as conn:
         dom = conn.lookupByName(check_name(name))
         if dom.isActive():
             return {"name": name, "state": "running", "changed": False}
@@ -152,9 +158,9 @@ def shutdown(ctx: ExecContext, name: str, timeout: float | None = None, force: b
     """
     if timeout is None:
         timeout = ctx.config.shutdown_timeout
-    if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or not 0 <= timeout <= MAX_TIMEOUT_S:
+    if not 0 <= timeout <= MAX_TIMEOUT_S:
         raise InvalidArgument(f"virt.shutdown: timeout must be a number of seconds between 0 and {MAX_TIMEOUT_S}")
-    with libvirt_call(ctx, f"shut down domain {name}") as conn:
+    with _libvirt(ctx, f"shut down domain {name}") as conn:
         dom = conn.lookupByName(check_name(name))
         how = graceful_shutdown(dom, timeout, force)
         return {"name": name, "how": how, "changed": how != "already stopped"}
@@ -165,7 +171,7 @@ def destroy(ctx: ExecContext, name: str) -> dict[str, Any]:
 
     Example: ``pvc call virt.destroy vm1``
     """
-    with libvirt_call(ctx, f"destroy domain {name}") as conn:
+    with _libvirt(ctx, f"destroy domain {name}") as conn:
         dom = conn.lookupByName(check_name(name))
         if not dom.isActive():
             return {"name": name, "changed": False}
@@ -188,7 +194,7 @@ def stats(ctx: ExecContext, name: str) -> dict[str, Any]:
 
     Example: ``pvc call virt.stats vm1``
     """
-    with libvirt_call(ctx, f"read statistics of {name}") as conn:
+    with _libvirt(ctx, f"read statistics of {name}") as conn:
         dom = conn.lookupByName(check_name(name))
         if not dom.isActive():
             raise DomainStateError(f"virt: {name} is not running: no statistics")
@@ -213,9 +219,9 @@ def console_log(ctx: ExecContext, name: str, lines: int = 50) -> list[str]:
 
     Example: ``pvc call virt.console_log vm1 20``
     """
-    if not isinstance(lines, int) or isinstance(lines, bool) or not 0 <= lines <= 10000:
+    if not 0 <= lines <= 10000:
         raise InvalidArgument("virt.console_log: lines must be an integer between 0 and 10000")
-    with libvirt_call(ctx, f"read domain {name}") as conn:
+    with _libvirt(ctx, f"read domain {name}") as conn:
         path = facts.devices(conn.lookupByName(check_name(name)).XMLDesc(0))["serial_log"]
     if path is None:
         raise DomainStateError(f"virt: {name} has no file-backed serial console to read")
@@ -238,10 +244,10 @@ def migrate(ctx: ExecContext, name: str, dest_uri: str, method: str | None = Non
 
     Example: ``pvc run hv1 virt.migrate vm1 qemu+tcp://hv2/system data_host=10.0.0.2 method=live``
     """
-    if not isinstance(dest_uri, str) or not dest_uri or not isinstance(data_host, str):
-        raise InvalidArgument("virt.migrate: dest_uri (a libvirt URI) and data_host must be strings")
+    if not dest_uri:
+        raise InvalidArgument("virt.migrate: dest_uri must be a libvirt URI, e.g. qemu+tcp://hv2/system")
     stream = data_uri(dest_uri, data_host, ctx.config.migration_host)
-    with libvirt_call(ctx, f"migrate domain {name}") as conn:
+    with _libvirt(ctx, f"migrate domain {name}") as conn:
         dom = conn.lookupByName(check_name(name))
         policy = method if method is not None else facts.migration_method(dom.XMLDesc(0))
         plan = MigrationPlan(dest_uri=dest_uri, method=policy, data_uri=stream, max_downtime_ms=max_downtime_ms,
@@ -264,5 +270,4 @@ SPEC = ModuleSpec(
     requires=("libvirt",),
     config=VirtConfig,
     start=_watch_events,
-    doc="Virtual machines on this node's libvirt/KVM: lifecycle, statistics, console and live migration.",
 )

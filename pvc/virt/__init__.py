@@ -1,4 +1,5 @@
-"""libvirt adapters behind the ``virt`` execution module (:mod:`pvc.modules.virt`).
+"""libvirt adapters behind the ``virt`` execution module (:mod:`pvc.modules.virt`), the state
+engine and the lab: each takes a URI or a handle (and a handle cache), never a job context.
 
 One job per file: :mod:`.connection` (open, error mapping), :mod:`.domain` (typed VM spec ->
 domain XML), :mod:`.facts` (read back what a domain's XML says), :mod:`.migrate` (live migration

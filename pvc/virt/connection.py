@@ -1,23 +1,24 @@
 """One libvirt connection per minion and URI, and libvirt errors turned into pvc errors.
 
-The connection lives in the minion's resource cache (``libvirt:<uri>``) so every job reuses it;
-when a call fails because the daemon went away, the handle is dropped and the next job reopens
-it. libvirt error codes map to typed errors by table, not by string matching.
+The connection lives in the caller's handle cache (``libvirt:<uri>`` in a
+:class:`~pvc.execution.resources.Resources`) so every job reuses it; when a call fails because
+the daemon went away, the handle is dropped and the next call reopens it. libvirt error codes
+map to typed errors by table, not by string matching.
 
 Example::
 
-    with libvirt_call(ctx, "start vm1") as conn:
+    with libvirt_call(resources, "qemu:///system", "start vm1") as conn:
         conn.lookupByName("vm1").create()
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from typing import Any
 
 from pvc.errors import BackendUnavailable, ExecutionError
-from pvc.modules.context import ExecContext
+from pvc.execution.resources import Resources
 from pvc.virt.errors import DomainNotFound, DomainStateError
 
 # libvirt error codes that may mean "the daemon is unreachable" (checked with isAlive()).
@@ -47,31 +48,23 @@ def open_uri(uri: str) -> Any:
         raise BackendUnavailable(f"libvirt: cannot connect to {uri}: {reason(exc)}") from None
 
 
-def connection(ctx: ExecContext) -> Any:
-    """The minion's shared connection to ``ctx.config.uri`` (opened on first use)."""
-    uri = ctx.config.uri
-    return ctx.resource(f"libvirt:{uri}", lambda: open_uri(uri))
+def connection(resources: Resources, uri: str) -> Any:
+    """The shared connection to ``uri`` in ``resources`` (opened on first use)."""
+    return resources.get(f"libvirt:{uri}", lambda: open_uri(uri))
 
 
 @contextmanager
-def libvirt_call(ctx: ExecContext, what: str, uri: str | None = None) -> Iterator[Any]:
-    """Yield a connection and translate any libvirt error raised inside into a typed pvc error.
-
-    ``what`` completes "virt: cannot <what>: <reason>". With ``uri`` a private connection to that
-    URI is opened and closed (used for a migration target); otherwise the shared one is used.
-    """
+def libvirt_call(resources: Resources, uri: str, what: str) -> Iterator[Any]:
+    """Yield the shared connection to ``uri`` and translate any libvirt error raised inside into
+    a typed pvc error; ``what`` completes "virt: cannot <what>: <reason>"."""
     libvirt = _import_libvirt()
-    target = uri or ctx.config.uri
-    conn = open_uri(uri) if uri else connection(ctx)
+    conn = connection(resources, uri)
     try:
         yield conn
     except libvirt.libvirtError as exc:
-        if _is_dead(conn) and not uri:
-            ctx.resources.drop(f"libvirt:{target}")
-        raise translate(exc, what, target, conn) from None
-    finally:
-        if uri:
-            _close_quietly(conn)
+        if _is_dead(conn):
+            resources.drop(f"libvirt:{uri}")
+        raise translate(exc, what, uri, conn) from None
 
 
 def translate(exc: Any, what: str, uri: str, conn: Any) -> ExecutionError:
@@ -93,8 +86,3 @@ def _is_dead(conn: Any) -> bool:
 
 def reason(exc: Any) -> str:
     return (exc.get_error_message() or str(exc)).strip()
-
-
-def _close_quietly(conn: Any) -> None:
-    with suppress(Exception):  # closing a broken connection must not mask the real error
-        conn.close()

@@ -10,7 +10,7 @@ may have been missed in the gap, so a listener that tracks VM state should re-re
 
 Example::
 
-    watcher = EventWatcher("qemu:///system", node="hv1", fire=ctx.fire_event)
+    watcher = EventWatcher("qemu:///system", node="hv1", fire=lambda tag, data: print(tag, data))
     watcher.start()      # ... events flow ...
     watcher.close()
 """
@@ -21,6 +21,8 @@ import logging
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any
+
+from pvc.events import virt_connected, vm
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +58,7 @@ def translate(name: str, uuid: str, event: int, detail: int, node: str) -> tuple
                             "libvirt_event": _EVENT_NAMES.get(event, str(event)), "detail": detail}
     if direction:
         data["direction"] = direction
-    return f"pvc/vm/{name}/{kind}", data
+    return vm(name, kind), data
 
 
 def ensure_event_loop() -> None:
@@ -132,8 +134,8 @@ class EventWatcher:
         self._callback_id = self._conn.domainEventRegisterAny(
             None, libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE, self._on_lifecycle, None)
         self.connected.set()
-        self._safe_fire(f"pvc/virt/{self.node}/connected", {"node": self.node, "uri": self.uri,
-                                                            "reconnect": self._reconnect})
+        self._safe_fire(virt_connected(self.node), {"node": self.node, "uri": self.uri,
+                                                   "reconnect": self._reconnect})
         self._reconnect = True
 
     def _disconnect(self) -> None:

@@ -160,11 +160,15 @@ def test_yaml_typed_scalars_become_text(funcs: MinionFunctions) -> None:
     ([], {}, "missing a required argument: 'cmd'"),
     ([""], {}, "the command is empty"),
     (["echo 'unclosed"], {}, "cannot split the command"),
-    ([{"a": 1}], {}, "must be a string or a list of strings"),
+    ([{"a": 1}], {}, "cmd.run: argument 'cmd' must be text or a list, got a mapping"),
+    ([["echo", None]], {}, "cmd.run: argument 'cmd[1]' must be text, got null"),
     (["echo"], {"timeout": 0}, "timeout must be a positive number"),
-    (["echo"], {"timeout": "soon"}, "timeout must be a positive number"),
+    (["echo"], {"timeout": "soon"}, "cmd.run: argument 'timeout' must be a number or null, got a string"),
+    (["echo"], {"timeout": True}, "argument 'timeout' must be a number or null, got a boolean"),
     (["echo\0x"], {}, "NUL byte"),
-    (["echo"], {"stdin": 5}, "stdin must be a string"),
+    (["echo"], {"stdin": 5}, "cmd.run: argument 'stdin' must be a string or null, got an integer"),
+    (["echo"], {"env": {"A": [1]}}, "cmd.run: argument 'env.A' must be text, got a list"),
+    (["echo"], {"python_shell": "yes"}, "argument 'python_shell' must be a boolean, got a string"),
     (["echo"], {"env": {"A=B": "1"}}, "invalid variable name"),
 ])
 def test_bad_arguments(funcs: MinionFunctions, args: list, kwargs: dict, needle: str) -> None:

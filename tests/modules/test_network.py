@@ -81,7 +81,10 @@ def test_errors_are_clear(net: Any, netns: str) -> None:
 
 
 @pytest.mark.parametrize(("fun", "args", "kwargs", "error"), [
-    ("vxlan_present", ["vx1"], {"vni": "abc", "local": "10.0.0.1"}, "vni must be a whole number 1..16777215, got 'abc'"),
+    ("vxlan_present", ["vx1"], {"vni": "abc", "local": "10.0.0.1"},
+     "network.vxlan_present: argument 'vni' must be an integer, got a string"),
+    ("vxlan_present", ["vx1"], {"vni": 5, "local": "10.0.0.1", "learning": "no"},
+     "network.vxlan_present: argument 'learning' must be a boolean, got a string"),
     ("vxlan_present", ["vx1"], {"vni": 2**24, "local": "10.0.0.1"}, "vni must be a whole number 1..16777215"),
     ("vxlan_present", ["vx1"], {"vni": 5, "local": "nope"}, "local 'nope' is not an IPv4 address"),
     ("vxlan_present", ["vx1"], {"vni": 5, "local": "10.0.0.1", "bridge": "nobr"}, "no bridge named 'nobr'"),

@@ -8,9 +8,9 @@ import pytest
 
 from pvc.config import MinionConfig
 from pvc.errors import ExecutionError
+from pvc.execution.context import ExecContext, log_events
 from pvc.minion.functions import MinionFunctions
 from pvc.modules import sys as sys_module
-from pvc.modules.context import ExecContext, log_events
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +56,7 @@ def test_doc_shows_signature_without_context(funcs: MinionFunctions) -> None:
     assert head == "test.echo(text: Any) -> Any"
     assert body.startswith("Return ``text`` unchanged")
     run = funcs.call("sys.doc", ["cmd.run"]).data["cmd.run"]
-    assert run.startswith("cmd.run(cmd: str | list[str], cwd: str | None = None,")
+    assert run.startswith("cmd.run(cmd: Text | list[Text], cwd: str | None = None,")
 
 
 def test_doc_of_a_module_and_of_everything(funcs: MinionFunctions) -> None:

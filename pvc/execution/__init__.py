@@ -1,0 +1,24 @@
+"""Running execution-module functions: the registry, the typed context and the executor.
+
+Shared by the minion (every job), ``pvc call`` (local runs) and, later, the state engine, none
+of which import each other for it; nothing here imports :mod:`pvc.modules` (the modules import
+this). One file per concept: :mod:`.registry` (explicit names, specs), :mod:`.context` (what a
+function receives), :mod:`.resources` (shared backend handles, which adapters take too),
+:mod:`.arguments` (argument types from annotations), :mod:`.executor` (call -> ``Return``).
+
+Example::
+
+    registry = Registry()
+    registry.add(ModuleSpec("test", functions=(ping,)))
+    ret = execute(registry.get("test.ping"), ctx)       # Return(ok=True, data=True, ...)
+"""
+
+from __future__ import annotations
+
+from pvc.execution.context import EventSink, ExecContext, log_events
+from pvc.execution.executor import execute
+from pvc.execution.registry import FunctionSpec, ModuleSpec, Registry
+from pvc.execution.resources import Resources
+
+__all__ = ["EventSink", "ExecContext", "FunctionSpec", "ModuleSpec", "Registry", "Resources", "execute",
+           "log_events"]
