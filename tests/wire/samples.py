@@ -1,0 +1,78 @@
+"""One valid instance of every wire record, for the record tests and the fuzzer."""
+
+from __future__ import annotations
+
+from pvc.wire import inner, local, messages
+from pvc.wire.record import Record
+
+K32 = bytes(range(32))
+SIG = b"\x07" * 64
+NONCE = b"\x01" * 12
+
+JOB = messages.Job("20261130064901123456", "web*", "glob", "test.echo", ["hi", 1, 2.5, None],
+                   {"flag": True, "nested": {"a": [1, 2]}}, 1_790_000_000.5, 5.0)
+RET = inner.ReturnRec(True, {"x": [1, "two", None]}, "", "", 0.25)
+FAILED = inner.ReturnRec(False, None, "boom", "ExecutionError", 1.0)
+SUMMARY = local.JobSummary("20261130064901123456", "test.ping", "*", "glob", 1_790_000_000.0, 3, 2, 1)
+
+OUTER: list[messages.Outer] = [
+    messages.Hello(),
+    messages.Challenge(K32),
+    messages.AuthRequest("web1", K32, K32[::-1], b"\x02" * 32, b"\x03" * 32, SIG),
+    messages.AuthReply("accepted", "web1", K32, K32[::-1], NONCE, b"wrapped", 4505, 4507, b"\x04" * 32,
+                       1_790_000_000.25, SIG),
+    messages.Sealed("web1", 2**63, b"ciphertext"),
+    messages.Reauth(),
+    messages.Publication(2**63, NONCE, b"ciphertext", SIG),
+]
+
+UP_RECORDS: list[Record] = [
+    inner.Ret("20261130064901123456", RET),
+    inner.Ret("j2", FAILED),
+    inner.Heartbeat(["vm1", "vm2"]),
+    inner.Heartbeat(),
+    inner.EventMsg("pvc/vm/vm1/started", {"a": 1, "b": [True]}),
+    inner.Grains({"os": "Debian", "cpus": 4, "mem": 1.5}),
+    inner.Lost("j3", "minion restarted during the job"),
+    inner.Bye(),
+]
+
+DOWN_RECORDS: list[Record] = [
+    inner.Ack(["j1", "j2"]),
+    inner.Ack([]),
+    inner.Rekey(12, K32),
+    inner.Pong(1_790_000_000.0),
+    inner.JobBox(JOB),
+]
+
+REQUEST_RECORDS: list[messages.Outer] = [
+    local.PublishReq("web*", "glob", "test.ping", [1], {"k": "v"}, 5.0, False),
+    local.PublishReq("web1,web2", "list", "cmd.run", ["ls"], {}, 86400.0),
+    local.JobGet("20261130064901123456"),
+    local.JobList(),
+    local.JobList(10_000, "test.ping"),
+    local.KeysChanged(),
+    local.EventFire("pvc/custom/thing", {"x": 1}),
+    local.ExpectedReq("G@os:Debian", "compound"),
+    local.Ping(),
+]
+
+REPLY_RECORDS: list[messages.Outer] = [
+    local.Published("j1", ["web1", "web2"], {"web3": "not connected"}),
+    local.Published("j1", []),
+    local.RetReply("j1", "web1", RET),
+    local.Done("j1", {"web2": "timed out"}),
+    local.JobView("j1", "test.echo", ["a"], {"b": 2}, "web*", "glob", ["web1", "web2", "web3"], 1.0, 5.0,
+                  {"web1": local.StoredRet(RET, 2.0), "web2": local.StoredRet(FAILED, 3.0)},
+                  {"web3": "not connected"}, ["web4"]),
+    local.JobView("j2", "test.ping", [], {}, "*", "glob", [], 1.0, 5.0),
+    local.JobsReply([SUMMARY, SUMMARY]),
+    local.JobsReply([]),
+    local.Ok(["web1"]),
+    local.Ok(),
+    local.ErrorReply("no such job", "JobNotFound"),
+    local.Minions(["web1", "web2"], ["web1"]),
+]
+
+# plain records (not outer, not in a table)
+PLAIN: list[Record] = [JOB, RET, FAILED, SUMMARY, local.StoredRet(RET, 1.0)]
