@@ -14,6 +14,7 @@ from typing import Any
 NOT_CONNECTED = "not connected"
 TIMED_OUT = "timed out"
 RESTARTED = "minion restarted during the job"
+STILL_RUNNING = "still running"  # at the deadline the minion was alive and said it was on it
 
 
 @dataclass(frozen=True)

@@ -9,16 +9,14 @@ import click
 
 from pvc.cli.options import FunctionCommand, config_dir, function_arguments, out
 from pvc.errors import InvalidArgument
+# a minion still working on the job when the wait ends: the job goes on (pvc job show JID)
+from pvc.results import STILL_RUNNING
 
 if TYPE_CHECKING:
     from pvc.cli.progress import Progress
     from pvc.client import ReturnStream
     from pvc.results import JobResult
 
-# Why a targeted minion did not return, as the master reports it (see pvc.results). A minion
-# that is still working on the job when the wait ends is "still running": the job goes on, and
-# ``pvc job show JID`` follows it.
-STILL_RUNNING = "still running"
 NO_SUCH_MINION = "no such minion"
 
 

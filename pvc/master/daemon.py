@@ -90,7 +90,8 @@ class Master:
         self.peers = PeerLimiter(cfg.peer_rate, cfg.peer_rate)
 
         self.publisher = Publisher(self.pub, self.sessions, self.identity, self.send_minion)
-        self.returns = Returns(self.cache, self.jobs, Delivery(self._ack, self.send_client, self.bus.fire))
+        self.returns = Returns(self.cache, self.jobs, Delivery(self._ack, self.send_client, self.bus.fire,
+                                                               self.sessions.running))
         self.inbox = Inbox(self.returns, self.grains, self._reply, self.bus.fire, self.end_session)
         params = ReplyParams(self.identity, cfg.publish_port, cfg.channel_port, curve_pub)
         self.auth = Enrolment(cfg, params, self.keys, self.sessions, self.zap, self._send_enrol, self.bus.fire)

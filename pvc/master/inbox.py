@@ -45,6 +45,8 @@ class Inbox:
 
     def _heartbeat(self, mid: str, session: Session, hb: Heartbeat) -> None:
         session.vms = frozenset(hb.vms)
+        session.running = frozenset(hb.running)
+        session.last_hb = time.monotonic()
         self.reply(session, Pong(time.time()))
 
     def _grains(self, mid: str, session: Session, msg: Grains) -> None:

@@ -11,9 +11,10 @@ from __future__ import annotations
 import heapq
 import itertools
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from pvc.results import NOT_CONNECTED, TIMED_OUT
+from pvc.results import NOT_CONNECTED, STILL_RUNNING, TIMED_OUT
 
 LATE_GRACE = 60.0
 
@@ -32,9 +33,11 @@ class ActiveJob:
     def outstanding(self) -> set[str]:
         return set(self.expected - self.not_connected) - self.returned - self.lost.keys()
 
-    def missing(self) -> dict[str, str]:
+    def missing(self, running: Callable[[str, str], bool] = lambda mid, jid: False) -> dict[str, str]:
+        """Who did not return and why; ``running(mid, jid)`` tells a minion still on the job
+        (alive, and it says so) from one that timed out."""
         out = {m: NOT_CONNECTED for m in self.not_connected if m not in self.returned}
-        out.update({m: TIMED_OUT for m in self.outstanding()})
+        out.update({m: STILL_RUNNING if running(m, self.jid) else TIMED_OUT for m in self.outstanding()})
         out.update({m: why for m, why in self.lost.items() if m not in self.returned})
         return out
 

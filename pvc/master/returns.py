@@ -37,6 +37,7 @@ class Delivery:
     ack: Callable[[str, list[str]], None]            # (minion id, jids)
     to_client: Callable[[bytes, bytes], None]        # (client peer, reply bytes)
     fire: Callable[[str, dict], None]                # (tag, data)
+    running: Callable[[str, str], bool]              # (minion id, jid): still on it?
 
 
 class Returns:
@@ -166,7 +167,7 @@ class Returns:
     def finish(self, job: ActiveJob) -> None:
         """The job's deadline passed or everyone answered: record who did not, tell clients."""
         job.finished = True
-        missing = job.missing()
+        missing = job.missing(self.out.running)
         if missing:
             try:
                 self.cache.mark_missing(job.jid, missing)

@@ -29,6 +29,8 @@ class Session:
     last_seen: float = float("-inf")
     created: float = 0.0
     vms: frozenset[str] = field(default_factory=frozenset)
+    running: frozenset[str] = field(default_factory=frozenset)  # jids, as of the last heartbeat
+    last_hb: float = float("-inf")
 
 
 class SessionKey:
@@ -87,6 +89,11 @@ class Sessions:
     def drop(self, mid: str) -> Session | None:
         self.pending.pop(mid, None)
         return self.by_id.pop(mid, None)
+
+    def running(self, mid: str, jid: str) -> bool:
+        """Minion ``mid`` is alive and said in its last heartbeat that it runs ``jid``."""
+        s = self.by_id.get(mid)
+        return s is not None and jid in s.running and time.monotonic() - s.last_hb <= self.alive_for
 
     def connected(self, now: float | None = None) -> set[str]:
         now = time.monotonic() if now is None else now

@@ -116,6 +116,7 @@ class MinionCore:
         self.last_heard = 0.0
         self.silent_log_at = 0.0
         self.vms: set[str] = set()
+        self.running: dict[str, str] = {}  # jid -> function, while it runs
         self.stash: list[tuple[float, Publication]] = []
         self.unacked: OrderedDict[str, Unacked] = OrderedDict()
         self.spool = Spool(os.path.join(cfg.cachedir, "spool", f"{cfg.id}.log"), cfg.spool_max_bytes,
@@ -156,7 +157,7 @@ class MinionCore:
             return
         if now - self.last_hb >= self.cfg.heartbeat:
             self.last_hb = now
-            self._send_up(Heartbeat(sorted(self.vms)))
+            self._send_up(self._heartbeat())
         silent_for = now - self.last_heard
         if silent_for > 3 * self.cfg.heartbeat + 2:
             log.warning("%s: no answer from master %s for %.0fs; authenticating again", self.id,
@@ -276,7 +277,7 @@ class MinionCore:
         self._connect(grant.chan_port, grant.pub_port, grant.master_curve)
         self.state = "authed"
         self.last_hb = self.last_heard = now
-        self._send_up(Heartbeat(sorted(self.vms)))  # the first box makes the new session live
+        self._send_up(self._heartbeat())  # the first box makes the new session live
         self._send_up(Grains(dict(self.functions.grains)))
         for entry in self.unacked.values():  # not acked by the previous session: send now
             entry.due, entry.wait = 0.0, RESEND_FIRST
@@ -374,6 +375,7 @@ class MinionCore:
             return
         fun, args, kwargs, jid = job.fun, job.args, job.kwargs, job.jid
         self._spool_call(self.spool.started, jid, fun)
+        self.running[jid] = fun
         if self.functions.is_inline(fun):
             self.on_result(jid, self.functions.call(fun, args, kwargs, jid=jid))
             return
@@ -381,6 +383,7 @@ class MinionCore:
                            lambda ret: self.on_result(jid, ret))
 
     def on_result(self, jid: str, ret: Return) -> None:
+        self.running.pop(jid, None)
         rec = Ret(jid, ReturnRec.of(ret))
         self._spool_put(jid, rec)
         self._send_up(rec)
@@ -405,8 +408,11 @@ class MinionCore:
             held = not (parts[3] in ("undefined", "removed") or (parts[3] == "migrated" and data.get("direction") == "out"))
             if held != (parts[2] in self.vms):
                 (self.vms.add if held else self.vms.discard)(parts[2])
-                self._send_up(Heartbeat(sorted(self.vms)))
+                self._send_up(self._heartbeat())
         self._send_up(EventMsg(tag, data))
+
+    def _heartbeat(self) -> Heartbeat:
+        return Heartbeat(sorted(self.vms)[:4096], list(self.running)[:4096])
 
     def close(self) -> None:
         if self.state == "authed":

@@ -53,7 +53,10 @@ class Ret(Record):
 @record("hb")
 @dataclass(frozen=True)
 class Heartbeat(Record):
+    """I am alive; the VMs I hold; the jobs I am running (``pvc job active``, "still running")."""
+
     vms: list[str] = f(default=(), max=4096, item_max=MAX_ID)
+    running: list[str] = f(default=(), max=4096, item_max=MAX_JID)
 
 
 @record("event")

@@ -256,3 +256,16 @@ def test_return_is_stored_before_it_is_acked(pvc_cluster: PvcCluster):
     assert c.client().job(stream.result.jid).returns["s1"].ret.data == "kept"
     log = (c.root / "master.out").read_text()
     assert "not acknowledged (minions will resend)" in log
+
+
+def test_job_outliving_the_wait_is_still_running_not_timed_out(three_minions):
+    """The wait ends while the minions are alive and say they run the job: the CLI prints the
+    jid and how to follow it; the returns are stored when they come."""
+    proc = three_minions.pvc("run", "m1", "test.sleep", "2.5", "--timeout", "1")
+    assert proc.returncode == 1
+    assert "m1: still running" in proc.stderr and "pvc job show" in proc.stderr, proc.stderr
+    jid = proc.stderr.split("Job ", 1)[1].split()[0]
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and "m1" not in three_minions.client().job(jid).returns:
+        time.sleep(0.2)
+    assert three_minions.client().job(jid).returns["m1"].ret.ok
