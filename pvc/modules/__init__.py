@@ -1,10 +1,13 @@
 """Execution modules: plain functions in an explicit registry.
 
 ``MODULES`` is the one list of module files the minion offers; add a module by writing
-``pvc/modules/<name>.py`` with a ``SPEC = ModuleSpec(...)`` and adding its name here. Each is
-imported on first use (see :class:`Registry`).
-Heavy backends (libvirt, rados, pyroute2) are imported inside the functions that use them,
-so loading the registry stays cheap and works on a host without them.
+``pvc/modules/<name>.py`` (or a package, like ``ceph/``) with a ``SPEC = ModuleSpec(...)`` and
+adding its name here. Each is imported on first use (see :class:`pvc.execution.Registry`).
+A module is a thin layer: it reads its config and context, then calls an adapter
+(:mod:`pvc.virt`, :mod:`pvc.ceph`, ...) with a URI or config and ``ctx.resources``. Argument
+types come from the annotations (checked by :mod:`pvc.execution.arguments`), so a module checks
+only ranges and formats. Heavy backends (libvirt, rados, pyroute2) are imported inside the
+functions that use them, so loading the registry stays cheap and works on a host without them.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from typing import Any
 from pvc.execution.context import ExecContext
 from pvc.execution.registry import ModuleSpec
 from pvc.net import facts
-from pvc.net.args import MAX_VLAN, MAX_VNI, flag, ifname, ipv4, netns_name, number
+from pvc.net.args import MAX_VLAN, MAX_VNI, ifname, ipv4, netns_name, number
 from pvc.net.handle import (
     VLAN_MISSING,
     KernelFeatureMissing,
@@ -61,7 +61,7 @@ def vxlan_present(ctx: ExecContext, name: str, vni: int, local: str, port: int =
     Example: ``pvc call network.vxlan_present vx100 vni=100 local=10.0.12.1 bridge=br100``
     """
     vni, port = number(vni, "vni", 1, MAX_VNI), number(port, "port", 1, 65535)
-    local, learning = ipv4(local, "local"), flag(learning, "learning")
+    local = ipv4(local, "local")
     want = LinkWant(
         name, "vxlan",
         create={"vxlan_id": vni, "vxlan_local": local, "vxlan_port": port, "vxlan_learning": int(learning)},
