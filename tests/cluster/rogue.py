@@ -1,89 +1,284 @@
-"""Attack tools for the security tests: a hand-driven minion and a publication tap.
+"""Attack tools for the security tests: a hand-driven minion, raw ZMTP peers, a publication tap.
 
 ``RogueMinion`` speaks the wire protocol directly (no MinionCore), so a test can do what a
-hostile or compromised peer would: authenticate with any id, send returns for jobs that did not
-target it, send garbage, keep a session key after its key was deleted.
+hostile or compromised peer would: say hello, answer a challenge (or not, or with a garbage
+signature), open the CURVE channel and SUB sockets with its own keys once accepted, send any
+record or raw bytes inside a valid sealed box, capture what it sent and replay it::
 
-``PubTap`` sits between the master's PUB port and a minion (the minion's ``publish_port``
-points at it): it forwards everything, records every publication, and injects frames, as an
-attacker on the network path could.
+    rogue = RogueMinion(cluster, "evil")
+    assert rogue.auth() == "accepted"
+    box = rogue.send_up(Heartbeat())           # the bytes that went out, for a replay
+    rogue.send_channel(box)                    # the same box again: the master must refuse it
+
+``RawZmtp`` is a stranger below ZeroMQ: a TCP socket that does the ZMTP 3.0 NULL handshake by
+hand and then sends frames however it likes (endless multipart, a frame left a byte short),
+which no libzmq client can be made to do. ``curve_socket`` opens a CURVE client with any key.
+
+``PubTap`` sits between the master's publish port and one minion (whose ``publish_port`` points
+at it). It needs the master's CURVE secret to stand in for the master towards the minion (an
+attacker who broke the transport: what is left to test is the signature and replay checks of
+the application layer) and an accepted minion's CURVE key to subscribe upstream.
 """
 
 from __future__ import annotations
 
+import socket
+import struct
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import zmq
 
-from pvc.crypto import Aead, Ed25519PrivateKey
-from pvc.wire.auth import SessionGrant, make_request, open_reply
-from pvc.wire.codec import decode
-from pvc.wire.messages import MINION_REQ_KINDS, AuthReply
-from pvc.wire.sealed import Channel
+from pvc.crypto import Aead, Ed25519PrivateKey, curve_keypair, load_public
+from pvc.keys import load_or_create_identity
+from pvc.wire.auth import Offer, SessionGrant, make_request, open_reply
+from pvc.wire.codec import decode, pack
+from pvc.wire.inner import EventMsg, Heartbeat, Ret, ReturnRec
+from pvc.wire.messages import (
+    MINION_CHANNEL_KINDS,
+    MINION_ENROL_KINDS,
+    MINION_PUB_KINDS,
+    AuthReply,
+    AuthRequest,
+    Challenge,
+    Hello,
+    Publication,
+    Sealed,
+)
+from pvc.wire.publication import BROADCAST, topic_for
+from pvc.wire.record import Record
+from pvc.wire.sealed import _UP_NONCE, Channel
+
+HOST = "127.0.0.1"
+
+
+def master_identity(master_dir: Path) -> Ed25519PrivateKey:
+    return load_or_create_identity(str(Path(master_dir) / "root" / "pki" / "master"), "master")
+
+
+def master_curve(master_dir: Path) -> tuple[bytes, bytes]:
+    """The master's CURVE (secret, public) pair, derived from its identity as the master does."""
+    return curve_keypair(master_identity(master_dir))
+
+
+def curve_socket(kind: int, server_pub: bytes, keys: tuple[bytes, bytes] | None = None) -> zmq.Socket:
+    """A CURVE client socket with ``keys`` = (secret, public), a fresh stranger's by default."""
+    secret, public = keys or curve_keypair(Ed25519PrivateKey.generate())
+    sock = zmq.Context.instance().socket(kind)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.setsockopt(zmq.CURVE_SERVERKEY, server_pub)
+    sock.setsockopt(zmq.CURVE_PUBLICKEY, public)
+    sock.setsockopt(zmq.CURVE_SECRETKEY, secret)
+    return sock
 
 
 class RogueMinion:
-    def __init__(self, ret_port: int, mid: str, key: Ed25519PrivateKey | None = None) -> None:
+    """A minion driven by hand. ``cluster`` is a :class:`tests.cluster.pvc.PvcCluster`."""
+
+    def __init__(self, cluster: Any, mid: str, key: Ed25519PrivateKey | None = None) -> None:
+        self.cluster = cluster
         self.mid = mid
         self.key = key or Ed25519PrivateKey.generate()
-        self.sock = zmq.Context.instance().socket(zmq.DEALER)
-        self.sock.setsockopt(zmq.LINGER, 0)
-        self.sock.connect(f"tcp://127.0.0.1:{ret_port}")
+        self.curve = curve_keypair(self.key)
+        self.enrol = self._plain(zmq.DEALER, cluster.ret_port)
         self.grant: SessionGrant | None = None
         self.channel: Channel | None = None
+        self.chan: zmq.Socket | None = None
+        self.sub: zmq.Socket | None = None
+        self.sent: list[bytes] = []  # every enrolment frame sent, for replays
 
-    def send_raw(self, payload: bytes) -> None:
-        self.sock.send(payload)
+    @staticmethod
+    def _plain(kind: int, port: int) -> zmq.Socket:
+        sock = zmq.Context.instance().socket(kind)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.connect(f"tcp://{HOST}:{port}")
+        return sock
 
-    def recv(self, timeout: float = 5.0) -> dict[str, Any] | None:
-        if self.sock.poll(int(timeout * 1000)):
-            return decode(self.sock.recv(), MINION_REQ_KINDS)
+    # -- enrolment ------------------------------------------------------------------------
+    def send_enrol(self, payload: bytes) -> None:
+        self.sent.append(payload)
+        self.enrol.send(payload)
+
+    def recv_enrol(self, timeout: float = 5.0) -> dict[str, Any] | None:
+        if self.enrol.poll(int(timeout * 1000)):
+            return decode(self.enrol.recv(), MINION_ENROL_KINDS, 65536)
         return None
 
-    def auth(self, timeout: float = 5.0) -> str:
-        """Authenticate; returns the key state the master answered."""
-        req, eph = make_request(self.mid, self.key)
-        self.sock.send(req.encode())
+    def hello(self, timeout: float = 5.0) -> bytes:
+        """Ask for a challenge; return it."""
+        self.send_enrol(Hello().encode())
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            msg = self.recv(deadline - time.monotonic())
-            if msg is not None and msg["k"] == AuthReply.KIND:
-                rep = AuthReply.from_msg(msg)
-                from pvc.crypto import load_public
+            msg = self.recv_enrol(deadline - time.monotonic())
+            if msg is not None and msg["k"] == Challenge.KIND:
+                return Challenge.from_map(msg).c
+        raise TimeoutError(f"{self.mid}: no challenge")
 
-                self.grant = open_reply(rep, self.mid, eph, load_public(rep.mpub))
-                if self.grant is not None:
-                    self.channel = Channel(self.mid, self.grant.channel_key)
-                return rep.status
-        raise TimeoutError("no auth reply")
+    def request(self, challenge: bytes, mid: str | None = None) -> tuple[AuthRequest, Any]:
+        offer = Offer(self.mid if mid is None else mid, self.key, self.curve[1])
+        return make_request(offer, challenge)
+
+    def auth(self, timeout: float = 5.0, connect: bool = True) -> str:
+        """hello -> challenge -> auth -> reply; when accepted, open the channel and SUB sockets
+        (``connect``) and send the first heartbeat, which makes the session live."""
+        req, eph = self.request(self.hello(timeout))
+        self.send_enrol(req.encode())
+        rep = self.await_reply(timeout)
+        if rep is None:
+            raise TimeoutError(f"{self.mid}: no auth reply")
+        self.grant = open_reply(rep, req, eph, load_public(rep.mpub))
+        if self.grant is not None:
+            self.channel = Channel(self.mid, self.grant.channel_key)
+            if connect:
+                self.connect()
+        return rep.status
+
+    def await_reply(self, timeout: float) -> AuthReply | None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            msg = self.recv_enrol(deadline - time.monotonic())
+            if msg is not None and msg["k"] == AuthReply.KIND:
+                return AuthReply.from_map(msg)
+        return None
+
+    # -- channel and SUB ------------------------------------------------------------------
+    def connect(self, subscribe: tuple[bytes, ...] | None = None) -> None:
+        assert self.grant is not None
+        server = self.grant.master_curve
+        self.chan = curve_socket(zmq.DEALER, server, self.curve)
+        self.chan.connect(f"tcp://{HOST}:{self.grant.chan_port}")
+        self.sub = curve_socket(zmq.SUB, server, self.curve)
+        self.sub.setsockopt(zmq.RCVHWM, 100_000)
+        for topic in (BROADCAST, topic_for(self.mid)) if subscribe is None else subscribe:
+            self.sub.setsockopt(zmq.SUBSCRIBE, topic)
+        self.sub.connect(f"tcp://{HOST}:{self.grant.pub_port}")
+        self.send_up(Heartbeat())
+
+    def send_channel(self, payload: bytes) -> None:
+        assert self.chan is not None
+        self.chan.send(payload)
+
+    def send_up(self, rec: Record) -> bytes:
+        """Seal ``rec`` under this rogue's channel and send it; returns the bytes (to replay)."""
+        assert self.channel is not None
+        box = self.channel.seal_up(rec)
+        self.send_channel(box)
+        return box
+
+    def seal_plain(self, plain: Any, mid: str | None = None) -> bytes:
+        """A valid, numbered box around any plain data (bad inner records), as the minion's
+        channel would seal it; ``mid`` puts another id in the outer record (same key)."""
+        assert self.channel is not None
+        ch = self.channel
+        c = ch._sent
+        ch._sent += 1
+        ct = ch._aead.seal_with(_UP_NONCE + struct.pack(">Q", c), pack(plain), ch._up)
+        return Sealed(self.mid if mid is None else mid, c, ct).encode()
+
+    def send_plain(self, plain: Any) -> bytes:
+        box = self.seal_plain(plain)
+        self.send_channel(box)
+        return box
+
+    def recv_down(self, timeout: float = 1.0) -> Record | None:
+        """The next box from the master, opened (None after ``timeout``)."""
+        if self.chan is None or not self.chan.poll(int(timeout * 1000)):
+            return None
+        msg = decode(self.chan.recv(), MINION_CHANNEL_KINDS)
+        if msg["k"] != Sealed.KIND or self.channel is None:
+            return None
+        return self.channel.open_down(Sealed.from_map(msg), 64 * 1024 * 1024)
+
+    def drain_down(self, seconds: float) -> list[Record]:
+        out: list[Record] = []
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            rec = self.recv_down(max(0.0, deadline - time.monotonic()))
+            if rec is not None:
+                out.append(rec)
+        return out
+
+    def recv_pub(self, timeout: float = 1.0) -> list[bytes] | None:
+        if self.sub is None or not self.sub.poll(int(timeout * 1000)):
+            return None
+        return self.sub.recv_multipart()
+
+    def return_for(self, jid: str, data: Any) -> bytes:
+        return self.send_up(Ret(jid, ReturnRec(True, data)))
+
+    def fire(self, tag: str, data: dict[str, Any]) -> bytes:
+        return self.send_up(EventMsg(tag, data))
 
     @property
     def session(self) -> Aead:
         assert self.grant is not None
         return Aead(self.grant.session_key)
 
-    def send_return(self, jid: str, data: Any) -> None:
-        assert self.channel is not None
-        self.sock.send(self.channel.seal_up("ret", {"jid": jid, "ret": {"ok": True, "data": data}}))
+    def close(self) -> None:
+        for sock in (self.enrol, self.chan, self.sub):
+            if sock is not None:
+                sock.close(0)
+
+
+class RawZmtp:
+    """A ZMTP 3.0 peer by hand (NULL mechanism, DEALER): frames exactly as the test writes them."""
+
+    def __init__(self, port: int, timeout: float = 5.0) -> None:
+        self.sock = socket.create_connection((HOST, port), timeout=timeout)
+        self.sock.sendall(b"\xff" + b"\x00" * 8 + b"\x7f" + b"\x03\x00" + b"NULL".ljust(20, b"\x00") + b"\x00" * 32)
+        greeting = self._read(64)
+        if greeting[:1] != b"\xff" or greeting[10:11] != b"\x03":
+            raise ConnectionError("not a ZMTP 3 peer")
+        name, value = b"Socket-Type", b"DEALER"
+        body = b"\x05READY" + bytes([len(name)]) + name + struct.pack(">I", len(value)) + value
+        self.sock.sendall(b"\x04" + bytes([len(body)]) + body)
+
+    def _read(self, n: int) -> bytes:
+        out = b""
+        while len(out) < n:
+            chunk = self.sock.recv(n - len(out))
+            if not chunk:
+                raise ConnectionError("peer closed")
+            out += chunk
+        return out
+
+    @staticmethod
+    def frame(body: bytes, more: bool = False, declared: int | None = None) -> bytes:
+        """One frame's bytes; ``declared`` lies about the length (to leave a frame unfinished)."""
+        size = len(body) if declared is None else declared
+        flags = 0x01 if more else 0x00
+        if size < 256:
+            return bytes([flags]) + bytes([size]) + body
+        return bytes([flags | 0x02]) + struct.pack(">Q", size) + body
+
+    def send(self, data: bytes) -> None:
+        self.sock.sendall(data)
 
     def close(self) -> None:
-        self.sock.close(0)
+        try:
+            self.sock.close()
+        except OSError:
+            pass
 
 
 class PubTap:
-    def __init__(self, master_pub_port: int, listen_port: int) -> None:
+    """Forwards the master's publications to one minion, records them, injects frames."""
+
+    def __init__(self, master_dir: Path, master_pub_port: int, listen_port: int,
+                 upstream_keys: tuple[bytes, bytes]) -> None:
         ctx = zmq.Context.instance()
+        secret, public = master_curve(master_dir)
         # XSUB/XPUB: the minion's subscriptions pass upstream, so the master sees it subscribed
-        self.upstream = ctx.socket(zmq.XSUB)
-        self.upstream.setsockopt(zmq.LINGER, 0)
-        self.upstream.connect(f"tcp://127.0.0.1:{master_pub_port}")
-        self.upstream.send(b"\x01")  # and the tap itself records everything
+        self.upstream = curve_socket(zmq.XSUB, public, upstream_keys)
+        self.upstream.connect(f"tcp://{HOST}:{master_pub_port}")
         self.down = ctx.socket(zmq.XPUB)
         self.down.setsockopt(zmq.LINGER, 0)
         self.down.setsockopt(zmq.XPUB_VERBOSE, 1)
-        self.down.bind(f"tcp://127.0.0.1:{listen_port}")
+        self.down.setsockopt(zmq.CURVE_SERVER, 1)
+        self.down.setsockopt(zmq.CURVE_SECRETKEY, secret)
+        self.down.bind(f"tcp://{HOST}:{listen_port}")
         self.inject_in = ctx.socket(zmq.PULL)
         self.inject_in.bind(f"inproc://pubtap-{id(self)}")
         self.inject_out = ctx.socket(zmq.PUSH)
@@ -95,9 +290,8 @@ class PubTap:
 
     def _run(self) -> None:
         poller = zmq.Poller()
-        poller.register(self.upstream, zmq.POLLIN)
-        poller.register(self.inject_in, zmq.POLLIN)
-        poller.register(self.down, zmq.POLLIN)
+        for sock in (self.upstream, self.inject_in, self.down):
+            poller.register(sock, zmq.POLLIN)
         while not self._stop.is_set():
             for sock, _ in poller.poll(100):
                 frames = sock.recv_multipart()
@@ -108,6 +302,9 @@ class PubTap:
                     self.seen.append(frames)
                 self.down.send_multipart(frames)
 
+    def publications(self, since: int = 0) -> list[Publication]:
+        return [Publication.from_map(decode(f[1], MINION_PUB_KINDS)) for f in self.seen[since:] if len(f) == 2]
+
     def inject(self, frames: list[bytes]) -> None:
         self.inject_out.send_multipart(frames)
 
@@ -116,3 +313,11 @@ class PubTap:
         self._thread.join(5)
         for sock in (self.upstream, self.down, self.inject_in, self.inject_out):
             sock.close(0)
+
+
+def rss_mib(pid: int) -> float:
+    """Resident set size of ``pid`` in MiB, from /proc (no psutil needed)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise ProcessLookupError(pid)
