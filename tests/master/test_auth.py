@@ -1,0 +1,308 @@
+"""pvc.master.auth: challenges (bound to the connection, single use, short-lived, unforgeable)
+and the enrolment queue (one request per connection, FIFO, bounded), without a daemon."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import pvc.master.auth as auth_mod
+from pvc import events
+from pvc.config import MasterConfig
+from pvc.crypto import Ed25519PrivateKey, curve_keypair, public_bytes
+from pvc.errors import AuthError
+from pvc.master.auth import CHALLENGE_TTL, Challenges, Enrolment
+from pvc.master.keystore import KeyStore
+from pvc.master.sessions import Sessions
+from pvc.wire import auth as wire_auth
+from pvc.wire.auth import (
+    ACCEPTED,
+    DENIED,
+    PENDING,
+    Offer,
+    ReplyParams,
+    make_request,
+    open_reply,
+)
+from pvc.wire.codec import decode
+from pvc.wire.messages import (
+    MINION_ENROL_KINDS,
+    AuthReply,
+    AuthRequest,
+    Challenge,
+    Hello,
+    Sealed,
+)
+
+MASTER = Ed25519PrivateKey.generate()
+
+
+class FakeZap:
+    def __init__(self) -> None:
+        self.allowed: list[tuple[str, bytes]] = []
+
+    def allow(self, mid: str, curve: bytes) -> None:
+        self.allowed.append((mid, curve))
+
+
+class Harness:
+    def __init__(self, tmp: Path, **cfg: Any) -> None:
+        self.cfg = MasterConfig(**{"auth_rate": 10_000.0, **cfg})
+        self.keys = KeyStore(str(tmp / "pki"))
+        self.sessions = Sessions(heartbeat=1.0)
+        self.zap = FakeZap()
+        self.sent: list[tuple[bytes, bytes]] = []
+        self.fired: list[tuple[str, dict]] = []
+        self.params = ReplyParams(MASTER, 4505, 4507, curve_keypair(MASTER)[1])
+        self.enrol = Enrolment(self.cfg, self.params, self.keys, self.sessions, self.zap,  # type: ignore[arg-type]
+                               lambda peer, data: self.sent.append((peer, data)),
+                               lambda tag, data: self.fired.append((tag, data)))
+
+    def challenge(self, peer: bytes) -> bytes:
+        time.sleep(0.002)  # challenges issued in the same millisecond are equal (see the xfail below)
+        self.enrol.on_message(peer, Hello().encode())
+        to, data = self.sent.pop()
+        assert to == peer
+        return Challenge.from_map(decode(data, MINION_ENROL_KINDS, 4096)).c
+
+    def request(self, peer: bytes, mid: str, identity: Ed25519PrivateKey, chal: bytes | None = None) -> tuple[AuthRequest, Any]:
+        chal = self.challenge(peer) if chal is None else chal
+        req, eph = make_request(Offer(mid, identity, curve_keypair(identity)[1]), chal)
+        self.enrol.on_message(peer, req.encode())
+        return req, eph
+
+    def replies(self) -> list[tuple[bytes, AuthReply]]:
+        out = [(peer, AuthReply.from_map(decode(data, MINION_ENROL_KINDS, 4096))) for peer, data in self.sent]
+        self.sent.clear()
+        return out
+
+
+@pytest.fixture
+def h(tmp_path: Path) -> Harness:
+    return Harness(tmp_path, auto_accept=True)
+
+
+# -- Challenges alone --------------------------------------------------------------------------
+
+def test_challenge_round_trip_and_single_use() -> None:
+    ch = Challenges()
+    c = ch.issue(b"peer-a", 1000.0)
+    assert len(c) == 32
+    ch.consume(c, b"peer-a", 1001.0)
+    with pytest.raises(AuthError, match="already used"):
+        ch.consume(c, b"peer-a", 1002.0)
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: a challenge is stamp+HMAC(stamp|peer) with a millisecond stamp, so two "
+                                       "hellos on one connection in the same millisecond get the same challenge, and "
+                                       "the second auth is refused as 'already used'")
+def test_two_challenges_for_one_connection_differ() -> None:
+    ch = Challenges()
+    assert ch.issue(b"peer-a", 1000.0) != ch.issue(b"peer-a", 1000.0)
+
+
+def test_challenge_bound_to_the_connection() -> None:
+    ch = Challenges()
+    c = ch.issue(b"peer-a", 1000.0)
+    with pytest.raises(AuthError, match="not given"):
+        ch.consume(c, b"peer-b", 1000.0)
+    ch.consume(c, b"peer-a", 1000.0)  # the failed attempt did not use it up
+
+
+def test_challenge_expires() -> None:
+    ch = Challenges()
+    c = ch.issue(b"p", 1000.0)
+    with pytest.raises(AuthError, match="expired"):
+        ch.consume(c, b"p", 1000.0 + CHALLENGE_TTL + 0.01)
+    c2 = ch.issue(b"p", 1000.0)
+    ch.consume(c2, b"p", 1000.0 + CHALLENGE_TTL)
+
+
+def test_forged_challenges_refused() -> None:
+    ch = Challenges()
+    good = ch.issue(b"p", 1000.0)
+    for forged in (os.urandom(32), good[:8] + bytes(24), good[:-1] + bytes([good[-1] ^ 1]),
+                   (2000_000).to_bytes(8, "big") + good[8:], Challenges().issue(b"p", 1000.0)):
+        with pytest.raises(AuthError, match="not given"):
+            ch.consume(forged, b"p", 1000.0)
+
+
+def test_used_challenges_are_forgotten_after_they_expire() -> None:
+    ch = Challenges()
+    for i in range(100):
+        ch.consume(ch.issue(b"p", 1000.0 + i), b"p", 1000.0 + i)
+    ch.consume(ch.issue(b"p", 5000.0), b"p", 5000.0)
+    assert len(ch._used) == 1
+
+
+def test_used_set_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(auth_mod, "USED_MAX", 10)
+    ch = Challenges()
+    for i in range(50):
+        ch.consume(ch.issue(b"p", 1000.0 + i / 100), b"p", 1000.0 + i / 100)
+    assert len(ch._used) <= 10
+
+
+# -- the enrolment exchange -------------------------------------------------------------------
+
+def test_accepted_exchange(h: Harness) -> None:
+    ident = Ed25519PrivateKey.generate()
+    req, eph = h.request(b"A", "web1", ident)
+    assert not h.sent and list(h.enrol.queue) == [b"A"]  # nothing expensive before serve
+    h.enrol.serve(time.monotonic())
+    [(peer, reply)] = h.replies()
+    assert peer == b"A" and reply.status == ACCEPTED
+    grant = open_reply(reply, req, eph, MASTER.public_key())
+    assert grant is not None and grant.session_key == h.sessions.key.key and grant.key_id == h.sessions.key.key_id
+    assert "web1" in h.sessions.pending and "web1" not in h.sessions.by_id
+    assert h.sessions.pending["web1"].channel.mid == "web1"
+    assert h.zap.allowed == [("web1", curve_keypair(ident)[1])]
+    assert h.fired == [(events.AUTH, {"id": "web1", "status": ACCEPTED})]
+    assert h.keys.get("web1", ACCEPTED) == public_bytes(ident.public_key())
+
+
+def test_pending_exchange(tmp_path: Path) -> None:
+    h = Harness(tmp_path, auto_accept=False)
+    ident = Ed25519PrivateKey.generate()
+    req, eph = h.request(b"A", "web1", ident)
+    h.enrol.serve(time.monotonic())
+    [(_, reply)] = h.replies()
+    assert reply.status == PENDING and reply.wrapped == b""
+    assert open_reply(reply, req, eph, MASTER.public_key()) is None
+    assert not h.sessions.known("web1") and not h.zap.allowed
+    assert h.keys.get("web1", PENDING) == public_bytes(ident.public_key())
+    h.keys.accept("web1")
+    req, eph = h.request(b"A", "web1", ident)
+    h.enrol.serve(time.monotonic())
+    [(_, reply)] = h.replies()
+    assert open_reply(reply, req, eph, MASTER.public_key()) is not None
+
+
+def test_second_key_for_an_accepted_id_is_denied(h: Harness) -> None:
+    h.request(b"A", "web1", Ed25519PrivateKey.generate())
+    h.enrol.serve(time.monotonic())
+    h.replies()
+    h.sessions.pending.clear()
+    h.request(b"B", "web1", Ed25519PrivateKey.generate())
+    h.enrol.serve(time.monotonic())
+    [(_, reply)] = h.replies()
+    assert reply.status == DENIED and not h.sessions.pending
+
+
+def test_request_on_another_connection_refused(h: Harness) -> None:
+    chal = h.challenge(b"A")
+    h.request(b"B", "web1", Ed25519PrivateKey.generate(), chal=chal)
+    assert not h.enrol.queue and h.enrol.refused == 1
+
+
+def test_request_replayed_refused(h: Harness) -> None:
+    ident = Ed25519PrivateKey.generate()
+    req, _ = h.request(b"A", "web1", ident)
+    h.enrol.serve(time.monotonic())
+    h.replies()
+    h.enrol.on_message(b"A", req.encode())  # the same request again, same connection
+    assert not h.enrol.queue and h.enrol.refused == 1
+    h.enrol.serve(time.monotonic())
+    assert not h.sent
+
+
+def test_expired_challenge_refused(h: Harness) -> None:
+    chal = h.enrol.challenges.issue(b"A", time.time() - CHALLENGE_TTL - 1)
+    h.request(b"A", "web1", Ed25519PrivateKey.generate(), chal=chal)
+    assert not h.enrol.queue and h.enrol.refused == 1
+
+
+def test_forged_challenge_refused(h: Harness) -> None:
+    h.request(b"A", "web1", Ed25519PrivateKey.generate(), chal=os.urandom(32))
+    assert not h.enrol.queue and h.enrol.refused == 1
+
+
+def test_bad_signature_refused_at_serve(h: Harness) -> None:
+    ident = Ed25519PrivateKey.generate()
+    req, _ = make_request(Offer("web1", ident, b"\x00" * 32), h.challenge(b"A"))
+    h.enrol.on_message(b"A", dataclasses.replace(req, sig=bytes(64)).encode())
+    assert list(h.enrol.queue) == [b"A"]  # the signature is the expensive part: checked in turn
+    h.enrol.serve(time.monotonic())
+    assert not h.sent and h.enrol.refused == 1 and not h.sessions.known("web1")
+
+
+@pytest.mark.parametrize("payload", [b"\xc1", b"x" * 5000, Sealed("web1", 0, b"").encode(),
+                                     Challenge(bytes(32)).encode()])
+def test_garbage_and_wrong_kinds_refused(h: Harness, payload: bytes) -> None:
+    h.enrol.on_message(b"A", payload)
+    assert h.enrol.refused == 1 and not h.sent and not h.enrol.queue
+
+
+@pytest.mark.parametrize("mid", ["../etc/passwd", "", "a/b", "..", "-x"])
+def test_invalid_ids_refused_before_the_queue(h: Harness, mid: str) -> None:
+    h.request(b"A", mid, Ed25519PrivateKey.generate())
+    assert not h.enrol.queue and h.enrol.refused == 1
+
+
+def test_per_connection_rate(h: Harness) -> None:
+    for _ in range(100):
+        h.enrol.on_message(b"A", Hello().encode())
+    assert len(h.sent) <= 2 * auth_mod.ENROL_RATE + 1
+    assert h.enrol.refused >= 100 - len(h.sent)
+
+
+# -- the queue -----------------------------------------------------------------------------------
+
+def test_one_request_per_connection(h: Harness) -> None:
+    ident = Ed25519PrivateKey.generate()
+    h.request(b"A", "web1", ident)
+    second, eph = h.request(b"A", "web1", ident)
+    assert list(h.enrol.queue) == [b"A"] and h.enrol.queue[b"A"] == second
+    h.enrol.serve(time.monotonic())
+    [(_, reply)] = h.replies()
+    assert open_reply(reply, second, eph, MASTER.public_key()) is not None
+
+
+def test_served_fifo_round_robin(h: Harness) -> None:
+    for peer, mid in ((b"A", "a1"), (b"B", "b1"), (b"C", "c1")):
+        h.request(peer, mid, Ed25519PrivateKey.generate())
+    h.request(b"A", "a1", Ed25519PrivateKey.generate())  # A again: keeps its turn, no second one
+    h.enrol.serve(time.monotonic(), budget=2)
+    assert [peer for peer, _ in h.replies()] == [b"A", b"B"]
+    h.request(b"A", "a2", Ed25519PrivateKey.generate())  # served A comes back: behind C
+    h.enrol.serve(time.monotonic())
+    assert [peer for peer, _ in h.replies()] == [b"C", b"A"]
+
+
+def test_queue_bounded(h: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(auth_mod, "MAX_QUEUED", 2)
+    for peer in (b"A", b"B", b"C"):
+        h.request(peer, "m" + peer.decode(), Ed25519PrivateKey.generate())
+    assert list(h.enrol.queue) == [b"A", b"B"] and h.enrol.refused == 1
+    h.request(b"A", "mA", Ed25519PrivateKey.generate())  # a queued connection may still replace its own
+    assert len(h.enrol.queue) == 2 and h.enrol.refused == 1
+
+
+def test_serve_rate_limited(tmp_path: Path) -> None:
+    h = Harness(tmp_path, auto_accept=True, auth_rate=2.0)
+    for i in range(5):
+        h.request(bytes([65 + i]), f"m{i}", Ed25519PrivateKey.generate())
+    h.enrol.serve(time.monotonic())
+    assert len(h.replies()) == 2 and len(h.enrol.queue) == 3
+
+
+def _low_order_request(h: Harness, peer: bytes, mid: str) -> None:
+    ident = Ed25519PrivateKey.generate()
+    req, _ = make_request(Offer(mid, ident, b"\x00" * 32), h.challenge(peer))
+    unsigned = dataclasses.replace(req, eph=bytes(32))
+    h.enrol.on_message(peer, dataclasses.replace(unsigned, sig=ident.sign(wire_auth._req_bytes(unsigned))).encode())
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: a low-order X25519 'eph' makes crypto.derive raise ValueError, which "
+                                       "escapes Enrolment.serve (and the master loop, where serve is unguarded)")
+def test_low_order_exchange_key_refused_and_the_queue_keeps_going(h: Harness) -> None:
+    _low_order_request(h, b"A", "evil")
+    h.request(b"B", "web1", Ed25519PrivateKey.generate())
+    h.enrol.serve(time.monotonic())
+    assert [peer for peer, _ in h.replies()] == [b"B"]
+    assert h.enrol.refused == 1 and not h.sessions.known("evil")
