@@ -11,6 +11,7 @@ Examples::
     python -m bench --minions 2 --repeat 2 --seconds 1 --out-dir /tmp/b   # the CI smoke run
     python -m bench --systems pvc --minions '' --scale                    # 1,000 pvc minions only
     python -m bench --report bench/results/2025-11-25T075252.json         # the table of a saved run
+    python -m bench chaos-core --seed 7 --minutes 2                       # crashes lose nothing (issue 14)
 """
 
 from __future__ import annotations
@@ -120,6 +121,10 @@ def report(path: Path) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["chaos-core"]:
+        from bench import chaos_core
+        return chaos_core.main(argv[1:])
     args = parse_args(argv)
     if args.report:
         return report(args.report)
