@@ -1,0 +1,369 @@
+"""pvc.minion.core without daemons: the protocol state machine driven by calling its handlers
+with frames a fake master builds with the real wire code (auth, sealed channel, publications).
+
+The core's channel socket is replaced by a capture before auth (its CURVE sockets would need a
+real master); the enrolment DEALER is real and connects to an unused loopback port.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import socket
+import time
+import types
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import zmq
+
+from pvc.config import MinionConfig
+from pvc.crypto import Aead, Ed25519PrivateKey, curve_keypair
+from pvc.errors import AuthError, ReplayError
+from pvc.minion.core import RESEND_FIRST, MinionCore
+from pvc.results import RESTARTED, Return
+from pvc.wire import auth as wire_auth
+from pvc.wire.auth import ACCEPTED, PENDING, ReplyParams, make_reply
+from pvc.wire.codec import decode
+from pvc.wire.inner import Ack, Grains, Heartbeat, JobBox, Lost, Pong, Rekey, Ret
+from pvc.wire.messages import MASTER_CHANNEL_KINDS, Challenge, Job, Reauth, Sealed
+from pvc.wire.publication import BROADCAST, seal
+from pvc.wire.record import Record
+from pvc.wire.sealed import Channel
+
+CHAN_PORT, PUB_PORT = 4507, 4505
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Capture:
+    """Stands in for the channel DEALER: keeps what the core sends."""
+
+    def __init__(self) -> None:
+        self.frames: list[bytes] = []
+
+    def send(self, data: bytes, flags: int = 0) -> None:
+        self.frames.append(data)
+
+    def close(self, linger: int | None = None) -> None:
+        pass
+
+
+class Loop:
+    def __init__(self) -> None:
+        self.socks: list[zmq.Socket] = []
+
+    def register(self, sock: zmq.Socket, core: MinionCore) -> None:
+        self.socks.append(sock)
+
+    def unregister(self, sock: zmq.Socket) -> None:
+        self.socks.remove(sock)
+
+
+class Runner:
+    """Runs jobs at once, on the caller's thread."""
+
+    def submit(self, call: Any, done: Any) -> None:
+        done(call())
+
+    def call_soon(self, fn: Any) -> None:
+        fn()
+
+
+class Functions:
+    def __init__(self) -> None:
+        self.grains = {"id": "web1", "os": "Debian"}
+        self.calls: list[tuple[str, list, dict, str]] = []
+
+    def is_inline(self, fun: str) -> bool:
+        return fun == "test.ping"
+
+    def call(self, fun: str, args: Any = (), kwargs: Any = None, jid: str = "", test: bool = False) -> Return:
+        self.calls.append((fun, list(args), dict(kwargs or {}), jid))
+        return Return(ok=True, data=[fun, list(args)])
+
+
+class Master:
+    """The master's side of one minion, built from the real wire code."""
+
+    def __init__(self, identity: Ed25519PrivateKey | None = None) -> None:
+        self.identity = identity or Ed25519PrivateKey.generate()
+        self.curve = curve_keypair(self.identity)[1]
+        self.params = ReplyParams(self.identity, PUB_PORT, CHAN_PORT, self.curve)
+        self.kid = 1000
+        self.session_key = b"S" * 32
+        self.channel: Channel | None = None
+        self.mtime = 0.0
+
+    def auth(self, core: MinionCore, status: str = ACCEPTED, clock_skew: float = 0.0) -> None:
+        """Run the whole exchange; ``clock_skew``: how far the master's clock is ahead of ours."""
+        for _ in range(2):  # an authed core first notices the silence and starts over
+            core.tick(time.monotonic() + 3600)  # -> hello
+        assert core.state == "hello"
+        capture = Capture()
+        core.chan = capture  # type: ignore[assignment]
+        core.endpoint = (f"tcp://{core.cfg.master}:{CHAN_PORT}", self.curve)
+        core._on_enrol([Challenge(b"\x42" * 32).encode()])
+        assert core.state == "auth" and core.req is not None
+        real_time = wire_auth.time
+        wire_auth.time = types.SimpleNamespace(time=lambda: real_time.time() + clock_skew)  # type: ignore[assignment]
+        try:
+            reply, channel_key = make_reply(core.req, status, self.params, self.kid, self.session_key)
+        finally:
+            wire_auth.time = real_time  # type: ignore[assignment]
+        self.mtime = reply.mtime
+        core._on_enrol([reply.encode()])
+        if core.state == "authed":
+            assert core.chan is capture, "the core opened real sockets"
+            self.channel = Channel(core.id, channel_key)
+
+    def ups(self, core: MinionCore) -> list[Record]:
+        assert self.channel is not None
+        capture = core.chan
+        out = [self.channel.open_up(Sealed.from_map(decode(f, MASTER_CHANNEL_KINDS, 1 << 20)), 1 << 20)
+               for f in capture.frames]  # type: ignore[union-attr]
+        capture.frames.clear()  # type: ignore[union-attr]
+        return out
+
+    def down(self, core: MinionCore, rec: Record) -> None:
+        assert self.channel is not None
+        core._on_channel([self.channel.seal_down(rec)])
+
+    def publish(self, core: MinionCore, job: Job, kid: int | None = None, key: bytes | None = None,
+                signer: Ed25519PrivateKey | None = None) -> None:
+        frame = seal(job, self.kid if kid is None else kid, Aead(key or self.session_key), signer or self.identity)
+        core._on_publication([BROADCAST, frame])
+
+
+def job(jid: str, ts: float, tgt: str = "web*", fun: str = "test.ping") -> Job:
+    return Job(jid, tgt, "glob", fun, ["a"], {}, ts, 5.0)
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> Iterator[dict[str, Any]]:
+    ctx = zmq.Context()
+    (tmp_path / "pki").mkdir()
+    cfg = MinionConfig(id="web1", master="127.0.0.1", master_port=_free_port(), pki_dir=str(tmp_path / "pki"),
+                       cachedir=str(tmp_path / "cache"), heartbeat=1.0, pub_window=120.0)
+    made: list[MinionCore] = []
+    identity = Ed25519PrivateKey.generate()
+
+    def new_core(functions: Functions | None = None) -> MinionCore:
+        core = MinionCore(cfg, identity, functions or Functions(), Runner(), ctx, Loop())  # type: ignore[arg-type]
+        made.append(core)
+        return core
+
+    yield {"new": new_core, "cfg": cfg}
+    for core in made:
+        core.close()  # idempotent: some tests close a core themselves
+    ctx.term()
+
+
+def _authed(env: dict[str, Any], **kw: Any) -> tuple[MinionCore, Master, Functions]:
+    funcs = Functions()
+    core = env["new"](funcs)
+    master = Master()
+    master.auth(core, **kw)
+    assert core.state == "authed"
+    return core, master, funcs
+
+
+def test_auth_makes_the_session_live_with_a_heartbeat_and_grains(env: dict[str, Any]) -> None:
+    core, master, _ = _authed(env)
+    ups = master.ups(core)
+    assert isinstance(ups[0], Heartbeat) and ups[1] == Grains({"id": "web1", "os": "Debian"})
+    assert core.pin.raw is not None and core.kid == master.kid
+    assert core.replay.floor == master.mtime
+
+
+def test_pending_key_keeps_waiting(env: dict[str, Any]) -> None:
+    core = env["new"]()
+    Master().auth(core, status=PENDING)
+    assert core.state == "new" and core.status == PENDING and core.channel is None
+
+
+def test_a_reply_from_another_master_is_refused_once_pinned(env: dict[str, Any]) -> None:
+    core, _, _ = _authed(env)
+    core._reset(0.0)
+    other = Master()
+    other.auth(core)
+    assert core.state == "new" and core.channel is None and other.channel is None
+
+
+def test_publication_runs_once(env: dict[str, Any]) -> None:
+    core, master, funcs = _authed(env)
+    master.ups(core)
+    j = job("20261130000000000001", master.mtime + 1)
+    master.publish(core, j)
+    assert funcs.calls == [("test.ping", ["a"], {}, j.jid)]
+    [ret] = master.ups(core)
+    assert isinstance(ret, Ret) and ret.jid == j.jid and ret.ret.ok
+    with pytest.raises(ReplayError, match="already seen"):
+        master.publish(core, j)  # a new ciphertext of the same job
+    with pytest.raises(ReplayError, match="already seen"):
+        master.down(core, JobBox(j))  # or the same job sealed to this minion
+    assert len(funcs.calls) == 1 and master.ups(core) == []
+
+
+def test_exact_frame_replayed_runs_once(env: dict[str, Any]) -> None:
+    core, master, funcs = _authed(env)
+    frame = seal(job("20261130000000000002", master.mtime + 1), master.kid, Aead(master.session_key), master.identity)
+    core._on_publication([BROADCAST, frame])
+    with pytest.raises(ReplayError):
+        core._on_publication([BROADCAST, frame])
+    assert len(funcs.calls) == 1
+
+
+def test_job_older_than_the_session_floor_refused(env: dict[str, Any]) -> None:
+    core, master, funcs = _authed(env)
+    with pytest.raises(ReplayError, match="before this session began"):
+        master.publish(core, job("20261130000000000003", master.mtime - 1))  # inside the window, before auth
+    assert funcs.calls == []
+
+
+@pytest.mark.parametrize("skew", [600.0, -600.0])
+def test_jobs_are_judged_by_the_masters_clock(env: dict[str, Any], skew: float) -> None:
+    """This host's clock is 10 minutes off the master's: jobs stamped by the master still run."""
+    core, master, funcs = _authed(env, clock_skew=skew)
+    assert abs(core.clock_offset - skew) < 5
+    master.publish(core, job("20261130000000000004", time.time() + skew + 1))  # the master's "now"
+    assert len(funcs.calls) == 1
+    with pytest.raises(ReplayError):
+        master.publish(core, job("20261130000000000005", time.time()))  # our "now" is not the master's
+
+
+def test_pong_updates_the_clock_offset(env: dict[str, Any]) -> None:
+    core, master, _ = _authed(env)
+    master.down(core, Pong(time.time() + 300))
+    assert 295 < core.clock_offset < 305
+
+
+def test_sealed_job_box_runs(env: dict[str, Any]) -> None:
+    core, master, funcs = _authed(env)
+    master.down(core, JobBox(job("20261130000000000006", master.mtime + 1, tgt="web1", fun="cmd.run")))
+    assert funcs.calls[0][0] == "cmd.run"
+
+
+def test_job_for_other_minions_not_run(env: dict[str, Any]) -> None:
+    core, master, funcs = _authed(env)
+    master.publish(core, job("20261130000000000007", master.mtime + 1, tgt="db*"))
+    assert funcs.calls == [] and not core.unacked
+
+
+def test_forged_publications_refused(env: dict[str, Any]) -> None:
+    core, master, funcs = _authed(env)
+    with pytest.raises(AuthError):
+        master.publish(core, job("20261130000000000008", master.mtime + 1), signer=Ed25519PrivateKey.generate())
+    with pytest.raises(AuthError):
+        master.publish(core, job("20261130000000000009", master.mtime + 1), key=b"X" * 32)
+    with pytest.raises(AuthError):
+        master.publish(core, job("20261130000000000010", master.mtime + 1), kid=master.kid - 1)
+    assert funcs.calls == []
+
+
+def test_publication_under_a_newer_key_waits_for_the_rekey(env: dict[str, Any]) -> None:
+    core, master, funcs = _authed(env)
+    j = job("20261130000000000011", master.mtime + 1)
+    master.publish(core, j, kid=master.kid + 1, key=b"N" * 32)
+    assert funcs.calls == [] and len(core.stash) == 1
+    master.down(core, Rekey(master.kid + 1, b"N" * 32))
+    assert [c[3] for c in funcs.calls] == [j.jid] and not core.stash
+
+
+def test_ack_removes_the_spooled_return(env: dict[str, Any]) -> None:
+    core, master, _ = _authed(env)
+    j = job("20261130000000000012", master.mtime + 1)
+    master.publish(core, j)
+    assert list(core.unacked) == [j.jid] and [jid for jid, _ in core.spool.pending()] == [j.jid]
+    master.down(core, Ack(["unknown-jid", j.jid]))
+    assert not core.unacked and core.spool.pending() == []
+
+
+def test_unacked_returns_resent_with_backoff(env: dict[str, Any]) -> None:
+    core, master, _ = _authed(env)
+    j = job("20261130000000000013", master.mtime + 1)
+    master.publish(core, j)
+    master.ups(core)
+    start = time.monotonic()
+    core.last_heard = start + 100  # the master is not silent
+    core.tick(start + 0.1)
+    assert not [r for r in master.ups(core) if isinstance(r, Ret)]
+    core.tick(start + 2 * RESEND_FIRST)
+    assert [r.jid for r in master.ups(core) if isinstance(r, Ret)] == [j.jid]
+    master.down(core, Ack([j.jid]))
+    core.tick(start + 100 * RESEND_FIRST)
+    assert not [r for r in master.ups(core) if isinstance(r, Ret)]
+
+
+def test_spool_reread_at_start(env: dict[str, Any]) -> None:
+    core, master, _ = _authed(env)
+    done, interrupted = job("20261130000000000014", master.mtime + 1), "20261130000000000015"
+    master.publish(core, done)
+    core.spool.started(interrupted, "vm.migrate")  # a job that was running when the minion died
+    core.close()
+
+    again = env["new"]()
+    assert set(again.unacked) == {done.jid, interrupted}
+    assert again.unacked[interrupted].rec == Lost(interrupted, RESTARTED)
+    master2 = Master(master.identity)
+    master2.auth(again)
+    ups = master2.ups(again)
+    rets = {r.jid: r for r in ups if isinstance(r, (Ret, Lost))}
+    assert isinstance(rets[done.jid], Ret) and rets[done.jid].ret.ok
+    assert rets[interrupted] == Lost(interrupted, RESTARTED)
+    master2.down(again, Ack([done.jid, interrupted]))
+    assert not again.unacked and again.spool.pending() == []
+    again.close()
+
+    third = env["new"]()
+    assert not third.unacked
+
+
+def test_a_job_seen_before_a_restart_is_not_run_after_it(env: dict[str, Any]) -> None:
+    core, master, funcs = _authed(env)
+    j = job("20261130000000000016", master.mtime + 0.001)
+    frame = seal(j, master.kid, Aead(master.session_key), master.identity)
+    core._on_publication([BROADCAST, frame])
+    master.down(core, Ack([j.jid]))
+    core.close()
+    time.sleep(0.01)
+    again = env["new"](funcs)
+    Master(master.identity).auth(again)
+    again.kid = master.kid  # same session key: only the floor can stop it
+    again.aead = Aead(master.session_key)
+    with pytest.raises(ReplayError, match="before this session"):
+        again._on_publication([BROADCAST, frame])
+    assert len(funcs.calls) == 1
+
+
+def test_reauth_sends_the_core_back_to_enrolment(env: dict[str, Any]) -> None:
+    core, _, _ = _authed(env)
+    core._on_channel([Reauth().encode()])
+    assert core.state == "new" and core.channel is None
+
+
+def test_boxes_from_an_old_channel_refused_after_reauth(env: dict[str, Any]) -> None:
+    core, master, _ = _authed(env)
+    stale = master.channel.seal_down(Ack(["x"]))  # type: ignore[union-attr]
+    Master(master.identity).auth(core)
+    with pytest.raises(AuthError):
+        core._on_channel([stale])
+
+
+def test_garbage_on_every_socket_is_refused_not_raised_elsewhere(env: dict[str, Any]) -> None:
+    from pvc.errors import PvcError
+
+    core, _, funcs = _authed(env)
+    for frames, handler in (([b"\xc1"], core._on_enrol), ([b"a", b"b"], core._on_enrol),
+                            ([Sealed("web1", 0, b"x").encode()], core._on_channel), ([b"\x80"], core._on_channel),
+                            ([BROADCAST], core._on_publication), ([BROADCAST, b"\x90"], core._on_publication),
+                            ([BROADCAST, dataclasses.replace(Sealed("web1", 1, b""), id="x").encode()],
+                             core._on_publication)):
+        with pytest.raises(PvcError):
+            handler(frames)
+    assert core.state == "authed" and funcs.calls == []
