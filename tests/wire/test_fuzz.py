@@ -30,7 +30,7 @@ from pvc.wire.messages import Sealed
 from pvc.wire.record import Record
 from tests.wire import samples
 
-FUZZ = settings(derandomize=True, max_examples=250, deadline=None, database=None,
+FUZZ = settings(derandomize=True, max_examples=200, deadline=None, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                        HealthCheck.filter_too_much])
 FEW = settings(FUZZ, max_examples=120)
