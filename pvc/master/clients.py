@@ -126,6 +126,7 @@ class ClientHandlers:
             ctx.returns.finish(job)
 
     def job_get(self, peer: bytes, req: JobGet) -> None:
+        self.ctx.returns.flush()  # read your writes: a job published this turn is stored first
         view = self.ctx.cache.get_job(req.jid)
         if view is None:
             raise JobNotFound(f"no job with jid {req.jid} in the job cache")
@@ -134,6 +135,7 @@ class ClientHandlers:
         self.reply(peer, cached_view(view, running))
 
     def job_list(self, peer: bytes, req: JobList) -> None:
+        self.ctx.returns.flush()
         jobs = self.ctx.cache.list_jobs(limit=req.limit, fun=req.fun or None)
         self.reply(peer, JobsReply([JobSummary(j.jid, j.fun, j.tgt, j.tgt_type, j.started, j.minions, j.returned,
                                                j.failed) for j in jobs]))

@@ -49,12 +49,13 @@ class Returns:
         self._pending: list[tuple[str, str, ReturnRec, float]] = []
         self._unknown: list[tuple[str, str, ReturnRec | None, str]] = []  # (jid, mid, ret, lost reason)
         self._acks: dict[str, list[str]] = defaultdict(list)
+        self._lost: dict[str, dict[str, str]] = defaultdict(dict)  # jid -> minion -> why
         self.retry_at = 0.0
         self.refused = 0
 
     @property
     def busy(self) -> bool:
-        return bool(self.new_jobs or self._pending or self._unknown) and time.monotonic() >= self.retry_at
+        return bool(self.new_jobs or self._pending or self._unknown or self._lost) and time.monotonic() >= self.retry_at
 
     def record_job(self, job: JobRecord) -> None:
         """Queue a job record; it is written at the end of this loop turn, before any of its
@@ -75,8 +76,9 @@ class Returns:
             return
         if mid in job.expected:
             self._acks[mid].append(msg.jid)
-            if mid not in job.returned:
+            if mid not in job.returned and mid not in job.lost:
                 job.lost[mid] = msg.reason
+                self._lost[msg.jid][mid] = msg.reason
         else:
             self._refuse(mid, msg.jid)
 
@@ -99,7 +101,7 @@ class Returns:
         unknown, self._unknown = self._unknown, []
         found = self.cache.lookup_jobs(sorted({jid for jid, _, _, _ in unknown}))
         stored = []
-        lost: dict[str, dict[str, str]] = defaultdict(dict)
+        lost = self._lost
         for jid, mid, ret, reason in unknown:
             targets = found.get(jid)
             if targets is None or mid not in targets.expected:
@@ -112,8 +114,6 @@ class Returns:
                 lost[jid][mid] = reason
             else:
                 stored.append((jid, mid, ret, time.time()))
-        for jid, missing in lost.items():
-            self.cache.mark_missing(jid, missing)
         return stored
 
     def flush(self) -> None:
@@ -124,17 +124,20 @@ class Returns:
                 jobs, self.new_jobs = self.new_jobs, []
                 pending, self._pending = self._pending + late, []
                 self.cache.write(jobs, [(jid, mid, ret.to_map(), at) for jid, mid, ret, at in pending])
+                for jid, missing in self._lost.items():
+                    self.cache.mark_missing(jid, missing)
+                lost, self._lost = self._lost, defaultdict(dict)
             except JobCacheError as exc:
                 self._cache_failed(jobs, pending, exc)
                 return
-            self._deliver(pending)
+            self._deliver(pending, lost)
         if self._acks:
             acks, self._acks = self._acks, defaultdict(list)
             for mid, jids in acks.items():
                 self.out.ack(mid, jids)
 
-    def _deliver(self, pending: list[tuple[str, str, ReturnRec, float]]) -> None:
-        touched: dict[str, ActiveJob] = {}
+    def _deliver(self, pending: list[tuple[str, str, ReturnRec, float]], lost: dict[str, dict[str, str]]) -> None:
+        touched: dict[str, ActiveJob] = {jid: job for jid in lost if (job := self.jobs.get(jid)) is not None}
         for jid, mid, ret, _ in pending:
             data = {"id": mid, **ret.to_map()}
             self.out.fire(events.job_ret(jid, mid), data)
@@ -162,6 +165,11 @@ class Returns:
             if job is not None:
                 job.returned.discard(mid)
         self._acks.clear()
+        for jid, missing in self._lost.items():  # reported again: the minions resend what was not acked
+            job = self.jobs.get(jid)
+            for mid in missing if job is not None else ():
+                job.lost.pop(mid, None)
+        self._lost.clear()
         self.retry_at = time.monotonic() + CACHE_RETRY
 
     def finish(self, job: ActiveJob) -> None:
