@@ -2,13 +2,17 @@
 VENV ?= $(CURDIR)/.venv
 export VENV
 
-.PHONY: setup test demo bench
+.PHONY: setup test lint demo bench
 
 setup:
 	bash scripts/setup.sh
 
-test: setup
+test: setup lint
 	$(VENV)/bin/python -m pytest tests $(PYTEST_ARGS)
+
+lint: setup
+	$(VENV)/bin/ruff check pvc
+	$(VENV)/bin/mypy pvc
 
 demo: setup
 	$(VENV)/bin/python scripts/demo.py

@@ -32,13 +32,13 @@ def run_batch(client: Client, tgt: str, tgt_type: str, fun: str, args: Sequence[
             if msg is None:
                 result.mark_timed_out()
                 return
-            mid = inflight.get(getattr(msg, "jid", ""))
-            if mid is None:
+            owner = inflight.get(msg.jid) if isinstance(msg, (RetReply, Done)) else None
+            if owner is None:
                 continue
             if isinstance(msg, RetReply):
                 ret = msg.ret.value()
-                result.returns[mid] = ret
-                yield mid, ret
+                result.returns[owner] = ret
+                yield owner, ret
             elif isinstance(msg, Done):
                 result.missing.update(msg.missing)
                 del inflight[msg.jid]

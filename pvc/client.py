@@ -17,16 +17,32 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 import zmq
 
 from pvc.config import DEFAULT_CONFIG_DIR, MasterConfig, load_master
 from pvc.errors import MasterUnreachable, error_type
 from pvc.results import JobResult, Return
-from pvc.wire.local import (CLIENT_SOCKET, REPLIES, Done, ErrorReply, EventFire, ExpectedReq, JobGet, JobList,
-                            JobsReply, JobSummary, JobView, KeysChanged, Minions, Ok, Published, PublishReq,
-                            RetReply)
+from pvc.wire.local import (
+    CLIENT_SOCKET,
+    REPLIES,
+    Done,
+    ErrorReply,
+    EventFire,
+    ExpectedReq,
+    JobGet,
+    JobList,
+    JobsReply,
+    JobSummary,
+    JobView,
+    KeysChanged,
+    Minions,
+    Ok,
+    Published,
+    PublishReq,
+    RetReply,
+)
 from pvc.wire.messages import Outer
 from pvc.wire.record import Record
 
@@ -53,7 +69,7 @@ class Client:
         path = os.path.join(self.cfg.sock_dir, CLIENT_SOCKET)
         if not os.path.exists(path):
             raise MasterUnreachable(f"master is not running (no socket at {path})")
-        self.zctx = zmq.Context.instance()
+        self.zctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context.instance()
         self.sock = self.zctx.socket(zmq.DEALER)
         self.sock.setsockopt(zmq.LINGER, 0)
         self.sock.setsockopt(zmq.RCVHWM, 0)
@@ -63,7 +79,7 @@ class Client:
     def close(self) -> None:
         self.sock.close(0)
 
-    def __enter__(self) -> Client:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -212,7 +228,7 @@ def listen(cfg: MasterConfig, prefix: str = "") -> zmq.Socket:
     path = os.path.join(cfg.sock_dir, "events.ipc")
     if not os.path.exists(path):
         raise MasterUnreachable(f"master is not running (no event socket at {path})")
-    sock = zmq.Context.instance().socket(zmq.SUB)
+    sock: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.SUB)
     sock.setsockopt(zmq.LINGER, 0)
     sock.setsockopt(zmq.SUBSCRIBE, prefix.encode())
     sock.connect(f"ipc://{path}")

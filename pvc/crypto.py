@@ -23,9 +23,20 @@ KEY_LEN = 32
 NONCE_LEN = 12
 
 __all__ = [
-    "Ed25519PrivateKey", "Ed25519PublicKey", "X25519PrivateKey", "Aead", "aead_open",
-    "public_bytes", "load_public", "fingerprint", "verify", "derive", "random_key", "nonce",
-    "curve_keypair", "mac",
+    "Aead",
+    "Ed25519PrivateKey",
+    "Ed25519PublicKey",
+    "X25519PrivateKey",
+    "aead_open",
+    "curve_keypair",
+    "derive",
+    "fingerprint",
+    "load_public",
+    "mac",
+    "nonce",
+    "public_bytes",
+    "random_key",
+    "verify",
 ]
 
 

@@ -18,8 +18,6 @@ import os
 from pvc.crypto import Ed25519PrivateKey, load_public, public_bytes
 from pvc.errors import PvcError
 
-
-
 _PRIVATE = "PVC ED25519 PRIVATE KEY"
 _PUBLIC = "PVC ED25519 PUBLIC KEY"
 

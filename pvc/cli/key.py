@@ -59,7 +59,7 @@ def list_(config_dir: str, pattern: str, out: str) -> None:
     from pvc.master.keystore import STATE_DIRS
 
     _, store = _store(config_dir)
-    keys = store.list(pattern)
+    keys = store.find(pattern)
     grouped = {state: [k.id for k in keys if k.state == state] for state in STATE_DIRS}
     if out == "json":
         click.echo(json.dumps(grouped, indent=2))
@@ -74,7 +74,7 @@ def list_(config_dir: str, pattern: str, out: str) -> None:
 
 def _change(config_dir: str, pattern: str, yes: bool, verb: str, states: tuple[str, ...], apply) -> None:  # type: ignore[no-untyped-def]
     cfg, store = _store(config_dir)
-    ids = sorted({k.id for k in store.list(pattern, states)})
+    ids = sorted({k.id for k in store.find(pattern, states)})
     if not ids:
         raise KeyStateError(f"no {'/'.join(states)} key matches '{pattern}'")
     click.echo(f"The following keys are going to be {verb}:")

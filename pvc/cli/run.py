@@ -9,6 +9,7 @@ import click
 
 from pvc.cli.options import FunctionCommand, config_dir, function_arguments, out
 from pvc.errors import InvalidArgument
+
 # a minion still working on the job when the wait ends: the job goes on (pvc job show JID)
 from pvc.results import STILL_RUNNING
 

@@ -20,9 +20,24 @@ from pvc.master.sessions import Sessions
 from pvc.results import NOT_CONNECTED
 from pvc.targeting import Target, compile_target
 from pvc.wire.inner import ReturnRec
-from pvc.wire.local import (REQUESTS, ErrorReply, EventFire, ExpectedReq, JobGet, JobList, JobsReply,
-                            JobSummary, JobView, KeysChanged, Minions, Ok, Ping, Published, PublishReq,
-                            StoredRet)
+from pvc.wire.local import (
+    REQUESTS,
+    ErrorReply,
+    EventFire,
+    ExpectedReq,
+    JobGet,
+    JobList,
+    JobsReply,
+    JobSummary,
+    JobView,
+    KeysChanged,
+    Minions,
+    Ok,
+    Ping,
+    Published,
+    PublishReq,
+    StoredRet,
+)
 from pvc.wire.messages import Job
 from pvc.wire.record import Record
 

@@ -101,7 +101,7 @@ class KeyStore:
             return DENIED
         return PENDING
 
-    def list(self, pattern: str = "*", states: tuple[str, ...] = tuple(STATE_DIRS)) -> list[KeyInfo]:
+    def find(self, pattern: str = "*", states: tuple[str, ...] = tuple(STATE_DIRS)) -> list[KeyInfo]:
         out = []
         for state in states:
             for p in sorted((self.root / STATE_DIRS[state]).iterdir()):
@@ -114,7 +114,7 @@ class KeyStore:
 
     def _move(self, pattern: str, sources: tuple[str, ...], dest: str) -> list[str]:
         moved = []
-        for info in self.list(pattern, sources):
+        for info in self.find(pattern, sources):
             if dest == ACCEPTED and self.get(info.id, ACCEPTED) is not None:
                 continue
             self._write(dest, info.id, info.raw)
@@ -128,7 +128,7 @@ class KeyStore:
         sources = (PENDING, REJECTED) if include_rejected else (PENDING,)
         if finger is not None:
             want = finger.lower().strip()
-            matching = [k for k in self.list(pattern, sources) if k.finger == want]
+            matching = [k for k in self.find(pattern, sources) if k.finger == want]
             if not matching:
                 raise KeyStateError(f"no pending key matching '{pattern}' has fingerprint {want}")
             return [mid for k in matching for mid in self._move(k.id, (k.state,), ACCEPTED)]
@@ -140,13 +140,13 @@ class KeyStore:
 
     def delete(self, pattern: str) -> list[str]:
         gone = []
-        for info in self.list(pattern):
+        for info in self.find(pattern):
             self._path(info.state, info.id).unlink(missing_ok=True)
             gone.append(info.id)
         return sorted(set(gone))
 
     def require(self, pattern: str) -> list[KeyInfo]:
-        found = self.list(pattern)
+        found = self.find(pattern)
         if not found:
             raise KeyStateError(f"no key matches '{pattern}'")
         return found

@@ -16,7 +16,7 @@ class TokenBucket:
             drop(message)
     """
 
-    __slots__ = ("rate", "burst", "tokens", "stamp")
+    __slots__ = ("burst", "rate", "stamp", "tokens")
 
     def __init__(self, rate: float, burst: float, now: float | None = None) -> None:
         self.rate = rate

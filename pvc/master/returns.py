@@ -167,8 +167,9 @@ class Returns:
         self._acks.clear()
         for jid, missing in self._lost.items():  # reported again: the minions resend what was not acked
             job = self.jobs.get(jid)
-            for mid in missing if job is not None else ():
-                job.lost.pop(mid, None)
+            if job is not None:
+                for mid in missing:
+                    job.lost.pop(mid, None)
         self._lost.clear()
         self.retry_at = time.monotonic() + CACHE_RETRY
 

@@ -38,10 +38,19 @@ from pvc.results import RESTARTED, Return
 from pvc.targeting import Target, compile_target
 from pvc.wire.auth import ACCEPTED, Offer, make_request, open_reply
 from pvc.wire.codec import decode, pack, unpack
-from pvc.wire.inner import (UP, Ack, Bye, EventMsg, Grains, Heartbeat, JobBox, Lost, Pong, Rekey, Ret,
-                            ReturnRec)
-from pvc.wire.messages import (MINION_CHANNEL_KINDS, MINION_ENROL_KINDS, MINION_PUB_KINDS, AuthReply,
-                               AuthRequest, Challenge, Hello, Job, Publication, Sealed)
+from pvc.wire.inner import UP, Ack, Bye, EventMsg, Grains, Heartbeat, JobBox, Lost, Pong, Rekey, Ret, ReturnRec
+from pvc.wire.messages import (
+    MINION_CHANNEL_KINDS,
+    MINION_ENROL_KINDS,
+    MINION_PUB_KINDS,
+    AuthReply,
+    AuthRequest,
+    Challenge,
+    Hello,
+    Job,
+    Publication,
+    Sealed,
+)
 from pvc.wire.publication import BROADCAST, check_signature, open_job, topic_for
 from pvc.wire.record import Record
 from pvc.wire.replay import ReplayGuard
@@ -77,7 +86,7 @@ class SocketLoop(Protocol):
 class Unacked:
     """A spooled return (or lost-job report) and when to send it next."""
 
-    __slots__ = ("rec", "due", "wait")
+    __slots__ = ("due", "rec", "wait")
 
     def __init__(self, rec: Record, due: float) -> None:
         self.rec = rec
@@ -228,7 +237,7 @@ class MinionCore:
                 handler(frames)
             except (ProtocolError, AuthError, InvalidTarget) as exc:
                 log.debug("%s: dropped a message: %s", self.id, exc)
-            except Exception:  # noqa: BLE001 - the per-message guard: a bug costs one message
+            except Exception:
                 log.exception("%s: internal error while handling a message (dropped)", self.id)
 
     def _on_enrol(self, frames: list[bytes]) -> None:

@@ -28,7 +28,7 @@ TICK = 0.1
 
 class MinionProcess:
     def __init__(self, cfg: MinionConfig, swarm: int = 0) -> None:
-        self.zctx = zmq.Context.instance()
+        self.zctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context.instance()
         self.runner = JobRunner(cfg.workers)
         self.poller = zmq.Poller()
         self.poller.register(self.runner.fd, zmq.POLLIN)

@@ -19,8 +19,16 @@ import time
 from dataclasses import dataclass
 
 from pvc import PROTOCOL_VERSION
-from pvc.crypto import (Aead, Ed25519PrivateKey, Ed25519PublicKey, X25519PrivateKey, derive,
-                        load_public, public_bytes, verify)
+from pvc.crypto import (
+    Aead,
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+    X25519PrivateKey,
+    derive,
+    load_public,
+    public_bytes,
+    verify,
+)
 from pvc.errors import AuthError
 from pvc.wire.codec import pack, unpack
 from pvc.wire.messages import AuthReply, AuthRequest

@@ -68,7 +68,7 @@ def unpack(data: bytes, max_size: int = DEFAULT_MAX_SIZE, max_depth: int = MAX_D
                                 object_hook=budget, list_hook=budget)
     except ProtocolError:
         raise
-    except Exception as exc:  # msgpack raises several unrelated types on garbage
+    except Exception as exc:  # noqa: BLE001 - msgpack raises several unrelated types on garbage
         raise ProtocolError(f"malformed message: {type(exc).__name__}") from None
     check_plain(value, max_depth)
     return value

@@ -33,7 +33,7 @@ Check = Callable[[Any, str], Any]
 _MISSING = dataclasses.MISSING
 
 
-def f(default: Any = _MISSING, *, max: int | None = None, size: int | None = None,  # noqa: A002
+def f(default: Any = _MISSING, *, max: int | None = None, size: int | None = None,
       lo: float | None = None, hi: float | None = None, item_max: int | None = None,
       key: str | None = None) -> Any:
     """A record field with bounds: ``max``/``size`` for str, bytes, list and dict lengths,
@@ -52,7 +52,7 @@ def f(default: Any = _MISSING, *, max: int | None = None, size: int | None = Non
 class Spec:
     """How one record class maps to and from the wire."""
 
-    __slots__ = ("cls", "kind", "fields")
+    __slots__ = ("cls", "fields", "kind")
 
     def __init__(self, cls: type, kind: str) -> None:
         hints = typing.get_type_hints(cls)
@@ -105,7 +105,7 @@ class Record:
         return self._spec.to_map(self)
 
     @classmethod
-    def from_map(cls: type[R], m: Any) -> R:
+    def from_map(cls, m: Any) -> typing.Self:
         return cls._spec.from_map(m)  # type: ignore[no-any-return]
 
 
@@ -161,8 +161,8 @@ class Kinds:
 def _checker(hint: Any, meta: typing.Mapping[str, Any]) -> Check:
     origin = typing.get_origin(hint)
     if origin in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(hint) if a is not type(None)]
-        inner = _checker(args[0] if len(args) == 1 else Any, meta)
+        members = [a for a in typing.get_args(hint) if a is not type(None)]
+        inner = _checker(members[0] if len(members) == 1 else Any, meta)
         return lambda v, n: None if v is None else inner(v, n)
     if hint is Any:
         return lambda v, n: v
@@ -188,7 +188,7 @@ def _checker(hint: Any, meta: typing.Mapping[str, Any]) -> Check:
     raise TypeError(f"record fields cannot be {hint!r}")
 
 
-def _typed(typ: type, meta: typing.Mapping[str, Any]) -> Check:
+def _typed(typ: Any, meta: typing.Mapping[str, Any]) -> Check:
     def check(v: Any, n: str) -> Any:
         if type(v) is not typ:
             raise ProtocolError(f"field '{n}' has the wrong type")
@@ -196,7 +196,7 @@ def _typed(typ: type, meta: typing.Mapping[str, Any]) -> Check:
     return check
 
 
-def _sized(typ: type, meta: typing.Mapping[str, Any]) -> Check:
+def _sized(typ: Any, meta: typing.Mapping[str, Any]) -> Check:
     size, most = meta.get("size"), meta.get("max")
 
     def check(v: Any, n: str) -> Any:
@@ -208,7 +208,7 @@ def _sized(typ: type, meta: typing.Mapping[str, Any]) -> Check:
     return check
 
 
-def _number(typ: type, meta: typing.Mapping[str, Any]) -> Check:
+def _number(typ: Any, meta: typing.Mapping[str, Any]) -> Check:
     lo, hi = meta.get("lo"), meta.get("hi")
     accepted = (int,) if typ is int else (int, float)
 
@@ -221,7 +221,7 @@ def _number(typ: type, meta: typing.Mapping[str, Any]) -> Check:
     return check
 
 
-def _container(typ: type, meta: typing.Mapping[str, Any], item: Check | None) -> Check:
+def _container(typ: Any, meta: typing.Mapping[str, Any], item: Check | None) -> Check:
     most = meta.get("max")
 
     def check(v: Any, n: str) -> Any:

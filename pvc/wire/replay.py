@@ -45,7 +45,7 @@ class ReplayGuard:
     def _expire(self, now: float) -> None:
         seen = self._seen
         while seen:
-            jid, expiry = next(iter(seen.items()))
+            expiry = next(iter(seen.values()))
             if expiry > now and len(seen) < self.max_entries:
                 break
             seen.popitem(last=False)

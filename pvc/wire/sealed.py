@@ -36,7 +36,7 @@ WINDOW = 1024
 class ReplayWindow:
     """Numbers seen from one sender: the highest, and a bitmap of the ``WINDOW`` below it."""
 
-    __slots__ = ("top", "bits")
+    __slots__ = ("bits", "top")
 
     def __init__(self) -> None:
         self.top = -1
@@ -58,7 +58,7 @@ class ReplayWindow:
 class Channel:
     """One minion's channel with one master, used by both ends."""
 
-    __slots__ = ("mid", "_aead", "_up", "_down", "_sent", "_seen")
+    __slots__ = ("_aead", "_down", "_seen", "_sent", "_up", "mid")
 
     def __init__(self, mid: str, key: bytes) -> None:
         self.mid = mid

@@ -17,11 +17,11 @@ def test_states(tmp_path):
     assert store.accept("m*") == ["m1"]
     assert store.offer("m1", k1, False, 10) == "accepted"
     assert store.offer("m1", k2, False, 10) == "denied"
-    assert {(k.id, k.state) for k in store.list()} == {("m1", "accepted"), ("m1", "denied")}
+    assert {(k.id, k.state) for k in store.find()} == {("m1", "accepted"), ("m1", "denied")}
     assert store.reject("m1", include_accepted=True) == ["m1"]
     assert store.offer("m1", k1, True, 10) == "rejected"
     assert store.delete("*") == ["m1"]
-    assert store.list() == []
+    assert store.find() == []
 
 
 def test_pending_cap(tmp_path):
