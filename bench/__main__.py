@@ -125,6 +125,9 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["chaos-core"]:
         from bench import chaos_core
         return chaos_core.main(argv[1:])
+    if argv[:1] == ["flood"]:  # python -m bench flood: a stranger flood against pvc (issue 7)
+        from bench import flood
+        return flood.main(argv[1:])
     args = parse_args(argv)
     if args.report:
         return report(args.report)

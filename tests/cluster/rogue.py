@@ -234,6 +234,8 @@ class RawZmtp:
         name, value = b"Socket-Type", b"DEALER"
         body = b"\x05READY" + bytes([len(name)]) + name + struct.pack(">I", len(value)) + value
         self.sock.sendall(b"\x04" + bytes([len(body)]) + body)
+        flags, size = self._read(2)  # the peer's READY: its ZAP check is done, frames go through
+        self._read(size if flags == 0x04 else struct.unpack(">Q", bytes([size]) + self._read(7))[0])
 
     def _read(self, n: int) -> bytes:
         out = b""
