@@ -99,7 +99,10 @@ def derive(private: X25519PrivateKey, peer_public: bytes, salt: bytes, info: byt
         peer = X25519PublicKey.from_public_bytes(peer_public)
     except ValueError:
         raise AuthError("not an X25519 public key") from None
-    shared = private.exchange(peer)
+    try:
+        shared = private.exchange(peer)
+    except ValueError:  # a low-order point: the "shared" secret would be all zeros
+        raise AuthError("X25519 key agreement failed (low-order key)") from None
     return HKDF(algorithm=hashes.SHA256(), length=length, salt=salt, info=info).derive(shared)
 
 

@@ -60,12 +60,12 @@ class Challenges:
         self._used: OrderedDict[bytes, float] = OrderedDict()
 
     def issue(self, peer: bytes, now: float) -> bytes:
-        stamp = struct.pack(">Q", int(now * 1000))
-        return stamp + mac(self._secret, stamp + peer)[:CHALLENGE_LEN - 8]
+        head = struct.pack(">Q", int(now * 1000)) + os.urandom(8)  # issue time, and unique
+        return head + mac(self._secret, head + peer)[:CHALLENGE_LEN - 16]
 
     def consume(self, chal: bytes, peer: bytes, now: float) -> None:
         stamp = chal[:8]
-        if not bytes_eq(chal[8:], mac(self._secret, stamp + peer)[:CHALLENGE_LEN - 8]):
+        if not bytes_eq(chal[16:], mac(self._secret, chal[:16] + peer)[:CHALLENGE_LEN - 16]):
             raise AuthError("auth request answers a challenge this connection was not given")
         if now - struct.unpack(">Q", stamp)[0] / 1000 > CHALLENGE_TTL:
             raise AuthError("auth request answers an expired challenge")

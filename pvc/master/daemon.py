@@ -147,7 +147,7 @@ class Master:
                     if sock in ready:
                         self._drain(sock, handler, frames_copy)
                 now = time.monotonic()
-                self.auth.serve(now)
+                self._guarded(partial(self.auth.serve, now))
                 self._guarded(self.returns.flush)
                 self._guarded(partial(self.returns.finish_due, now))
                 if now - last_housekeeping > 5:

@@ -119,18 +119,19 @@ class Returns:
     def flush(self) -> None:
         """Store the returns of this loop turn, then ack them, then tell clients and the bus."""
         if self.busy:
+            jobs, self.new_jobs = self.new_jobs, []
+            pending, self._pending = self._pending, []
             try:
-                late = self._resolve_unknown() if self._unknown else []
-                jobs, self.new_jobs = self.new_jobs, []
-                pending, self._pending = self._pending + late, []
-                self.cache.write(jobs, [(jid, mid, ret.to_map(), at) for jid, mid, ret, at in pending])
+                pending += self._resolve_unknown() if self._unknown else []
+                stored = self.cache.write(jobs, [(jid, mid, ret.to_map(), at) for jid, mid, ret, at in pending])
                 for jid, missing in self._lost.items():
                     self.cache.mark_missing(jid, missing)
                 lost, self._lost = self._lost, defaultdict(dict)
             except JobCacheError as exc:
                 self._cache_failed(jobs, pending, exc)
                 return
-            self._deliver(pending, lost)
+            # deliver only what this write stored: a return and its resend in one turn are one
+            self._deliver([p for p, new in zip(pending, stored, strict=True) if new], lost)
         if self._acks:
             acks, self._acks = self._acks, defaultdict(list)
             for mid, jids in acks.items():

@@ -62,7 +62,7 @@ def unpack(data: bytes, max_size: int = DEFAULT_MAX_SIZE, max_depth: int = MAX_D
     size = len(data)
     if size > max_size:
         raise ProtocolError(f"message of {size} bytes exceeds the limit of {max_size}")
-    budget = _Budget(max(_MIN_CONTAINERS, size // 4))
+    budget = _Budget(max(_MIN_CONTAINERS, size // 8))  # worst case ~8x the frame in objects
     try:
         value = msgpack.unpackb(data, raw=False, strict_map_key=True, use_list=True, ext_hook=_no_ext,
                                 object_hook=budget, list_hook=budget)
@@ -92,13 +92,18 @@ def check_plain(value: Any, max_depth: int = MAX_DEPTH) -> None:
         if kind is list or kind is dict:
             if depth >= max_depth:
                 raise ProtocolError(f"message is nested deeper than {max_depth}")
-            children = item.values() if kind is dict else item
-            stack.extend((child, depth + 1) for child in children if type(child) in _CONTAINERS_OR_FLOAT)
+            if kind is dict:
+                if any(type(k) is not str for k in item):
+                    raise ProtocolError("message has a map key that is not a string")
+                children = item.values()
+            else:
+                children = item
+            stack.extend((child, depth + 1) for child in children if type(child) not in _SCALARS)
             continue
         raise ProtocolError(f"message carries a {kind.__name__}, which is not plain data")
 
 
-_CONTAINERS_OR_FLOAT = frozenset({list, dict, float}) | {type(msgpack.Timestamp(0, 0))}
+_SCALARS = frozenset({str, int, bool, bytes, type(None)})  # children that need no further look
 
 
 def decode(data: bytes, kinds: frozenset[str], max_size: int = DEFAULT_MAX_SIZE) -> dict[str, Any]:

@@ -192,8 +192,6 @@ def test_resend_for_a_cached_job_acked_not_stored_again(cache: SqlJobCache) -> N
     assert len(out.events) == 1 and _stored(cache)["m1"].ret["ok"] is True
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a return and its resend for a cached job in one loop turn are both "
-                                       "delivered (stored once by the cache, but fired and streamed twice)")
 def test_return_and_resend_in_one_turn_for_a_cached_job_delivered_once(cache: SqlJobCache) -> None:
     rets, out = _cached_job(cache)
     rets.on_return("m1", Ret(JID, OK))
@@ -245,8 +243,6 @@ def test_write_failure_acks_nothing_and_the_resend_is_stored(cache: SqlJobCache)
     assert out.acks == [("m1", [JID])] and set(_stored(cache)) == {"m1"}  # the job record was kept for the retry
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: Returns.flush: when cache.lookup_jobs raises, 'jobs'/'pending' are "
-                                       "unbound in the except clause: UnboundLocalError instead of a retry")
 def test_lookup_failure_acks_nothing_and_does_not_raise(cache: SqlJobCache) -> None:
     flaky = FlakyCache(cache)
     cache.write([_record()], [])

@@ -188,7 +188,6 @@ def _zero_eph_request() -> AuthRequest:
     return dataclasses.replace(unsigned, sig=MINION.sign(auth_mod._req_bytes(unsigned)))
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: crypto.derive lets X25519's ValueError (low-order point) escape")
 def test_low_order_exchange_key_is_an_auth_error_on_the_master() -> None:
     req = _zero_eph_request()
     check_request(req)  # correctly signed by an accepted key
@@ -196,7 +195,6 @@ def test_low_order_exchange_key_is_an_auth_error_on_the_master() -> None:
         make_reply(req, ACCEPTED, PARAMS, 1, SESSION)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: crypto.derive lets X25519's ValueError (low-order point) escape")
 def test_low_order_master_exchange_key_is_an_auth_error_on_the_minion() -> None:
     req, eph = _request()
     reply, _ = make_reply(req, ACCEPTED, PARAMS, 1, SESSION)

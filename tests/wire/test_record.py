@@ -337,10 +337,10 @@ def test_records_are_frozen() -> None:
 class Probe(Record):
     name: str | None = f(default=None, max=3)
     count: int | None = f(default=None, lo=0, hi=9)
-    sub: inner.Pong | None = f(default=None)  # noqa: RUF009
-    many: list[inner.Pong] = f(default=())  # noqa: RUF009 - f() is the record field spec
-    named: dict[str, inner.Pong] = f(default={})  # noqa: RUF009 - f() is the record field spec
-    blob: Any = f(default=None)  # noqa: RUF009 - f() is the record field spec
+    sub: inner.Pong | None = f(default=None)
+    many: list[inner.Pong] = f(default=())
+    named: dict[str, inner.Pong] = f(default={})
+    blob: Any = f(default=None)
 
 
 def test_optional_fields() -> None:
@@ -371,7 +371,7 @@ def test_duplicate_kinds_and_bad_annotations_are_programming_errors() -> None:
         @record("bad")
         @dataclass(frozen=True)
         class Bad(Record):
-            when: set = f()  # type: ignore[type-arg]  # noqa: RUF009
+            when: set = f()  # type: ignore[type-arg]
 
 
 def test_tagged_and_tag_key() -> None:
