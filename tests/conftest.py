@@ -6,4 +6,5 @@ pytest_plugins = [
     "tests.cluster.ceph_fixtures",
     "tests.cluster.net_fixtures",
     "tests.cluster.pg_fixtures",
+    "tests.cluster.zk_fixtures",
 ]
