@@ -27,6 +27,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "key": ("pvc.cli.key", "key"),
     "job": ("pvc.cli.job", "job"),
     "event": ("pvc.cli.event", "event"),
+    "cluster": ("pvc.cli.cluster", "cluster"),
+    "node": ("pvc.cli.cluster", "node"),
 }
 
 SHORT_HELP = {
@@ -37,6 +39,8 @@ SHORT_HELP = {
     "key": "Manage minion keys: list, accept, reject, delete, finger.",
     "job": "Inspect the job cache: list, show.",
     "event": "Listen to or fire events on the master's event bus.",
+    "cluster": "Cluster state in ZooKeeper: init, upgrade, status, maintenance.",
+    "node": "Hypervisor nodes: list, info (state, resources, keepalive).",
 }
 
 

@@ -122,7 +122,7 @@ class ClusterStore:
         version = read_schema_version(client, root)
         if version != LATEST:
             raise SchemaMismatch(f"cluster tree at {root} is schema v{version}, this pvc reads "
-                                 f"v{LATEST}: run `pvc cluster init --upgrade`")
+                                 f"v{LATEST}: run `pvc cluster upgrade`")
         return cls(client, Schema(version, root))
 
     def batch(self) -> Batch:
