@@ -2,9 +2,14 @@
 
 Why not ``subprocess.run``: it keeps all output in memory (``cat`` of a large file would take the
 minion down) and on timeout it kills only the direct child, so a shell's children keep the pipes
-open and the call hangs. Here the child leads its own process group, the whole group is killed
-at the deadline, each stream keeps at most ``max_output`` bytes, and output is decoded as UTF-8
-with replacement characters (a job return must be text, whatever the command printed).
+open and the call hangs. Here the child leads its own process group, the whole group is ended
+at the deadline (SIGTERM, then SIGKILL after a grace), each stream keeps at most ``max_output``
+bytes, and output is decoded as UTF-8 with replacement characters (a job return must be text,
+whatever the command printed).
+
+A child started for a job is attached to the job's :class:`~pvc.execution.control.JobControl`
+(given, or the current one), so ``pvc job kill`` and the job's deadline reach its process group
+even when the caller is an adapter that never sees the job.
 
 Example::
 
@@ -19,12 +24,14 @@ import selectors
 import shlex
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import IO, Any, cast
 
 from pvc.errors import CommandNotFound, CommandTimeout, ExecutionError
+from pvc.execution.control import DEFAULT_GRACE, JobControl, current_control
 
 DEFAULT_MAX_OUTPUT = 16 * 1024 * 1024
 READ_CHUNK = 65536
@@ -75,27 +82,58 @@ def run_process(
     timeout: float | None = None,
     merge_stderr: bool = False,
     max_output: int = DEFAULT_MAX_OUTPUT,
+    control: JobControl | None = None,
 ) -> ProcessResult:
     """Run ``argv`` (never through a shell unless argv itself names one) and wait for it.
 
-    ``label`` prefixes error messages ("cmd: no such command: foo"). At ``timeout`` seconds the
-    child's whole process group is killed and :class:`CommandTimeout` is raised. With
-    ``merge_stderr`` the child's stderr goes to its stdout (as Salt's ``cmd.run`` does).
+    ``label`` prefixes error messages ("cmd: no such command: foo"). At ``timeout`` seconds, or
+    at the job's deadline if that comes first, the child's whole process group gets SIGTERM, then
+    SIGKILL after the grace, and :class:`CommandTimeout` is raised. ``control`` (default: the
+    current job's) lets a kill or the job's deadline end the group from another thread; the call
+    then raises the job's error (``JobKilled``, ``CommandTimeout``). With ``merge_stderr`` the
+    child's stderr goes to its stdout (as Salt's ``cmd.run`` does).
     """
+    control = control if control is not None else current_control()
+    grace = DEFAULT_GRACE if control is None else control.grace
+    if control is not None:
+        control.check()
+    timeout, deadline = _deadline(timeout, control)
     proc = _spawn(argv, label, cwd, env, stdin is not None, merge_stderr)
-    deadline = None if timeout is None else time.monotonic() + timeout
+    token = None
     try:
+        if control is not None:
+            token = control.attach(lambda: _terminate_later(proc, grace))
+            if token is None:  # ended between the check and the spawn
+                control.check()
         out, err = _pump(proc, stdin or b"", deadline, max_output)
         retcode = proc.wait(None if deadline is None else max(0.0, deadline - time.monotonic()))
     except (_Expired, subprocess.TimeoutExpired):
-        _kill_group(proc)
+        if control is not None and control.error is not None:
+            raise control.error from None  # ended from outside while we waited: say why
+        _terminate(proc, grace)
         raise CommandTimeout(
             f"{label}: `{shlex.join(argv)}` timed out after {timeout:g} s; "
-            f"process {proc.pid} and its process group were killed"
+            f"process {proc.pid} and its process group were killed (SIGTERM, then SIGKILL after {grace:g} s)"
         ) from None
     finally:
+        if control is not None:
+            control.detach(token)
         _reap(proc)
+    if control is not None:
+        control.check()  # killed: the output is partial and the caller has already answered
     return ProcessResult(pid=proc.pid, retcode=retcode, stdout=out.text(), stderr=err.text())
+
+
+def _deadline(timeout: float | None, control: JobControl | None) -> tuple[float | None, float | None]:
+    """The effective timeout (for the message) and deadline: the call's own or the job's, the
+    sooner of the two."""
+    now = time.monotonic()
+    own = None if timeout is None else now + timeout
+    job = None if control is None else control.deadline
+    if job is not None and (own is None or job < own):
+        assert control is not None and control.timeout is not None
+        return control.timeout, job
+    return timeout, own
 
 
 def _spawn(argv: Sequence[str], label: str, cwd: str | None, env: Mapping[str, str] | None,
@@ -159,11 +197,42 @@ def _drop(sel: selectors.BaseSelector, stream: IO[bytes]) -> None:
     stream.close()
 
 
-def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+def _kill_group(proc: subprocess.Popen[bytes], sig: int = signal.SIGKILL) -> None:
     try:
-        os.killpg(proc.pid, signal.SIGKILL)
+        os.killpg(proc.pid, sig)
     except ProcessLookupError:
         pass
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # a member changed user: it still exists
+        return True
+    return True
+
+
+def _terminate(proc: subprocess.Popen[bytes], grace: float) -> None:
+    """SIGTERM the group, give it ``grace`` seconds to leave, then SIGKILL what is left (blocks)."""
+    _kill_group(proc, signal.SIGTERM)
+    end = time.monotonic() + grace
+    while time.monotonic() < end:
+        proc.poll()  # reap the leader, so an emptied group reads as gone
+        if proc.returncode is not None and not _group_alive(proc.pid):
+            return
+        time.sleep(0.05)
+    _kill_group(proc)
+
+
+def _terminate_later(proc: subprocess.Popen[bytes], grace: float) -> None:
+    """SIGTERM the group now and SIGKILL it after ``grace`` on a timer: for a kill or deadline
+    that arrives from another thread, which must not block."""
+    _kill_group(proc, signal.SIGTERM)
+    timer = threading.Timer(grace, _kill_group, (proc,))
+    timer.daemon = True
+    timer.start()
 
 
 def _reap(proc: subprocess.Popen[bytes]) -> None:

@@ -2,7 +2,7 @@
 
 It replaces Salt's injected ``__opts__``/``__grains__``/``__salt__``: a function sees only its
 minion id, its own module's config section, the grains, a logger, the ``test`` (dry-run) flag and
-a way to fire events on the pvc bus. Backend handles are opened lazily by the module itself
+a way to fire events on the pvc bus, and the job's deadline and cancellation handle. Backend handles are opened lazily by the module itself
 (through :attr:`ExecContext.resources`, handed to the adapters) so that a minion without libvirt
 still starts.
 
@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from pvc.execution.control import JobControl
 from pvc.execution.resources import Resources
 
 if TYPE_CHECKING:
@@ -44,7 +45,8 @@ def log_events(log: logging.Logger) -> EventSink:
 @dataclass(frozen=True)
 class ExecContext:
     """What a function may use. ``config`` is the module's own validated config section;
-    ``registry`` is the minion's function registry (only the ``sys`` module needs it)."""
+    ``registry`` is the minion's function registry (only the ``sys`` module needs it);
+    ``control`` is the job's deadline and cancellation handle (:mod:`pvc.execution.control`)."""
 
     minion_id: str
     config: Any
@@ -55,3 +57,4 @@ class ExecContext:
     test: bool = False
     jid: str = ""
     registry: Registry | None = None
+    control: JobControl = field(default_factory=JobControl)

@@ -26,6 +26,7 @@ from typing import Any
 from pvc.errors import BackendUnavailable, InvalidArgument, PvcError
 from pvc.execution.arguments import check_arguments
 from pvc.execution.context import ExecContext
+from pvc.execution.control import use_control
 from pvc.execution.registry import FunctionSpec
 from pvc.results import Return
 
@@ -69,7 +70,8 @@ def execute(spec: FunctionSpec, ctx: ExecContext, args: Sequence[Any] = (), kwar
     try:
         check_requires(spec)
         bound = bind(spec, args, kwargs or {})
-        data = spec.func(ctx, *bound.args, **bound.kwargs)
+        with use_control(ctx.control):  # adapters' subprocesses attach to it (pvc.process)
+            data = spec.func(ctx, *bound.args, **bound.kwargs)
         return Return(ok=True, data=data, duration=time.monotonic() - start)
     except PvcError as exc:
         return Return(ok=False, error=str(exc), error_type=type(exc).__name__, duration=time.monotonic() - start)

@@ -18,6 +18,7 @@ from typing import Any
 from pvc.config import MinionConfig, module_config
 from pvc.errors import ConfigError, UnknownFunction
 from pvc.execution.context import EventSink, ExecContext, log_events
+from pvc.execution.control import JobControl, current_control
 from pvc.execution.executor import execute
 from pvc.execution.registry import Registry
 from pvc.execution.resources import Resources
@@ -58,7 +59,8 @@ class MinionFunctions:
             self._module_configs[module] = module_config(self.config, module, spec.config)
         return self._module_configs[module]
 
-    def context(self, module: str, jid: str = "", test: bool = False) -> ExecContext:
+    def context(self, module: str, jid: str = "", test: bool = False,
+                control: JobControl | None = None) -> ExecContext:
         return ExecContext(
             minion_id=self.config.id,
             config=self._config_of(module),
@@ -69,6 +71,7 @@ class MinionFunctions:
             test=test,
             jid=jid,
             registry=self.registry,
+            control=control if control is not None else JobControl(jid),
         )
 
     def start_hooks(self) -> None:
@@ -93,12 +96,17 @@ class MinionFunctions:
             return True  # the error return is cheap too
 
     def call(self, fun: str, args: Sequence[Any] = (), kwargs: Mapping[str, Any] | None = None,
-             jid: str = "", test: bool = False) -> Return:
+             jid: str = "", test: bool = False, control: JobControl | None = None) -> Return:
+        """Run ``fun`` now, in this thread. ``control`` is the job's deadline and cancellation
+        handle; by default the one the minion's runner made current for this job
+        (:class:`pvc.minion.runner.JobRunner`), else a fresh one (``pvc call``)."""
         try:
             spec = self.registry.get(fun)
         except UnknownFunction as exc:
             return Return(ok=False, error=str(exc), error_type=type(exc).__name__)
-        return execute(spec, self.context(spec.module.name, jid=jid, test=test), args, kwargs)
+        if control is None:
+            control = current_control() or JobControl(jid, fun)
+        return execute(spec, self.context(spec.module.name, jid=jid, test=test, control=control), args, kwargs)
 
     def close(self) -> None:
         for closer in self._closers:

@@ -5,15 +5,19 @@ so ``cmd.run 'ls; rm -rf /'`` runs ``ls`` with the arguments ``;``, ``rm``, ``-r
 Only ``python_shell=True`` (Salt's name for it) runs the string with ``/bin/sh -c``, for pipes
 and redirections the operator writes on purpose. The arguments follow Salt's: ``cwd`` (absolute;
 default: the minion user's home, as Salt), ``env`` (merged onto the minion's environment),
-``stdin``, ``timeout`` (seconds; the whole process group is killed and the call fails with
-"timed out"), ``rstrip`` and ``redirect_stderr``. Arguments read as YAML by the CLI are turned
-back into text, so ``pvc call cmd.run true`` runs ``true``.
+``stdin``, ``timeout`` (seconds; the whole process group gets SIGTERM, then SIGKILL, and the
+call fails with "timed out after N s"), ``rstrip`` and ``redirect_stderr``. Arguments read as
+YAML by the CLI are turned back into text, so ``pvc call cmd.run true`` runs ``true``.
+
+A call's timeout (or the module default) is the job's deadline, longer or shorter than the
+minion's ``job_timeout``, which applies when neither is set. ``pvc job kill`` ends the command's
+process group as well.
 
 In test mode (dry run) nothing runs; every function returns the plan instead:
 ``{"argv": [...], "cwd": ..., "env": {...}, "timeout": ..., "comment": "would run ..."}``.
 
 Module config (minion ``modules: {cmd: {...}}``): ``timeout`` (default deadline in seconds for
-calls that give none; 0 means none, as in Salt), ``max_output`` (bytes kept per stream),
+calls that give none; 0: the minion's ``job_timeout``), ``max_output`` (bytes kept per stream),
 ``shell`` (used by ``python_shell=True``).
 
 Example: ``pvc run 'web*' cmd.run_all 'systemctl is-active nginx' timeout=10``
@@ -178,6 +182,7 @@ def _timeout(timeout: Any, cfg: CmdConfig, fun: str) -> float | None:
 
 def _execute(ctx: ExecContext, command: Command, merge_stderr: bool) -> ProcessResult:
     ctx.log.debug("running %s (cwd %s)", shlex.join(command.argv), command.cwd)
+    ctx.control.set_timeout(command.timeout)  # the command's own limit is the job's deadline
     res = run_process(
         command.argv,
         label="cmd",
@@ -187,6 +192,7 @@ def _execute(ctx: ExecContext, command: Command, merge_stderr: bool) -> ProcessR
         timeout=command.timeout,
         merge_stderr=merge_stderr,
         max_output=_config(ctx).max_output,
+        control=ctx.control,
     )
     if res.retcode:
         ctx.log.info("`%s` exited with status %d", shlex.join(command.argv), res.retcode)
