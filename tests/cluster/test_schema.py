@@ -126,9 +126,8 @@ def test_conflicting_batch_raises_and_applies_nothing(cluster_store: ClusterStor
     assert "BadVersion" in err.value.reason
     assert store.vm("web1").record.node == "hv2"
     assert store.nodes() == []  # the first op was rolled back too
-    with pytest.raises(TransactionConflict, match="NodeExists"):
-        with store.batch() as b:
-            b.put_vm(VM, None)  # create of an existing VM
+    with pytest.raises(TransactionConflict, match="NodeExists"), store.batch() as b:
+        b.put_vm(VM, None)  # create of an existing VM
 
 
 def _v1_tree(cc: ClusterClient, root: str) -> None:

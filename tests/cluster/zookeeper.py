@@ -29,6 +29,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Self
 
 JARS = ["/usr/share/java/zookeeper.jar", "/usr/share/java/slf4j-simple.jar"]
 JVM = ["-Xmx128m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Dzookeeper.forceSync=no",
@@ -103,12 +104,12 @@ class ZooKeeperServer:
 
     def start_server(self, i: int) -> None:
         cfg = self._config(i)
-        log = open(cfg.parent / "zk.log", "ab")
-        self.procs[i] = subprocess.Popen(
-            ["java", *JVM, "-cp", ":".join(JARS),
-             "org.apache.zookeeper.server.quorum.QuorumPeerMain", str(cfg)],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
-        log.close()
+        with open(cfg.parent / "zk.log", "ab") as log:
+            self.procs[i] = subprocess.Popen(
+                ["java", *JVM, "-cp", ":".join(JARS),
+                 "org.apache.zookeeper.server.quorum.QuorumPeerMain", str(cfg)],
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                start_new_session=True)
 
     def start(self, timeout: float = 60.0) -> ZooKeeperServer:
         for i in range(self.servers):
@@ -151,7 +152,7 @@ class ZooKeeperServer:
         self.procs.clear()
         shutil.rmtree(self.root, ignore_errors=True)
 
-    def __enter__(self) -> ZooKeeperServer:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
