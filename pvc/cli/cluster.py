@@ -62,8 +62,11 @@ def resolve_hosts(zk_hosts: str | None, config_dir: str) -> str:
 
 @contextmanager
 def _client(zk_hosts: str | None, config_dir: str) -> Iterator[Any]:
+    import logging
+
     from pvc.cluster.client import connect
 
+    logging.getLogger("kazoo").setLevel(logging.ERROR)  # reconnect chatter is not for operators
     with connect(resolve_hosts(zk_hosts, config_dir), timeout=10.0) as cc:
         yield cc
 

@@ -24,14 +24,15 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class RetryPolicy:
     """How often and how long to retry an operation through connection loss (kazoo's
-    ``KazooRetry`` as a value). ``max_tries=-1`` retries until ``deadline`` seconds passed."""
+    ``KazooRetry`` as a value). ``max_tries=-1`` retries until ``deadline`` seconds passed
+    (``deadline=None``: forever, as reconnecting does)."""
 
     max_tries: int = -1
     delay: float = 0.05
     backoff: float = 2.0
     max_delay: float = 1.0
     jitter: float = 0.4
-    deadline: float = 10.0
+    deadline: float | None = 10.0
 
     def kazoo(self) -> KazooRetry:
         from kazoo.retry import KazooRetry
@@ -106,7 +107,8 @@ class ClusterClient:
 def connect(hosts: str, *, timeout: float = 15.0, session_timeout: float = 4.0,
             retry: RetryPolicy | None = None, read_only: bool = False) -> ClusterClient:
     """Connect to ``hosts`` (``"h1:2181,h2:2181"``) within ``timeout`` seconds or raise
-    :class:`ClusterUnreachable`. ``session_timeout`` bounds how long a dead holder keeps its
+    :class:`ClusterUnreachable`; once connected, kazoo reconnects forever (``retry`` bounds
+    each operation, not the connection). ``session_timeout`` bounds how long a dead holder keeps its
     ephemeral znodes (and its election seat): failover takes about that long."""
     from kazoo.client import KazooClient
     from kazoo.handlers.threading import KazooTimeoutError
@@ -114,7 +116,7 @@ def connect(hosts: str, *, timeout: float = 15.0, session_timeout: float = 4.0,
     policy = retry or RetryPolicy()
     flag = ConnectionFlag()
     zk = KazooClient(hosts=hosts, timeout=session_timeout, read_only=read_only,
-                     connection_retry=RetryPolicy(deadline=timeout).kazoo(),
+                     connection_retry=RetryPolicy(max_delay=1.0, deadline=None).kazoo(),
                      command_retry=policy.kazoo())
     zk.add_listener(flag)
     try:
@@ -123,6 +125,5 @@ def connect(hosts: str, *, timeout: float = 15.0, session_timeout: float = 4.0,
         zk.stop()
         zk.close()
         raise ClusterUnreachable(f"no ZooKeeper at {hosts} answered within {timeout:g} s") from None
-    if zk.connected:  # start() returns connected; the listener may not have run yet
-        flag("CONNECTED")
+    flag.connected.wait(timeout)  # start() can return just before the listener has run
     return ClusterClient(zk, flag, policy)
