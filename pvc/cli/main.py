@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "event": ("pvc.cli.event", "event"),
     "cluster": ("pvc.cli.cluster", "cluster"),
     "node": ("pvc.cli.cluster", "node"),
+    "lab": ("pvc.cli.lab", "lab"),
 }
 
 SHORT_HELP = {
@@ -41,6 +42,7 @@ SHORT_HELP = {
     "event": "Listen to or fire events on the master's event bus.",
     "cluster": "Cluster state in ZooKeeper: init, upgrade, status, maintenance.",
     "node": "Hypervisor nodes: list, info (state, resources, keepalive).",
+    "lab": "A whole cluster on this machine: up, status, power, down.",
 }
 
 

@@ -1,0 +1,78 @@
+"""The lab's masters: real ``pvc master`` processes on the bridge address, one config dir each.
+
+Each master listens on the bridge address (the nodes' minions reach it from their namespaces)
+with its own ports, and keeps its keys, job cache and sockets under ``DIR/masters/<name>/root``;
+the host drives it like any master: ``pvc -c DIR/masters/m1 run '*' test.ping``. Minion keys are
+accepted on first contact (``auto_accept``): every minion of the lab is one we started.
+
+Example::
+
+    m = configure(Path("/tmp/lab"), "m1", 0, "10.213.7.1")
+    m = start(m); wait_ready(m)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pvc.lab import procs
+from pvc.lab.errors import StartFailed
+from pvc.lab.state import Master
+
+PUBLISH_PORT = 4505
+PORT_STRIDE = 10  # master i uses 4505+10i, 4506+10i, 4507+10i
+
+
+def configure(lab_dir: Path, name: str, index: int, address: str, port: Callable[[int], int] = int) -> Master:
+    """Write master ``name``'s config; ``port`` maps each usual port to the one to use."""
+    d = Path(lab_dir) / "masters" / name
+    d.mkdir(parents=True, exist_ok=True)
+    base = PUBLISH_PORT + PORT_STRIDE * index
+    master = Master(name=name, config_dir=str(d), pid=0, address=address, publish_port=port(base),
+                    ret_port=port(base + 1), channel_port=port(base + 2))
+    cfg: dict[str, Any] = {"interface": address, "publish_port": master.publish_port, "ret_port": master.ret_port,
+                           "channel_port": master.channel_port, "auto_accept": True, "root_dir": "root",
+                           "log_level": "info", "heartbeat": 1.0}
+    (d / "master").write_text(yaml.safe_dump(cfg))
+    return master
+
+
+def socket_path(master: Master) -> Path:
+    return Path(master.config_dir) / "root" / "run" / "master" / "client.ipc"
+
+
+def start(master: Master) -> Master:
+    d = Path(master.config_dir)
+    socket_path(master).unlink(missing_ok=True)  # a previous life's socket is no sign of readiness
+    pid = procs.spawn([sys.executable, "-m", "pvc.cli.main", "master", "-c", str(d)], log=d / "master.out",
+                      env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    return dataclasses.replace(master, pid=pid)
+
+
+def marker(master: Master) -> str:
+    return master.config_dir
+
+
+def is_running(master: Master) -> bool:
+    return procs.alive(master.pid, marker(master))
+
+
+def wait_ready(master: Master, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not socket_path(master).exists():
+        if not is_running(master) or time.monotonic() >= deadline:
+            log = (Path(master.config_dir) / "master.out").read_text(errors="replace")[-800:]
+            raise StartFailed(f"master {master.name} not ready: {log}")
+        time.sleep(0.02)
+
+
+def stop(master: Master) -> bool:
+    return procs.stop(master.pid, marker(master), grace=5.0)

@@ -1,0 +1,102 @@
+"""Checks before a lab starts, each failing with what to do: root, programs (by Debian package),
+ports, and a free /24 for the lab's bridge.
+
+Example::
+
+    check_root(); check_programs(); port = free_udp_port()
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+
+from pvc.lab import layout, netns
+from pvc.lab.errors import LabError, MissingPackage, NotRoot, PortInUse
+
+# program -> the Debian package that ships it (scripts/setup.d/40-lab.sh installs them all)
+PROGRAMS = {
+    "/usr/bin/ipmi_sim": "openipmi",
+    "/usr/bin/ipmitool": "ipmitool",
+    "/usr/bin/java": "zookeeper (it pulls in a JRE)",
+    "/usr/share/java/zookeeper.jar": "zookeeper",
+    "/usr/share/java/slf4j-simple.jar": "zookeeper (libslf4j-java)",
+    "/usr/sbin/libvirtd": "libvirt-daemon-system",
+    "/usr/bin/qemu-system-x86_64": "qemu-system-x86",
+    "unshare": "util-linux",
+    "ip": "iproute2",
+    "mount": "mount",
+}
+
+
+def check_root() -> None:
+    if os.geteuid() != 0:
+        raise NotRoot("pvc lab needs root: it creates network namespaces, a bridge and privileged libvirtds "
+                      "(run it with sudo)")
+
+
+def check_programs() -> None:
+    for program, package in PROGRAMS.items():
+        found = os.path.exists(program) if program.startswith("/") else shutil.which(program)
+        if not found:
+            raise MissingPackage(f"{program} is missing: apt-get install {package.split()[0]} "
+                                 f"(or run scripts/setup.sh)")
+    try:
+        import libvirt  # noqa: F401  (the minions' virt module needs it)
+    except ImportError:
+        raise MissingPackage("the Python module libvirt is missing: pip install libvirt-python "
+                             "(needs apt-get install libvirt-dev pkg-config gcc; scripts/setup.sh does all)") from None
+
+
+def check_port(address: str, port: int, kind: int = socket.SOCK_STREAM, what: str = "") -> None:
+    """Raise :class:`PortInUse` if ``address:port`` cannot be bound."""
+    with socket.socket(socket.AF_INET, kind) as sock:
+        try:
+            sock.bind((address, port))
+        except OSError as exc:
+            proto = "udp" if kind == socket.SOCK_DGRAM else "tcp"
+            raise PortInUse(f"{what or 'port'} {address}:{port}/{proto} is in use ({exc.strerror})") from None
+
+
+def free_udp_ports(count: int, base: int = 0) -> list[int]:
+    """``count`` UDP ports on 127.0.0.1: ``base``, ``base+1``... (each checked), or any free ones."""
+    if base:
+        ports = list(range(base, base + count))
+        for port in ports:
+            check_port("127.0.0.1", port, socket.SOCK_DGRAM, "BMC port (choose another with --bmc-port)")
+        return ports
+    socks = []
+    try:
+        for _ in range(count):  # held open together: the kernel hands out distinct ports
+            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            sock.bind(("127.0.0.1", 0))
+            socks.append(sock)
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for sock in socks:
+            sock.close()
+
+
+def free_subnet(preferred: int, taken_prefixes: set[int] | None = None) -> int:
+    """A third octet X such that nothing on this host routes or holds an address in 10.213.X.0/24
+    (lab traffic must never leave on the default route)."""
+    for step in range(224):
+        candidate = 16 + (preferred - 16 + step) % 224
+        if taken_prefixes and candidate in taken_prefixes:
+            continue
+        if not netns.routes_to(f"{layout.SUPERNET}.{candidate}."):
+            return candidate
+    raise LabError(f"no free /24 in {layout.SUPERNET}.0.0/16 for the lab's bridge")
+
+
+def tcp_port(address: str, preferred: int) -> int:
+    """``preferred`` if it can be bound on ``address``, else a free port the kernel picks (a
+    process bound to 0.0.0.0 on the usual port must not stop a lab)."""
+    try:
+        check_port(address, preferred)
+        return preferred
+    except PortInUse:
+        with socket.socket() as sock:
+            sock.bind((address, 0))
+            return int(sock.getsockname()[1])

@@ -1,0 +1,120 @@
+"""The lab's ZooKeeper: Debian's jars run by hand (no systemd), standalone or a 3-server ensemble.
+
+Servers listen on the bridge address only, so the nodes reach them and nothing outside the
+machine does. Settings for fast, honest tests (see the zk-ipmi recipe): ``tickTime=200`` (a
+session expires at its timeout + at most one tick), ``maxSessionTimeout`` set explicitly (the
+default would be 20 ticks = 4 s), fsync off, the Jetty AdminServer off (it would take :8080), and
+a small serial-GC JVM. Ready means ``srvr`` reports a mode (standalone, leader or follower), read
+with a short timeout: a four-letter command during startup can hang.
+
+Example::
+
+    servers = configure(Path("/tmp/lab"), "10.213.7.1", count=1)
+    servers = [start(s) for s in servers]; wait_ready("10.213.7.1", servers)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import socket
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from pvc.lab import procs
+from pvc.lab.errors import StartFailed
+from pvc.lab.state import ZkServer
+
+JAVA = "/usr/bin/java"
+CLASSPATH = "/usr/share/java/zookeeper.jar:/usr/share/java/slf4j-simple.jar"
+MAIN = "org.apache.zookeeper.server.quorum.QuorumPeerMain"
+CLIENT_PORT, QUORUM_PORT, ELECTION_PORT = 2181, 2888, 3888
+TICK_MS = 200
+
+ZOO_CFG = """\
+tickTime={tick}
+initLimit=20
+syncLimit=10
+dataDir={data}
+clientPort={client_port}
+clientPortAddress={address}
+minSessionTimeout={min_session}
+maxSessionTimeout=60000
+maxClientCnxns=0
+4lw.commands.whitelist=srvr,ruok,mntr,stat
+admin.enableServer=false
+"""
+
+
+def configure(lab_dir: Path, address: str, count: int, port: Callable[[int], int] = int) -> list[ZkServer]:
+    """Write the config of ``count`` servers (1 = standalone) under ``DIR/zk/<id>``; ``port``
+    maps each usual port to the one to use (e.g. :func:`pvc.lab.preflight.tcp_port`)."""
+    servers = [ZkServer(id=i, dir=str(Path(lab_dir) / "zk" / str(i)), pid=0, client_port=port(CLIENT_PORT + i - 1),
+                        quorum_port=port(QUORUM_PORT + i - 1), election_port=port(ELECTION_PORT + i - 1))
+               for i in range(1, count + 1)]
+    for server in servers:
+        d = Path(server.dir)
+        (d / "data").mkdir(parents=True, exist_ok=True)
+        cfg = ZOO_CFG.format(tick=TICK_MS, data=d / "data", client_port=server.client_port, address=address,
+                             min_session=2 * TICK_MS)
+        if count > 1:
+            (d / "data" / "myid").write_text(f"{server.id}\n")
+            cfg += "".join(f"server.{s.id}={address}:{s.quorum_port}:{s.election_port}\n" for s in servers)
+        (d / "zoo.cfg").write_text(cfg)
+    return servers
+
+
+def hosts(address: str, servers: list[ZkServer]) -> str:
+    return ",".join(f"{address}:{s.client_port}" for s in servers)
+
+
+def start(server: ZkServer) -> ZkServer:
+    d = Path(server.dir)
+    pid = procs.spawn([JAVA, "-Xmx128m", "-Xms32m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
+                       "-Dzookeeper.admin.enableServer=false", "-Dzookeeper.forceSync=no",
+                       "-Dorg.slf4j.simpleLogger.showDateTime=true", "-cp", CLASSPATH, MAIN, str(d / "zoo.cfg")],
+                      log=d / "zk.log")
+    return dataclasses.replace(server, pid=pid)
+
+
+def marker(server: ZkServer) -> str:
+    return str(Path(server.dir) / "zoo.cfg")
+
+
+def is_running(server: ZkServer) -> bool:
+    return procs.alive(server.pid, marker(server))
+
+
+def mode(address: str, port: int) -> str:
+    """The server's ``Mode:`` from ``srvr`` ("" if it does not answer yet)."""
+    try:
+        with socket.create_connection((address, port), timeout=0.5) as sock:
+            sock.sendall(b"srvr")
+            data = b""
+            while chunk := sock.recv(4096):
+                data += chunk
+    except OSError:
+        return ""
+    for line in data.decode(errors="replace").splitlines():
+        if line.startswith("Mode:"):
+            return line.split(":", 1)[1].strip()
+    return ""
+
+
+def wait_ready(address: str, servers: list[ZkServer], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    pending = list(servers)
+    while pending:
+        pending = [s for s in pending if mode(address, s.client_port) not in ("standalone", "leader", "follower")]
+        for server in pending:
+            if not is_running(server):
+                log = (Path(server.dir) / "zk.log").read_text(errors="replace")[-800:]
+                raise StartFailed(f"ZooKeeper {server.id} exited: {log}")
+        if pending and time.monotonic() >= deadline:
+            raise StartFailed(f"ZooKeeper not serving on {address} after {timeout:g}s")
+        if pending:
+            time.sleep(0.05)
+
+
+def stop(server: ZkServer) -> bool:
+    return procs.stop(server.pid, marker(server), grace=1.0)  # throwaway data: no need to wait for a clean stop
