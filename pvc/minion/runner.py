@@ -86,12 +86,13 @@ class _Lane:
         self.cond = threading.Condition(lock)
         self.threads = 0  # live workers serving the lane (abandoned ones no longer count)
         self.idle = 0     # of those, waiting for a job
+        self.running = 0  # jobs those workers run
 
     def needs_worker(self) -> bool:
         return len(self.queue) > self.idle and self.threads < self.max_workers
 
     def full(self) -> bool:
-        return self.threads >= self.max_workers and len(self.queue) - self.idle >= self.queue_size
+        return self.running + len(self.queue) >= self.max_workers + self.queue_size
 
 
 class JobRunner:
@@ -157,7 +158,7 @@ class JobRunner:
         if not lane.full():
             return None
         return Return(ok=False, error_type=MinionBusy.__name__, error=(
-            f"minion busy: the {lane.name} lane is full ({lane.threads} jobs running, {len(lane.queue)} "
+            f"minion busy: the {lane.name} lane is full ({lane.running} jobs running, {len(lane.queue)} "
             f"queued); {fun or 'the job'} refused, try again later or kill a job"))
 
     def kill(self, jid: str) -> str:
@@ -181,7 +182,7 @@ class JobRunner:
     def stats(self) -> dict[str, Any]:
         """Per lane: threads, idle, queued, bounds; plus abandoned threads still alive."""
         with self._lock:
-            lanes = {lane.name: {"threads": lane.threads, "idle": lane.idle, "queued": len(lane.queue),
+            lanes = {lane.name: {"threads": lane.threads, "running": lane.running, "queued": len(lane.queue),
                                  "workers": lane.workers, "max_workers": lane.max_workers,
                                  "queue_size": lane.queue_size} for lane in self.lanes.values()}
             return {"lanes": lanes, "abandoned": self._abandoned}
@@ -207,6 +208,7 @@ class JobRunner:
             with self._lock:
                 if job.detached:  # the lane replaced this thread when the job was ended
                     return
+                lane.running -= 1
 
     def _next(self, lane: _Lane) -> _Job | None:
         """Under the lock: the next job of ``lane``, or None when this worker should exit."""
@@ -223,6 +225,7 @@ class JobRunner:
             lane.idle -= 1
         job = lane.queue.popleft()
         job.state = "running"
+        lane.running += 1
         job.wall, job.since = time.time(), time.monotonic()
         return job
 
@@ -292,6 +295,7 @@ class JobRunner:
             else:
                 job.detached = True
                 lane.threads -= 1
+                lane.running -= 1
                 self._abandoned += 1
                 if lane.needs_worker():
                     self._spawn(lane)
