@@ -4,8 +4,10 @@ kazoo calls connection listeners on its I/O thread; a listener that blocks or ca
 deadlocks it. :class:`ConnectionFlag` therefore only records the state and sets events; whoever
 must act on a loss (keepalive, election) waits on those events in its own thread.
 
->>> with connect("127.0.0.1:2181", timeout=5) as cc:       # doctest: +SKIP
-...     cc.zk.get("/pvc/schema/version")
+Example::
+
+    with connect("127.0.0.1:2181", timeout=5) as cc:
+        cc.zk.get("/pvc/schema/version")
 """
 
 from __future__ import annotations

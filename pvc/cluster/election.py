@@ -8,9 +8,11 @@ partitioned primary stops acting before its session can expire and another one t
 After SIGKILL of the primary, the next contender wins when the dead session expires, i.e.
 about one session timeout later (see ``tests/cluster/test_election.py``).
 
->>> el = PrimaryElection(store, "master-a", on_gain=start_loops, on_loss=stop_loops)  # doctest: +SKIP
->>> el.start(); el.gained.wait(10); el.is_primary
-True
+Example::
+
+    el = PrimaryElection(store, "master-a", on_gain=start_loops, on_loss=stop_loops)
+    el.start()
+    el.gained.wait(10) and el.is_primary          # True on the one primary
 """
 
 from __future__ import annotations

@@ -9,8 +9,12 @@ the session expires (ephemeral gone), the next beat on the new session recreates
 A fence state (dead, fenced, fence-failed) written by the fencer is kept: return to service is
 an explicit operator action, never a side effect of a node coming back.
 
->>> ka = NodeKeepalive(store, "hv1", lambda: NodeResources(memory_total=65536))  # doctest: +SKIP
->>> ka.start(); ...; ka.stop()
+Example::
+
+    ka = NodeKeepalive(store, "hv1", lambda: NodeResources(memory_total=65536))
+    ka.start()
+    ...
+    ka.stop()
 """
 
 from __future__ import annotations

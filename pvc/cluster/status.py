@@ -4,7 +4,7 @@ A node's ``state`` is its recorded daemon state, except that a node recorded ``r
 session is gone (no ``/alive/<name>``) shows as ``dead``: that is what the fencer will conclude
 after ``fence_grace``, and what an operator needs to see first.
 
->>> node_view(NodeRecord("hv1", keepalive=100.0), alive=False, vms=0, now=103.5)["state"]
+>>> node_view(NodeRecord("hv1", DaemonState.RUN, keepalive=100.0), False, 0, 103.5)["state"]
 'dead'
 """
 

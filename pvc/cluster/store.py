@@ -5,10 +5,12 @@ Reads return :class:`Versioned` records; writes go through a :class:`Batch` (one
 batch fail with :class:`TransactionConflict` instead of being overwritten. kazoo's ``commit()``
 returns errors in a list rather than raising; :meth:`Batch.commit` turns them into that exception.
 
->>> store = ClusterStore.open(cc)                           # doctest: +SKIP
->>> vm = store.vm("web1")
->>> with store.batch() as b:
-...     b.put_vm(dataclasses.replace(vm.record, node="hv2", last_node="hv1"), vm.version)
+Example::
+
+    store = ClusterStore.open(cc)
+    vm = store.vm("web1")
+    with store.batch() as b:
+        b.put_vm(dataclasses.replace(vm.record, node="hv2", last_node="hv1"), vm.version)
 """
 
 from __future__ import annotations

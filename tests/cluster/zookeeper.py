@@ -192,8 +192,8 @@ def _agent(argv: list[str]) -> int:
         from pvc.cluster.election import PrimaryElection
 
         el = PrimaryElection(store, name, on_gain=lambda: print("primary", flush=True))
+        print("ready", flush=True)  # before start(): the two lines never interleave
         el.start()
-        print("ready", flush=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     signal.pause()
     return 0
