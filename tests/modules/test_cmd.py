@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 from pathlib import Path
 
@@ -26,7 +27,7 @@ def _alive(pid: int) -> bool:
     """True if ``pid`` runs (a zombie waiting for its reaper counts as dead)."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
+    except (FileNotFoundError, ProcessLookupError):  # gone, or going while we read
         return False
     return stat.rpartition(")")[2].split()[0] not in ("Z", "X")
 
@@ -185,3 +186,44 @@ def test_test_mode_runs_nothing(funcs: MinionFunctions, tmp_path: Path) -> None:
         assert ret.data["env"] == {"A": "1"} and ret.data["timeout"] == 9
         assert ret.data["comment"] == f"test mode: would run `touch {target}`"
     assert not target.exists()
+
+
+def test_kill_through_the_job_control_ends_the_process_tree(funcs: MinionFunctions, tmp_path: Path) -> None:
+    from pvc.execution.control import JobControl, JobKilled
+
+    pids = tmp_path / "pids"
+    ctl = JobControl("j1", "cmd.run", grace=0.5)
+
+    def kill_when_started() -> None:
+        while not pids.exists() or len(pids.read_text().split()) < 2:
+            time.sleep(0.02)
+        ctl.cancel(JobKilled("killed by operator"))
+
+    threading.Thread(target=kill_when_started, daemon=True).start()
+    start = time.monotonic()
+    ret = funcs.call("cmd.run", [f"echo $$ > {pids}; sleep 30 & echo $! >> {pids}; wait"],
+                     {"python_shell": True}, control=ctl)
+    assert time.monotonic() - start < 3
+    assert not ret.ok and ret.error_type == "JobKilled" and ret.error == "killed by operator"
+    shell, sleeper = (int(p) for p in pids.read_text().split())
+    deadline = time.monotonic() + 2
+    while (_alive(shell) or _alive(sleeper)) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not _alive(shell) and not _alive(sleeper)
+
+
+def test_a_killed_job_starts_no_command(funcs: MinionFunctions, tmp_path: Path) -> None:
+    from pvc.execution.control import JobControl, JobKilled
+
+    ctl = JobControl("j1", "cmd.run")
+    ctl.cancel(JobKilled("killed by operator"))
+    ret = funcs.call("cmd.run", [["touch", str(tmp_path / "made")]], control=ctl)
+    assert ret.error_type == "JobKilled" and not (tmp_path / "made").exists()
+
+
+def test_timeout_sends_sigterm_before_sigkill(funcs: MinionFunctions, tmp_path: Path) -> None:
+    mark = tmp_path / "term"
+    ret = funcs.call("cmd.run", [f"trap 'echo x > {mark}; exit 3' TERM; sleep 30 & wait"],
+                     {"python_shell": True, "timeout": 0.5})
+    assert ret.error_type == "CommandTimeout" and "SIGTERM, then SIGKILL" in ret.error
+    assert mark.read_text() == "x\n"  # the shell saw SIGTERM and could clean up
