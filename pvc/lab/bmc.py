@@ -69,7 +69,7 @@ def configure(lab_dir: Path, node: str, index: int, port: int) -> Bmc:
     chassis = " ".join(shlex.quote(a) for a in (sys.executable, "-m", "pvc.lab.chassis", str(lab_dir), node))
     if '"' in chassis:
         raise LabError(f"the lab directory must not contain '\"' (it goes into ipmi_sim's config): {lab_dir}")
-    password = secrets.token_hex(12)
+    password = secrets.token_hex(8)  # 16 characters: the most IPMI 1.5 users may have
     password_file = d / "password"
     _write_private(password_file, password)
     _write_private(d / "lan.conf", LAN_CONF.format(name=f"pvc-{node}", port=port, guid=f"{index:032x}",
