@@ -100,7 +100,7 @@ def cluster() -> None:
     """Cluster state in ZooKeeper: init, upgrade, status, maintenance."""
 
 
-@cluster.command()
+@cluster.command(short_help="Create the cluster tree (latest schema).")
 @zk_options
 @click.option("--overwrite", is_flag=True, help="Erase an existing cluster tree first.")
 def init(config_dir: str, zk_hosts: str | None, zk_root: str, overwrite: bool) -> None:
@@ -112,7 +112,7 @@ def init(config_dir: str, zk_hosts: str | None, zk_root: str, overwrite: bool) -
     click.echo(f"Cluster initialised at {schema.root} (schema v{schema.version}).")
 
 
-@cluster.command()
+@cluster.command(short_help="Migrate the tree to the latest schema.")
 @zk_options
 def upgrade(config_dir: str, zk_hosts: str | None, zk_root: str) -> None:
     """Migrate the cluster tree to the schema version this pvc reads, one step at a time."""
@@ -125,7 +125,7 @@ def upgrade(config_dir: str, zk_hosts: str | None, zk_root: str) -> None:
     click.echo("Already at the latest schema." if not steps else "Upgraded.")
 
 
-@cluster.command()
+@cluster.command(short_help="Schema, primary, maintenance, nodes, VMs.")
 @zk_options
 @OUT
 def status(config_dir: str, zk_hosts: str | None, zk_root: str, out: str) -> None:
@@ -146,7 +146,7 @@ def status(config_dir: str, zk_hosts: str | None, zk_root: str, out: str) -> Non
     _node_table(view["nodes"])
 
 
-@cluster.command()
+@cluster.command(short_help="Maintenance on (no fencing) or off.")
 @zk_options
 @click.argument("mode", type=click.Choice(["on", "off"]))
 def maintenance(config_dir: str, zk_hosts: str | None, zk_root: str, mode: str) -> None:
@@ -174,7 +174,7 @@ def node() -> None:
     """Hypervisor nodes: daemon state, resources, VMs, keepalive."""
 
 
-@node.command("list")
+@node.command("list", short_help="Every node: state, VMs, resources, keepalive.")
 @zk_options
 @OUT
 def list_(config_dir: str, zk_hosts: str | None, zk_root: str, out: str) -> None:
@@ -187,7 +187,7 @@ def list_(config_dir: str, zk_hosts: str | None, zk_root: str, out: str) -> None
         _node_table(nodes)
 
 
-@node.command()
+@node.command(short_help="One node in detail.")
 @zk_options
 @click.argument("name", required=False)
 @OUT
