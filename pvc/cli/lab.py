@@ -67,7 +67,8 @@ def up(directory: Path, nodes: int, masters: int, zk: str, vms: int, ceph: bool,
 @lab_dir
 @click.option("--out", type=click.Choice(["human", "json"]), default="human", show_default=True)
 def status(directory: Path, out: str) -> None:
-    """What runs and what is dead (from lab.json and /proc). Exit code 1 if anything is dead."""
+    """What runs and what is dead (from lab.json and /proc). Exit code 1 if anything is dead (a node
+    powered off through its BMC is "off", not dead)."""
     from pvc.lab.status import status as read
 
     st = read(directory)
@@ -76,7 +77,8 @@ def status(directory: Path, out: str) -> None:
     else:
         click.echo(f"{st.lab.dir}: bridge {st.lab.bridge} {st.lab.subnet}")
         for r in st.rows:
-            state = click.style("running", fg="green") if r.running else click.style("DEAD", fg="red")
+            colour = {"running": "green", "off": "yellow", "dead": "red"}[r.state]
+            state = click.style(r.state.upper() if r.state == "dead" else r.state, fg=colour)
             click.echo(f"  {r.kind:<9} {r.name:<5} {r.pid:>8}  {state:<7}  {r.detail}")
     sys.exit(0 if st.all_running else 1)
 

@@ -28,6 +28,11 @@ class Row:
     pid: int
     running: bool
     detail: str = ""
+    powered_off: bool = False  # a node switched off through its BMC: not running, and not dead either
+
+    @property
+    def state(self) -> str:
+        return "running" if self.running else "off" if self.powered_off else "dead"
 
 
 @dataclass
@@ -37,12 +42,13 @@ class LabStatus:
 
     @property
     def all_running(self) -> bool:
-        return all(r.running for r in self.rows)
+        """Nothing is dead (a node powered off through its BMC is off, not dead)."""
+        return all(r.state != "dead" for r in self.rows)
 
     def to_json(self) -> dict[str, Any]:
         return {"dir": self.lab.dir, "bridge": self.lab.bridge, "subnet": self.lab.subnet,
                 "zookeeper": self.lab.zookeeper.hosts, "all_running": self.all_running,
-                "components": [asdict(r) for r in self.rows], "vms": [asdict(v) for v in self.lab.vms]}
+                "components": [{**asdict(r), "state": r.state} for r in self.rows], "vms": [asdict(v) for v in self.lab.vms]}
 
 
 def status(lab_dir: Path) -> LabStatus:
@@ -57,7 +63,8 @@ def status(lab_dir: Path) -> LabStatus:
         pids = procs.in_pid_namespace(n.init_pid) if on else []  # the truth: init restarts daemons
         qemus = [p for p in pids if "qemu-system" in procs.cmdline(p)]
         rows.append(Row("node", n.name, n.init_pid, on,
-                        f"power {n.power}, {n.address} netns {n.netns}, {len(qemus)} QEMU"))
+                        f"power {n.power}, {n.address} netns {n.netns}, {len(qemus)} QEMU",
+                        powered_off=n.power == "off" and not on))
         if n.power == "on":
             libvirt_pid = procs.find_in(pids, libvirtd.LIBVIRTD)
             minion_pid = procs.find_in(pids, n.minion_config_dir)

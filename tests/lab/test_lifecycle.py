@@ -103,6 +103,10 @@ def test_power_off_kills_the_node_and_on_brings_it_back(lab: RunningLab) -> None
     assert all(procs.alive(pid) for pid in others.values()), "a power cut of hv2 touched another node"
     assert "off" in pvc("lab", "power", "hv2", "status", "--dir", str(lab.dir)).stdout
     assert not Path(f"/run/netns/{before['netns']}").exists()
+    st = pvc("lab", "status", "--dir", str(lab.dir), "--out", "json")
+    assert st.returncode == 0, st.stdout  # off is not dead
+    rows = {(c["kind"], c["name"]): c["state"] for c in json.loads(st.stdout)["components"]}
+    assert rows[("node", "hv2")] == "off" and ("minion", "hv2") not in rows and rows[("bmc", "hv2")] == "running"
     with Client(lab.master_dir) as client:
         assert _ping(client, ["hv1", "hv2", "hv3"], timeout=2) == {"hv1": True, "hv3": True}
         t1 = time.monotonic()
