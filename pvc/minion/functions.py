@@ -71,7 +71,7 @@ class MinionFunctions:
             test=test,
             jid=jid,
             registry=self.registry,
-            control=control if control is not None else JobControl(jid),
+            control=control or current_control() or JobControl(jid),
         )
 
     def start_hooks(self) -> None:
@@ -104,8 +104,7 @@ class MinionFunctions:
             spec = self.registry.get(fun)
         except UnknownFunction as exc:
             return Return(ok=False, error=str(exc), error_type=type(exc).__name__)
-        if control is None:
-            control = current_control() or JobControl(jid, fun)
+        control = control or current_control() or JobControl(jid, fun)
         return execute(spec, self.context(spec.module.name, jid=jid, test=test, control=control), args, kwargs)
 
     def close(self) -> None:
