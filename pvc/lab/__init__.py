@@ -8,18 +8,21 @@ the nodes: ZooKeeper (Debian's jars) and the ``pvc master`` processes, on the br
 Everything is recorded in ``DIR/lab.json`` (:mod:`pvc.lab.state`) and stopped by PID and
 namespace.
 
-One module per job: :mod:`~pvc.lab.layout` (names and addresses, pure), :mod:`~pvc.lab.netns`
-(bridge, veths, namespaces), :mod:`~pvc.lab.procs` (processes by PID), :mod:`~pvc.lab.node` (power
-a node on/off), :mod:`~pvc.lab.libvirtd`, :mod:`~pvc.lab.bmc`, :mod:`~pvc.lab.chassis`,
-:mod:`~pvc.lab.zookeeper`, :mod:`~pvc.lab.masters`, :mod:`~pvc.lab.guests`,
-:mod:`~pvc.lab.preflight`, :mod:`~pvc.lab.lifecycle` (up/status/down) and :mod:`~pvc.lab.leftovers`.
+One module per job: :mod:`~pvc.lab.layout` (names and addresses, pure), :mod:`~pvc.lab.state`
+(lab.json), :mod:`~pvc.lab.netns` (bridge, veths, namespaces), :mod:`~pvc.lab.procs` (processes by
+PID), :mod:`~pvc.lab.nodeinit` (a node's PID 1), :mod:`~pvc.lab.node` (power a node on/off),
+:mod:`~pvc.lab.libvirtd`, :mod:`~pvc.lab.bmc` and :mod:`~pvc.lab.chassis` (the BMC and its power
+program), :mod:`~pvc.lab.zookeeper`, :mod:`~pvc.lab.masters`, :mod:`~pvc.lab.guestkernel` and
+:mod:`~pvc.lab.guests`, :mod:`~pvc.lab.preflight`, and the three commands :mod:`~pvc.lab.up`,
+:mod:`~pvc.lab.status`, :mod:`~pvc.lab.down`.
 
 Kept import-free: the BMC calls :mod:`pvc.lab.chassis` on every power query.
 
 Example::
 
-    from pvc.lab.lifecycle import up, down
-    lab = up(LabOptions(dir=Path("/tmp/lab"), nodes=3, vms=2))
-    ...
-    down(Path("/tmp/lab"))
+    from pvc.lab.up import LabOptions, up
+    from pvc.lab.down import down
+    report = up(LabOptions(dir=Path("/tmp/lab"), nodes=3, vms=2))
+    report.lab.node("hv1").libvirt_uri
+    assert down(Path("/tmp/lab")).clean
 """
