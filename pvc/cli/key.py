@@ -95,11 +95,14 @@ yes_opt = click.option("-y", "--yes", is_flag=True, help="Do not ask for confirm
 @config_dir
 @click.argument("pattern")
 @click.option("--include-rejected", is_flag=True, help="Also accept rejected keys.")
+@click.option("--finger", default=None, metavar="FP",
+              help="Accept only the key with this fingerprint (the one `pvc key finger --local` showed on the "
+                   "minion): a different key offered under the same id is never accepted by mistake.")
 @yes_opt
-def accept(config_dir: str, pattern: str, include_rejected: bool, yes: bool) -> None:
+def accept(config_dir: str, pattern: str, include_rejected: bool, finger: str | None, yes: bool) -> None:
     """Accept pending keys matching PATTERN."""
     states = ("pending", "rejected") if include_rejected else ("pending",)
-    _change(config_dir, pattern, yes, "accepted", states, lambda s, p: s.accept(p, include_rejected))
+    _change(config_dir, pattern, yes, "accepted", states, lambda s, p: s.accept(p, include_rejected, finger))
 
 
 @key.command()

@@ -122,12 +122,12 @@ class ClientHandlers:
         jid = self.jids.new()
         now = time.time()
         ctx.returns.record_job(JobRecord(jid, req.fun, req.args, req.kwargs, target.expr, target.tgt_type,
-                                         expected, now, req.timeout))
+                                         expected, now, req.timeout),
+                               peer, Published(jid, expected, {mid: NOT_CONNECTED for mid in not_connected}).encode())
         job = ActiveJob(jid, frozenset(expected), not_connected, time.monotonic() + req.timeout)
         if req.stream:
             job.waiters.add(peer)
         ctx.jobs.add(job)
-        self.reply(peer, Published(jid, expected, {mid: NOT_CONNECTED for mid in not_connected}))
         if len(not_connected) < len(expected):
             wire = Job(jid, target.expr, target.tgt_type, req.fun, req.args, req.kwargs, now, req.timeout)
             ids = target.explicit_ids()

@@ -45,7 +45,7 @@ from pvc.wire.codec import decode
 from pvc.wire.inner import Ack, Rekey
 from pvc.wire.local import CLIENT_SOCKET
 from pvc.wire.messages import MASTER_CHANNEL_KINDS, Reauth, Sealed
-from pvc.wire.publication import BROADCAST
+from pvc.wire.publication import BROADCAST, topic_owner
 from pvc.wire.record import Record
 
 log = logging.getLogger(__name__)
@@ -105,7 +105,7 @@ class Master:
             (self.router, self._on_channel, True),
             (self.enrol, self._on_enrol, False),
             (self.client, self.clients.handle, False),
-            (self.pub, self._on_subscription, False),
+            (self.pub, self._on_subscription, True),
             (self.bus.sock, self.bus.on_subscription, False),
         ]
         self.poller = zmq.Poller()
@@ -150,6 +150,7 @@ class Master:
                 self._guarded(partial(self.auth.serve, now))
                 self._guarded(self.returns.flush)
                 self._guarded(partial(self.returns.finish_due, now))
+                self.inbox.expire_held(now)
                 if now - last_housekeeping > 5:
                     last_housekeeping = now
                     for mid in self.sessions.expire(now):
@@ -279,14 +280,18 @@ class Master:
 
     def end_session(self, mid: str, why: str) -> None:
         self.sessions.drop(mid)
+        self.inbox.session_ended(mid)
         self.grains.pop(mid, None)
         log.info("minion %s: %s", mid, why)
         self.bus.fire(events.minion(mid, "stop"), {"id": mid, "reason": why})
 
-    def _on_subscription(self, frames: list[bytes]) -> None:
+    def _on_subscription(self, frames: list[zmq.Frame]) -> None:
         """``\\x01<topic>`` when a minion's SUB subscribes, ``\\x00<topic>`` when it leaves.
-        Only ``*`` is granted; ``@<id>`` of an accepted minion marks its connection live."""
-        frame = frames[0]
+        Only ``*`` is granted. A minion's own topic (``@<id>/<token>``, the token known only to
+        it and the master) marks its publish connection live: a subscription counts only on
+        that minion's own CURVE connection (``User-Id``), an unsubscription only with the right
+        token, so no minion can make another look connected or gone."""
+        frame = frames[0].bytes
         if not frame:
             return
         on, topic = frame[0] == 1, frame[1:]
@@ -294,13 +299,13 @@ class Master:
             if on:
                 self.pub.setsockopt(zmq.SUBSCRIBE, BROADCAST)
             return
-        if len(topic) > 3 and topic[:1] == b"@" and topic.endswith(b"\x00"):
-            mid = topic[1:-1].decode("utf-8", "replace")
-            if mid in self.accepted or self.sessions.known(mid):
-                if on:
-                    self.sessions.subscribed.add(mid)
-                else:
-                    self.sessions.subscribed.discard(mid)
+        mid = topic_owner(topic)
+        if mid is None or not self.sessions.owns_topic(mid, topic):
+            return
+        if not on:  # libzmq reports it when the connection ends (without metadata)
+            self.sessions.subscribed.discard(mid)
+        elif frames[0].get("User-Id") == mid:
+            self.sessions.subscribed.add(mid)
 
     # -- keys -------------------------------------------------------------------------------
     def reload_keys(self) -> list[str]:

@@ -2,23 +2,31 @@
 
 Every body was decoded into its typed record (:mod:`pvc.wire.inner`) before it gets here.
 Events are checked against :func:`pvc.events.minion_may_fire`: a minion speaks only about
-itself and the VMs it reports holding; the master stamps the sender into the data.
+itself and the VMs it holds (:mod:`pvc.master.vmclaims`); the master stamps the sender into
+the data. An event about a VM whose claim is still passing to the sender (a migration: the
+destination's "started" may come before the source lets go) is held a few seconds and
+delivered once the claim arrives, or dropped with a warning.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from pvc import events
 from pvc.master.returns import Returns
 from pvc.master.sessions import Session
+from pvc.master.vmclaims import VmClaims
 from pvc.wire.inner import Bye, EventMsg, Grains, Heartbeat, Lost, Pong, Ret
 from pvc.wire.record import Record
 
 log = logging.getLogger(__name__)
+HOLD_FOR = 10.0
+HOLD_MAX = 1024
 
 
 class Inbox:
@@ -30,6 +38,8 @@ class Inbox:
         self.reply = reply
         self.fire = fire
         self.end_session = end_session
+        self.claims = VmClaims()
+        self.held: deque[tuple[float, str, EventMsg]] = deque()
         self.refused_events = 0
         self.table: dict[type[Record], Callable[[str, Session, Any], None]] = {
             Ret: lambda mid, s, body: returns.on_return(mid, body),
@@ -45,6 +55,8 @@ class Inbox:
 
     def _heartbeat(self, mid: str, session: Session, hb: Heartbeat) -> None:
         session.vms = frozenset(hb.vms)
+        if self.claims.update(mid, session.vms) and self.held:
+            self._release_held()
         session.running = frozenset(hb.running)
         session.last_hb = time.monotonic()
         self.reply(session, Pong(time.time()))
@@ -52,10 +64,33 @@ class Inbox:
     def _grains(self, mid: str, session: Session, msg: Grains) -> None:
         self.grains[mid] = msg.grains
 
+    def session_ended(self, mid: str) -> None:
+        if self.claims.drop(mid) and self.held:
+            self._release_held()
+
     def _event(self, mid: str, session: Session, msg: EventMsg) -> None:
-        if not events.minion_may_fire(mid, msg.tag, owns_vm=session.vms.__contains__):
-            self.refused_events += 1
-            log.warning("minion %s may not fire event %r (only about itself and the VMs it holds)",
-                        mid, msg.tag[:200])
+        if events.minion_may_fire(mid, msg.tag, owns_vm=partial(self.claims.holds, mid)):
+            self.fire(msg.tag, {**msg.data, "_minion": mid})
             return
-        self.fire(msg.tag, {**msg.data, "_minion": mid})
+        listed = events.minion_may_fire(mid, msg.tag, owns_vm=session.vms.__contains__)
+        if listed and len(self.held) < HOLD_MAX:  # its claim may be on the way: wait for it
+            self.held.append((time.monotonic() + HOLD_FOR, mid, msg))
+            return
+        self._refuse(mid, msg)
+
+    def _refuse(self, mid: str, msg: EventMsg) -> None:
+        self.refused_events += 1
+        log.warning("minion %s may not fire event %r (only about itself and the VMs it holds)", mid, msg.tag[:200])
+
+    def _release_held(self) -> None:
+        held, self.held = self.held, deque()
+        for deadline, mid, msg in held:
+            if events.minion_may_fire(mid, msg.tag, owns_vm=partial(self.claims.holds, mid)):
+                self.fire(msg.tag, {**msg.data, "_minion": mid})
+            else:
+                self.held.append((deadline, mid, msg))
+
+    def expire_held(self, now: float) -> None:
+        while self.held and self.held[0][0] <= now:
+            _, mid, msg = self.held.popleft()
+            self._refuse(mid, msg)

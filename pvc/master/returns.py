@@ -50,6 +50,7 @@ class Returns:
         self._unknown: list[tuple[str, str, ReturnRec | None, str]] = []  # (jid, mid, ret, lost reason)
         self._acks: dict[str, list[str]] = defaultdict(list)
         self._lost: dict[str, dict[str, str]] = defaultdict(dict)  # jid -> minion -> why
+        self._replies: list[tuple[bytes, bytes]] = []  # (client, reply) sent once the jobs are stored
         self.retry_at = 0.0
         self.refused = 0
 
@@ -57,10 +58,12 @@ class Returns:
     def busy(self) -> bool:
         return bool(self.new_jobs or self._pending or self._unknown or self._lost) and time.monotonic() >= self.retry_at
 
-    def record_job(self, job: JobRecord) -> None:
+    def record_job(self, job: JobRecord, peer: bytes, reply: bytes) -> None:
         """Queue a job record; it is written at the end of this loop turn, before any of its
-        returns can be acknowledged."""
+        returns can be acknowledged and before its publisher hears its jid (a master killed
+        in between leaves no client holding a jid the cache does not know)."""
         self.new_jobs.append(job)
+        self._replies.append((peer, reply))
 
     def on_return(self, mid: str, msg: Ret) -> None:
         job = self.jobs.get(msg.jid)
@@ -130,6 +133,9 @@ class Returns:
             except JobCacheError as exc:
                 self._cache_failed(jobs, pending, exc)
                 return
+            replies, self._replies = self._replies, []
+            for peer, reply in replies:
+                self.out.to_client(peer, reply)
             # deliver only what this write stored: a return and its resend in one turn are one
             self._deliver([p for p, new in zip(pending, stored, strict=True) if new], lost)
         if self._acks:

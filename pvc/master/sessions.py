@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pvc.crypto import Aead, random_key
 from pvc.errors import AuthError
 from pvc.wire.messages import Sealed
+from pvc.wire.publication import topic_for
 from pvc.wire.record import Record
 from pvc.wire.sealed import Channel
 
@@ -28,6 +29,7 @@ class Session:
     peer: bytes = b""
     last_seen: float = float("-inf")
     created: float = 0.0
+    topic: bytes = b""  # the minion's own publish topic (see pvc.wire.publication.topic_for)
     vms: frozenset[str] = field(default_factory=frozenset)
     running: frozenset[str] = field(default_factory=frozenset)  # jids, as of the last heartbeat
     last_hb: float = float("-inf")
@@ -54,7 +56,12 @@ class Sessions:
         self.alive_for = 3 * heartbeat + 1.0
 
     def add_pending(self, mid: str, channel_key: bytes, pub: bytes) -> None:
-        self.pending[mid] = Session(Channel(mid, channel_key), pub, created=time.monotonic())
+        self.pending[mid] = Session(Channel(mid, channel_key), pub, topic=topic_for(mid, channel_key),
+                                    created=time.monotonic())
+
+    def owns_topic(self, mid: str, topic: bytes) -> bool:
+        """``topic`` is the publish topic of minion ``mid``'s live or pending session."""
+        return any(s is not None and s.topic == topic for s in (self.by_id.get(mid), self.pending.get(mid)))
 
     def open(self, box: Sealed, peer: bytes, max_size: int, now: float) -> tuple[Session, Record, bool]:
         """Open a box from minion ``box.id``: under its live channel, else under its pending

@@ -63,7 +63,8 @@ RESEND_MAX = 60.0
 STASH_MAX = 256
 STASH_WAIT = 1.0
 ENROL_MAX = 65536
-_FAILED_HANDSHAKE = zmq.EVENT_HANDSHAKE_FAILED_AUTH | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
+_FAILED_HANDSHAKE = (zmq.EVENT_HANDSHAKE_FAILED_AUTH | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
+                     | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL)
 
 
 @lru_cache(maxsize=1024)
@@ -121,6 +122,7 @@ class MinionCore:
         self.monitor: zmq.Socket | None = None
         self.sub: zmq.Socket | None = None
         self.endpoint = ("", b"")  # (channel address, master CURVE key) the sockets use
+        self.topic = b""
         self.last_hb = 0.0
         self.last_heard = 0.0
         self.silent_log_at = 0.0
@@ -284,6 +286,7 @@ class MinionCore:
             log.warning("%s: this host's clock is %+.0fs off the master's; jobs are timed by the master's clock",
                         self.id, -grant.clock_offset)
         self._connect(grant.chan_port, grant.pub_port, grant.master_curve)
+        self._subscribe(topic_for(self.id, grant.channel_key))
         self.state = "authed"
         self.last_hb = self.last_heard = now
         self._send_up(self._heartbeat())  # the first box makes the new session live
@@ -308,11 +311,19 @@ class MinionCore:
         self.chan.connect(chan_addr)
         self.sub = self._curve(zmq.SUB, master_curve)
         self.sub.setsockopt(zmq.SUBSCRIBE, BROADCAST)
-        self.sub.setsockopt(zmq.SUBSCRIBE, topic_for(self.id))
         self.sub.setsockopt(zmq.RCVHWM, 100_000)
+        self.topic = b""
         self.sub.connect(f"tcp://{self.cfg.master}:{self.cfg.publish_port or pub_port}")
         for sock in (self.chan, self.monitor, self.sub):
             self.loop.register(sock, self)
+
+    def _subscribe(self, topic: bytes) -> None:
+        """Our own topic for this session (it tells the master our publish connection is up)."""
+        if self.sub is not None and topic != self.topic:
+            if self.topic:
+                self.sub.setsockopt(zmq.UNSUBSCRIBE, self.topic)
+            self.sub.setsockopt(zmq.SUBSCRIBE, topic)
+            self.topic = topic
 
     def _curve(self, kind: int, server: bytes) -> zmq.Socket:
         sock = self._socket(kind)

@@ -7,8 +7,8 @@ rejection of forgeries without touching the AEAD), then decrypt.
 Only broadcast and matcher jobs (glob, grain, compound...) are published here, on the topic
 ``b"*\\0"``: a job for a list of ids is sealed to each of those minions' channels instead
 (:class:`pvc.wire.inner.JobBox`), so no other minion can read it. Each minion also subscribes
-to ``b"@<id>\\0"``; nothing is sent there, the subscription tells the master that the minion's
-publish connection is live.
+to its own topic (:func:`topic_for`); nothing is sent there, the subscription tells the master
+that the minion's publish connection is live.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from __future__ import annotations
 import struct
 
 from pvc import PROTOCOL_VERSION
-from pvc.crypto import Aead, Ed25519PrivateKey, Ed25519PublicKey, verify
+from pvc.crypto import Aead, Ed25519PrivateKey, Ed25519PublicKey, mac, verify
 from pvc.wire.codec import pack, unpack
 from pvc.wire.messages import Job, Publication
 
@@ -25,8 +25,18 @@ _TAG = b"pvc-pub\x00"
 _AAD = b"pvc-pub-aad\x00"
 
 
-def topic_for(mid: str) -> bytes:
-    return b"@" + mid.encode() + b"\x00"
+def topic_for(mid: str, channel_key: bytes) -> bytes:
+    """A minion's own topic: its id and a token only it and the master know (from its channel
+    key), so no other minion can subscribe to it — nor, by disconnecting, make libzmq report
+    it unsubscribed."""
+    return b"@" + mid.encode() + b"/" + mac(channel_key, b"pvc-sub-topic\x00")[:12].hex().encode() + b"\x00"
+
+
+def topic_owner(topic: bytes) -> str | None:
+    """The minion id a ``@<id>/<token>`` topic names, or None for anything else."""
+    if len(topic) < 4 or topic[:1] != b"@" or not topic.endswith(b"\x00") or b"/" not in topic:
+        return None
+    return topic[1:topic.rindex(b"/")].decode("utf-8", "replace")
 
 
 def _signed_bytes(kid: int, n: bytes, ct: bytes) -> bytes:

@@ -151,7 +151,7 @@ class RogueMinion:
         self.chan.connect(f"tcp://{HOST}:{self.grant.chan_port}")
         self.sub = curve_socket(zmq.SUB, server, self.curve)
         self.sub.setsockopt(zmq.RCVHWM, 100_000)
-        for topic in (BROADCAST, topic_for(self.mid)) if subscribe is None else subscribe:
+        for topic in (BROADCAST, topic_for(self.mid, self.grant.channel_key)) if subscribe is None else subscribe:
             self.sub.setsockopt(zmq.SUBSCRIBE, topic)
         self.sub.connect(f"tcp://{HOST}:{self.grant.pub_port}")
         self.send_up(Heartbeat())
@@ -273,6 +273,8 @@ class PubTap:
         ctx = zmq.Context.instance()
         secret, public = master_curve(master_dir)
         # XSUB/XPUB: the minion's subscriptions pass upstream, so the master sees it subscribed
+        # (upstream_keys are the tapped minion's own CURVE keys: the master counts a minion's
+        # topic only on that minion's connection)
         self.upstream = curve_socket(zmq.XSUB, public, upstream_keys)
         self.upstream.connect(f"tcp://{HOST}:{master_pub_port}")
         self.down = ctx.socket(zmq.XPUB)

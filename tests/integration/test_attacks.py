@@ -24,7 +24,10 @@ from pvc.wire.inner import Ret, ReturnRec
 from pvc.wire.messages import MINION_PUB_KINDS, Job, Publication
 from pvc.wire.publication import BROADCAST, open_job, seal
 from pvc.wire.sealed import Channel
+from pvc.crypto import curve_keypair
+from pvc.keys import load_or_create_identity
 from tests.cluster.pvc import PvcCluster, free_port
+from tests.cluster.wait import wait_for
 from tests.cluster.rogue import PubTap, RogueMinion, curve_socket, master_curve
 
 
@@ -34,12 +37,16 @@ def tapped(tmp_path_factory):
     root = tmp_path_factory.mktemp("attacks")
     with PvcCluster(root, master_options={"max_message_size": 1024 * 1024, "auth_rate": 2000.0}) as c:
         c.start_master()
-        tapper = RogueMinion(c, "tapper")
-        assert tapper.auth(connect=False) == "accepted"  # its CURVE key may now subscribe
         tap_port = free_port()
-        tap = PubTap(c.master_dir, c.publish_port, tap_port, tapper.curve)
         c.add_minion("m1", publish_port=tap_port, pub_window=3.0)
         c.add_minion("m2")
+        # the tap speaks to the master with m1's own CURVE key (m1 authenticated: it may connect)
+        m1_key = load_or_create_identity(str(c.minion_dir("m1") / "root" / "pki" / "minion"), "minion")
+        wait_for(lambda: (c.master_dir / "root" / "pki" / "master" / "minions" / "m1").exists(), 15, "m1 accepted")
+        time.sleep(0.5)
+        tap = PubTap(c.master_dir, c.publish_port, tap_port, curve_keypair(m1_key))
+        tapper = RogueMinion(c, "tapper")
+        assert tapper.auth(connect=False) == "accepted"
         c.wait_connected(["m1", "m2"])
         c.tap = tap
         c.marker_dir = root / "markers"

@@ -60,10 +60,10 @@ def test_minion_sigkilled_with_spooled_returns_delivers_them_after_restart(pvc_c
     c.add_minion("s1")
     c.wait_connected()
     db = c.master_dir / "root" / "cache" / "master" / "jobs.sqlite"
+    jids = c.client().run_async_many("s1", "test.sleep", 5, [1.0], timeout=30)  # the job records are stored
     lock = sqlite3.connect(db, isolation_level=None)
-    lock.execute("BEGIN EXCLUSIVE")
+    lock.execute("BEGIN EXCLUSIVE")  # before the returns come
     try:
-        jids = c.client().run_async_many("s1", "test.sleep", 5, [0.2], timeout=30)
         wait_for(lambda: "returns not acknowledged" in (c.root / "master.out").read_text(), 15,
                  "the master failing to store the returns")
         time.sleep(0.5)

@@ -16,7 +16,7 @@ from pvc.master.jobs import ActiveJob, ActiveJobs
 from pvc.master.returns import Delivery, Returns
 from pvc.results import RESTARTED, TIMED_OUT
 from pvc.wire.inner import Lost, Ret, ReturnRec
-from pvc.wire.local import REPLIES, Done, RetReply
+from pvc.wire.local import Published, REPLIES, Done, RetReply
 
 JID = "20261130064901000001"
 OK = ReturnRec(True, {"answer": 42})
@@ -76,7 +76,10 @@ def _setup(cache: Any, waiters: tuple[bytes, ...] = ()) -> tuple[Returns, Active
     rets = Returns(cache, jobs, out.delivery)
     job = _active(waiters=waiters)
     jobs.add(job)
-    rets.record_job(_record())
+    rets.record_job(_record(), b"client", Published(JID, ["m1", "m2"]).encode())
+    rets.flush()  # the job record is stored, then its publisher hears the jid
+    assert out.client == [(b"client", Published(JID, ["m1", "m2"]))]
+    out.client.clear()
     return rets, jobs, out, job
 
 
@@ -228,11 +231,16 @@ def test_rearm_after_restart_accepts_returns(cache: SqlJobCache) -> None:
 
 def test_write_failure_acks_nothing_and_the_resend_is_stored(cache: SqlJobCache) -> None:
     flaky = FlakyCache(cache)
-    rets, _, out, job = _setup(flaky)
+    jobs, out = ActiveJobs(), Out()
+    rets = Returns(flaky, jobs, out.delivery)  # type: ignore[arg-type]
+    job = _active()
+    jobs.add(job)
+    rets.record_job(_record(), b"client", Published(JID, ["m1", "m2"]).encode())
     flaky.fail_write = True
     rets.on_return("m1", Ret(JID, OK))
     rets.on_lost("m2", Lost(JID, RESTARTED))
     rets.flush()
+    # nothing stored, so nothing acked, and the publisher has not heard the jid yet
     assert not out.acks and not out.events and not out.client
     assert "m1" not in job.returned and cache.get_job(JID) is None
     assert not rets.busy or rets.retry_at > time.monotonic()  # waits before retrying
@@ -241,6 +249,7 @@ def test_write_failure_acks_nothing_and_the_resend_is_stored(cache: SqlJobCache)
     rets.on_return("m1", Ret(JID, OK))  # the minion resends
     rets.flush()
     assert out.acks == [("m1", [JID])] and set(_stored(cache)) == {"m1"}  # the job record was kept for the retry
+    assert out.client[0] == (b"client", Published(JID, ["m1", "m2"]))
 
 
 def test_lookup_failure_acks_nothing_and_does_not_raise(cache: SqlJobCache) -> None:

@@ -19,6 +19,7 @@ from pvc.wire.publication import (
     open_job,
     seal,
     topic_for,
+    topic_owner,
 )
 from tests.wire import samples
 
@@ -40,7 +41,10 @@ def test_seal_open_round_trip() -> None:
 
 def test_topics() -> None:
     assert BROADCAST == b"*\x00"
-    assert topic_for("web1") == b"@web1\x00"
+    topic = topic_for("web1", b"k" * 32)
+    assert topic.startswith(b"@web1/") and topic.endswith(b"\x00") and topic_owner(topic) == "web1"
+    assert topic != topic_for("web1", b"j" * 32)  # another session, another topic
+    assert topic_owner(b"@web1\x00") is None and topic_owner(BROADCAST) is None
 
 
 def test_forged_signature_and_swapped_fields_refused() -> None:
