@@ -27,16 +27,21 @@ from pvc.results import JobResult, Return
 from pvc.wire.local import (
     CLIENT_SOCKET,
     REPLIES,
+    ActiveReply,
+    ActiveRow,
     Done,
     ErrorReply,
     EventFire,
     ExpectedReq,
+    JobActive,
     JobGet,
+    JobKill,
     JobList,
     JobsReply,
     JobSummary,
     JobView,
     KeysChanged,
+    KillSent,
     Minions,
     Ok,
     Published,
@@ -46,7 +51,7 @@ from pvc.wire.local import (
 from pvc.wire.messages import Outer
 from pvc.wire.record import Record
 
-Reply = Published | RetReply | Done | JobView | JobsReply | Ok | Minions
+Reply = Published | RetReply | Done | JobView | JobsReply | Ok | Minions | ActiveReply | KillSent
 R = TypeVar("R", bound=Record)
 
 
@@ -215,6 +220,15 @@ class Client:
 
     def jobs(self, limit: int = 50, fun: str | None = None) -> list[JobSummary]:
         return list(self._request(JobList(limit, fun or ""), JobsReply).jobs)
+
+    def active(self, tgt: str = "*", tgt_type: str = "glob") -> list[ActiveRow]:
+        """What runs where: one row per (minion, job), from the minions' last heartbeats."""
+        return list(self._request(JobActive(tgt, tgt_type), ActiveReply).rows)
+
+    def kill(self, jid: str) -> list[str]:
+        """Ask the minions running ``jid`` to end it; returns their ids. Their returns (in the
+        job cache, ``pvc job show``) say "killed by operator", or that the job was abandoned."""
+        return list(self._request(JobKill(jid), KillSent).minions)
 
     def keys_changed(self) -> list[str]:
         return list(self._request(KeysChanged(), Ok).revoked)

@@ -65,7 +65,13 @@ class MinionConfig(DaemonConfig):
     grains: dict[str, Any] = field(default_factory=dict)
     acceptance_wait_time: float = 2.0
     pub_window: float = 120.0
-    workers: int = 8
+    workers: int = 8                 # threads each job lane keeps
+    max_workers: int = 64            # the general lane (cmd, test, ...) grows to this, then queues
+    job_queue_size: int = 1024       # jobs waiting in a full lane; beyond it a job is refused at once
+    cluster_workers: int = 4         # the cluster lane (virt, ceph, network, ...): user jobs never take it
+    cluster_max_workers: int = 16
+    job_timeout: float = 3600.0      # seconds a job may run (cmd.* have their own timeout=); 0: none
+    kill_grace: float = 2.0          # seconds between SIGTERM and SIGKILL of a job's processes
     modules: dict[str, Any] = field(default_factory=dict)
     spool_max_bytes: int = 64 * 1024 * 1024  # unacked returns kept on disk, at most
     spool_max_age: float = 24.0              # hours an unacked return is kept

@@ -93,6 +93,8 @@ _REMOTE_ERRORS: dict[str, str] = {
         "CephUnreachable")},
     **{name: "pvc.net.handle" for name in ("NetworkError", "KernelFeatureMissing", "NoSuchLink")},
     "FrrConfigInvalid": "pvc.frr.vtysh",
+    "JobKilled": "pvc.execution.control",
+    "MinionBusy": "pvc.execution.control",
 }
 
 

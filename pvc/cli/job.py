@@ -72,3 +72,43 @@ def show(config_dir: str, jid: str, out: str) -> None:
         if mid in data.get("running", []):
             continue
         click.echo(f"{mid}: no return ({reason})")
+
+
+@job.command(short_help="List the jobs running now, on which minion, for how long.")
+@config_dir
+@click.argument("target", default="*")
+@click.option("--out", type=click.Choice(["human", "json", "yaml"]), default="human", show_default=True)
+def active(config_dir: str, target: str, out: str) -> None:
+    """List the jobs running now on the minions matching TARGET (a glob), as each minion's
+    last heartbeat (every few seconds) said: minion, jid, function, age."""
+    from pvc.cli.connect import open_client
+    from pvc.cli.output import dump, format_duration
+
+    with open_client(config_dir) as client:
+        rows = client.active(target)
+    if out != "human":
+        click.echo(dump([r.to_map() for r in rows], out))
+        return
+    if not rows:
+        click.echo("No job is running.")
+        return
+    click.echo(f"{'MINION':<24} {'JID':<22} {'FUNCTION':<28} AGE")
+    for r in sorted(rows, key=lambda r: (r.id, -r.age)):
+        click.echo(f"{r.id:<24} {r.jid:<22} {r.fun:<28} {format_duration(r.age)}")
+
+
+@job.command(short_help="End a running job on every minion that runs it.")
+@config_dir
+@click.argument("jid")
+def kill(config_dir: str, jid: str) -> None:
+    """End job JID wherever it runs: its processes get SIGTERM, then SIGKILL after the minion's
+    kill_grace. A job running Python code that cannot be interrupted is abandoned (its late
+    result is dropped). Each minion's return then says which; follow with `pvc job show JID`."""
+    from pvc.cli.connect import open_client
+
+    with open_client(config_dir) as client:
+        minions = client.kill(jid)
+    if not minions:
+        click.echo(f"Job {jid} is not running on any minion (nothing to kill).")
+        raise SystemExit(1)
+    click.echo(f"Kill sent to {len(minions)} minion(s): {', '.join(minions)}; follow with: pvc job show {jid}")

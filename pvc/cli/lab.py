@@ -27,7 +27,7 @@ def lab() -> None:
     """
 
 
-@lab.command()
+@lab.command(short_help="Start a lab in DIR: ZooKeeper, masters, nodes with BMCs, VMs.")
 @lab_dir
 @click.option("--nodes", type=click.IntRange(1, 200), default=3, show_default=True, help="Hypervisor nodes.")
 @click.option("--masters", type=click.IntRange(1, 5), default=1, show_default=True, help="pvc masters.")
@@ -83,12 +83,13 @@ def status(directory: Path, out: str) -> None:
     sys.exit(0 if st.all_running else 1)
 
 
-@lab.command()
+@lab.command(short_help="Stop the lab and check nothing is left.")
 @lab_dir
 @click.option("--rm", "remove", is_flag=True, help="Also delete DIR once everything is down and clean.")
 def down(directory: Path, remove: bool) -> None:
-    """Stop everything of the lab by PID and namespace; print CLEAN if nothing is left (exit 1 if
-    something is)."""
+    """Stop everything of the lab by PID and namespace, and check nothing is left.
+
+    Prints CLEAN when no process, namespace, mount or link of the lab remains (exit 1 otherwise)."""
     from pvc.lab.down import down as stop
 
     report = stop(directory, remove=remove)
@@ -102,7 +103,7 @@ def down(directory: Path, remove: bool) -> None:
     click.echo("CLEAN: no lab process, namespace, mount, link or route left")
 
 
-@lab.command()
+@lab.command(short_help="Switch or read a node's power through its BMC.")
 @click.argument("node")
 @click.argument("action", type=click.Choice(["on", "off", "status", "reset", "cycle"]))
 @lab_dir

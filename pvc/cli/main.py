@@ -38,7 +38,7 @@ SHORT_HELP = {
     "run": "Run a function on the targeted minions.",
     "call": "Run a function locally on this minion host, without a master.",
     "key": "Manage minion keys: list, accept, reject, delete, finger.",
-    "job": "Inspect the job cache: list, show.",
+    "job": "Jobs: list, show, active (what runs now), kill.",
     "event": "Listen to or fire events on the master's event bus.",
     "cluster": "Cluster state in ZooKeeper: init, upgrade, status, maintenance.",
     "node": "Hypervisor nodes: list, info (state, resources, keepalive).",

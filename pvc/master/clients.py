@@ -16,21 +16,26 @@ from pvc.master.jobcache import JobView as CachedJob
 from pvc.master.jobs import ActiveJob, ActiveJobs, JidFactory
 from pvc.master.publisher import Publisher
 from pvc.master.returns import Returns
-from pvc.master.sessions import Sessions
+from pvc.master.sessions import Session, Sessions
 from pvc.results import NOT_CONNECTED
 from pvc.targeting import Target, compile_target
-from pvc.wire.inner import ReturnRec
+from pvc.wire.inner import Kill, ReturnRec
 from pvc.wire.local import (
     REQUESTS,
+    ActiveReply,
+    ActiveRow,
     ErrorReply,
     EventFire,
     ExpectedReq,
+    JobActive,
     JobGet,
+    JobKill,
     JobList,
     JobsReply,
     JobSummary,
     JobView,
     KeysChanged,
+    KillSent,
     Minions,
     Ok,
     Ping,
@@ -60,6 +65,7 @@ class ClientContext:
     reload_keys: Callable[[], list[str]]
     fire: Callable[[str, dict], None]
     send: Callable[[bytes, bytes], None]
+    send_minion: Callable[[Session, Record], None]
 
 
 def cached_view(view: CachedJob, running: list[str]) -> JobView:
@@ -88,6 +94,8 @@ class ClientHandlers:
             KeysChanged: self.keys_changed,
             EventFire: self.event_fire,
             Ping: lambda peer, req: self.reply(peer, Ok()),
+            JobKill: self.job_kill,
+            JobActive: self.job_active,
         }
 
     def handle(self, frames: list[bytes]) -> None:
@@ -154,6 +162,23 @@ class ClientHandlers:
         jobs = self.ctx.cache.list_jobs(limit=req.limit, fun=req.fun or None)
         self.reply(peer, JobsReply([JobSummary(j.jid, j.fun, j.tgt, j.tgt_type, j.started, j.minions, j.returned,
                                                j.failed) for j in jobs]))
+
+    def job_active(self, peer: bytes, req: JobActive) -> None:
+        _, minions = self._target(req.tgt, req.tgt_type)
+        rows = [ActiveRow(mid, job.jid, job.fun, job.age) for mid in minions
+                for job in self.ctx.sessions.running_on(mid)]
+        self.reply(peer, ActiveReply(rows))
+
+    def job_kill(self, peer: bytes, req: JobKill) -> None:
+        """Ask every minion that runs ``jid`` to end it; their returns then say so."""
+        sent = []
+        for mid, session in list(self.ctx.sessions.by_id.items()):
+            if req.jid in session.running:
+                self.ctx.send_minion(session, Kill(req.jid))
+                sent.append(mid)
+        if not sent and self.ctx.cache.get_job(req.jid) is None:
+            raise JobNotFound(f"no job with jid {req.jid} in the job cache")
+        self.reply(peer, KillSent(req.jid, sorted(sent)))
 
     def keys_changed(self, peer: bytes, req: KeysChanged) -> None:
         self.reply(peer, Ok(self.ctx.reload_keys()))

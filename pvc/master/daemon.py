@@ -99,7 +99,8 @@ class Master:
         self.reload_keys()
         self.clients = ClientHandlers(ClientContext(
             cfg.nodegroups, cfg.max_message_size, self.cache, self.jobs, self.returns, self.sessions,
-            self.publisher, lambda: self.accepted, self.grains, self.reload_keys, self.bus.fire, self.send_client))
+            self.publisher, lambda: self.accepted, self.grains, self.reload_keys, self.bus.fire, self.send_client,
+            self._reply))
         self.handlers: list[tuple[zmq.Socket, Callable[[list[Any]], None], bool]] = [
             (self.zap.sock, lambda frames: self.zap.handle(frames, time.monotonic()), False),
             (self.router, self._on_channel, True),

@@ -57,7 +57,7 @@ class Inbox:
         session.vms = frozenset(hb.vms)
         if self.claims.update(mid, session.vms) and self.held:
             self._release_held()
-        session.running = frozenset(hb.running)
+        session.running = {job.jid: job for job in hb.running}
         session.last_hb = time.monotonic()
         self.reply(session, Pong(time.time()))
 

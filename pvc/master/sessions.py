@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from pvc.crypto import Aead, random_key
 from pvc.errors import AuthError
+from pvc.wire.inner import RunningJob
 from pvc.wire.messages import Sealed
 from pvc.wire.publication import topic_for
 from pvc.wire.record import Record
@@ -31,7 +32,7 @@ class Session:
     created: float = 0.0
     topic: bytes = b""  # the minion's own publish topic (see pvc.wire.publication.topic_for)
     vms: frozenset[str] = field(default_factory=frozenset)
-    running: frozenset[str] = field(default_factory=frozenset)  # jids, as of the last heartbeat
+    running: dict[str, RunningJob] = field(default_factory=dict)  # jid -> job, as of the last heartbeat
     last_hb: float = float("-inf")
 
 
@@ -101,6 +102,12 @@ class Sessions:
         """Minion ``mid`` is alive and said in its last heartbeat that it runs ``jid``."""
         s = self.by_id.get(mid)
         return s is not None and jid in s.running and time.monotonic() - s.last_hb <= self.alive_for
+
+    def running_on(self, mid: str) -> list[RunningJob]:
+        s = self.by_id.get(mid)
+        if s is None or time.monotonic() - s.last_hb > self.alive_for:
+            return []
+        return list(s.running.values())
 
     def connected(self, now: float | None = None) -> set[str]:
         now = time.monotonic() if now is None else now

@@ -38,7 +38,22 @@ from pvc.results import RESTARTED, Return
 from pvc.targeting import Target, compile_target
 from pvc.wire.auth import ACCEPTED, Offer, make_request, open_reply
 from pvc.wire.codec import decode, pack, unpack
-from pvc.wire.inner import UP, Ack, Bye, EventMsg, Grains, Heartbeat, JobBox, Lost, Pong, Rekey, Ret, ReturnRec
+from pvc.wire.inner import (
+    UP,
+    Ack,
+    Bye,
+    EventMsg,
+    Grains,
+    Heartbeat,
+    JobBox,
+    Kill,
+    Lost,
+    Pong,
+    Rekey,
+    Ret,
+    ReturnRec,
+    RunningJob,
+)
 from pvc.wire.messages import (
     MINION_CHANNEL_KINDS,
     MINION_ENROL_KINDS,
@@ -127,7 +142,7 @@ class MinionCore:
         self.last_heard = 0.0
         self.silent_log_at = 0.0
         self.vms: set[str] = set()
-        self.running: dict[str, str] = {}  # jid -> function, while it runs
+        self.running: dict[str, tuple[str, float]] = {}  # jid -> (function, monotonic start), while it runs
         self.stash: list[tuple[float, Publication]] = []
         self.unacked: OrderedDict[str, Unacked] = OrderedDict()
         self.spool = Spool(os.path.join(cfg.cachedir, "spool", f"{cfg.id}.log"), cfg.spool_max_bytes,
@@ -363,6 +378,9 @@ class MinionCore:
             self._run(body.job)
         elif isinstance(body, Pong):
             self.clock_offset = body.mtime - time.time()
+        elif isinstance(body, Kill):
+            outcome = self.runner.kill(body.jid) if body.jid in self.running else "unknown"
+            log.warning("%s: job %s: kill requested by the master: %s", self.id, body.jid, outcome)
 
     def _on_rekey(self, body: Rekey) -> None:
         if body.kid > self.kid:
@@ -395,12 +413,12 @@ class MinionCore:
             return
         fun, args, kwargs, jid = job.fun, job.args, job.kwargs, job.jid
         self._spool_call(self.spool.started, jid, fun)
-        self.running[jid] = fun
+        self.running[jid] = (fun, time.monotonic())
         if self.functions.is_inline(fun):
             self.on_result(jid, self.functions.call(fun, args, kwargs, jid=jid))
             return
         self.runner.submit(lambda: self.functions.call(fun, args, kwargs, jid=jid),
-                           lambda ret: self.on_result(jid, ret))
+                           lambda ret: self.on_result(jid, ret), jid=jid, fun=fun)
 
     def on_result(self, jid: str, ret: Return) -> None:
         self.running.pop(jid, None)
@@ -432,7 +450,9 @@ class MinionCore:
         self._send_up(EventMsg(tag, data))
 
     def _heartbeat(self) -> Heartbeat:
-        return Heartbeat(sorted(self.vms)[:4096], list(self.running)[:4096])
+        now = time.monotonic()
+        running = [RunningJob(jid, fun, now - start) for jid, (fun, start) in list(self.running.items())[:4096]]
+        return Heartbeat(sorted(self.vms)[:4096], running)
 
     def close(self) -> None:
         if self.state == "authed":

@@ -29,7 +29,9 @@ TICK = 0.1
 class MinionProcess:
     def __init__(self, cfg: MinionConfig, swarm: int = 0) -> None:
         self.zctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context.instance()
-        self.runner = JobRunner(cfg.workers)
+        self.runner = JobRunner(cfg.workers, max_workers=cfg.max_workers, queue_size=cfg.job_queue_size,
+                                cluster_workers=cfg.cluster_workers, cluster_max_workers=cfg.cluster_max_workers,
+                                job_timeout=cfg.job_timeout or None, kill_grace=cfg.kill_grace)
         self.poller = zmq.Poller()
         self.poller.register(self.runner.fd, zmq.POLLIN)
         self.owners: dict[zmq.Socket, MinionCore] = {}

@@ -50,13 +50,23 @@ class Ret(Record):
     ret: ReturnRec = f()
 
 
+@record("running")
+@dataclass(frozen=True)
+class RunningJob(Record):
+    """A job a minion runs: for ``pvc job active`` and "still running" at the deadline."""
+
+    jid: str = f(max=MAX_JID)
+    fun: str = f(max=256)
+    age: float = f(lo=0)
+
+
 @record("hb")
 @dataclass(frozen=True)
 class Heartbeat(Record):
-    """I am alive; the VMs I hold; the jobs I am running (``pvc job active``, "still running")."""
+    """I am alive; the VMs I hold; the jobs I am running."""
 
     vms: list[str] = f(default=(), max=4096, item_max=MAX_ID)
-    running: list[str] = f(default=(), max=4096, item_max=MAX_JID)
+    running: list[RunningJob] = f(default=(), max=4096)
 
 
 @record("event")
@@ -112,5 +122,13 @@ class JobBox(Record):
     job: Job = f()
 
 
+@record("kill")
+@dataclass(frozen=True)
+class Kill(Record):
+    """End this job here (``pvc job kill``): its return then says so."""
+
+    jid: str = f(max=MAX_JID)
+
+
 UP = Kinds([Ret, Heartbeat, EventMsg, Grains, Lost, Bye])
-DOWN = Kinds([Ack, Rekey, Pong, JobBox])
+DOWN = Kinds([Ack, Rekey, Pong, JobBox, Kill])

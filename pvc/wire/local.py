@@ -92,6 +92,19 @@ class Ping(Outer):
     pass
 
 
+@record("job_kill")
+@dataclass(frozen=True)
+class JobKill(Outer):
+    jid: str = f(max=MAX_JID)
+
+
+@record("job_active")
+@dataclass(frozen=True)
+class JobActive(Outer):
+    tgt: str = f(default="*", max=MAX_TGT)
+    tgt_type: str = f(default="glob", max=16)
+
+
 # -- replies ------------------------------------------------------------------------------------
 
 @record("published")
@@ -185,6 +198,32 @@ class Minions(Outer):
     connected: list[str] = f(item_max=MAX_ID)
 
 
+@record("active_row")
+@dataclass(frozen=True)
+class ActiveRow(Record):
+    """One job running on one minion, as its last heartbeat said."""
+
+    id: str = f(max=MAX_ID)
+    jid: str = f(max=MAX_JID)
+    fun: str = f(max=256)
+    age: float = f(lo=0)
+
+
+@record("active")
+@dataclass(frozen=True)
+class ActiveReply(Outer):
+    rows: list[ActiveRow] = f()
+
+
+@record("kill_sent")
+@dataclass(frozen=True)
+class KillSent(Outer):
+    """The minions a kill was sent to (those whose last heartbeat said they run the job)."""
+
+    jid: str = f(max=MAX_JID)
+    minions: list[str] = f(item_max=MAX_ID)
+
+
 class OuterKinds(Kinds):
     """A table of outer records (tagged ``k``), decoded straight from bytes."""
 
@@ -196,5 +235,5 @@ class OuterKinds(Kinds):
         return self.decode(decode(data, self.names, max_size))
 
 
-REQUESTS = OuterKinds([PublishReq, JobGet, JobList, KeysChanged, EventFire, ExpectedReq, Ping])
-REPLIES = OuterKinds([Published, RetReply, Done, JobView, JobsReply, Ok, ErrorReply, Minions])
+REQUESTS = OuterKinds([PublishReq, JobGet, JobList, KeysChanged, EventFire, ExpectedReq, Ping, JobKill, JobActive])
+REPLIES = OuterKinds([Published, RetReply, Done, JobView, JobsReply, Ok, ErrorReply, Minions, ActiveReply, KillSent])

@@ -17,18 +17,17 @@ from pathlib import Path
 import pytest
 import zmq
 
-from pvc.crypto import Ed25519PrivateKey
+from pvc.crypto import Ed25519PrivateKey, curve_keypair
 from pvc.errors import AuthError
+from pvc.keys import load_or_create_identity
 from pvc.wire.codec import decode, encode
 from pvc.wire.inner import Ret, ReturnRec
 from pvc.wire.messages import MINION_PUB_KINDS, Job, Publication
 from pvc.wire.publication import BROADCAST, open_job, seal
 from pvc.wire.sealed import Channel
-from pvc.crypto import curve_keypair
-from pvc.keys import load_or_create_identity
 from tests.cluster.pvc import PvcCluster, free_port
-from tests.cluster.wait import wait_for
 from tests.cluster.rogue import PubTap, RogueMinion, curve_socket, master_curve
+from tests.cluster.wait import wait_for
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,7 @@ import time
 import pytest
 
 from tests.cluster.pvc import PvcCluster
+from tests.cluster.wait import wait_for
 
 ALL = {"m1", "m2", "db1"}
 
@@ -269,3 +270,19 @@ def test_job_outliving_the_wait_is_still_running_not_timed_out(three_minions):
     while time.monotonic() < deadline and "m1" not in three_minions.client().job(jid).returns:
         time.sleep(0.2)
     assert three_minions.client().job(jid).returns["m1"].ret.ok
+
+
+def test_job_active_and_kill_end_a_process_tree(three_minions):
+    """`pvc job active` lists what runs where; `pvc job kill` ends a cmd.run's whole process
+    tree on the minion, and its return says it was killed."""
+    c = three_minions
+    jid = c.client().run_async("m1", "cmd.run", ["sleep 30; echo never"], {"python_shell": True}, timeout=60)
+    wait_for(lambda: any(r.jid == jid for r in c.client().active("m1")), 10, "the job listed as active")
+    listed = c.pvc("job", "active", "--out", "json")
+    assert listed.returncode == 0 and jid in listed.stdout and "cmd.run" in listed.stdout
+    proc = c.pvc("job", "kill", jid)
+    assert proc.returncode == 0 and "m1" in proc.stdout, proc.stderr
+    wait_for(lambda: "m1" in c.client().job(jid).returns, 10, "the killed job's return")
+    ret = c.client().job(jid).returns["m1"].ret
+    assert not ret.ok and "killed by operator" in ret.error
+    wait_for(lambda: not any(r.jid == jid for r in c.client().active("m1")), 5, "the next heartbeat without it")

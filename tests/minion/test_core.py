@@ -68,7 +68,7 @@ class Loop:
 class Runner:
     """Runs jobs at once, on the caller's thread."""
 
-    def submit(self, call: Any, done: Any) -> None:
+    def submit(self, call: Any, done: Any, jid: str = "", fun: str = "") -> None:
         done(call())
 
     def call_soon(self, fn: Any) -> None:

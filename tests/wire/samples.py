@@ -31,6 +31,7 @@ UP_RECORDS: list[Record] = [
     inner.Ret("j2", FAILED),
     inner.Heartbeat(["vm1", "vm2"]),
     inner.Heartbeat(),
+    inner.Heartbeat([], [inner.RunningJob("j1", "cmd.run", 12.5)]),
     inner.EventMsg("pvc/vm/vm1/started", {"a": 1, "b": [True]}),
     inner.Grains({"os": "Debian", "cpus": 4, "mem": 1.5}),
     inner.Lost("j3", "minion restarted during the job"),
@@ -43,6 +44,7 @@ DOWN_RECORDS: list[Record] = [
     inner.Rekey(12, K32),
     inner.Pong(1_790_000_000.0),
     inner.JobBox(JOB),
+    inner.Kill("j1"),
 ]
 
 REQUEST_RECORDS: list[messages.Outer] = [
@@ -55,6 +57,9 @@ REQUEST_RECORDS: list[messages.Outer] = [
     local.EventFire("pvc/custom/thing", {"x": 1}),
     local.ExpectedReq("G@os:Debian", "compound"),
     local.Ping(),
+    local.JobKill("j1"),
+    local.JobActive(),
+    local.JobActive("web*", "glob"),
 ]
 
 REPLY_RECORDS: list[messages.Outer] = [
@@ -72,6 +77,9 @@ REPLY_RECORDS: list[messages.Outer] = [
     local.Ok(),
     local.ErrorReply("no such job", "JobNotFound"),
     local.Minions(["web1", "web2"], ["web1"]),
+    local.ActiveReply([local.ActiveRow("web1", "j1", "cmd.run", 3.0)]),
+    local.ActiveReply([]),
+    local.KillSent("j1", ["web1"]),
 ]
 
 # plain records (not outer, not in a table)

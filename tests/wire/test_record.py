@@ -56,9 +56,11 @@ def test_local_tables_round_trip(table: local.OuterKinds, recs: list[messages.Ou
 
 def test_tables_cover_every_kind() -> None:
     assert set(UP.table) == {"ret", "hb", "event", "grains", "lost", "bye"}
-    assert set(DOWN.table) == {"ack", "rekey", "pong", "jobbox"}
-    assert set(REQUESTS.table) == {"publish", "job_get", "job_list", "keys_changed", "event_fire", "expected", "ping"}
-    assert set(REPLIES.table) == {"published", "ret", "done", "job", "jobs", "ok", "error", "minions"}
+    assert set(DOWN.table) == {"ack", "rekey", "pong", "jobbox", "kill"}
+    assert set(REQUESTS.table) == {"publish", "job_get", "job_list", "keys_changed", "event_fire", "expected", "ping",
+                                   "job_kill", "job_active"}
+    assert set(REPLIES.table) == {"published", "ret", "done", "job", "jobs", "ok", "error", "minions", "active",
+                                  "kill_sent"}
     for rec in samples.UP_RECORDS:
         assert type(rec) in UP.table.values()
     for rec in samples.DOWN_RECORDS:
