@@ -16,7 +16,7 @@ from pvc.master.jobs import ActiveJob, ActiveJobs
 from pvc.master.returns import Delivery, Returns
 from pvc.results import RESTARTED, TIMED_OUT
 from pvc.wire.inner import Lost, Ret, ReturnRec
-from pvc.wire.local import Published, REPLIES, Done, RetReply
+from pvc.wire.local import REPLIES, Done, Published, RetReply
 
 JID = "20261130064901000001"
 OK = ReturnRec(True, {"answer": 42})
