@@ -78,8 +78,10 @@ RESEND_MAX = 60.0
 STASH_MAX = 256
 STASH_WAIT = 1.0
 ENROL_MAX = 65536
-_FAILED_HANDSHAKE = (zmq.EVENT_HANDSHAKE_FAILED_AUTH | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
-                     | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL)
+# the channel connection dropped or a handshake was refused: the master restarted (its new
+# incarnation knows no session of ours), or changed its key: authenticate again at once
+_CHANNEL_LOST = (zmq.EVENT_HANDSHAKE_FAILED_AUTH | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
+                 | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL | zmq.EVENT_DISCONNECTED)
 
 
 @lru_cache(maxsize=1024)
@@ -322,7 +324,7 @@ class MinionCore:
                 sock.close(0)
         self.endpoint = (chan_addr, master_curve)
         self.chan = self._curve(zmq.DEALER, master_curve)
-        self.monitor = self.chan.get_monitor_socket(_FAILED_HANDSHAKE)
+        self.monitor = self.chan.get_monitor_socket(_CHANNEL_LOST)
         self.chan.connect(chan_addr)
         self.sub = self._curve(zmq.SUB, master_curve)
         self.sub.setsockopt(zmq.SUBSCRIBE, BROADCAST)
@@ -348,10 +350,10 @@ class MinionCore:
         return sock
 
     def _on_monitor(self, frames: list[bytes]) -> None:
-        """The master refused our CURVE handshake: it restarted, or revoked us."""
+        """The channel connection dropped, or the master refused our CURVE handshake: it
+        restarted, changed its key, or revoked us."""
         if self.state == "authed":
-            log.info("%s: master %s no longer knows this minion's session; authenticating again",
-                     self.id, self.cfg.master)
+            log.info("%s: lost the channel to master %s; authenticating again", self.id, self.cfg.master)
             self.endpoint = ("", b"")  # libzmq does not retry a refused handshake: new sockets
             self._reset(time.monotonic(), _jitter(0.5))
 
@@ -442,12 +444,19 @@ class MinionCore:
 
     def _fire(self, tag: str, data: dict[str, Any]) -> None:
         parts = tag.split("/")
-        if len(parts) >= 4 and parts[1] == "vm":  # keep the VMs we hold in step with libvirt's events
-            held = not (parts[3] in ("undefined", "removed") or (parts[3] == "migrated" and data.get("direction") == "out"))
-            if held != (parts[2] in self.vms):
-                (self.vms.add if held else self.vms.discard)(parts[2])
-                self._send_up(self._heartbeat())
+        if len(parts) < 4 or parts[1] != "vm":
+            self._send_up(EventMsg(tag, data))
+            return
+        # keep the VMs we hold in step with libvirt's events: claim a VM before speaking of it,
+        # speak of a VM we let go (migrated away, undefined) before letting it go
+        held = not (parts[3] in ("undefined", "removed") or (parts[3] == "migrated" and data.get("direction") == "out"))
+        if held and parts[2] not in self.vms:
+            self.vms.add(parts[2])
+            self._send_up(self._heartbeat())
         self._send_up(EventMsg(tag, data))
+        if not held and parts[2] in self.vms:
+            self.vms.discard(parts[2])
+            self._send_up(self._heartbeat())
 
     def _heartbeat(self) -> Heartbeat:
         now = time.monotonic()

@@ -32,7 +32,7 @@ def test_key_lifecycle(pvc_cluster: PvcCluster):
     reject = c.pvc("key", "reject", "k2", "--yes")
     assert reject.returncode == 0 and _keys(c)["rejected"] == ["k2"]
     # a second key offered for an accepted id is denied, and the real minion keeps working
-    impostor = RogueMinion(c.ret_port, "k1", Ed25519PrivateKey.generate())
+    impostor = RogueMinion(c, "k1", Ed25519PrivateKey.generate())
     assert impostor.auth() == "denied"
     impostor.close()
     assert _keys(c)["denied"] == ["k1"]
