@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives.constant_time import bytes_eq
 from pvc import events
 from pvc.config import MasterConfig
 from pvc.crypto import mac
-from pvc.errors import AuthError, InvalidMinionId, ProtocolError, PvcError
+from pvc.errors import AuthError, ProtocolError, PvcError
 from pvc.ids import validate_minion_id
 from pvc.master.keystore import KeyStore
 from pvc.master.ratelimit import PeerLimiter, TokenBucket
@@ -94,26 +94,22 @@ class Enrolment:
         self.refused = 0
 
     def on_message(self, peer: bytes, payload: bytes) -> None:
-        """One frame from the enrolment port: cheap checks only (no signature yet)."""
+        """One frame from enrolment connection ``peer``: cheap checks only (no signature yet).
+
+        Raises ProtocolError, AuthError or InvalidMinionId for anything that should end the
+        connection (the caller closes it): too many messages, garbage, a bad challenge."""
         now = time.time()
         if not self.peers.allow(peer, time.monotonic()):
-            self.refused += 1
+            raise ProtocolError("too many enrolment messages on one connection")
+        msg = decode(payload, ENROL_KINDS, self.cfg.max_preauth_size)
+        if msg["k"] == Hello.KIND:
+            self.send(peer, Challenge(self.challenges.issue(peer, now)).encode())
             return
-        try:
-            msg = decode(payload, ENROL_KINDS, self.cfg.max_preauth_size)
-            if msg["k"] == Hello.KIND:
-                self.send(peer, Challenge(self.challenges.issue(peer, now)).encode())
-                return
-            req = AuthRequest.from_map(msg)
-            validate_minion_id(req.id)
-            self.challenges.consume(req.chal, peer, now)
-        except (ProtocolError, AuthError, InvalidMinionId) as exc:
-            self.refused += 1
-            log.debug("enrolment: dropped a message: %s", exc)
-            return
+        req = AuthRequest.from_map(msg)
+        validate_minion_id(req.id)
+        self.challenges.consume(req.chal, peer, now)
         if peer not in self.queue and len(self.queue) >= MAX_QUEUED:
-            self.refused += 1
-            return
+            raise ProtocolError("the enrolment queue is full")
         self.queue[peer] = req
 
     def serve(self, now: float, budget: int = 200) -> None:

@@ -1,7 +1,7 @@
 """The master: wiring and the I/O loop. One thread, no blocking calls.
 
-Sockets: the enrolment ROUTER (``ret_port``, plain, small frames: strangers may only ask to
-authenticate), the channel ROUTER (``channel_port``, CURVE: only authenticated minions; their
+Sockets: the enrolment port (``ret_port``, raw TCP with our own framing and limits, see
+:mod:`pvc.master.enrolport`: strangers may only ask to authenticate), the channel ROUTER (``channel_port``, CURVE: only authenticated minions; their
 sealed returns, heartbeats and events), the publish XPUB (``publish_port``, CURVE, manual
 subscriptions), the ZAP handler that decides who may finish a CURVE handshake, the local
 client ROUTER, and the event bus. Each loop turn drains what is readable (bounded), serves a
@@ -30,6 +30,7 @@ from pvc.errors import AuthError, JobCacheError, ProtocolError, PvcError
 from pvc.keys import load_or_create_identity
 from pvc.master.auth import Enrolment
 from pvc.master.clients import ClientContext, ClientHandlers
+from pvc.master.enrolport import EnrolmentPort
 from pvc.master.events import EVENTS_SOCKET, EventBus
 from pvc.master.inbox import Inbox
 from pvc.master.jobcache import open_job_cache
@@ -39,7 +40,7 @@ from pvc.master.publisher import Publisher
 from pvc.master.ratelimit import PeerLimiter, TokenBucket
 from pvc.master.returns import Delivery, Returns
 from pvc.master.sessions import Session, Sessions
-from pvc.master.zap import CHANNEL_DOMAIN, ENROL_DOMAIN, ZapHandler
+from pvc.master.zap import CHANNEL_DOMAIN, ZapHandler
 from pvc.wire.auth import ACCEPTED, ReplyParams
 from pvc.wire.codec import decode
 from pvc.wire.inner import Ack, Rekey
@@ -51,7 +52,7 @@ from pvc.wire.record import Record
 log = logging.getLogger(__name__)
 DRAIN_LIMIT = 5000
 PRUNE_EVERY = 3600.0
-ENROL_HWM = 32  # frames queued per enrolment connection (each at most max_preauth_size)
+ENROL_DRAIN = 256  # enrolment chunks read per loop turn: strangers never crowd out minions
 
 
 class Master:
@@ -70,10 +71,8 @@ class Master:
         self._log_budget = TokenBucket(5.0, 20.0)
 
         self.zctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context.instance()
-        self.zap = ZapHandler(self.zctx, cfg.address_rate)  # bound before any socket needs it
-        self.enrol = self._socket(zmq.ROUTER, cfg.ret_port, ENROL_DOMAIN)
-        self.enrol.setsockopt(zmq.MAXMSGSIZE, cfg.max_preauth_size)
-        self.enrol.setsockopt(zmq.RCVHWM, ENROL_HWM)
+        self.zap = ZapHandler(self.zctx)  # bound before any socket needs it
+        self.enrol = self._socket(zmq.STREAM, cfg.ret_port, b"")
         self.router = self._socket(zmq.ROUTER, cfg.channel_port, CHANNEL_DOMAIN, curve=True)
         self.router.setsockopt(zmq.MAXMSGSIZE, cfg.max_message_size)
         # XPUB with manual subscriptions: only the broadcast topic is ever granted; a minion's
@@ -95,28 +94,32 @@ class Master:
                                                                self.sessions.running))
         self.inbox = Inbox(self.returns, self.grains, self._reply, self.bus.fire, self.end_session)
         params = ReplyParams(self.identity, cfg.publish_port, cfg.channel_port, curve_pub)
-        self.auth = Enrolment(cfg, params, self.keys, self.sessions, self.zap, self._send_enrol, self.bus.fire)
+        self.enrol_port = EnrolmentPort(self.enrol, cfg.max_preauth_size, cfg.address_rate,
+                                        lambda conn, payload: self.auth.on_message(conn, payload))
+        self.auth = Enrolment(cfg, params, self.keys, self.sessions, self.zap, self.enrol_port.send, self.bus.fire)
         self.reload_keys()
         self.clients = ClientHandlers(ClientContext(
             cfg.nodegroups, cfg.max_message_size, self.cache, self.jobs, self.returns, self.sessions,
             self.publisher, lambda: self.accepted, self.grains, self.reload_keys, self.bus.fire, self.send_client,
             self._reply))
-        self.handlers: list[tuple[zmq.Socket, Callable[[list[Any]], None], bool]] = [
-            (self.zap.sock, lambda frames: self.zap.handle(frames, time.monotonic()), False),
-            (self.router, self._on_channel, True),
-            (self.enrol, self._on_enrol, False),
-            (self.client, self.clients.handle, False),
-            (self.pub, self._on_subscription, True),
-            (self.bus.sock, self.bus.on_subscription, False),
+        # (socket, handler, frames with metadata?, most messages per turn): minions first
+        self.handlers: list[tuple[zmq.Socket, Callable[[list[Any]], None], bool, int]] = [
+            (self.zap.sock, lambda frames: self.zap.handle(frames, time.monotonic()), False, DRAIN_LIMIT),
+            (self.router, self._on_channel, True, DRAIN_LIMIT),
+            (self.client, self.clients.handle, False, DRAIN_LIMIT),
+            (self.pub, self._on_subscription, True, DRAIN_LIMIT),
+            (self.bus.sock, self.bus.on_subscription, False, DRAIN_LIMIT),
+            (self.enrol, self.enrol_port.on_frames, True, ENROL_DRAIN),
         ]
         self.poller = zmq.Poller()
-        for sock, _, _ in self.handlers:
+        for sock, _, _, _ in self.handlers:
             self.poller.register(sock, zmq.POLLIN)
 
     def _socket(self, kind: int, port: int, domain: bytes, curve: bool = False) -> zmq.Socket:
         sock = self.zctx.socket(kind)
         sock.setsockopt(zmq.LINGER, 0)
-        sock.setsockopt(zmq.ZAP_DOMAIN, domain)
+        if domain:
+            sock.setsockopt(zmq.ZAP_DOMAIN, domain)
         if curve:
             sock.setsockopt(zmq.CURVE_SERVER, 1)
             sock.setsockopt(zmq.CURVE_SECRETKEY, self.curve_secret)
@@ -144,14 +147,15 @@ class Master:
         try:
             while not self._stop:
                 ready = dict(self.poller.poll(self._poll_ms()))
-                for sock, handler, frames_copy in self.handlers:
+                for sock, handler, frames, most in self.handlers:
                     if sock in ready:
-                        self._drain(sock, handler, frames_copy)
+                        self._drain(sock, handler, frames, most)
                 now = time.monotonic()
                 self._guarded(partial(self.auth.serve, now))
                 self._guarded(self.returns.flush)
                 self._guarded(partial(self.returns.finish_due, now))
                 self.inbox.expire_held(now)
+                self.enrol_port.sweep(now)
                 if now - last_housekeeping > 5:
                     last_housekeeping = now
                     for mid in self.sessions.expire(now):
@@ -184,7 +188,7 @@ class Master:
                 os.unlink(os.path.join(self.cfg.sock_dir, path))
             except OSError:
                 pass
-        self.stats.update(enrol_refused=self.auth.refused, handshakes_refused=self.zap.refused,
+        self.stats.update(enrol_refused=self.auth.refused + self.enrol_port.refused, handshakes_refused=self.zap.refused,
                           returns_refused=self.returns.refused, events_refused=self.inbox.refused_events)
         refused = ", ".join(f"{name} {n}" for name, n in sorted(self.stats.items()) if n)
         log.info("master stopped%s", f" (dropped or refused: {refused})" if refused else "")
@@ -196,8 +200,8 @@ class Master:
         wait = 0.1 if nxt is None else min(0.1, max(0.0, nxt - time.monotonic()))
         return int(wait * 1000) + 1
 
-    def _drain(self, sock: zmq.Socket, handler: Callable[[list[Any]], None], frames: bool) -> None:
-        for _ in range(DRAIN_LIMIT):
+    def _drain(self, sock: zmq.Socket, handler: Callable[[list[Any]], None], frames: bool, most: int) -> None:
+        for _ in range(most):
             try:
                 msg = sock.recv_multipart(zmq.NOBLOCK, copy=not frames)
             except zmq.Again:
@@ -232,12 +236,6 @@ class Master:
         except zmq.Again:
             self.stats["client_dropped"] += 1
 
-    def _send_enrol(self, peer: bytes, payload: bytes) -> None:
-        try:
-            self.enrol.send_multipart([peer, payload], zmq.NOBLOCK)
-        except zmq.Again:
-            self.stats["send_dropped"] += 1
-
     def _reply(self, session: Session, body: Record) -> None:
         self.send_minion(session.peer, session.channel.seal_down(body))
 
@@ -245,12 +243,6 @@ class Master:
         session = self.sessions.get(mid)
         if session is not None:
             self._reply(session, Ack(jids))
-
-    def _on_enrol(self, frames: list[bytes]) -> None:
-        if len(frames) != 2:
-            self.stats["bad_frames"] += 1
-            return
-        self.auth.on_message(frames[0], frames[1])
 
     def _on_channel(self, frames: list[zmq.Frame]) -> None:
         """A frame from an authenticated CURVE connection; ``User-Id`` is its minion's id."""

@@ -1,13 +1,10 @@
 """ZeroMQ's authentication hook (ZAP): who may even finish a handshake with the master.
 
-libzmq asks this handler about every new connection to a socket that has a ZAP domain:
-
-* ``enrol`` (the plain enrolment port): anyone, but at most ``address_rate`` new connections
-  per second per source address, so a stranger cannot churn connections to dodge the
-  per-connection limits;
-* ``pvc`` (the CURVE channel and publish ports): only a CURVE key registered by a successful
-  auth of this master, and the connection's ``User-Id`` becomes that minion's id, so every
-  frame on it is bound to the minion by the transport itself.
+libzmq asks this handler about every new connection to the CURVE channel and publish ports:
+only a CURVE key registered by a successful auth of this master may connect, and the
+connection's ``User-Id`` becomes that minion's id, so every frame on it is bound to the minion
+by the transport itself. (The enrolment port is raw TCP with its own limits:
+:mod:`pvc.master.enrolport`.)
 
 Strangers therefore cannot send a single frame on the channel port nor subscribe to anything
 on the publish port. Replies are answered from the master's loop, never blocking.
@@ -19,22 +16,18 @@ import logging
 
 import zmq
 
-from pvc.master.ratelimit import PeerLimiter
-
 log = logging.getLogger(__name__)
 ZAP_ENDPOINT = "inproc://zeromq.zap.01"
-ENROL_DOMAIN = b"enrol"
 CHANNEL_DOMAIN = b"pvc"
 
 
 class ZapHandler:
-    def __init__(self, ctx: zmq.Context, address_rate: float) -> None:
+    def __init__(self, ctx: zmq.Context) -> None:
         self.sock = ctx.socket(zmq.ROUTER)
         self.sock.setsockopt(zmq.LINGER, 0)
         self.sock.bind(ZAP_ENDPOINT)
         self.keys: dict[bytes, str] = {}  # CURVE public key -> minion id
         self.by_id: dict[str, bytes] = {}
-        self.addresses = PeerLimiter(address_rate, 2 * address_rate, max_peers=65_536)
         self.refused = 0
 
     def allow(self, mid: str, curve_pub: bytes) -> None:
@@ -56,10 +49,7 @@ class ZapHandler:
             return
         peer, _, version, request_id, domain, address, _, mechanism = frames[:8]
         status, user = b"400", b""
-        if domain == ENROL_DOMAIN and mechanism == b"NULL":
-            if self.addresses.allow(address, now):
-                status = b"200"
-        elif domain == CHANNEL_DOMAIN and mechanism == b"CURVE" and len(frames) == 9:
+        if domain == CHANNEL_DOMAIN and mechanism == b"CURVE" and len(frames) == 9:
             mid = self.keys.get(frames[8])
             if mid is not None:  # the key is the proof: no rate limit for known minions
                 status, user = b"200", mid.encode()

@@ -30,6 +30,7 @@ import zmq
 from pvc.config import MinionConfig
 from pvc.crypto import Aead, Ed25519PrivateKey, X25519PrivateKey, curve_keypair
 from pvc.errors import AuthError, InvalidTarget, ProtocolError
+from pvc.minion.enrol import REPLY_MAX, EnrolConnection
 from pvc.minion.functions import MinionFunctions
 from pvc.minion.pin import MasterPin
 from pvc.minion.runner import JobRunner
@@ -77,7 +78,6 @@ RESEND_FIRST = 3.0
 RESEND_MAX = 60.0
 STASH_MAX = 256
 STASH_WAIT = 1.0
-ENROL_MAX = 65536
 # the channel connection dropped or a handshake was refused: the master restarted (its new
 # incarnation knows no session of ours), or changed its key: authenticate again at once
 _CHANNEL_LOST = (zmq.EVENT_HANDSHAKE_FAILED_AUTH | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
@@ -150,10 +150,7 @@ class MinionCore:
         self.spool = Spool(os.path.join(cfg.cachedir, "spool", f"{cfg.id}.log"), cfg.spool_max_bytes,
                            cfg.spool_max_age * 3600, cfg.spool_fsync)
         self._load_spool()
-        self.enrol = self._socket(zmq.DEALER)
-        self.enrol.setsockopt(zmq.MAXMSGSIZE, ENROL_MAX)
-        self.enrol.connect(f"tcp://{cfg.master}:{cfg.master_port}")
-        loop.register(self.enrol, self)
+        self.enrol: EnrolConnection | None = None
 
     def _socket(self, kind: int) -> zmq.Socket:
         sock = self.zctx.socket(kind)
@@ -202,12 +199,22 @@ class MinionCore:
             self._resend(now)
 
     def _enrol_step(self, now: float) -> None:
-        """Say hello (again): the first step, or a retry after no answer."""
+        """Open an enrolment connection and say hello: the first step, or a retry after no
+        answer (on a new connection)."""
         if self.state in ("hello", "auth"):
             self._no_answer(now)
-        self._send_enrol(Hello().encode())
+        self._close_enrol()
+        self.enrol = EnrolConnection(self.zctx, f"tcp://{self.cfg.master}:{self.cfg.master_port}")
+        self.loop.register(self.enrol.sock, self)
+        self.enrol.send(Hello().encode())
         self.state = "hello"
         self.next_action = now + _jitter(AUTH_REPLY_TIMEOUT)
+
+    def _close_enrol(self) -> None:
+        if self.enrol is not None:
+            self.loop.unregister(self.enrol.sock)
+            self.enrol.close()
+            self.enrol = None
 
     def _no_answer(self, now: float) -> None:
         self.attempts += 1
@@ -230,12 +237,6 @@ class MinionCore:
         self.channel = None
         self.next_action = now + wait
 
-    def _send_enrol(self, payload: bytes) -> None:
-        try:
-            self.enrol.send(payload, zmq.NOBLOCK)
-        except zmq.Again:
-            log.debug("%s: enrolment send queue full", self.id)
-
     def _send_up(self, rec: Record) -> None:
         if self.channel is not None and self.chan is not None:
             try:
@@ -245,9 +246,12 @@ class MinionCore:
 
     # -- input ------------------------------------------------------------------------------
     def on_readable(self, sock: zmq.Socket) -> None:
-        handler = {id(self.enrol): self._on_enrol, id(self.chan): self._on_channel,
+        enrol = self.enrol.sock if self.enrol is not None else None
+        handler = {id(enrol): self._on_enrol, id(self.chan): self._on_channel,
                    id(self.sub): self._on_publication, id(self.monitor): self._on_monitor}[id(sock)]
         for _ in range(1000):
+            if sock.closed:  # a handler closed it (an enrolment exchange is over)
+                return
             try:
                 frames = sock.recv_multipart(zmq.NOBLOCK)
             except zmq.Again:
@@ -260,17 +264,20 @@ class MinionCore:
                 log.exception("%s: internal error while handling a message (dropped)", self.id)
 
     def _on_enrol(self, frames: list[bytes]) -> None:
-        if len(frames) != 1:
-            raise ProtocolError("unexpected multipart message")
-        msg = decode(frames[0], MINION_ENROL_KINDS, ENROL_MAX)
-        if msg["k"] == Challenge.KIND:
-            if self.state == "hello":
-                self.req, self.eph = make_request(Offer(self.id, self.identity, self.curve_pub),
-                                                  Challenge.from_map(msg).c)
-                self._send_enrol(self.req.encode())
-                self.state = "auth"
-        elif self.state == "auth":
-            self._on_auth_reply(AuthReply.from_map(msg))
+        if self.enrol is None:
+            return
+        for payload in self.enrol.on_frames(frames):
+            msg = decode(payload, MINION_ENROL_KINDS, REPLY_MAX)
+            if msg["k"] == Challenge.KIND:
+                if self.state == "hello":
+                    self.req, self.eph = make_request(Offer(self.id, self.identity, self.curve_pub),
+                                                      Challenge.from_map(msg).c)
+                    self.enrol.send(self.req.encode())
+                    self.state = "auth"
+            elif self.state == "auth":
+                self._close_enrol()  # one exchange per connection: done either way
+                self._on_auth_reply(AuthReply.from_map(msg))
+                return
 
     def _on_auth_reply(self, rep: AuthReply) -> None:
         assert self.req is not None and self.eph is not None
@@ -467,7 +474,8 @@ class MinionCore:
         if self.state == "authed":
             self._send_up(Bye())
             time.sleep(0.05)  # let the bye leave before the socket closes (LINGER is 0)
-        for sock in (self.enrol, self.chan, self.monitor, self.sub):
+        self._close_enrol()
+        for sock in (self.chan, self.monitor, self.sub):
             if sock is not None:
                 sock.close(0)
         self.spool.close()

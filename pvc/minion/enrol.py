@@ -1,0 +1,55 @@
+"""The minion's side of the enrolment port: one short-lived raw TCP connection per attempt.
+
+Each auth attempt opens a connection, says hello once the connection is up, answers the
+challenge, reads the reply and closes. A failed attempt is simply closed and a fresh one
+opened later, so nothing half-done lingers, and an idle minion holds no enrolment connection
+(the master has room for the strangers it must bound).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import zmq
+
+from pvc.wire.stream import Deframer, frame
+
+PEER = b"master"
+REPLY_MAX = 65536
+
+
+class EnrolConnection:
+    def __init__(self, zctx: zmq.Context, address: str) -> None:
+        self.sock = zctx.socket(zmq.STREAM)
+        self.sock.setsockopt(zmq.LINGER, 0)
+        self.sock.setsockopt(zmq.CONNECT_ROUTING_ID, PEER)
+        self.sock.connect(address)
+        self.deframer = Deframer(REPLY_MAX)
+        self.up = False
+        self.waiting: list[bytes] = []  # sent before the connection was up
+
+    def send(self, payload: bytes) -> None:
+        if not self.up:
+            self.waiting.append(payload)
+            return
+        try:
+            self.sock.send_multipart([PEER, frame(payload)], zmq.NOBLOCK)
+        except zmq.ZMQError:
+            pass  # the connection is gone: the attempt times out and a new one starts
+
+    def on_frames(self, frames: list[Any]) -> list[bytes]:
+        """The complete messages these frames finish (the connection notices handled here)."""
+        if len(frames) != 2:
+            return []
+        data = frames[1]
+        if not data:  # libzmq's notice: connected (first) or disconnected
+            self.up = not self.up
+            if self.up:
+                waiting, self.waiting = self.waiting, []
+                for payload in waiting:
+                    self.send(payload)
+            return []
+        return self.deframer.feed(data)
+
+    def close(self) -> None:
+        self.sock.close(0)
