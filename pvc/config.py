@@ -23,6 +23,15 @@ LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 
 
 @dataclass(frozen=True)
+class ClusterSection:
+    """Where the cluster state lives (``cluster:`` in the master and minion configs)."""
+
+    zookeeper: str                 # "host:port,host:port,..."
+    root: str = "/pvc"             # the znode under which the cluster tree lives
+    session_timeout: float = 3.0   # seconds: how fast a dead master or node is noticed
+
+
+@dataclass(frozen=True)
 class DaemonConfig:
     """Options both daemons share: where their files live, logging, liveness, frame size."""
 
@@ -34,6 +43,7 @@ class DaemonConfig:
     log_level: str = "info"
     heartbeat: float = 2.0
     max_message_size: int = 64 * 1024 * 1024
+    cluster: ClusterSection | None = None  # a hypervisor cluster: ZooKeeper state, primary, keepalive
 
 
 @dataclass(frozen=True)

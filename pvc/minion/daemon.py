@@ -20,6 +20,7 @@ from pvc.config import MinionConfig
 from pvc.keys import load_or_create_identity
 from pvc.minion.core import MinionCore
 from pvc.minion.functions import MinionFunctions
+from pvc.minion.nodestate import NodePresence
 from pvc.minion.runner import JobRunner
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,8 @@ class MinionProcess:
             funcs.events = core.fire_event
             self.cores.append(core)
         base.start_hooks()  # after the event sinks are wired, so hooks can fire events
+        # a hypervisor node: its keepalive in ZooKeeper (not for a swarm of test identities)
+        self.presence = None if swarm else NodePresence.start(cfg, base)
 
     def register(self, sock: zmq.Socket, core: MinionCore) -> None:
         self.owners[sock] = core
@@ -90,6 +93,8 @@ class MinionProcess:
             self.close()
 
     def close(self) -> None:
+        if self.presence is not None:
+            self.presence.stop()  # first: a clean stop says "stopped", so no one fences this node
         for core in self.cores:
             core.close()
         self.runner.close()
