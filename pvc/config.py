@@ -67,7 +67,7 @@ class MasterConfig(DaemonConfig):
 @dataclass(frozen=True)
 class MinionConfig(DaemonConfig):
     id: str = ""
-    master: str = "127.0.0.1"
+    master: str | tuple[str, ...] = "127.0.0.1"  # one master, or a list: the minion serves each
     master_port: int = 4506
     publish_port: int = 0  # 0: use the port the master announces at auth
     channel_port: int = 0  # 0: use the port the master announces at auth
@@ -86,6 +86,10 @@ class MinionConfig(DaemonConfig):
     spool_max_bytes: int = 64 * 1024 * 1024  # unacked returns kept on disk, at most
     spool_max_age: float = 24.0              # hours an unacked return is kept
     spool_fsync: bool = False                # fsync each spooled return (power-loss safe, slower)
+
+    @property
+    def masters(self) -> tuple[str, ...]:
+        return (self.master,) if isinstance(self.master, str) else self.master
 
 
 def _read_yaml(path: str) -> Mapping[str, Any]:
@@ -158,6 +162,8 @@ def minion_from_mapping(data: Mapping[str, Any], config_dir: str | os.PathLike[s
     base = os.fspath(config_dir)
     where = os.path.join(base, "minion")
     cfg = build(MinionConfig, data, where=where)
+    if not cfg.masters or not all(cfg.masters):
+        raise ConfigError(f"{where}: option 'master' must name at least one master")
     mid = cfg.id or os.uname().nodename
     try:
         validate_minion_id(mid)

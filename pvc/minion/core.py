@@ -21,7 +21,7 @@ import os
 import random
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any, Protocol
 
@@ -147,7 +147,9 @@ class MinionCore:
         self.running: dict[str, tuple[str, float]] = {}  # jid -> (function, monotonic start), while it runs
         self.stash: list[tuple[float, Publication]] = []
         self.unacked: OrderedDict[str, Unacked] = OrderedDict()
-        self.spool = Spool(os.path.join(cfg.cachedir, "spool", f"{cfg.id}.log"), cfg.spool_max_bytes,
+        # one spool per identity and master: a return goes back to the master that asked
+        self.spool = Spool(os.path.join(cfg.cachedir, "spool", f"{cfg.id}@{cfg.master}:{cfg.master_port}.log"),
+                           cfg.spool_max_bytes,
                            cfg.spool_max_age * 3600, cfg.spool_fsync)
         self._load_spool()
         self.enrol: EnrolConnection | None = None
@@ -445,7 +447,7 @@ class MinionCore:
         except SpoolError as exc:  # a full disk must not stop jobs: keep going, say why
             log.error("%s: %s", self.id, exc)
 
-    def fire_event(self, tag: str, data: Any) -> None:
+    def fire_event(self, tag: str, data: Mapping[str, Any]) -> None:
         """Event sink for modules; called from any thread, so the send runs on the loop."""
         self.runner.call_soon(lambda: self._fire(tag, dict(data)))
 

@@ -12,11 +12,13 @@ import dataclasses
 import logging
 import os
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import zmq
 
 from pvc.config import MinionConfig
+from pvc.execution.context import EventSink
 from pvc.keys import load_or_create_identity
 from pvc.minion.core import MinionCore
 from pvc.minion.functions import MinionFunctions
@@ -45,7 +47,9 @@ class MinionProcess:
                        for n in range(swarm)]
         else:
             configs = [cfg]
-        self.zctx.max_sockets = max(1024, 4 * len(configs) + 64)  # enrolment, channel, its monitor, SUB
+        masters = cfg.masters
+        # per identity and master: enrolment, channel, its monitor, SUB
+        self.zctx.max_sockets = max(1024, 4 * len(configs) * len(masters) + 64)
         base = MinionFunctions(cfg)
         self.functions.append(base)
         for c in configs:
@@ -55,9 +59,11 @@ class MinionProcess:
                 funcs = MinionFunctions(c, grains={**base.grains, "id": c.id}, registry=base.registry)
                 self.functions.append(funcs)
             identity = load_or_create_identity(c.pki_dir, "minion")
-            core = MinionCore(c, identity, funcs, self.runner, self.zctx, self)
-            funcs.events = core.fire_event
-            self.cores.append(core)
+            # one protocol core per master: each answers the jobs its master published
+            cores = [MinionCore(_for_master(c, address), identity, funcs, self.runner, self.zctx, self)
+                     for address in masters]
+            funcs.events = _fan_out(cores)  # every master's bus hears this node's events
+            self.cores.extend(cores)
         base.start_hooks()  # after the event sinks are wired, so hooks can fire events
         # a hypervisor node: its keepalive in ZooKeeper (not for a swarm of test identities)
         self.presence = None if swarm else NodePresence.start(cfg, base)
@@ -74,8 +80,10 @@ class MinionProcess:
         self._stop = True
 
     def run(self) -> None:
-        log.info("minion up: %d identit%s, master %s:%d", len(self.cores), "y" if len(self.cores) == 1 else "ies",
-                 self.cores[0].cfg.master, self.cores[0].cfg.master_port)
+        ids = len({core.id for core in self.cores})
+        masters = sorted({address for core in self.cores for address in core.cfg.masters})
+        log.info("minion up: %d identit%s, master%s %s (port %d)", ids, "y" if ids == 1 else "ies",
+                 "s" if len(masters) > 1 else "", ", ".join(masters), self.cores[0].cfg.master_port)
         next_tick = 0.0
         try:
             while not self._stop:
@@ -101,6 +109,25 @@ class MinionProcess:
         for funcs in self.functions:
             funcs.close()
         log.info("minion stopped")
+
+
+def _for_master(cfg: MinionConfig, address: str) -> MinionConfig:
+    """``cfg`` for one of its masters: ``host`` (with ``master_port``) or ``host:port``."""
+    host, sep, port = address.rpartition(":")
+    if sep and port.isdigit() and ":" not in host:
+        return dataclasses.replace(cfg, master=host, master_port=int(port))
+    return dataclasses.replace(cfg, master=address)
+
+
+def _fan_out(cores: list[MinionCore]) -> EventSink:
+    if len(cores) == 1:
+        return cores[0].fire_event
+
+    def fire(tag: str, data: Mapping[str, Any]) -> None:
+        for core in cores:
+            core.fire_event(tag, data)
+
+    return fire
 
 
 def run_minion(cfg: MinionConfig, swarm: int = 0, install_signals: Any = None) -> None:

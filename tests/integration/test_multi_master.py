@@ -1,0 +1,32 @@
+"""A minion serves several masters (``master: [a, b]``): each master's jobs are answered to
+that master, either master keeps working while the other is down, and both buses hear the
+minion's events. The masters share one identity key (copied, as with Salt's multi-master)."""
+
+from __future__ import annotations
+
+import shutil
+
+from tests.cluster.pvc import PvcCluster
+
+
+def test_minion_serves_two_masters(tmp_path):
+    with PvcCluster(tmp_path / "a") as a, PvcCluster(tmp_path / "b") as b:
+        a.start_master()
+        a.stop_master()  # made its identity; b gets the same key before it first starts
+        shutil.copytree(a.master_dir / "root" / "pki" / "master", b.master_dir / "root" / "pki" / "master",
+                        ignore=shutil.ignore_patterns("minions*"))
+        a.start_master()
+        b.start_master()
+        a.add_minion("mm1", master=[f"127.0.0.1:{a.ret_port}", f"127.0.0.1:{b.ret_port}"])
+        b.minion_ids.append("mm1")
+        a.wait_connected(["mm1"])
+        b.wait_connected(["mm1"])
+        assert a.client().cmd("mm1", "test.echo", ["via a"]) == {"mm1": "via a"}
+        assert b.client().cmd("*", "test.echo", ["via b"]) == {"mm1": "via b"}
+        a.stop_master()
+        assert b.client().cmd("*", "test.ping") == {"mm1": True}  # b keeps working alone
+        a.start_master()
+        a.wait_connected(["mm1"])
+        assert a.client().cmd("*", "test.ping") == {"mm1": True}
+        # each job is stored by the master that published it, once
+        assert len(a.client().jobs(10)) == 2 and len(b.client().jobs(10)) == 2
