@@ -26,6 +26,7 @@ from pvc.wire.record import Record
 
 log = logging.getLogger(__name__)
 HOLD_FOR = 10.0
+SKEW_WARN = 60.0
 HOLD_MAX = 1024
 
 
@@ -58,8 +59,18 @@ class Inbox:
         if self.claims.update(mid, session.vms) and self.held:
             self._release_held()
         session.running = {job.jid: job for job in hb.running}
+        if hb.now:
+            self._clock(mid, session, hb.now - time.time())
         session.last_hb = time.monotonic()
         self.reply(session, Pong(time.time()))
+
+    def _clock(self, mid: str, session: Session, skew: float) -> None:
+        """Say so when a minion's clock is far off: pvc works regardless (freshness comes from
+        challenges, counters and the master's clock), but logs, certificates and Ceph care."""
+        if abs(skew) > SKEW_WARN and abs(skew - session.skew) > SKEW_WARN / 2:
+            log.warning("minion %s: its clock is %+.0f s off the master's (pvc judges jobs by the master's clock; "
+                        "check NTP on that host)", mid, skew)
+        session.skew = skew
 
     def _grains(self, mid: str, session: Session, msg: Grains) -> None:
         self.grains[mid] = msg.grains

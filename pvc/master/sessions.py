@@ -34,6 +34,7 @@ class Session:
     vms: frozenset[str] = field(default_factory=frozenset)
     running: dict[str, RunningJob] = field(default_factory=dict)  # jid -> job, as of the last heartbeat
     last_hb: float = float("-inf")
+    skew: float = 0.0  # the minion's clock minus the master's, seconds (from its heartbeats)
 
 
 class SessionKey:

@@ -470,7 +470,7 @@ class MinionCore:
     def _heartbeat(self) -> Heartbeat:
         now = time.monotonic()
         running = [RunningJob(jid, fun, now - start) for jid, (fun, start) in list(self.running.items())[:4096]]
-        return Heartbeat(sorted(self.vms)[:4096], running)
+        return Heartbeat(sorted(self.vms)[:4096], running, time.time())
 
     def close(self) -> None:
         if self.state == "authed":

@@ -67,6 +67,7 @@ class Heartbeat(Record):
 
     vms: list[str] = f(default=(), max=4096, item_max=MAX_ID)
     running: list[RunningJob] = f(default=(), max=4096)
+    now: float = f(default=0.0, lo=0)  # the minion's wall clock: the master measures the skew
 
 
 @record("event")

@@ -60,6 +60,7 @@ class PvcCluster:
     channel_port: int = field(default_factory=free_port)
     procs: dict[str, subprocess.Popen] = field(default_factory=dict)
     minion_ids: list[str] = field(default_factory=list)
+    minion_env: dict[str, dict[str, str]] = field(default_factory=dict)  # e.g. a faked clock per minion
 
     def __post_init__(self) -> None:
         self.root = Path(self.root)
@@ -74,9 +75,9 @@ class PvcCluster:
         self.close()
 
     # -- processes --------------------------------------------------------------------------
-    def _spawn(self, name: str, argv: list[str]) -> subprocess.Popen:
+    def _spawn(self, name: str, argv: list[str], extra_env: dict[str, str] | None = None) -> subprocess.Popen:
         log = open(self.root / f"{name}.out", "ab")
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", **(extra_env or {})}
         proc = subprocess.Popen([PYTHON, "-m", "pvc.cli.main", *argv], stdout=log, stderr=subprocess.STDOUT,
                                 env=env, start_new_session=True)
         log.close()
@@ -124,7 +125,7 @@ class PvcCluster:
         argv = ["minion", "-c", str(self.minion_dir(mid))]
         if swarm:
             argv += ["--swarm", str(swarm)]
-        return self._spawn(f"minion-{mid}", argv)
+        return self._spawn(f"minion-{mid}", argv, self.minion_env.get(mid))
 
     def stop_minion(self, mid: str) -> None:
         stop_process(self.procs.pop(f"minion-{mid}"))

@@ -1,0 +1,37 @@
+"""Issue 15: minions whose clocks are far off still authenticate and answer, and the skew is
+reported. The minions run under libfaketime (a real shifted wall clock in their process;
+the monotonic clock is left alone, as a drifting host's would be)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from tests.cluster.pvc import PvcCluster
+
+LIBFAKETIME = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1"
+
+
+def _faked(offset: str) -> dict[str, str]:
+    return {"LD_PRELOAD": LIBFAKETIME, "FAKETIME": offset, "DONT_FAKE_MONOTONIC": "1"}
+
+
+@pytest.mark.skipif(not os.path.exists(LIBFAKETIME), reason="libfaketime is installed by scripts/setup.d/00-base.sh")
+def test_skewed_minions_authenticate_answer_and_are_reported(pvc_cluster: PvcCluster):
+    c = pvc_cluster
+    c.start_master()
+    skews = {"ahead10": "+10m", "behind10": "-10m", "ahead3": "+3m"}
+    for mid, offset in skews.items():
+        c.minion_env[mid] = _faked(offset)
+        c.add_minion(mid)
+    c.add_minion("ontime")
+    c.wait_connected(timeout=30)
+    for _ in range(3):  # broadcast (publication) and list (sealed) jobs alike
+        assert c.client().cmd("*", "test.ping", timeout=10) == {mid: True for mid in [*skews, "ontime"]}
+        assert c.client().cmd(list(skews), "test.echo", ["x"], timeout=10) == {mid: "x" for mid in skews}
+    master_log = (c.root / "master.out").read_text()
+    for mid in skews:
+        assert f"minion {mid}: its clock is" in master_log
+    assert "minion ontime: its clock is" not in master_log
+    assert "this host's clock is" in (c.root / "minion-ahead10.out").read_text()
