@@ -43,15 +43,18 @@ from pvc.wire.local import (
     KeysChanged,
     KillSent,
     Minions,
+    MinionStatus,
     Ok,
     Published,
     PublishReq,
     RetReply,
+    StatusReply,
+    StatusReq,
 )
 from pvc.wire.messages import Outer
 from pvc.wire.record import Record
 
-Reply = Published | RetReply | Done | JobView | JobsReply | Ok | Minions | ActiveReply | KillSent
+Reply = Published | RetReply | Done | JobView | JobsReply | Ok | Minions | ActiveReply | KillSent | StatusReply
 R = TypeVar("R", bound=Record)
 
 
@@ -220,6 +223,10 @@ class Client:
 
     def jobs(self, limit: int = 50, fun: str | None = None) -> list[JobSummary]:
         return list(self._request(JobList(limit, fun or ""), JobsReply).jobs)
+
+    def status(self, tgt: str = "*", tgt_type: str = "glob") -> list[MinionStatus]:
+        """Every accepted minion the target matches: connected, last seen, clock skew, jobs, VMs."""
+        return list(self._request(StatusReq(tgt, tgt_type), StatusReply).minions)
 
     def active(self, tgt: str = "*", tgt_type: str = "glob") -> list[ActiveRow]:
         """What runs where: one row per (minion, job), from the minions' last heartbeats."""

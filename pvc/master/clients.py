@@ -37,10 +37,13 @@ from pvc.wire.local import (
     KeysChanged,
     KillSent,
     Minions,
+    MinionStatus,
     Ok,
     Ping,
     Published,
     PublishReq,
+    StatusReply,
+    StatusReq,
     StoredRet,
 )
 from pvc.wire.messages import Job
@@ -96,6 +99,7 @@ class ClientHandlers:
             Ping: lambda peer, req: self.reply(peer, Ok()),
             JobKill: self.job_kill,
             JobActive: self.job_active,
+            StatusReq: self.status,
         }
 
     def handle(self, frames: list[bytes]) -> None:
@@ -162,6 +166,20 @@ class ClientHandlers:
         jobs = self.ctx.cache.list_jobs(limit=req.limit, fun=req.fun or None)
         self.reply(peer, JobsReply([JobSummary(j.jid, j.fun, j.tgt, j.tgt_type, j.started, j.minions, j.returned,
                                                j.failed) for j in jobs]))
+
+    def status(self, peer: bytes, req: StatusReq) -> None:
+        _, minions = self._target(req.tgt, req.tgt_type)
+        sessions, now = self.ctx.sessions, time.monotonic()
+        connected = sessions.connected(now)
+        rows = []
+        for mid in minions:
+            s = sessions.get(mid)
+            if s is None:
+                rows.append(MinionStatus(mid, False))
+                continue
+            seen = now - s.last_seen if s.last_seen > float("-inf") else -1.0
+            rows.append(MinionStatus(mid, mid in connected, seen, s.skew, len(s.running), len(s.vms)))
+        self.reply(peer, StatusReply(rows))
 
     def job_active(self, peer: bytes, req: JobActive) -> None:
         _, minions = self._target(req.tgt, req.tgt_type)

@@ -98,6 +98,13 @@ class JobKill(Outer):
     jid: str = f(max=MAX_JID)
 
 
+@record("status")
+@dataclass(frozen=True)
+class StatusReq(Outer):
+    tgt: str = f(default="*", max=MAX_TGT)
+    tgt_type: str = f(default="glob", max=16)
+
+
 @record("job_active")
 @dataclass(frozen=True)
 class JobActive(Outer):
@@ -215,6 +222,25 @@ class ActiveReply(Outer):
     rows: list[ActiveRow] = f()
 
 
+@record("minion_status")
+@dataclass(frozen=True)
+class MinionStatus(Record):
+    """One accepted minion as the master sees it now."""
+
+    id: str = f(max=MAX_ID)
+    connected: bool = f()
+    last_seen: float = f(default=-1.0)   # seconds ago; -1: not since the master started
+    clock_skew: float = f(default=0.0)   # its clock minus the master's, seconds
+    jobs: int = f(default=0, lo=0)       # running now
+    vms: int = f(default=0, lo=0)        # held (from its heartbeats)
+
+
+@record("statuses")
+@dataclass(frozen=True)
+class StatusReply(Outer):
+    minions: list[MinionStatus] = f()
+
+
 @record("kill_sent")
 @dataclass(frozen=True)
 class KillSent(Outer):
@@ -235,5 +261,7 @@ class OuterKinds(Kinds):
         return self.decode(decode(data, self.names, max_size))
 
 
-REQUESTS = OuterKinds([PublishReq, JobGet, JobList, KeysChanged, EventFire, ExpectedReq, Ping, JobKill, JobActive])
-REPLIES = OuterKinds([Published, RetReply, Done, JobView, JobsReply, Ok, ErrorReply, Minions, ActiveReply, KillSent])
+REQUESTS = OuterKinds([PublishReq, JobGet, JobList, KeysChanged, EventFire, ExpectedReq, Ping, JobKill, JobActive,
+                       StatusReq])
+REPLIES = OuterKinds([Published, RetReply, Done, JobView, JobsReply, Ok, ErrorReply, Minions, ActiveReply, KillSent,
+                      StatusReply])

@@ -155,8 +155,8 @@ class PvcCluster:
         """Run the ``pvc`` CLI as a separate process, with ``-c`` pointing at the master put right
         after the command path (``run``, or a group and its subcommand like ``key list``)."""
         argv = list(args)
-        if argv and argv[0] in ("run", "job", "event", "key") and "-c" not in argv:
-            at = 1 if argv[0] == "run" or len(argv) == 1 else 2
+        if argv and argv[0] in ("run", "job", "event", "key", "status") and "-c" not in argv:
+            at = 1 if argv[0] in ("run", "status") or len(argv) == 1 else 2
             argv[at:at] = ["-c", str(self.master_dir)]
         return subprocess.run([PYTHON, "-m", "pvc.cli.main", *argv], capture_output=True, text=True,
                               timeout=timeout, input=input_text)

@@ -35,3 +35,8 @@ def test_skewed_minions_authenticate_answer_and_are_reported(pvc_cluster: PvcClu
         assert f"minion {mid}: its clock is" in master_log
     assert "minion ontime: its clock is" not in master_log
     assert "this host's clock is" in (c.root / "minion-ahead10.out").read_text()
+    # the operator sees it
+    skews_seen = {r.id: r.clock_skew for r in c.client().status()}
+    assert 590 < skews_seen["ahead10"] < 610 and -610 < skews_seen["behind10"] < -590 and abs(skews_seen["ontime"]) < 5
+    shown = c.pvc("status")
+    assert shown.returncode == 0 and ("+600 s" in shown.stdout or "+599 s" in shown.stdout), shown.stdout
