@@ -1,0 +1,155 @@
+"""The coordinator: contends for primary through ZooKeeper and, while primary, runs the
+orchestration services; a client of its local master for everything on nodes.
+
+``pvc master`` starts it as a child process when its config has ``cluster:`` (the master's own
+loop never touches ZooKeeper). Several masters -> several coordinators -> one primary; when the
+primary dies, the next one wins within about one ZooKeeper session timeout and resumes what was
+left open (flush/ready requests are in ZooKeeper step by step).
+
+The services, in the one explicit list :data:`SERVICES`: the flush/ready request queue and the VM
+state sync from the event bus. Each is a class with ``name`` and ``run(stop)``; on losing the
+primary seat ``stop`` is set and they return.
+
+Example::
+
+    python -m pvc.runners.coordinator -c /etc/pvc            # ZooKeeper from the master's cluster:
+    python -m pvc.runners.coordinator -c DIR --zk 10.0.0.1:2181 --root /pvc --id m2
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from pvc.config import MasterConfig, load_master
+from pvc.errors import ConfigError
+from pvc.runners.context import DEFAULT_MIGRATE_URI, RunnerContext
+from pvc.runners.jobs import NodeJobs
+from pvc.runners.queue import RequestQueue
+from pvc.runners.statesync import VMStateSync
+
+log = logging.getLogger("pvc.runners.coordinator")
+
+
+class Service(Protocol):
+    name: str
+
+    def run(self, stop: threading.Event) -> None: ...
+
+
+SERVICES: tuple[Callable[[RunnerContext, MasterConfig, str], Service], ...] = (
+    lambda ctx, cfg, owner: RequestQueue(ctx, owner),
+    lambda ctx, cfg, owner: VMStateSync(ctx, cfg),
+)
+
+
+class Coordinator:
+    def __init__(self, master_dir: str, zk_hosts: str | None = None, root: str | None = None,
+                 identity: str | None = None, session_timeout: float | None = None,
+                 migrate_uri: str = DEFAULT_MIGRATE_URI) -> None:
+        self.cfg = load_master(master_dir)
+        cluster = self.cfg.cluster
+        hosts = zk_hosts or (cluster.zookeeper if cluster else None)
+        if not hosts:
+            raise ConfigError(f"no ZooKeeper: add cluster: {{zookeeper: HOSTS}} to {master_dir}/master or pass --zk")
+        self.master_dir, self.hosts = master_dir, hosts
+        self.root = root or (cluster.root if cluster else "/pvc")
+        self.session_timeout = session_timeout or (cluster.session_timeout if cluster else 3.0)
+        self.identity = identity or f"{socket.gethostname().split('.')[0]}-{os.path.basename(master_dir.rstrip('/'))}"
+        self.migrate_uri = migrate_uri
+        self._stop = threading.Event()
+        self._services_stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self.election: Any = None
+        self.ctx: RunnerContext | None = None
+
+    def run(self) -> None:
+        from pvc.client import Client
+        from pvc.cluster.client import connect
+        from pvc.cluster.election import PrimaryElection
+        from pvc.cluster.store import ClusterStore
+        from pvc.runners.registry import default_registry
+
+        client = connect(self.hosts, session_timeout=self.session_timeout)
+        jobs = NodeJobs(lambda: Client(self.master_dir, config=self.cfg))
+        try:
+            store = ClusterStore.open(client, self.root)
+            self.ctx = RunnerContext(store, jobs, log, jobs.fire, registry=default_registry(),
+                                     migrate_uri=self.migrate_uri, identity=self.identity)
+            self.election = PrimaryElection(store, self.identity, self._on_gain, self._on_loss)
+            self.election.start()
+            log.info("coordinator %s: contending for primary (%s%s)", self.identity, self.hosts, self.root)
+            self._stop.wait()
+            self.election.stop()
+            self._on_loss()
+        finally:
+            jobs.close()
+            client.close()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _on_gain(self) -> None:  # the election's thread: start, do not block
+        assert self.ctx is not None
+        self._services_stop = stop = threading.Event()
+        for make in SERVICES:
+            service = make(self.ctx, self.cfg, self.identity)
+            thread = threading.Thread(target=self._service, args=(service, stop), name=service.name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        log.info("coordinator %s: primary, running %s", self.identity, ", ".join(self._names()))
+
+    def _names(self) -> list[str]:
+        return [t.name for t in self._threads if t.is_alive()]
+
+    def _on_loss(self) -> None:
+        self._services_stop.set()
+        for thread in self._threads:
+            thread.join(2.0)
+        self._threads = [t for t in self._threads if t.is_alive()]
+        log.info("coordinator %s: not primary; services stopped", self.identity)
+
+    def _service(self, service: Service, stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                service.run(stop)
+            except Exception as exc:  # noqa: BLE001 - a service restarts, the coordinator stays
+                log.warning("service %s failed (restarting): %r", service.name, exc)
+                stop.wait(1.0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m pvc.runners.coordinator", description=__doc__.split("\n")[0])
+    parser.add_argument("-c", "--config-dir", required=True, help="the master's config directory")
+    parser.add_argument("--zk", default=None, help="ZooKeeper hosts (default: the master's cluster.zookeeper)")
+    parser.add_argument("--root", default=None, help="cluster root znode (default: cluster.root or /pvc)")
+    parser.add_argument("--id", default=None, help="election identity (default: HOST-<config dir name>)")
+    parser.add_argument("--session-timeout", type=float, default=None)
+    parser.add_argument("--migrate-uri", default=DEFAULT_MIGRATE_URI,
+                        help="libvirt URI of a destination node, {node} replaced (default: %(default)s)")
+    parser.add_argument("--log-level", default="info")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("kazoo").setLevel(logging.WARNING)
+    try:
+        coordinator = Coordinator(args.config_dir, args.zk, args.root, args.id, args.session_timeout,
+                                  args.migrate_uri)
+    except ConfigError as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        return 2
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: coordinator.stop())
+    coordinator.run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
