@@ -305,6 +305,7 @@ class Master:
         """Re-read accepted keys; drop sessions whose key is gone or changed; rotate the
         session key if any was dropped, and hand the new key to the others. Returns the ids
         that lost their session."""
+        self.keys.reload()  # `pvc key` changed the files
         self.accepted = {k.id: k.raw for k in self.keys.find(states=(ACCEPTED,))}
         sessions = {**self.sessions.pending, **self.sessions.by_id}
         revoked = [mid for mid, s in sessions.items() if self.accepted.get(mid) != s.pub]

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pvc.crypto import fingerprint
-from pvc.errors import KeyStateError
+from pvc.errors import InvalidMinionId, KeyStateError
 from pvc.ids import validate_minion_id
 from pvc.keys import public_pem, raw_from_pem
 from pvc.wire.auth import ACCEPTED, BUSY, DENIED, PENDING, REJECTED
@@ -50,29 +50,55 @@ class KeyInfo:
 
 
 class KeyStore:
+    """The files are the truth; an in-memory index, read once, answers every lookup (an auth
+    costs no directory listing or file read: O(1) per key). Another process (``pvc key``)
+    changes the files and then tells the master, which calls :meth:`reload`."""
+
     def __init__(self, pki_dir: str) -> None:
         self.root = Path(pki_dir)
         for sub in STATE_DIRS.values():
             (self.root / sub).mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._index: dict[str, dict[str, bytes]] | None = None
 
     def _path(self, state: str, mid: str) -> Path:
         return self.root / STATE_DIRS[state] / validate_minion_id(mid)
 
+    @property
+    def index(self) -> dict[str, dict[str, bytes]]:
+        if self._index is None:
+            self._index = {state: self._scan(state) for state in STATE_DIRS}
+        return self._index
+
+    def _scan(self, state: str) -> dict[str, bytes]:
+        keys = {}
+        for p in (self.root / STATE_DIRS[state]).iterdir():
+            if not p.name.startswith("."):
+                try:
+                    keys[validate_minion_id(p.name)] = raw_from_pem(p.read_bytes(), p)
+                except (FileNotFoundError, InvalidMinionId):
+                    continue
+        return keys
+
+    def reload(self) -> None:
+        """Forget the index: the next lookup reads the files again."""
+        self._index = None
+
     def get(self, mid: str, state: str) -> bytes | None:
-        path = self._path(state, mid)
-        try:
-            return raw_from_pem(path.read_bytes(), path)
-        except FileNotFoundError:
-            return None
+        return self.index[state].get(mid)
 
     def _write(self, state: str, mid: str, raw: bytes) -> None:
         path = self._path(state, mid)
         tmp = path.with_name(f".{mid}.tmp")
         tmp.write_bytes(public_pem(raw))
         os.replace(tmp, path)
+        self.index[state][mid] = raw
+
+    def _remove(self, state: str, mid: str) -> None:
+        self._path(state, mid).unlink(missing_ok=True)
+        self.index[state].pop(mid, None)
 
     def count(self, state: str) -> int:
-        return sum(1 for p in (self.root / STATE_DIRS[state]).iterdir() if not p.name.startswith("."))
+        return len(self.index[state])
 
     def offer(self, mid: str, raw: bytes, auto_accept: bool, max_pending: int) -> str:
         """Record a key offered at auth and return the resulting state (Salt's rules)."""
@@ -86,7 +112,7 @@ class KeyStore:
             return REJECTED
         if auto_accept:
             self._write(ACCEPTED, mid, raw)
-            self._path(PENDING, mid).unlink(missing_ok=True)
+            self._remove(PENDING, mid)
             return ACCEPTED
         pending = self.get(mid, PENDING)
         if pending is None:
@@ -102,14 +128,10 @@ class KeyStore:
         return PENDING
 
     def find(self, pattern: str = "*", states: tuple[str, ...] = tuple(STATE_DIRS)) -> list[KeyInfo]:
-        out = []
+        out: list[KeyInfo] = []
         for state in states:
-            for p in sorted((self.root / STATE_DIRS[state]).iterdir()):
-                if p.name.startswith(".") or not fnmatch.fnmatchcase(p.name, pattern):
-                    continue
-                raw = self.get(p.name, state)
-                if raw is not None:
-                    out.append(KeyInfo(p.name, state, raw))
+            keys = self.index[state]
+            out.extend(KeyInfo(mid, state, keys[mid]) for mid in sorted(keys) if fnmatch.fnmatchcase(mid, pattern))
         return out
 
     def _move(self, pattern: str, sources: tuple[str, ...], dest: str) -> list[str]:
@@ -118,7 +140,7 @@ class KeyStore:
             if dest == ACCEPTED and self.get(info.id, ACCEPTED) is not None:
                 continue
             self._write(dest, info.id, info.raw)
-            self._path(info.state, info.id).unlink(missing_ok=True)
+            self._remove(info.state, info.id)
             moved.append(info.id)
         return moved
 
@@ -141,7 +163,7 @@ class KeyStore:
     def delete(self, pattern: str) -> list[str]:
         gone = []
         for info in self.find(pattern):
-            self._path(info.state, info.id).unlink(missing_ok=True)
+            self._remove(info.state, info.id)
             gone.append(info.id)
         return sorted(set(gone))
 
