@@ -213,3 +213,58 @@ def info(config_dir: str, zk_hosts: str | None, zk_root: str, name: str | None, 
     click.echo(f"vCPUs allocated: {r['vcpus_allocated']}, load {r['load']:.2f}")
     click.echo(f"VMs placed: {len(vms)} {' '.join(vms)}".rstrip())
     click.echo(f"VMs running: {len(r['running_vms'])} {' '.join(r['running_vms'])}".rstrip())
+
+
+def _node_request(runner: str, config_dir: str, zk_hosts: str | None, zk_root: str, name: str, wait: bool,
+                  dry_run: bool, parallel: int, timeout: float, out: str) -> None:
+    """Call ``node.flush``/``node.ready``: plan, print it, submit to the primary, follow it."""
+    from pvc.cli.runner import PlainProgress, emit, runner_context
+
+    progress = PlainProgress() if out == "human" else None
+    with runner_context(config_dir, zk_hosts, zk_root, dry_run, progress) as ctx:
+        result = ctx.registry.call(ctx, runner, [name], {"parallel": parallel, "wait": wait, "timeout": timeout})
+    if out != "human":
+        emit(result, out)
+    elif dry_run:
+        ok = result["plan"]["ok"]
+        click.echo("Dry run: nothing moved." if ok else "Dry run: refused (VMs without a target), nothing moved.")
+    elif not wait:
+        click.echo(f"Request {result['request']} submitted; follow it with: pvc runner node.request {name}")
+    else:
+        took = f" in {result['seconds']:.2f} s" if result.get("seconds") is not None else ""
+        click.echo(f"{result['kind']} {name}: {result['state']}{took}" +
+                   (f" ({result['error']})" if result.get("error") else ""))
+    if dry_run and not result["plan"]["ok"] and runner == "node.flush":
+        raise SystemExit(1)
+    if wait and not dry_run and result.get("state") != "done":
+        raise SystemExit(1)
+
+
+def _request_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    fn = click.option("--out", type=click.Choice(["human", "json", "yaml"]), default="human", show_default=True,
+                      help="Output format.")(fn)
+    fn = click.option("--timeout", type=float, default=600.0, show_default=True, help="Seconds --wait waits.")(fn)
+    fn = click.option("--parallel", type=click.IntRange(1, 64), default=2, show_default=True,
+                      help="Migrations at a time.")(fn)
+    fn = click.option("--dry-run", is_flag=True, help="Print the plan only (refuses an overcommit).")(fn)
+    fn = click.option("--wait", is_flag=True, help="Follow the request to its end, with progress.")(fn)
+    fn = click.argument("name")(fn)
+    return zk_options(fn)
+
+
+@node.command(short_help="Live-migrate every VM away (plan, then move).")
+@_request_options
+def flush(config_dir: str, zk_hosts: str | None, zk_root: str, name: str, wait: bool, dry_run: bool,
+          parallel: int, timeout: float, out: str) -> None:
+    """Take NAME out of service: a target for each of its VMs (selector, node limit, no overcommit;
+    if one fits nowhere nothing moves), then live migration, --parallel at a time, by the
+    coordinator on the primary master."""
+    _node_request("node.flush", config_dir, zk_hosts, zk_root, name, wait, dry_run, parallel, timeout, out)
+
+
+@node.command(short_help="Return to service; bring its VMs back.")
+@_request_options
+def ready(config_dir: str, zk_hosts: str | None, zk_root: str, name: str, wait: bool, dry_run: bool,
+          parallel: int, timeout: float, out: str) -> None:
+    """Return NAME to service and migrate back the VMs whose last node it is."""
+    _node_request("node.ready", config_dir, zk_hosts, zk_root, name, wait, dry_run, parallel, timeout, out)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import subprocess
 from collections.abc import Callable
 
 import click
@@ -36,7 +37,31 @@ def master(config_dir: str, log_level: str | None) -> None:
     logsetup.setup(log_level or cfg.log_level, cfg.log_file)
     m = Master(cfg)
     _install_signals(m.stop)
-    m.run()
+    child = _start_coordinator(config_dir, log_level or cfg.log_level) if getattr(cfg, "cluster", None) else None
+    try:
+        m.run()
+    finally:
+        if child is not None:
+            _stop_child(child)
+
+
+def _start_coordinator(config_dir: str, level: str) -> subprocess.Popen[bytes]:
+    """The cluster coordinator (``pvc.runners.coordinator``) as a child: the master's own loop never
+    touches ZooKeeper. It ends itself if the master dies (``--parent``)."""
+    import os
+    import sys
+
+    return subprocess.Popen([sys.executable, "-m", "pvc.runners.coordinator", "-c", config_dir,
+                             "--log-level", level, "--parent", str(os.getpid())])
+
+
+def _stop_child(child: subprocess.Popen[bytes], grace: float = 5.0) -> None:
+    child.terminate()
+    try:
+        child.wait(grace)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()
 
 
 @click.command()

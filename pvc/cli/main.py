@@ -30,6 +30,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "event": ("pvc.cli.event", "event"),
     "cluster": ("pvc.cli.cluster", "cluster"),
     "node": ("pvc.cli.cluster", "node"),
+    "vm": ("pvc.cli.vm", "vm"),
+    "runner": ("pvc.cli.runner", "runner"),
     "lab": ("pvc.cli.lab", "lab"),
 }
 
@@ -43,7 +45,9 @@ SHORT_HELP = {
     "status": "Minions as the master sees them: connected, last seen, clock, jobs.",
     "event": "Listen to or fire events on the master's event bus.",
     "cluster": "Cluster state in ZooKeeper: init, upgrade, status, maintenance.",
-    "node": "Hypervisor nodes: list, info (state, resources, keepalive).",
+    "node": "Hypervisor nodes: list, info, flush, ready.",
+    "vm": "VMs in the cluster: define, list, info, power, migrate, move.",
+    "runner": "Run a cluster runner by name (sys.doc lists them).",
     "lab": "A whole cluster on this machine: up, status, power, down.",
 }
 

@@ -125,6 +125,16 @@ class Coordinator:
                 stop.wait(1.0)
 
 
+def _die_with_parent(parent: int) -> None:
+    """SIGTERM when ``parent`` dies (Linux PR_SET_PDEATHSIG); if it died before we asked, now."""
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+    if os.getppid() != parent:
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pvc.runners.coordinator", description=__doc__.split("\n")[0])
     parser.add_argument("-c", "--config-dir", required=True, help="the master's config directory")
@@ -135,6 +145,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--migrate-uri", default=DEFAULT_MIGRATE_URI,
                         help="libvirt URI of a destination node, {node} replaced (default: %(default)s)")
     parser.add_argument("--log-level", default="info")
+    parser.add_argument("--parent", type=int, default=0,
+                        help="PID of the master that started us: end when it dies (SIGTERM via prctl)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
@@ -147,6 +159,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: coordinator.stop())
+    if args.parent:
+        _die_with_parent(args.parent)
     coordinator.run()
     return 0
 
