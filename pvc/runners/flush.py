@@ -78,8 +78,11 @@ class RequestRunner:
             req = self._start(req, found.version)
             if not req.open:
                 return req
-        else:
-            self.fire(req, "resume", owner=self.owner, done=sum(s.state is StepState.DONE for s in req.steps))
+        elif req.owner != self.owner:  # the previous primary's: take it over, then resume it
+            previous = req.owner
+            req = self._update(node, lambda r: dataclasses.replace(r, owner=self.owner)) or req
+            self.fire(req, "resume", owner=self.owner, previous=previous,
+                      done=sum(s.state is StepState.DONE for s in req.steps))
         todo = [s for s in req.steps if s.state in (StepState.PLANNED, StepState.MIGRATING)]
         with ThreadPoolExecutor(max_workers=max(1, req.parallel), thread_name_prefix=f"{req.kind.value}-{node}") as pool:
             for result in pool.map(lambda s: self._step(req, s, stop), todo):

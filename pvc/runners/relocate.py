@@ -21,6 +21,7 @@ from pvc.runners.context import RunnerContext
 from pvc.runners.errors import NodeJobFailed
 
 MIGRATE_RETRIES = 2
+MAX_DOWNTIME_MS = 300  # PVC's default; to become a VM record field (max_downtime)
 MIGRATE_TIMEOUT = 120.0
 SETTLE_TIMEOUT = 60.0
 
@@ -32,7 +33,7 @@ def migrate(ctx: RunnerContext, vm: VMRecord, target: str, method: str | None = 
     out: dict[str, Any] = ctx.jobs.call(
         vm.node, "virt.migrate", [vm.name, ctx.dest_uri(target)],
         {"method": method or vm.migration_method.value, "retries": MIGRATE_RETRIES,
-         "timeout": MIGRATE_TIMEOUT},
+         "timeout": MIGRATE_TIMEOUT, "max_downtime_ms": MAX_DOWNTIME_MS},
         timeout=MIGRATE_TIMEOUT * (MIGRATE_RETRIES + 1) + 30)
     return out
 
