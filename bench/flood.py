@@ -7,6 +7,12 @@ cycling through the attacks of :data:`MODES`. Writes ``<out-dir>/flood-<date>.js
 ``.png`` and prints a markdown table with PASS/FAIL against the targets: RSS growth < 64 MiB,
 ping median < 100 ms during the flood, enrolment < 5 s during the flood.
 
+The enrolment port is raw TCP with length-prefixed frames (:mod:`pvc.wire.stream`), so the
+enrolment attacks are plain TCP connections that write whatever they like: frames over the
+limit, garbage frames, a frame left unfinished, an endless stream of bytes, a huge declared
+length; the master closes each at its first violation and the attacker reconnects. The
+channel and publish ports speak ZMTP/CURVE and are attacked with libzmq sockets.
+
 The flooder runs in this process (threads; the GIL and the two processes share the CPUs, so
 the figures include the attacker's own CPU use on the same host).
 
@@ -14,7 +20,7 @@ Examples::
 
     python -m bench flood                              # 10 s, 16 sockets
     python -m bench flood --seconds 3 --sockets 4 --out-dir /tmp/f      # the CI smoke run
-    python -m bench flood --modes multipart            # one attack alone
+    python -m bench flood --modes endless              # one attack alone
 """
 
 from __future__ import annotations
@@ -23,6 +29,8 @@ import argparse
 import json
 import os
 import shutil
+import socket
+import struct
 import sys
 import tempfile
 import threading
@@ -40,17 +48,20 @@ from bench.results import host_facts
 from bench.stats import summarize
 from pvc.crypto import Ed25519PrivateKey, curve_keypair
 from pvc.wire.messages import Hello
+from pvc.wire.stream import frame
 from tests.cluster.pvc import PvcCluster
-from tests.cluster.rogue import RawZmtp, RogueMinion, master_curve, rss_mib
+from tests.cluster.rogue import RogueMinion, master_curve, rss_mib
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 RSS_GROWTH_MIB = 64.0
 PING_MEDIAN_MS = 100.0
 ENROL_S = 5.0
 MINIONS = ("m1", "m2", "m3")
-# every attack a stranger can make without a key; "multipart" (an endless multipart message
-# on the enrolment port) is a known finding of issue 7 and only runs when asked for
+# every attack a stranger can make without a key (the enrolment ones over raw TCP)
 MODES = ("oversize", "garbage", "authjunk", "curve_channel", "plain_channel", "curve_sub", "partial")
+# heavier ones, run when asked for: an endless stream of bytes inside one frame's declared
+# length, and an endless stream behind a declared length of 4 GiB
+EXTRA_MODES = ("endless", "hugelen")
 
 
 @dataclass
@@ -65,7 +76,7 @@ class Flood:
     modes: tuple[str, ...] = MODES
     sent: Counter[str] = field(default_factory=Counter)
     stop: threading.Event = field(default_factory=threading.Event)
-    multipart_cap: int = 256 * 1024 * 1024
+    endless_cap: int = 256 * 1024 * 1024  # bytes the endless modes send at most, in all
 
     def run_for(self, seconds: float, during: Callable[[], Any] | None = None) -> Any:
         threads = [threading.Thread(target=self._slot, args=(n,), daemon=True) for n in range(self.sockets)]
@@ -108,11 +119,31 @@ class Flood:
         finally:
             sock.close(0)
 
-    def _oversize(self, until: float) -> None:  # > max_preauth_size: the peer is dropped
-        self._spray(self._dealer(self.ret_port), [os.urandom(8192)], until, "oversize")
+    def _tcp(self) -> socket.socket:
+        return socket.create_connection(("127.0.0.1", self.ret_port), timeout=1.0)
 
-    def _garbage(self, until: float) -> None:
-        self._spray(self._dealer(self.ret_port), [os.urandom(64), b"\x91" * 2000, b"\x81\xa1k\x90"], until, "garbage")
+    def _violate(self, data: bytes, until: float, mode: str) -> None:
+        """Connect, write ``data``, wait for the master to close the connection; again."""
+        while time.monotonic() < until and not self.stop.is_set():
+            with self._tcp() as s:
+                try:
+                    s.sendall(data)
+                    self.sent[mode] += 1
+                    s.settimeout(max(0.01, until - time.monotonic()))
+                    while s.recv(65536):
+                        pass
+                    self.sent[f"{mode}_closed"] += 1
+                except TimeoutError:
+                    return
+                except OSError:  # reset: closed as well
+                    self.sent[f"{mode}_closed"] += 1
+
+    def _oversize(self, until: float) -> None:  # a frame over max_preauth_size: closed at its header
+        self._violate(frame(os.urandom(8192)), until, "oversize")
+
+    def _garbage(self, until: float) -> None:  # frames within the limit that are not messages
+        junk = [os.urandom(64), b"\x91" * 2000, b"\x81\xa1k\x90"]
+        self._violate(b"".join(frame(j) for j in junk), until, "garbage")
 
     def _authjunk(self, until: float) -> None:
         """hello, then an auth over the fresh challenge with a signature that does not verify."""
@@ -121,7 +152,8 @@ class Flood:
             while time.monotonic() < until and not self.stop.is_set():
                 chal = rogue.hello(timeout=max(0.05, until - time.monotonic()))
                 req, _ = rogue.request(chal)
-                rogue.enrol.send(type(req)(req.id, req.pub, req.eph, req.curve, req.chal, os.urandom(64)).encode())
+                rogue.send_enrol(type(req)(req.id, req.pub, req.eph, req.curve, req.chal, os.urandom(64)).encode())
+                rogue.sent.clear()
                 self.sent["authjunk"] += 1
         finally:
             rogue.close()
@@ -152,25 +184,85 @@ class Flood:
 
     def _partial(self, until: float) -> None:
         """A hello, then a frame that declares 4,000 bytes and sends 3,999, held open."""
-        z = RawZmtp(self.ret_port, timeout=1.0)
-        try:
-            z.send(RawZmtp.frame(Hello().encode()) + RawZmtp.frame(b"x" * 3999, declared=4000))
+        with self._tcp() as s:
+            s.sendall(frame(Hello().encode()) + struct.pack(">I", 4000) + b"x" * 3999)
             self.sent["partial"] += 1
             self.stop.wait(max(0.0, until - time.monotonic()))
-        finally:
-            z.close()
 
-    def _multipart(self, until: float) -> None:
-        """An endless multipart message of small frames (each under max_preauth_size)."""
-        z = RawZmtp(self.ret_port, timeout=1.0)
-        chunk = RawZmtp.frame(b"x" * 4000, more=True) * 16
+    def _stream(self, header: bytes, until: float, mode: str) -> None:
+        """A hello, ``header``, then bytes without end (until the master closes the connection,
+        ``until`` + 9 s, or ``endless_cap`` bytes in all)."""
+        chunk = b"x" * 65536
+        written = 0
+        with self._tcp() as s:
+            try:
+                s.sendall(frame(Hello().encode()) + header)
+                while (time.monotonic() < until + 9 and not self.stop.is_set()
+                       and self.sent["endless_bytes"] < self.endless_cap):
+                    s.sendall(chunk)
+                    written += len(chunk)
+                    self.sent["endless_bytes"] += len(chunk)
+            except OSError:  # the master closed it: the point
+                self.sent[f"{mode}_closed"] += 1
+            finally:  # the most one connection got written before it broke (kernel buffers included)
+                self.sent["endless_max_conn_bytes"] = max(self.sent["endless_max_conn_bytes"], written)
+
+    def _endless(self, until: float) -> None:  # one frame's declared length, then endless bytes
+        self._stream(struct.pack(">I", 4096), until, "endless")
+
+    def _hugelen(self, until: float) -> None:  # a declared length of 4 GiB, then endless bytes
+        self._stream(b"\xff\xff\xff\xff", until, "hugelen")
+
+
+def slowloris(port: int, count: int, data: bytes = b"\x00\x00\x10") -> list[socket.socket]:
+    """``count`` connections to the enrolment port, each writing ``data`` (3 bytes of a frame
+    header by default) and then nothing; returned open (the caller closes them)."""
+    socks = []
+    for _ in range(count):
         try:
-            z.send(RawZmtp.frame(Hello().encode()))
-            while time.monotonic() < until + 9 and not self.stop.is_set() and self.sent["multipart_bytes"] < self.multipart_cap:
-                z.send(chunk)
-                self.sent["multipart_bytes"] += len(chunk)
-        finally:
-            z.close()
+            s = socket.create_connection(("127.0.0.1", port), timeout=2.0)
+        except OSError:
+            continue
+        try:
+            s.sendall(data)
+        except OSError:
+            pass
+        socks.append(s)
+    return socks
+
+
+def closed_count(socks: list[socket.socket], timeout: float) -> int:
+    """How many of ``socks`` the peer has closed (EOF or reset) within ``timeout``."""
+    import selectors
+
+    sel = selectors.DefaultSelector()
+    open_ = set()
+    for s in socks:
+        s.setblocking(False)
+        sel.register(s, selectors.EVENT_READ)
+        open_.add(s)
+    closed = 0
+    deadline = time.monotonic() + timeout
+    while open_ and time.monotonic() < deadline:
+        for key, _ in sel.select(max(0.0, deadline - time.monotonic())):
+            s = key.fileobj
+            try:
+                data = s.recv(65536)  # type: ignore[union-attr]
+            except BlockingIOError:
+                continue
+            except OSError:
+                data = b""
+            if not data:
+                closed += 1
+                sel.unregister(s)
+                open_.discard(s)  # type: ignore[arg-type]
+    sel.close()
+    return closed
+
+
+def fd_count(pid: int) -> int:
+    """Open file descriptors of ``pid`` (each TCP connection is one)."""
+    return len(os.listdir(f"/proc/{pid}/fd"))
 
 
 def ping_ms(cluster: PvcCluster, count: int, seconds: float | None = None) -> list[float]:
@@ -321,7 +413,7 @@ def plot(m: dict[str, Any], path: Path) -> None:
 
 def _modes(text: str) -> tuple[str, ...]:
     names = tuple(x.strip() for x in text.split(",") if x.strip())
-    known = (*MODES, "multipart")
+    known = (*MODES, *EXTRA_MODES)
     if not names or any(n not in known for n in names):
         raise argparse.ArgumentTypeError(f"--modes: choose from {', '.join(known)}")
     return names

@@ -1,7 +1,8 @@
 """Smoke test of ``python -m bench flood``: 3 s, 4 sockets, as a whole process.
 
-Checks the JSON (baseline and flood figures, three targets), the PNG and the markdown table,
-and that no process of the run is left behind. Targets may PASS or FAIL here (a shared CI
+Checks the JSON (baseline and flood figures, three targets, violating enrolment connections
+closed by the master), the PNG and the markdown table, and that no process of the run is left
+behind. Targets may PASS or FAIL here (a shared CI
 host); the verdicts are the integration suite's business (tests/integration/test_attacks_flood.py).
 """
 
@@ -31,6 +32,10 @@ def test_flood_smoke(tmp_path: Path) -> None:
     assert result["quiet"]["rss_mib"] > 0 and result["flood"]["rss_samples"]
     assert result["quiet"]["enrol_s"] < 30 and result["flood"]["enrol_s"] < 30
     assert sum(result["sent"].values()) > 100
+    sent = result["sent"]
+    # the enrolment attacks are raw TCP: the master closes each violating connection
+    assert sent.get("oversize_closed", 0) + sent.get("garbage_closed", 0) > 0, sent
+    assert "multipart" not in result["options"]["modes"]
     assert len(result["targets"]) == 3
     assert result_file.with_suffix(".png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "| target | quiet | during flood | result |" in proc.stdout

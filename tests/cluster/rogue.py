@@ -1,4 +1,4 @@
-"""Attack tools for the security tests: a hand-driven minion, raw ZMTP peers, a publication tap.
+"""Attack tools for the security tests: a hand-driven minion, raw TCP and ZMTP peers, a tap.
 
 ``RogueMinion`` speaks the wire protocol directly (no MinionCore), so a test can do what a
 hostile or compromised peer would: say hello, answer a challenge (or not, or with a garbage
@@ -10,9 +10,15 @@ record or raw bytes inside a valid sealed box, capture what it sent and replay i
     box = rogue.send_up(Heartbeat())           # the bytes that went out, for a replay
     rogue.send_channel(box)                    # the same box again: the master must refuse it
 
-``RawZmtp`` is a stranger below ZeroMQ: a TCP socket that does the ZMTP 3.0 NULL handshake by
-hand and then sends frames however it likes (endless multipart, a frame left a byte short),
-which no libzmq client can be made to do. ``curve_socket`` opens a CURVE client with any key.
+The enrolment port (``ret_port``) is raw TCP carrying ``<u32 length><msgpack>`` frames
+(:mod:`pvc.wire.stream`), and the master closes a connection at its first violation.
+``EnrolStream`` is one such connection from a plain Python socket: framed payloads, raw bytes
+(an endless stream, a huge declared length, a frame left unfinished), and whether the master
+closed it. ``RogueMinion.enrol`` is one; ``reconnect()`` opens the next.
+
+``RawZmtp`` is a stranger below ZeroMQ for the ports that speak ZMTP: a TCP socket that does
+the ZMTP 3.0 handshake by hand and then sends frames however it likes, which no libzmq client
+can be made to do. ``curve_socket`` opens a CURVE client with any key.
 
 ``PubTap`` sits between the master's publish port and one minion (whose ``publish_port`` points
 at it). It needs the master's CURVE secret to stand in for the master towards the minion (an
@@ -50,6 +56,7 @@ from pvc.wire.messages import (
 from pvc.wire.publication import BROADCAST, topic_for
 from pvc.wire.record import Record
 from pvc.wire.sealed import _UP_NONCE, Channel
+from pvc.wire.stream import Deframer, frame
 
 HOST = "127.0.0.1"
 
@@ -74,46 +81,120 @@ def curve_socket(kind: int, server_pub: bytes, keys: tuple[bytes, bytes] | None 
     return sock
 
 
+class EnrolStream:
+    """One raw TCP connection to the enrolment port, framed by hand (or not at all)."""
+
+    def __init__(self, port: int, timeout: float = 5.0) -> None:
+        self.sock = socket.create_connection((HOST, port), timeout=timeout)
+        self.deframer = Deframer(1 << 20)
+        self.inbox: list[bytes] = []
+        self.closed = False  # the master closed it (or it broke)
+
+    def send(self, payload: bytes) -> bool:
+        """One frame around ``payload``; False if the connection is gone."""
+        return self.send_raw(frame(payload))
+
+    def send_raw(self, data: bytes) -> bool:
+        """``data`` exactly as given: junk, a lying length, part of a frame."""
+        if self.closed:
+            return False
+        try:
+            self.sock.sendall(data)
+            return True
+        except OSError:
+            self.closed = True
+            return False
+
+    def _read(self, timeout: float) -> bool:
+        """Read what arrives within ``timeout``: False on timeout or when closed."""
+        if self.closed:
+            return False
+        self.sock.settimeout(max(0.001, timeout))
+        try:
+            data = self.sock.recv(65536)
+        except TimeoutError:
+            return False
+        except OSError:
+            data = b""
+        if not data:
+            self.closed = True
+            return False
+        self.inbox += self.deframer.feed(data)
+        return True
+
+    def recv(self, timeout: float = 5.0) -> bytes | None:
+        """The next payload, or None after ``timeout`` or when the master closed the connection."""
+        deadline = time.monotonic() + timeout
+        while not self.inbox and self._read(deadline - time.monotonic()):
+            pass
+        return self.inbox.pop(0) if self.inbox else None
+
+    def wait_closed(self, timeout: float = 5.0) -> bool:
+        """Whether the master closes the connection within ``timeout`` (what it sent is kept)."""
+        deadline = time.monotonic() + timeout
+        while not self.closed and time.monotonic() < deadline:
+            self._read(deadline - time.monotonic())
+        return self.closed
+
+    def close(self) -> None:
+        self.closed = True
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
 class RogueMinion:
-    """A minion driven by hand. ``cluster`` is a :class:`tests.cluster.pvc.PvcCluster`."""
+    """A minion driven by hand. ``cluster`` is a :class:`tests.cluster.pvc.PvcCluster` (or
+    anything with a ``ret_port``)."""
 
     def __init__(self, cluster: Any, mid: str, key: Ed25519PrivateKey | None = None) -> None:
         self.cluster = cluster
         self.mid = mid
         self.key = key or Ed25519PrivateKey.generate()
         self.curve = curve_keypair(self.key)
-        self.enrol = self._plain(zmq.DEALER, cluster.ret_port)
+        self.enrol = EnrolStream(cluster.ret_port)
         self.grant: SessionGrant | None = None
         self.channel: Channel | None = None
         self.chan: zmq.Socket | None = None
         self.sub: zmq.Socket | None = None
-        self.sent: list[bytes] = []  # every enrolment frame sent, for replays
-
-    @staticmethod
-    def _plain(kind: int, port: int) -> zmq.Socket:
-        sock = zmq.Context.instance().socket(kind)
-        sock.setsockopt(zmq.LINGER, 0)
-        sock.connect(f"tcp://{HOST}:{port}")
-        return sock
+        self.sent: list[bytes] = []  # every enrolment payload sent, for replays
 
     # -- enrolment ------------------------------------------------------------------------
-    def send_enrol(self, payload: bytes) -> None:
+    def reconnect(self) -> EnrolStream:
+        """Close the enrolment connection and open a new one."""
+        self.enrol.close()
+        self.enrol = EnrolStream(self.cluster.ret_port)
+        return self.enrol
+
+    def send_enrol(self, payload: bytes) -> bool:
+        """One frame on the enrolment connection; False if the master had closed it."""
         self.sent.append(payload)
-        self.enrol.send(payload)
+        return self.enrol.send(payload)
+
+    def send_raw(self, data: bytes) -> bool:
+        return self.enrol.send_raw(data)
 
     def recv_enrol(self, timeout: float = 5.0) -> dict[str, Any] | None:
-        if self.enrol.poll(int(timeout * 1000)):
-            return decode(self.enrol.recv(), MINION_ENROL_KINDS, 65536)
-        return None
+        payload = self.enrol.recv(timeout)
+        return None if payload is None else decode(payload, MINION_ENROL_KINDS, 65536)
+
+    def enrol_closed(self, timeout: float = 2.0) -> bool:
+        """Whether the master closes the enrolment connection within ``timeout``."""
+        return self.enrol.wait_closed(timeout)
 
     def hello(self, timeout: float = 5.0) -> bytes:
-        """Ask for a challenge; return it."""
+        """Ask for a challenge (on a new connection if the master closed this one); return it."""
+        if self.enrol.closed:
+            self.reconnect()
         self.send_enrol(Hello().encode())
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             msg = self.recv_enrol(deadline - time.monotonic())
             if msg is not None and msg["k"] == Challenge.KIND:
                 return Challenge.from_map(msg).c
+            if self.enrol.closed:
+                break
         raise TimeoutError(f"{self.mid}: no challenge")
 
     def request(self, challenge: bytes, mid: str | None = None) -> tuple[AuthRequest, Any]:
@@ -137,7 +218,7 @@ class RogueMinion:
 
     def await_reply(self, timeout: float) -> AuthReply | None:
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and not self.enrol.closed:
             msg = self.recv_enrol(deadline - time.monotonic())
             if msg is not None and msg["k"] == AuthReply.KIND:
                 return AuthReply.from_map(msg)
@@ -217,13 +298,17 @@ class RogueMinion:
         return Aead(self.grant.session_key)
 
     def close(self) -> None:
-        for sock in (self.enrol, self.chan, self.sub):
+        self.enrol.close()
+        for sock in (self.chan, self.sub):
             if sock is not None:
                 sock.close(0)
 
 
 class RawZmtp:
-    """A ZMTP 3.0 peer by hand (NULL mechanism, DEALER): frames exactly as the test writes them."""
+    """A ZMTP 3.0 peer by hand (NULL mechanism, DEALER): frames exactly as the test writes them.
+
+    Only for ports that speak ZMTP (the enrolment port is raw TCP: use :class:`EnrolStream`);
+    against a CURVE port the handshake is refused (ConnectionError), which is the point."""
 
     def __init__(self, port: int, timeout: float = 5.0) -> None:
         self.sock = socket.create_connection((HOST, port), timeout=timeout)

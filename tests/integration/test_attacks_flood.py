@@ -1,9 +1,12 @@
 """The bounded cost of strangers, and auth starvation, against a real master (issue 7).
 
 The flood engine is bench/flood.py's (the same attacks ``python -m bench flood`` reports):
-16 stranger sockets cycling through oversized and garbage frames on the enrolment port, auth
-requests with garbage signatures over fresh challenges, plain and unknown-key CURVE
-connections to the channel and publish ports, and frames left a byte short. Each test is
+16 stranger sockets cycling through oversized and garbage frames on the enrolment port (raw
+TCP, length-prefixed frames: each violation closes the connection and the attacker
+reconnects), auth requests with garbage signatures over fresh challenges, plain and
+unknown-key CURVE connections to the channel and publish ports, and frames left a byte short.
+Then what the old ZMTP enrolment port could not bound: an endless stream of bytes, a 4 GiB
+declared length, and a slow-loris of 1,000 connections each sending 3 bytes. Each test is
 bounded (a few seconds of flood) and checks that the master is alive afterwards.
 """
 
@@ -14,7 +17,19 @@ import time
 import pytest
 import zmq
 
-from bench.flood import MINIONS, Flood, RssSampler, boot, enrol_s, flood_for, ping_ms
+from bench.flood import (
+    MINIONS,
+    Flood,
+    RssSampler,
+    boot,
+    closed_count,
+    enrol_s,
+    fd_count,
+    flood_for,
+    ping_ms,
+    slowloris,
+)
+from pvc.master.enrolport import MAX_PER_ADDRESS
 from tests.cluster.pvc import PvcCluster
 from tests.cluster.rogue import RogueMinion, curve_socket, master_curve, rss_mib
 
@@ -57,10 +72,11 @@ def test_strangers_cannot_send_on_the_channel_nor_subscribe(cluster):
     _alive(cluster)
 
 
-def test_oversized_preauth_frames_are_dropped(cluster):
+def test_oversized_preauth_frames_close_the_connection(cluster):
     rogue = RogueMinion(cluster, "big")
-    rogue.send_enrol(b"\x81" + b"\x00" * 5000)  # > max_preauth_size (4 KiB): zmq drops the peer
-    assert rogue.recv_enrol(0.5) is None
+    rogue.send_enrol(b"\x81" + b"\x00" * 5000)  # > max_preauth_size (4 KiB): closed at the header
+    assert rogue.enrol_closed(2.0) and rogue.recv_enrol(0.1) is None
+    assert rogue.hello()  # a new connection is welcome: nothing held against the address
     rogue.close()
     _alive(cluster)
 
@@ -78,9 +94,10 @@ def test_many_subscriptions_from_an_accepted_minion_do_not_grow_the_master(clust
     _alive(cluster)
 
 
-def test_stranger_flood_bounded_memory_latency_and_enrolment(cluster):
-    """16 sockets for 6 s (the bench runs 10): RSS growth < 64 MiB and back near baseline,
-    the connected minions' test.ping median < 100 ms, a new minion enrols within 5 s."""
+def test_stranger_flood_bounded_memory_and_latency(cluster):
+    """16 sockets for 6 s (the bench runs 10): RSS growth < 64 MiB and back near baseline, the
+    connected minions' test.ping median < 100 ms. A new minion's enrolment during the flood is
+    measured and printed here; its 5 s target is the xfail below."""
     pid = cluster.procs["master"].pid
     ping_ms(cluster, 3)
     base = rss_mib(pid)
@@ -101,37 +118,125 @@ def test_stranger_flood_bounded_memory_latency_and_enrolment(cluster):
     median = sorted(pings)[len(pings) // 2]
     print(f"flood: rss {base:.1f} -> peak {peak:.1f} -> after {after:.1f} MiB; ping median {median:.1f} ms "
           f"over {len(pings)}; enrol {enrol:.2f} s; sent {dict(flood.sent)}")
-    assert peak - base < 64 and after - base < 32
-    assert enrol < 5.0
+    assert peak - base < 64 and after - base < 16
     _alive(cluster)
-    assert median < 250.0, f"test.ping median {median:.0f} ms during the flood"  # 100 ms: see the next test
+    assert median < 100.0, f"test.ping median {median:.0f} ms during the flood"
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: small garbage frames on the enrolment port are read by the master's "
-                   "one loop (up to 5,000 per turn) before the channel: connected minions' test.ping median > 100 ms")
+@pytest.mark.xfail(strict=True, reason="BUG: a new minion on the attacker's address does not enrol within 5 s "
+                   "during the 16-socket flood (bench: inf with a 10 s timeout; 11.2 s in a 12 s flood). The flood "
+                   "reconnects after every violation (~5,000 connections/s from 127.0.0.1) and exhausts the per-address "
+                   "new-connection budget (address_rate 1000/s) it shares with the minion: 8-9 of 20 fresh hellos get "
+                   "a challenge. The minion sends its hello once per EnrolConnection, so a refused connection costs "
+                   "it a whole AUTH_REPLY_TIMEOUT (2.5-7.5 s) while libzmq silently reconnects with nothing to send")
+def test_new_minion_enrols_quickly_during_the_flood(cluster):
+    flood = flood_for(cluster, 16)
+
+    def during() -> tuple[int, float]:
+        time.sleep(1.0)
+        answered = 0
+        for _ in range(20):
+            probe = RogueMinion(cluster, "probe")
+            try:
+                probe.hello(1.0)
+                answered += 1
+            except TimeoutError:
+                pass
+            probe.close()
+        return answered, enrol_s(cluster, "new-flood2", timeout=5)
+
+    answered, enrol = flood.run_for(8.0, during)
+    print(f"during the flood: {answered}/20 fresh hellos answered within 1 s; a new minion enrolled in {enrol:.2f} s")
+    _alive(cluster)
+    assert answered >= 18 and enrol < 5.0
+
+
 def test_garbage_flood_does_not_delay_connected_minions(cluster):
+    """Garbage frames on the enrolment port from 16 sockets (each closed at its first frame,
+    the attacker reconnecting at once): test.ping median < 100 ms."""
     flood = flood_for(cluster, 16, ("garbage",))
     pings = flood.run_for(4.0, lambda: (time.sleep(0.5), ping_ms(cluster, 1, seconds=3.0))[1])
     median = sorted(pings)[len(pings) // 2]
     print(f"garbage flood: ping median {median:.1f} ms over {len(pings)}; sent {dict(flood.sent)}")
     _alive(cluster)
+    assert flood.sent["garbage"] > 100 and flood.sent["garbage_closed"] >= flood.sent["garbage"] - 16
     assert median < 100.0, f"test.ping median {median:.0f} ms during the flood"
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: ZMQ_MAXMSGSIZE bounds each frame, not a message: an endless "
-                   "multipart message of 4 KiB frames on the enrolment port is buffered by libzmq without limit")
-def test_endless_multipart_on_the_enrolment_port_is_bounded(cluster):
+def test_slowloris_of_1000_connections_is_bounded(cluster):
+    """1,000 connections from one address, each sending 3 bytes of a frame header and then
+    nothing: at most MAX_PER_ADDRESS are kept (the rest closed at once), the master does not
+    grow, minions keep answering, and the master lets go of every socket when they leave."""
+    pid = cluster.procs["master"].pid
+    before_rss, before_fds = rss_mib(pid), fd_count(pid)
+    with RssSampler(pid) as rss:
+        socks = slowloris(cluster.ret_port, 1000)
+        closed = closed_count(socks, 2.0)
+        held_fds = fd_count(pid)
+        pings = ping_ms(cluster, 10)
+    peak = max(rss.samples)
+    for s in socks:
+        s.close()
+    deadline = time.monotonic() + 5
+    while fd_count(pid) > before_fds + 4 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    after_fds, after_rss = fd_count(pid), rss_mib(pid)
+    median = sorted(pings)[len(pings) // 2]
+    print(f"slowloris: {len(socks)} connected, {closed} closed by the master at once, master fds "
+          f"{before_fds} -> {held_fds} -> {after_fds}, rss {before_rss:.1f} -> peak {peak:.1f} -> "
+          f"after {after_rss:.1f} MiB, ping median {median:.1f} ms")
+    assert len(socks) == 1000
+    assert closed >= 1000 - MAX_PER_ADDRESS
+    assert held_fds - before_fds <= MAX_PER_ADDRESS + 8
+    assert after_fds <= before_fds + 4, "the master keeps sockets of connections that left"
+    assert peak - before_rss < 64 and after_rss - before_rss < 16
+    assert median < 100.0
+    _alive(cluster)
+
+
+@pytest.mark.parametrize("mode", ["endless", "hugelen"])
+def test_endless_stream_on_the_enrolment_port_is_bounded(cluster, mode):
+    """Two connections writing bytes without end (inside one frame's declared length, or
+    behind a declared length of 4 GiB): each is closed at once, the master does not grow, and
+    the minions keep answering."""
     pid = cluster.procs["master"].pid
     before = rss_mib(pid)
-    flood = Flood(cluster.ret_port, cluster.channel_port, cluster.publish_port, b"", 2, ("multipart",),
-                  multipart_cap=192 * 1024 * 1024)
+    flood = Flood(cluster.ret_port, cluster.channel_port, cluster.publish_port, b"", 2, (mode,),
+                  endless_cap=192 * 1024 * 1024)
     with RssSampler(pid) as rss:
-        flood.run_for(4.0)
+        pings = flood.run_for(3.0, lambda: ping_ms(cluster, 1, seconds=2.5))
     time.sleep(1.0)
-    print(f"multipart: {flood.sent['multipart_bytes'] / 2**20:.0f} MiB sent, master {before:.0f} -> "
-          f"peak {max(rss.samples):.0f} -> after {rss_mib(pid):.0f} MiB")
+    after = rss_mib(pid)
+    peak = max(rss.samples)
+    median = sorted(pings)[len(pings) // 2]
+    print(f"{mode}: {flood.sent['endless_bytes'] / 2**20:.1f} MiB written, {flood.sent[mode + '_closed']} "
+          f"connections closed by the master (at most {flood.sent['endless_max_conn_bytes'] / 2**20:.1f} MiB "
+          f"written on one, kernel buffers included); master {before:.0f} -> peak {peak:.0f} -> after {after:.0f} MiB; "
+          f"ping median {median:.1f} ms")
     _alive(cluster)
-    assert max(rss.samples) - before < 64, f"master grew by {max(rss.samples) - before:.0f} MiB"
+    assert flood.sent[f"{mode}_closed"] >= 2, "the master closes every such connection"
+    assert flood.sent["endless_max_conn_bytes"] < 16 * 2**20, "closed early, not after the attacker gave up"
+    assert peak - before < 64 and after - before < 16
+    assert median < 100.0
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: after an endless stream the enrolment port refuses every new "
+                   "connection from that address for up to IDLE (30 s): connections the master closed while the peer "
+                   "was still writing get a late disconnect notice from libzmq, taken for a new connection (phantom "
+                   "entries fill MAX_PER_ADDRESS); measured: 10 of 10 fresh connections closed, a new minion: inf. "
+                   "tests/master/test_enrolport.py::test_violators_that_hang_up_leave_nothing_behind is the unit case")
+def test_enrolment_open_again_right_after_an_endless_stream(cluster):
+    flood = Flood(cluster.ret_port, cluster.channel_port, cluster.publish_port, b"", 2, ("hugelen",),
+                  endless_cap=64 * 1024 * 1024)
+    flood.run_for(2.0)
+    time.sleep(1.0)
+    socks = slowloris(cluster.ret_port, 10, b"")
+    closed = closed_count(socks, 1.0)
+    for sock in socks:
+        sock.close()
+    print(f"after an endless stream: {closed} of 10 fresh connections closed at once")
+    _alive(cluster)
+    assert closed == 0
 
 
 def test_auth_starvation_new_minion_and_master_restart(tmp_path):

@@ -1,5 +1,9 @@
 """pvc.master.auth: challenges (bound to the connection, single use, short-lived, unforgeable)
-and the enrolment queue (one request per connection, FIFO, bounded), without a daemon."""
+and the enrolment queue (one request per connection, FIFO, bounded), without a daemon.
+
+``Enrolment.on_message`` raises ProtocolError, AuthError or InvalidMinionId for anything that
+must end the connection (the enrolment port closes it, tests/master/test_enrolport.py); what
+it raised for must leave no trace: nothing sent, nothing queued."""
 
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ import pvc.master.auth as auth_mod
 from pvc import events
 from pvc.config import MasterConfig
 from pvc.crypto import Ed25519PrivateKey, curve_keypair, public_bytes
-from pvc.errors import AuthError
+from pvc.errors import AuthError, InvalidMinionId, ProtocolError
 from pvc.master.auth import CHALLENGE_TTL, Challenges, Enrolment
 from pvc.master.keystore import KeyStore
 from pvc.master.sessions import Sessions
@@ -192,8 +196,9 @@ def test_second_key_for_an_accepted_id_is_denied(h: Harness) -> None:
 
 def test_request_on_another_connection_refused(h: Harness) -> None:
     chal = h.challenge(b"A")
-    h.request(b"B", "web1", Ed25519PrivateKey.generate(), chal=chal)
-    assert not h.enrol.queue and h.enrol.refused == 1
+    with pytest.raises(AuthError, match="not given"):
+        h.request(b"B", "web1", Ed25519PrivateKey.generate(), chal=chal)
+    assert not h.enrol.queue and not h.sent
 
 
 def test_request_replayed_refused(h: Harness) -> None:
@@ -201,21 +206,24 @@ def test_request_replayed_refused(h: Harness) -> None:
     req, _ = h.request(b"A", "web1", ident)
     h.enrol.serve(time.monotonic())
     h.replies()
-    h.enrol.on_message(b"A", req.encode())  # the same request again, same connection
-    assert not h.enrol.queue and h.enrol.refused == 1
+    with pytest.raises(AuthError, match="already used"):
+        h.enrol.on_message(b"A", req.encode())  # the same request again, same connection
+    assert not h.enrol.queue
     h.enrol.serve(time.monotonic())
     assert not h.sent
 
 
 def test_expired_challenge_refused(h: Harness) -> None:
     chal = h.enrol.challenges.issue(b"A", time.time() - CHALLENGE_TTL - 1)
-    h.request(b"A", "web1", Ed25519PrivateKey.generate(), chal=chal)
-    assert not h.enrol.queue and h.enrol.refused == 1
+    with pytest.raises(AuthError, match="expired"):
+        h.request(b"A", "web1", Ed25519PrivateKey.generate(), chal=chal)
+    assert not h.enrol.queue and not h.sent
 
 
 def test_forged_challenge_refused(h: Harness) -> None:
-    h.request(b"A", "web1", Ed25519PrivateKey.generate(), chal=os.urandom(32))
-    assert not h.enrol.queue and h.enrol.refused == 1
+    with pytest.raises(AuthError, match="not given"):
+        h.request(b"A", "web1", Ed25519PrivateKey.generate(), chal=os.urandom(32))
+    assert not h.enrol.queue and not h.sent
 
 
 def test_bad_signature_refused_at_serve(h: Harness) -> None:
@@ -230,21 +238,32 @@ def test_bad_signature_refused_at_serve(h: Harness) -> None:
 @pytest.mark.parametrize("payload", [b"\xc1", b"x" * 5000, Sealed("web1", 0, b"").encode(),
                                      Challenge(bytes(32)).encode()])
 def test_garbage_and_wrong_kinds_refused(h: Harness, payload: bytes) -> None:
-    h.enrol.on_message(b"A", payload)
-    assert h.enrol.refused == 1 and not h.sent and not h.enrol.queue
+    with pytest.raises(ProtocolError):
+        h.enrol.on_message(b"A", payload)
+    assert not h.sent and not h.enrol.queue
 
 
 @pytest.mark.parametrize("mid", ["../etc/passwd", "", "a/b", "..", "-x"])
 def test_invalid_ids_refused_before_the_queue(h: Harness, mid: str) -> None:
-    h.request(b"A", mid, Ed25519PrivateKey.generate())
-    assert not h.enrol.queue and h.enrol.refused == 1
+    chal = h.challenge(b"A")
+    with pytest.raises(InvalidMinionId):
+        h.request(b"A", mid, Ed25519PrivateKey.generate(), chal=chal)
+    assert not h.enrol.queue and not h.sent
+    h.request(b"A", "web1", Ed25519PrivateKey.generate(), chal=chal)  # checked before the challenge was used
+    assert list(h.enrol.queue) == [b"A"]
 
 
 def test_per_connection_rate(h: Harness) -> None:
+    raised = 0
     for _ in range(100):
-        h.enrol.on_message(b"A", Hello().encode())
+        try:
+            h.enrol.on_message(b"A", Hello().encode())
+        except ProtocolError as exc:
+            assert "too many" in str(exc)
+            raised += 1
     assert len(h.sent) <= 2 * auth_mod.ENROL_RATE + 1
-    assert h.enrol.refused >= 100 - len(h.sent)
+    assert raised == 100 - len(h.sent)
+    h.challenge(b"B")  # per connection: another one is not affected
 
 
 # -- the queue -----------------------------------------------------------------------------------
@@ -272,11 +291,13 @@ def test_served_fifo_round_robin(h: Harness) -> None:
 
 def test_queue_bounded(h: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(auth_mod, "MAX_QUEUED", 2)
-    for peer in (b"A", b"B", b"C"):
+    for peer in (b"A", b"B"):
         h.request(peer, "m" + peer.decode(), Ed25519PrivateKey.generate())
-    assert list(h.enrol.queue) == [b"A", b"B"] and h.enrol.refused == 1
+    with pytest.raises(ProtocolError, match="queue is full"):
+        h.request(b"C", "mC", Ed25519PrivateKey.generate())
+    assert list(h.enrol.queue) == [b"A", b"B"]
     h.request(b"A", "mA", Ed25519PrivateKey.generate())  # a queued connection may still replace its own
-    assert len(h.enrol.queue) == 2 and h.enrol.refused == 1
+    assert list(h.enrol.queue) == [b"A", b"B"]  # and keeps its turn
 
 
 def test_serve_rate_limited(tmp_path: Path) -> None:

@@ -2,7 +2,11 @@
 with frames a fake master builds with the real wire code (auth, sealed channel, publications).
 
 The core's channel socket is replaced by a capture before auth (its CURVE sockets would need a
-real master); the enrolment DEALER is real and connects to an unused loopback port.
+real master). Enrolment: the core opens a real :class:`pvc.minion.enrol.EnrolConnection`
+(a STREAM socket) per attempt towards an unused loopback port; the fake master plays
+libzmq's side of it — the connect notice ``[b"master", b""]``, then length-prefixed frames
+(``pvc.wire.stream.frame``) — and reads what the connection sends. One test runs the
+exchange against a real TCP listener instead, to check the bytes on the wire.
 """
 
 from __future__ import annotations
@@ -20,17 +24,19 @@ import zmq
 
 from pvc.config import MinionConfig
 from pvc.crypto import Aead, Ed25519PrivateKey, curve_keypair
-from pvc.errors import AuthError, ReplayError
+from pvc.errors import AuthError, ProtocolError, ReplayError
 from pvc.minion.core import RESEND_FIRST, MinionCore
+from pvc.minion.enrol import PEER, REPLY_MAX, EnrolConnection
 from pvc.results import RESTARTED, Return
 from pvc.wire import auth as wire_auth
 from pvc.wire.auth import ACCEPTED, PENDING, ReplyParams, make_reply
 from pvc.wire.codec import decode
 from pvc.wire.inner import Ack, Grains, Heartbeat, JobBox, Lost, Pong, Rekey, Ret
-from pvc.wire.messages import MASTER_CHANNEL_KINDS, Challenge, Job, Reauth, Sealed
+from pvc.wire.messages import ENROL_KINDS, MASTER_CHANNEL_KINDS, AuthRequest, Challenge, Hello, Job, Reauth, Sealed
 from pvc.wire.publication import BROADCAST, seal
 from pvc.wire.record import Record
 from pvc.wire.sealed import Channel
+from pvc.wire.stream import Deframer, frame
 
 CHAN_PORT, PUB_PORT = 4507, 4505
 
@@ -52,6 +58,33 @@ class Capture:
 
     def close(self, linger: int | None = None) -> None:
         pass
+
+
+class EnrolTap:
+    """What the core's enrolment connection sends (and still hands to its real socket)."""
+
+    def __init__(self, conn: EnrolConnection) -> None:
+        self.conn = conn
+        self.payloads: list[bytes] = []
+        real = conn.send
+
+        def send(payload: bytes) -> None:
+            self.payloads.append(payload)
+            real(payload)
+
+        conn.send = send  # type: ignore[method-assign]
+
+    def kinds(self) -> list[str]:
+        return [decode(p, ENROL_KINDS, 4096)["k"] for p in self.payloads]
+
+
+def connected(core: MinionCore) -> EnrolTap:
+    """A core that just said hello: tap its enrolment connection, then libzmq's connect notice."""
+    assert core.state == "hello" and core.enrol is not None
+    tap = EnrolTap(core.enrol)
+    core._on_enrol([PEER, b""])
+    assert tap.kinds() == [Hello.KIND], "the hello waits for the connection, then goes out"
+    return tap
 
 
 class Loop:
@@ -108,8 +141,12 @@ class Master:
         capture = Capture()
         core.chan = capture  # type: ignore[assignment]
         core.endpoint = (f"tcp://{core.cfg.master}:{CHAN_PORT}", self.curve)
-        core._on_enrol([Challenge(b"\x42" * 32).encode()])
+        tap = connected(core)
+        conn = core.enrol
+        core._on_enrol([PEER, frame(Challenge(b"\x42" * 32).encode())])
         assert core.state == "auth" and core.req is not None
+        assert tap.kinds() == [Hello.KIND, AuthRequest.KIND]
+        assert AuthRequest.from_map(decode(tap.payloads[-1], ENROL_KINDS, 4096)) == core.req
         real_time = wire_auth.time
         wire_auth.time = types.SimpleNamespace(time=lambda: real_time.time() + clock_skew)  # type: ignore[assignment]
         try:
@@ -117,7 +154,11 @@ class Master:
         finally:
             wire_auth.time = real_time  # type: ignore[assignment]
         self.mtime = reply.mtime
-        core._on_enrol([reply.encode()])
+        data = frame(reply.encode())
+        core._on_enrol([PEER, data[:7]])  # a frame may arrive in several TCP chunks
+        assert core.state == "auth" and core.enrol is conn
+        core._on_enrol([PEER, data[7:]])
+        assert core.enrol is None and conn is not None and conn.sock.closed, "one exchange per connection"
         if core.state == "authed":
             assert core.chan is capture, "the core opened real sockets"
             self.channel = Channel(core.id, channel_key)
@@ -359,11 +400,114 @@ def test_garbage_on_every_socket_is_refused_not_raised_elsewhere(env: dict[str, 
     from pvc.errors import PvcError
 
     core, _, funcs = _authed(env)
-    for frames, handler in (([b"\xc1"], core._on_enrol), ([b"a", b"b"], core._on_enrol),
-                            ([Sealed("web1", 0, b"x").encode()], core._on_channel), ([b"\x80"], core._on_channel),
+    assert core.enrol is None
+    core._on_enrol([PEER, frame(b"\xc1")])  # no enrolment connection once authed: nothing to read
+    for frames, handler in (([Sealed("web1", 0, b"x").encode()], core._on_channel), ([b"\x80"], core._on_channel),
                             ([BROADCAST], core._on_publication), ([BROADCAST, b"\x90"], core._on_publication),
                             ([BROADCAST, dataclasses.replace(Sealed("web1", 1, b""), id="x").encode()],
                              core._on_publication)):
         with pytest.raises(PvcError):
             handler(frames)
     assert core.state == "authed" and funcs.calls == []
+
+
+@pytest.mark.parametrize("data", [frame(b"\xc1"), frame(Hello().encode()), frame(Sealed("web1", 0, b"x").encode()),
+                                  (REPLY_MAX + 1).to_bytes(4, "big"), frame(b"")])
+def test_garbage_on_the_enrolment_connection_refused(env: dict[str, Any], data: bytes) -> None:
+    core = env["new"]()
+    core.tick(time.monotonic())
+    tap = connected(core)
+    with pytest.raises(ProtocolError):
+        core._on_enrol([PEER, data])
+    assert core.state == "hello" and core.req is None and tap.kinds() == [Hello.KIND]
+
+
+def test_enrolment_connection_notices_and_odd_frames(env: dict[str, Any]) -> None:
+    core = env["new"]()
+    core.tick(time.monotonic())
+    tap = connected(core)
+    core._on_enrol([b"a", b"b", b"c"])  # not a STREAM message: ignored
+    core._on_enrol([PEER, b""])  # disconnected: nothing is sent on a dead connection
+    assert core.enrol is not None and not core.enrol.up
+    core._on_enrol([PEER, b""])  # libzmq reconnected: the hello is not repeated on it
+    assert tap.kinds() == [Hello.KIND] and core.state == "hello"
+
+
+def test_several_frames_in_one_chunk(env: dict[str, Any]) -> None:
+    """A challenge and (wrongly early) a reply in one TCP chunk: both are read, in order."""
+    core = env["new"]()
+    master = Master()
+    core.tick(time.monotonic())
+    connected(core)
+    core._on_enrol([PEER, frame(Challenge(b"\x42" * 32).encode())])
+    assert core.req is not None
+    reply, _ = make_reply(core.req, ACCEPTED, master.params, master.kid, master.session_key)
+    core.chan = Capture()  # type: ignore[assignment]
+    core.endpoint = (f"tcp://{core.cfg.master}:{CHAN_PORT}", master.curve)
+    core._on_enrol([PEER, frame(Challenge(b"\x43" * 32).encode()) + frame(reply.encode())])
+    assert core.state == "authed" and core.enrol is None
+
+
+def test_each_attempt_opens_a_new_connection(env: dict[str, Any]) -> None:
+    core = env["new"]()
+    now = time.monotonic()
+    core.tick(now)
+    first = core.enrol
+    assert first is not None and core.loop.socks == [first.sock]
+    connected(core)
+    core.tick(now + 60)  # no challenge came: a new connection, the old one closed
+    second = core.enrol
+    assert second is not None and second is not first and first.sock.closed
+    assert core.loop.socks == [second.sock] and core.attempts == 1
+    core.close()
+    assert core.enrol is None and second.sock.closed and core.loop.socks == []
+
+
+def test_exchange_over_a_real_tcp_connection(env: dict[str, Any]) -> None:
+    """The bytes on the wire: framed hello, framed auth over our challenge, and the minion
+    closes the connection after the reply."""
+    cfg = env["cfg"]
+    master = Master()
+    listener = socket.create_server(("127.0.0.1", cfg.master_port))
+    listener.settimeout(5)
+    core = env["new"]()
+
+    def pump(until: Any) -> None:
+        deadline = time.monotonic() + 5
+        while not until() and time.monotonic() < deadline:
+            if core.enrol is not None and core.enrol.sock.poll(50):
+                core.on_readable(core.enrol.sock)
+
+    try:
+        core.tick(time.monotonic())
+        conn, _ = listener.accept()
+        conn.settimeout(5)
+        pump(lambda: core.enrol is not None and core.enrol.up)
+        deframer = Deframer(4096)
+
+        def read_one() -> dict[str, Any]:
+            out: list[bytes] = []
+            while not out:
+                chunk = conn.recv(65536)
+                assert chunk, "the minion closed the connection early"
+                out = deframer.feed(chunk)
+            return decode(out[0], ENROL_KINDS, 4096)
+
+        assert read_one()["k"] == Hello.KIND
+        conn.sendall(frame(Challenge(b"\x42" * 32).encode()))
+        pump(lambda: core.state == "auth")
+        req = AuthRequest.from_map(read_one())
+        assert req == core.req and req.chal == b"\x42" * 32
+        core.chan = Capture()  # type: ignore[assignment]
+        core.endpoint = (f"tcp://{core.cfg.master}:{CHAN_PORT}", master.curve)
+        reply, _ = make_reply(req, ACCEPTED, master.params, master.kid, master.session_key)
+        data = frame(reply.encode())
+        conn.sendall(data[:100])
+        time.sleep(0.05)
+        conn.sendall(data[100:])
+        pump(lambda: core.state == "authed")
+        assert core.state == "authed" and core.enrol is None
+        assert conn.recv(100) == b"", "the minion closes its enrolment connection"
+        conn.close()
+    finally:
+        listener.close()
