@@ -8,7 +8,6 @@ config has ``cluster:``). Everything started here is stopped by PID.
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -134,8 +133,9 @@ def ticks(lab_dir: Path, name: str) -> tuple[int, list[int]]:
 
 
 def pid_alive(pid: int) -> bool:
+    """Running (a zombie waiting for its new parent to reap it is not)."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
         return False
-    return True
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"

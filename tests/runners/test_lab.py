@@ -214,3 +214,58 @@ def test_primary_sigkill_mid_flush_completes_once(cluster_lab: ClusterLab) -> No
         boots, numbers = ticks(cl.dir, name)
         assert boots == 1 and numbers == list(range(numbers[0], numbers[0] + len(numbers)))
     assert cl.json("node", "ready", "hv1", "--wait")["state"] == "done"
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _children(pid: int) -> list[int]:
+    from pathlib import Path
+
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(c) for c in (task / "children").read_text().split()]
+    return found
+
+
+@pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGKILL])
+def test_master_with_cluster_runs_a_coordinator_child(cluster_lab: ClusterLab, tmp_path: Any,
+                                                      how: signal.Signals) -> None:
+    """`pvc master` with cluster: starts the coordinator as its child; it ends with the master."""
+    import socket
+    import subprocess
+    import sys
+
+    import yaml
+
+    from tests.runners.conftest import ROOT, pid_alive
+
+    cfg = {"interface": "127.0.0.1", "publish_port": _free_port(), "ret_port": _free_port(),
+           "channel_port": _free_port(), "root_dir": "root", "cluster": {"zookeeper": cluster_lab.zk, "root": ROOT}}
+    (tmp_path / "master").write_text(yaml.safe_dump(cfg))
+    identity = f"{socket.gethostname().split('.')[0]}-{tmp_path.name}"
+    master = subprocess.Popen([sys.executable, "-m", "pvc.cli.main", "master", "-c", str(tmp_path)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        election = cluster_lab.fake.store.client.zk.Lock(cluster_lab.fake.store.schema.path("election"))
+        deadline = time.monotonic() + 20
+        while identity not in election.contenders():
+            assert time.monotonic() < deadline, f"{identity} never contended"
+            time.sleep(0.1)
+        kids = _children(master.pid)
+        assert len(kids) == 1
+        master.send_signal(how)
+        master.wait(10)
+        deadline = time.monotonic() + 10
+        while pid_alive(kids[0]) or identity in election.contenders():
+            assert time.monotonic() < deadline, "the coordinator outlived its master"
+            time.sleep(0.1)
+    finally:
+        if master.poll() is None:
+            master.kill()
+            master.wait()
