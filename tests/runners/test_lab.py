@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from pvc.cluster.records import VMRecord, VMState
-from pvc.runners.tree import RunnerTree, StepState
+from pvc.runners.tree import RunnerTree, StepState, VMStatus
 from tests.runners.conftest import ClusterLab, guest_xml, ticks
 
 VMS = ("r1", "r2", "r3", "r4")
@@ -46,6 +46,7 @@ class BusRecorder:
 
         self.cfg = load_master(master_dir)
         self.events: list[tuple[str, dict[str, Any]]] = []
+        self.fired_at: dict[str, float] = {}  # tag -> when the master put it on the bus (last one)
         self._stop = threading.Event()
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -64,6 +65,7 @@ class BusRecorder:
                     _, payload = sock.recv_multipart()
                     event = unpack(payload)
                     self.events.append((event["tag"], event["data"]))
+                    self.fired_at[event["tag"]] = float(event["ts"])
         finally:
             sock.close(0)
 
@@ -92,6 +94,19 @@ def test_define_list_and_selector(cluster_lab: ClusterLab) -> None:
     assert time.monotonic() - defined < 5
     assert rows["s1"]["desired_state"] == "stop" and rows["s1"]["node"] == "hv2"
     assert [r["name"] for r in cl.json("vm", "list", "--node", "hv3")] == ["s2"]
+    # actual state follows libvirt's events into ZooKeeper within 1 s
+    tree = RunnerTree(cl.fake.store)
+    for verb, tag, state in (("start", "started", "running"), ("stop", "stopped", "stopped")):
+        bus = BusRecorder(cl.master_dir)
+        assert cl.pvc("vm", verb, "s1").returncode == 0
+        deadline = time.monotonic() + 5
+        while f"pvc/vm/s1/{tag}" not in bus.fired_at or (tree.status("s1") or VMStatus("s1", "", None, 0)).state != state:
+            assert time.monotonic() < deadline, (bus.events, tree.status("s1"))
+            time.sleep(0.02)
+        bus.stop()
+        status = tree.status("s1")
+        assert status is not None and status.node == "hv2"
+        assert 0 <= status.since - bus.fired_at[f"pvc/vm/s1/{tag}"] < 1.0
     for name in ("s1", "s2"):
         assert cl.pvc("vm", "remove", name).returncode == 0
     assert set(placed(cl)) == set(VMS)
