@@ -110,8 +110,23 @@ def runner(config_dir: str, zk_hosts: str | None, zk_root: str, test: bool, out:
       pvc runner vm.migrate vm1 node=hv3
     """
     call_args, kwargs = parse_call_args(args)
+    if name.startswith("sys."):  # introspection needs neither ZooKeeper nor the master
+        from pvc.runners.context import RunnerContext, log_events
+        from pvc.runners.jobs import NodeJobs, no_jobs
+        from pvc.runners.registry import default_registry
+
+        log = logging.getLogger("pvc.runners")
+        ctx = RunnerContext(None, NodeJobs(no_jobs), log, log_events(log),  # type: ignore[arg-type]
+                            registry=default_registry())
+        result = ctx.registry.call(ctx, name, call_args, kwargs)  # type: ignore[union-attr]
+        _print(name, result, out)
+        return
     with runner_context(config_dir, zk_hosts, zk_root, test, PlainProgress() if out == "human" else None) as ctx:
         result = ctx.registry.call(ctx, name, call_args, kwargs)
+    _print(name, result, out)
+
+
+def _print(name: str, result: Any, out: str) -> None:
     if name == "sys.doc" and out == "human" and isinstance(result, dict):
         click.echo("\n\n".join(str(v) for v in result.values()))
         return

@@ -33,6 +33,11 @@ class JobClient(Protocol):
     def close(self) -> None: ...
 
 
+def no_jobs() -> JobClient:
+    """The client factory of a context that must run no job (introspection, unit tests)."""
+    raise NodeJobFailed("-", "jobs", "this context runs no jobs (no master client)")
+
+
 class NodeJobs:
     def __init__(self, factory: Callable[[], JobClient]) -> None:
         self._factory = factory
