@@ -184,6 +184,22 @@ def test_flush_and_ready_with_zero_downtime(cluster_lab: ClusterLab) -> None:
     assert libvirt_homes(cl) == {n: ["hv1"] for n in VMS}
 
 
+def test_vm_migrate_unmigrate_move(cluster_lab: ClusterLab) -> None:
+    cl = cluster_lab
+    steps = (("migrate", ["--node", "hv2"], "hv2", "hv1"), ("unmigrate", [], "hv1", None),
+             ("move", ["--node", "hv3"], "hv3", None), ("migrate", [], None, "hv3"), ("unmigrate", [], "hv3", None),
+             ("move", ["--node", "hv1"], "hv1", None))
+    for verb, extra, node, last in steps:
+        out = cl.json("vm", verb, "r1", *extra)
+        assert out["method"] == "live", out
+        vm = placed(cl)["r1"]
+        assert (node is None or vm.node == node) and vm.last_node == last, (verb, vm)
+        assert libvirt_homes(cl)["r1"] == [vm.node]
+    assert cl.pvc("vm", "migrate", "r1", "--node", "hv1").returncode == 2  # already there
+    boots, numbers = ticks(cl.dir, "r1")
+    assert boots == 1 and numbers == list(range(numbers[0], numbers[0] + len(numbers)))
+
+
 def test_primary_sigkill_new_primary_under_5s(cluster_lab: ClusterLab) -> None:
     cl = cluster_lab
     old = cl.wait_primary()
