@@ -9,14 +9,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pvc import events
 from pvc.errors import InvalidArgument, JobNotFound, ProtocolError, PvcError
 from pvc.master.jobcache import JobRecord, SqlJobCache
 from pvc.master.jobcache import JobView as CachedJob
 from pvc.master.jobs import ActiveJob, ActiveJobs, JidFactory
+from pvc.master.observers import ClientStreams
 from pvc.master.publisher import Publisher
 from pvc.master.returns import Returns
 from pvc.master.sessions import Session, Sessions
+from pvc.observers import JobObserver
 from pvc.results import NOT_CONNECTED
 from pvc.targeting import Target, compile_target
 from pvc.wire.inner import Kill, ReturnRec
@@ -69,6 +70,8 @@ class ClientContext:
     fire: Callable[[str, dict], None]
     send: Callable[[bytes, bytes], None]
     send_minion: Callable[[Session, Record], None]
+    observers: JobObserver
+    streams: ClientStreams
 
 
 def cached_view(view: CachedJob, running: list[str]) -> JobView:
@@ -138,7 +141,7 @@ class ClientHandlers:
                                peer, Published(jid, expected, {mid: NOT_CONNECTED for mid in not_connected}).encode())
         job = ActiveJob(jid, frozenset(expected), not_connected, time.monotonic() + req.timeout)
         if req.stream:
-            job.waiters.add(peer)
+            ctx.streams.watch(jid, peer)
         ctx.jobs.add(job)
         if len(not_connected) < len(expected):
             wire = Job(jid, target.expr, target.tgt_type, req.fun, req.args, req.kwargs, now, req.timeout)
@@ -147,8 +150,7 @@ class ClientHandlers:
                 ctx.publisher.broadcast(wire)
             else:
                 ctx.publisher.to_each(wire, (mid for mid in ids if mid in connected))
-        ctx.fire(events.job_new(jid), {"fun": req.fun, "tgt": req.tgt, "tgt_type": req.tgt_type,
-                                       "minions": expected})
+        ctx.observers.job_published(jid, req.fun, req.tgt, req.tgt_type, expected)
         if not job.outstanding():
             ctx.returns.finish(job)
 

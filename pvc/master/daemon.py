@@ -36,11 +36,13 @@ from pvc.master.inbox import Inbox
 from pvc.master.jobcache import open_job_cache
 from pvc.master.jobs import ActiveJobs
 from pvc.master.keystore import KeyStore
+from pvc.master.observers import BusObserver, ClientStreams
 from pvc.master.publisher import Publisher
 from pvc.master.ratelimit import PeerLimiter, TokenBucket
 from pvc.master.returns import Delivery, Returns
 from pvc.master.sessions import Session, Sessions
 from pvc.master.zap import CHANNEL_DOMAIN, ZapHandler
+from pvc.observers import Observers
 from pvc.wire.auth import ACCEPTED, ReplyParams
 from pvc.wire.codec import decode
 from pvc.wire.inner import Ack, Rekey
@@ -90,7 +92,9 @@ class Master:
         self.peers = PeerLimiter(cfg.peer_rate, cfg.peer_rate)
 
         self.publisher = Publisher(self.pub, self.sessions, self.identity, self.send_minion)
-        self.returns = Returns(self.cache, self.jobs, Delivery(self._ack, self.send_client, self.bus.fire,
+        self.streams = ClientStreams(self.send_client)
+        self.observers = Observers([BusObserver(self.bus.fire), self.streams])
+        self.returns = Returns(self.cache, self.jobs, Delivery(self._ack, self.send_client, self.observers,
                                                                self.sessions.running))
         self.inbox = Inbox(self.returns, self.grains, self._reply, self.bus.fire, self.end_session)
         params = ReplyParams(self.identity, cfg.publish_port, cfg.channel_port, curve_pub)
@@ -101,7 +105,7 @@ class Master:
         self.clients = ClientHandlers(ClientContext(
             cfg.nodegroups, cfg.max_message_size, self.cache, self.jobs, self.returns, self.sessions,
             self.publisher, lambda: self.accepted, self.grains, self.reload_keys, self.bus.fire, self.send_client,
-            self._reply))
+            self._reply, self.observers, self.streams))
         # (socket, handler, frames with metadata?, most messages per turn): minions first
         self.handlers: list[tuple[zmq.Socket, Callable[[list[Any]], None], bool, int]] = [
             (self.zap.sock, lambda frames: self.zap.handle(frames, time.monotonic()), False, DRAIN_LIMIT),

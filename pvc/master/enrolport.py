@@ -3,8 +3,8 @@
 What a stranger can cost the master here is bounded by construction: at most
 ``MAX_CONNECTIONS`` connections (``MAX_PER_ADDRESS`` from one source address, new ones at
 ``address_rate`` per second per address), each holding at most one frame of
-``max_preauth_size`` bytes and a few chunks in ZeroMQ's queue, closed after ``IDLE`` seconds
-without a complete message — and closed at once on any violation (a frame too long, garbage,
+``max_preauth_size`` bytes and a few chunks in ZeroMQ's queue, closed ``LIFETIME`` seconds after
+it opened (an honest exchange takes milliseconds) — and closed at once on any violation (a frame too long, garbage,
 a bad challenge, too many messages): strangers get nothing but a closed connection, and must
 pay a new TCP handshake to try again.
 """
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -25,7 +26,7 @@ from pvc.wire.stream import Deframer, frame
 log = logging.getLogger(__name__)
 MAX_CONNECTIONS = 1024
 MAX_PER_ADDRESS = 256
-IDLE = 30.0
+LIFETIME = 10.0
 CHUNKS_QUEUED = 8  # chunks (<= 8 KiB each) libzmq may queue per connection before it stops reading
 
 
@@ -33,7 +34,7 @@ CHUNKS_QUEUED = 8  # chunks (<= 8 KiB each) libzmq may queue per connection befo
 class Connection:
     address: str
     deframer: Deframer
-    last_active: float = field(default_factory=time.monotonic)
+    opened: float = field(default_factory=time.monotonic)
 
 
 class EnrolmentPort:
@@ -47,6 +48,7 @@ class EnrolmentPort:
         self.per_address: dict[str, int] = {}
         self.new_conns = PeerLimiter(address_rate, 2 * address_rate, max_peers=65_536)
         self.refused = 0
+        self._closed: OrderedDict[bytes, None] = OrderedDict()  # ids we closed, whose end notice is due
         self._last_sweep = time.monotonic()
 
     def on_frames(self, frames: list[zmq.Frame]) -> None:
@@ -55,16 +57,17 @@ class EnrolmentPort:
         conn_id, data = frames[0].bytes, frames[1]
         conn = self.conns.get(conn_id)
         if not data.bytes:  # libzmq's notice: a connection opened (or closed)
-            if conn is None:
-                self._opened(conn_id, data)
-            else:
+            if conn is not None:
                 self._forget(conn_id)
+            elif conn_id in self._closed:  # the late notice of one we closed
+                del self._closed[conn_id]
+            else:
+                self._opened(conn_id, data)
             return
         if conn is None:
             return
         try:
             for payload in conn.deframer.feed(data.bytes):
-                conn.last_active = time.monotonic()
                 self.handle(conn_id, payload)
         except (ProtocolError, AuthError, InvalidMinionId) as exc:
             self.refused += 1
@@ -100,6 +103,10 @@ class EnrolmentPort:
             self.sock.send_multipart([conn_id, b""], zmq.NOBLOCK)  # STREAM: an empty frame closes
         except zmq.ZMQError:
             pass
+        # libzmq may still report this connection's end later: that notice is not a new one
+        self._closed[conn_id] = None
+        while len(self._closed) > MAX_CONNECTIONS * 64:
+            self._closed.popitem(last=False)
 
     def _forget(self, conn_id: bytes) -> bool:
         conn = self.conns.pop(conn_id, None)
@@ -113,9 +120,9 @@ class EnrolmentPort:
         return True
 
     def sweep(self, now: float) -> None:
-        """Close connections idle for longer than ``IDLE`` (at most once a second)."""
+        """Close connections open for longer than ``LIFETIME`` (checked at most once a second)."""
         if now - self._last_sweep < 1.0:
             return
         self._last_sweep = now
-        for conn_id in [c for c, conn in self.conns.items() if now - conn.last_active > IDLE]:
+        for conn_id in [c for c, conn in self.conns.items() if now - conn.opened > LIFETIME]:
             self.close(conn_id)

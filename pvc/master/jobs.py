@@ -25,7 +25,6 @@ class ActiveJob:
     expected: frozenset[str]
     not_connected: frozenset[str]
     deadline: float
-    waiters: set[bytes] = field(default_factory=set)
     returned: set[str] = field(default_factory=set)
     lost: dict[str, str] = field(default_factory=dict)  # minion -> why it will never return
     finished: bool = False

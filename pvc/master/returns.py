@@ -19,12 +19,11 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from pvc import events
 from pvc.errors import JobCacheError
 from pvc.master.jobcache import JobRecord, SqlJobCache
 from pvc.master.jobs import ActiveJob, ActiveJobs
+from pvc.observers import JobObserver
 from pvc.wire.inner import Lost, Ret, ReturnRec
-from pvc.wire.local import Done, RetReply
 
 log = logging.getLogger(__name__)
 CACHE_RETRY = 1.0
@@ -35,8 +34,8 @@ class Delivery:
     """Where the collector's results go (narrow collaborators, not the whole master)."""
 
     ack: Callable[[str, list[str]], None]            # (minion id, jids)
-    to_client: Callable[[bytes, bytes], None]        # (client peer, reply bytes)
-    fire: Callable[[str, dict], None]                # (tag, data)
+    to_client: Callable[[bytes, bytes], None]        # (client peer, reply bytes): published replies
+    observers: JobObserver                           # the bus, client streams, metrics...
     running: Callable[[str, str], bool]              # (minion id, jid): still on it?
 
 
@@ -146,16 +145,10 @@ class Returns:
     def _deliver(self, pending: list[tuple[str, str, ReturnRec, float]], lost: dict[str, dict[str, str]]) -> None:
         touched: dict[str, ActiveJob] = {jid: job for jid in lost if (job := self.jobs.get(jid)) is not None}
         for jid, mid, ret, _ in pending:
-            data = {"id": mid, **ret.to_map()}
-            self.out.fire(events.job_ret(jid, mid), data)
+            self.out.observers.job_returned(jid, mid, ret.value())
             job = self.jobs.get(jid)
-            if job is None:
-                continue
-            touched[jid] = job
-            if job.waiters:
-                msg = RetReply(jid, mid, ret).encode()
-                for waiter in job.waiters:
-                    self.out.to_client(waiter, msg)
+            if job is not None:
+                touched[jid] = job
         for job in touched.values():  # only after every return of this turn went out
             if not job.finished and not job.outstanding():
                 self.finish(job)
@@ -189,10 +182,7 @@ class Returns:
                 self.cache.mark_missing(job.jid, missing)
             except JobCacheError as exc:
                 log.error("job %s: could not record who did not return: %s", job.jid, exc)
-        msg = Done(job.jid, missing).encode()
-        for waiter in job.waiters:
-            self.out.to_client(waiter, msg)
-        job.waiters.clear()
+        self.out.observers.job_finished(job.jid, missing)
 
     def finish_due(self, now: float) -> None:
         for job in self.jobs.due(now):

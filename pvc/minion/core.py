@@ -208,7 +208,8 @@ class MinionCore:
         self._close_enrol()
         self.enrol = EnrolConnection(self.zctx, f"tcp://{self.cfg.master}:{self.cfg.master_port}")
         self.loop.register(self.enrol.sock, self)
-        self.enrol.send(Hello().encode())
+        self.enrol.opening = Hello().encode()
+        self.enrol.send(self.enrol.opening)
         self.state = "hello"
         self.next_action = now + _jitter(AUTH_REPLY_TIMEOUT)
 
@@ -272,6 +273,7 @@ class MinionCore:
             msg = decode(payload, MINION_ENROL_KINDS, REPLY_MAX)
             if msg["k"] == Challenge.KIND:
                 if self.state == "hello":
+                    self.enrol.opening = b""
                     self.req, self.eph = make_request(Offer(self.id, self.identity, self.curve_pub),
                                                       Challenge.from_map(msg).c)
                     self.enrol.send(self.req.encode())

@@ -26,6 +26,7 @@ class EnrolConnection:
         self.sock.connect(address)
         self.deframer = Deframer(REPLY_MAX)
         self.up = False
+        self.opening = b""  # said on every (re)connect until answered: a refused connection is retried
         self.waiting: list[bytes] = []  # sent before the connection was up
 
     def send(self, payload: bytes) -> None:
@@ -46,6 +47,8 @@ class EnrolConnection:
             self.up = not self.up
             if self.up:
                 waiting, self.waiting = self.waiting, []
+                if self.opening and self.opening not in waiting:
+                    waiting.insert(0, self.opening)
                 for payload in waiting:
                     self.send(payload)
             return []

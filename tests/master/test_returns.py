@@ -13,7 +13,9 @@ from pvc import events
 from pvc.errors import JobCacheError
 from pvc.master.jobcache import JobRecord, SqlJobCache, open_job_cache
 from pvc.master.jobs import ActiveJob, ActiveJobs
+from pvc.master.observers import BusObserver, ClientStreams
 from pvc.master.returns import Delivery, Returns
+from pvc.observers import Observers
 from pvc.results import RESTARTED, TIMED_OUT
 from pvc.wire.inner import Lost, Ret, ReturnRec
 from pvc.wire.local import REPLIES, Done, Published, RetReply
@@ -28,10 +30,13 @@ class Out:
         self.client: list[tuple[bytes, Any]] = []
         self.events: list[tuple[str, dict]] = []
         self.running: set[tuple[str, str]] = set()
-        self.delivery = Delivery(lambda mid, jids: self.acks.append((mid, list(jids))),
-                                 lambda peer, data: self.client.append((peer, REPLIES.decode_message(data, 1 << 20))),
-                                 lambda tag, data: self.events.append((tag, data)),
-                                 lambda mid, jid: (mid, jid) in self.running)
+        def to_client(peer: bytes, data: bytes) -> None:
+            self.client.append((peer, REPLIES.decode_message(data, 1 << 20)))
+
+        self.streams = ClientStreams(to_client)
+        bus = BusObserver(lambda tag, data: self.events.append((tag, data)))
+        self.delivery = Delivery(lambda mid, jids: self.acks.append((mid, list(jids))), to_client,
+                                 Observers([bus, self.streams]), lambda mid, jid: (mid, jid) in self.running)
 
 
 class FlakyCache:
@@ -67,15 +72,17 @@ def _record(jid: str = JID, minions: tuple[str, ...] = ("m1", "m2")) -> JobRecor
     return JobRecord(jid, "test.ping", [], {}, "m*", "glob", list(minions), time.time(), 5.0)
 
 
-def _active(jid: str = JID, minions: tuple[str, ...] = ("m1", "m2"), waiters: tuple[bytes, ...] = ()) -> ActiveJob:
-    return ActiveJob(jid, frozenset(minions), frozenset(), time.monotonic() + 5, waiters=set(waiters))
+def _active(jid: str = JID, minions: tuple[str, ...] = ("m1", "m2")) -> ActiveJob:
+    return ActiveJob(jid, frozenset(minions), frozenset(), time.monotonic() + 5)
 
 
 def _setup(cache: Any, waiters: tuple[bytes, ...] = ()) -> tuple[Returns, ActiveJobs, Out, ActiveJob]:
     jobs, out = ActiveJobs(), Out()
     rets = Returns(cache, jobs, out.delivery)
-    job = _active(waiters=waiters)
+    job = _active()
     jobs.add(job)
+    for peer in waiters:
+        out.streams.watch(JID, peer)
     rets.record_job(_record(), b"client", Published(JID, ["m1", "m2"]).encode())
     rets.flush()  # the job record is stored, then its publisher hears the jid
     assert out.client == [(b"client", Published(JID, ["m1", "m2"]))]
@@ -131,7 +138,7 @@ def test_all_returned_finishes_the_job(cache: SqlJobCache) -> None:
     rets.on_return("m1", Ret(JID, OK))
     rets.on_return("m2", Ret(JID, OK))
     rets.flush()
-    assert job.finished and not job.waiters
+    assert job.finished and not out.streams.watchers
     assert [m for _, m in out.client][-1] == Done(JID, {})
 
 
