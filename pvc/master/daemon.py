@@ -87,6 +87,10 @@ class Master:
         os.chmod(cfg.sock_dir, 0o700)
         self.client = self.zctx.socket(zmq.ROUTER)
         self.client.setsockopt(zmq.LINGER, 0)
+        # a ROUTER drops what exceeds a peer's high-water mark: a client pipelining thousands
+        # of jobs gets three replies per job (published, ret, done) before it reads them
+        self.client.setsockopt(zmq.SNDHWM, 1_000_000)
+        self.client.setsockopt(zmq.RCVHWM, 100_000)
         self.client.bind(f"ipc://{os.path.join(cfg.sock_dir, CLIENT_SOCKET)}")
         self.bus = EventBus(self.zctx, os.path.join(cfg.sock_dir, EVENTS_SOCKET))
         self.peers = PeerLimiter(cfg.peer_rate, cfg.peer_rate)

@@ -60,6 +60,7 @@ REQUEST_RECORDS: list[messages.Outer] = [
     local.JobKill("j1"),
     local.JobActive(),
     local.JobActive("web*", "glob"),
+    local.StatusReq(),
 ]
 
 REPLY_RECORDS: list[messages.Outer] = [
@@ -80,6 +81,7 @@ REPLY_RECORDS: list[messages.Outer] = [
     local.ActiveReply([local.ActiveRow("web1", "j1", "cmd.run", 3.0)]),
     local.ActiveReply([]),
     local.KillSent("j1", ["web1"]),
+    local.StatusReply([local.MinionStatus("web1", True, 0.5, -3.0, 2, 1), local.MinionStatus("web2", False)]),
 ]
 
 # plain records (not outer, not in a table)

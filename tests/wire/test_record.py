@@ -58,9 +58,9 @@ def test_tables_cover_every_kind() -> None:
     assert set(UP.table) == {"ret", "hb", "event", "grains", "lost", "bye"}
     assert set(DOWN.table) == {"ack", "rekey", "pong", "jobbox", "kill"}
     assert set(REQUESTS.table) == {"publish", "job_get", "job_list", "keys_changed", "event_fire", "expected", "ping",
-                                   "job_kill", "job_active"}
+                                   "job_kill", "job_active", "status"}
     assert set(REPLIES.table) == {"published", "ret", "done", "job", "jobs", "ok", "error", "minions", "active",
-                                  "kill_sent"}
+                                  "kill_sent", "statuses"}
     for rec in samples.UP_RECORDS:
         assert type(rec) in UP.table.values()
     for rec in samples.DOWN_RECORDS:
