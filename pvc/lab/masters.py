@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shutil
 import sys
 import time
 from collections.abc import Callable
@@ -31,8 +32,10 @@ PUBLISH_PORT = 4505
 PORT_STRIDE = 10  # master i uses 4505+10i, 4506+10i, 4507+10i
 
 
-def configure(lab_dir: Path, name: str, index: int, address: str, port: Callable[[int], int] = int) -> Master:
-    """Write master ``name``'s config; ``port`` maps each usual port to the one to use."""
+def configure(lab_dir: Path, name: str, index: int, address: str, port: Callable[[int], int] = int,
+              cluster: dict[str, Any] | None = None) -> Master:
+    """Write master ``name``'s config; ``port`` maps each usual port to the one to use;
+    ``cluster`` is its ``cluster:`` section (ZooKeeper: the master then runs a coordinator)."""
     d = Path(lab_dir) / "masters" / name
     d.mkdir(parents=True, exist_ok=True)
     base = PUBLISH_PORT + PORT_STRIDE * index
@@ -41,8 +44,24 @@ def configure(lab_dir: Path, name: str, index: int, address: str, port: Callable
     cfg: dict[str, Any] = {"interface": address, "publish_port": master.publish_port, "ret_port": master.ret_port,
                            "channel_port": master.channel_port, "auto_accept": True, "root_dir": "root",
                            "log_level": "info", "heartbeat": 1.0}
+    if cluster:
+        cfg["cluster"] = cluster
     (d / "master").write_text(yaml.safe_dump(cfg))
     return master
+
+
+def share_identity(masters: list[Master]) -> None:
+    """Masters of one cluster share one key pair (minions pin one master key): the first
+    master's, made now, copied to the others before they start."""
+    from pvc.keys import load_or_create_identity
+
+    first = Path(masters[0].config_dir) / "root" / "pki" / "master"
+    load_or_create_identity(str(first), "master")
+    for other in masters[1:]:
+        pki = Path(other.config_dir) / "root" / "pki" / "master"
+        pki.mkdir(parents=True, exist_ok=True, mode=0o700)
+        for name in ("master.pem", "master.pub"):
+            shutil.copy2(first / name, pki / name)
 
 
 def socket_path(master: Master) -> Path:

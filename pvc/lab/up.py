@@ -36,6 +36,8 @@ if TYPE_CHECKING:
 Progress = Callable[[str], None]
 MAX_MASTERS = 5
 READY_TIMEOUT = 90.0
+CLUSTER_ROOT = "/pvc"
+SESSION_TIMEOUT = 3.0  # seconds: a dead master or node is noticed this fast
 
 
 @dataclass(frozen=True)
@@ -127,10 +129,17 @@ def _start(lab_dir: Path, lab: Lab, opts: LabOptions, progress: Progress, phases
         return preflight.tcp_port(address, preferred)
 
     servers = [zookeeper.start(s) for s in zookeeper.configure(lab_dir, address, opts.zk, port)]
-    started = [masters.start(masters.configure(lab_dir, f"m{i + 1}", i, address, port)) for i in range(opts.masters)]
+    zk_hosts = zookeeper.hosts(address, servers)
+    zookeeper.wait_ready(address, servers)
+    _init_cluster(zk_hosts)  # before any minion: a node's keepalive needs the tree
+    phases["zookeeper"] = time.monotonic() - t0
+    section = {"zookeeper": zk_hosts, "root": CLUSTER_ROOT, "session_timeout": SESSION_TIMEOUT}
+    configured = [masters.configure(lab_dir, f"m{i + 1}", i, address, port, section) for i in range(opts.masters)]
+    masters.share_identity(configured)
+    started = [masters.start(m) for m in configured]
     bmcs = [dataclasses.replace(n, bmc=dataclasses.replace(n.bmc, pid=bmc.start(n.bmc))) for n in lab.nodes]
     lab = state.update(lab_dir, lambda lab: dataclasses.replace(
-        lab, zookeeper=ZooKeeper(hosts=zookeeper.hosts(address, servers), servers=tuple(servers)),
+        lab, zookeeper=ZooKeeper(hosts=zk_hosts, servers=tuple(servers)),
         masters=tuple(started), nodes=tuple(bmcs)))
     for n in lab.nodes:
         _write_minion_config(lab_dir, lab, n)
@@ -148,8 +157,6 @@ def _start(lab_dir: Path, lab: Lab, opts: LabOptions, progress: Progress, phases
             future.result()
     phases["nodes"] = time.monotonic() - t0
     progress(f"nodes booted ({phases['nodes']:.1f} s)")
-    zookeeper.wait_ready(address, servers)
-    phases["zookeeper"] = time.monotonic() - t0
     from pvc.client import Client
 
     with Client(started[0].config_dir) as client:
@@ -180,12 +187,20 @@ def _write_hosts(lab_dir: Path, lab: Lab) -> None:
 def _write_minion_config(lab_dir: Path, lab: Lab, node: Node) -> None:
     d = Path(node.minion_config_dir)
     d.mkdir(parents=True, exist_ok=True)
-    first = lab.masters[0]
-    cfg = {"id": node.name, "master": first.address, "master_port": first.ret_port, "root_dir": "root",
+    cfg = {"id": node.name, "master": [f"{m.address}:{m.ret_port}" for m in lab.masters], "root_dir": "root",
            "acceptance_wait_time": 0.5, "heartbeat": 1.0, "grains": {"lab": lab.prefix, "role": "hypervisor"},
            "modules": {"virt": {"uri": node.libvirt_uri, "console_dir": str(lab_dir / "console"),
-                                "migration_host": node.address}}}
+                                "migration_host": node.address}},
+           "cluster": {"zookeeper": lab.zookeeper.hosts, "root": CLUSTER_ROOT, "session_timeout": SESSION_TIMEOUT}}
     (d / "minion").write_text(yaml.safe_dump(cfg))
+
+
+def _init_cluster(hosts: str) -> None:
+    from pvc.cluster.client import connect
+    from pvc.cluster.migrations import init_cluster
+
+    with connect(hosts, timeout=30.0) as client:
+        init_cluster(client, CLUSTER_ROOT)
 
 
 def _wait_minions(client: Client, names: list[str], timeout: float = READY_TIMEOUT) -> None:
