@@ -22,7 +22,7 @@ from typing import Any, Self, TypeVar
 import zmq
 
 from pvc.config import DEFAULT_CONFIG_DIR, MasterConfig, load_master
-from pvc.errors import MasterUnreachable, error_type
+from pvc.errors import MasterUnreachable, PvcError
 from pvc.results import JobResult, Return
 from pvc.wire.local import (
     CLIENT_SOCKET,
@@ -56,6 +56,33 @@ from pvc.wire.record import Record
 
 Reply = Published | RetReply | Done | JobView | JobsReply | Ok | Minions | ActiveReply | KillSent | StatusReply
 R = TypeVar("R", bound=Record)
+
+
+def error_type(name: str) -> type[PvcError]:
+    """The error class a master reported as ``name`` (:class:`PvcError` for any other), so a
+    Python caller catches ``CephNotFound`` as ``CephNotFound``. The table is explicit: every
+    error class a job or request can raise, from each package; the modules are light (no
+    backend binding) and imported only when an error arrives."""
+    from pvc import errors
+    from pvc.ceph import errors as ceph
+    from pvc.execution import control
+    from pvc.frr import vtysh
+    from pvc.net import handle
+    from pvc.virt import errors as virt
+
+    classes: tuple[type[PvcError], ...] = (
+        errors.PvcError, errors.ConfigError, errors.InvalidArgument, errors.InvalidMinionId, errors.InvalidTarget,
+        errors.ExecutionError, errors.UnknownFunction, errors.BackendUnavailable, errors.CommandTimeout,
+        errors.CommandNotFound, errors.ProtocolError, errors.AuthError, errors.ReplayError, errors.KeyStateError,
+        errors.MasterUnreachable, errors.JobNotFound, errors.JobCacheError,
+        virt.DomainNotFound, virt.DomainStateError, virt.InvalidDomainSpec, virt.MigrationFailed,
+        virt.MigrationTimeout,
+        ceph.CephError, ceph.CephNotFound, ceph.CephExists, ceph.ImageBusy, ceph.ImageHasSnapshots,
+        ceph.CephPermissionDenied, ceph.CephUnreachable,
+        handle.NetworkError, handle.KernelFeatureMissing, handle.NoSuchLink,
+        vtysh.FrrConfigInvalid, control.JobKilled, control.MinionBusy,
+    )
+    return {cls.__name__: cls for cls in classes}.get(name, PvcError)
 
 
 class ReturnStream:

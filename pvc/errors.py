@@ -76,37 +76,3 @@ class JobNotFound(PvcError, LookupError):
 class JobCacheError(PvcError):
     """The job cache (SQLite or PostgreSQL) cannot be opened or written."""
 
-
-# Errors a master or minion may report by name, and where each class lives. The client raises
-# the same class (so a Python caller can catch ``CephNotFound``); modules are imported only
-# when such an error arrives. Every PvcError subclass a function can raise is listed here;
-# tests/test_errors.py checks the list against the package.
-_REMOTE_ERRORS: dict[str, str] = {
-    **{name: "pvc.errors" for name in (
-        "PvcError", "ConfigError", "InvalidArgument", "InvalidMinionId", "InvalidTarget", "ExecutionError",
-        "UnknownFunction", "BackendUnavailable", "CommandTimeout", "CommandNotFound", "ProtocolError",
-        "AuthError", "ReplayError", "KeyStateError", "MasterUnreachable", "JobNotFound", "JobCacheError")},
-    **{name: "pvc.virt.errors" for name in (
-        "DomainNotFound", "DomainStateError", "InvalidDomainSpec", "MigrationFailed", "MigrationTimeout")},
-    **{name: "pvc.ceph.errors" for name in (
-        "CephError", "CephNotFound", "CephExists", "ImageBusy", "ImageHasSnapshots", "CephPermissionDenied",
-        "CephUnreachable")},
-    **{name: "pvc.net.handle" for name in ("NetworkError", "KernelFeatureMissing", "NoSuchLink")},
-    "FrrConfigInvalid": "pvc.frr.vtysh",
-    "JobKilled": "pvc.execution.control",
-    "MinionBusy": "pvc.execution.control",
-}
-
-
-def error_type(name: str) -> type[PvcError]:
-    """The error class reported as ``name``; :class:`PvcError` for a name not in the table."""
-    import importlib
-
-    where = _REMOTE_ERRORS.get(name)
-    if where is None:
-        return PvcError
-    try:
-        cls = getattr(importlib.import_module(where), name, None)
-    except ImportError:
-        return PvcError
-    return cls if isinstance(cls, type) and issubclass(cls, PvcError) else PvcError

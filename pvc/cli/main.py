@@ -8,7 +8,6 @@ denied: PATH (run as root ...)``); a traceback would mean a bug.
 
 from __future__ import annotations
 
-import importlib
 import os
 import sys
 from typing import Any
@@ -19,22 +18,7 @@ from pvc import __version__
 from pvc.cli.options import CONFIG_ENV
 from pvc.config import DEFAULT_CONFIG_DIR
 
-COMMANDS: dict[str, tuple[str, str]] = {
-    "master": ("pvc.cli.daemons", "master"),
-    "minion": ("pvc.cli.daemons", "minion"),
-    "run": ("pvc.cli.run", "run"),
-    "call": ("pvc.cli.call", "call"),
-    "key": ("pvc.cli.key", "key"),
-    "job": ("pvc.cli.job", "job"),
-    "status": ("pvc.cli.status", "status"),
-    "event": ("pvc.cli.event", "event"),
-    "cluster": ("pvc.cli.cluster", "cluster"),
-    "node": ("pvc.cli.cluster", "node"),
-    "vm": ("pvc.cli.vm", "vm"),
-    "runner": ("pvc.cli.runner", "runner"),
-    "lab": ("pvc.cli.lab", "lab"),
-}
-
+# every command, in the order `pvc --help` lists them, with its one-line help
 SHORT_HELP = {
     "master": "Run the master daemon in the foreground.",
     "minion": "Run the minion daemon in the foreground.",
@@ -52,19 +36,57 @@ SHORT_HELP = {
 }
 
 
+def _command(name: str) -> click.Command:
+    """Import one command group only when it is invoked (``pvc --version`` imports none)."""
+    match name:
+        case "master" | "minion":
+            from pvc.cli import daemons
+            return daemons.master if name == "master" else daemons.minion
+        case "run":
+            from pvc.cli.run import run
+            return run
+        case "call":
+            from pvc.cli.call import call
+            return call
+        case "key":
+            from pvc.cli.key import key
+            return key
+        case "job":
+            from pvc.cli.job import job
+            return job
+        case "status":
+            from pvc.cli.status import status
+            return status
+        case "event":
+            from pvc.cli.event import event
+            return event
+        case "cluster" | "node":
+            from pvc.cli import cluster
+            return cluster.cluster if name == "cluster" else cluster.node
+        case "vm":
+            from pvc.cli.vm import vm
+            return vm
+        case "runner":
+            from pvc.cli.runner import runner
+            return runner
+        case "lab":
+            from pvc.cli.lab import lab
+            return lab
+    raise LookupError(name)
+
+
 class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return list(COMMANDS)
+        return list(SHORT_HELP)
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
-        if name not in COMMANDS:
+        if name not in SHORT_HELP:
             return None
-        module, attr = COMMANDS[name]
-        return getattr(importlib.import_module(module), attr)
+        return _command(name)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         with formatter.section("Commands"):
-            formatter.write_dl([(name, SHORT_HELP[name]) for name in COMMANDS])
+            formatter.write_dl([(name, SHORT_HELP[name]) for name in SHORT_HELP])
 
     def invoke(self, ctx: click.Context) -> Any:
         from pvc.errors import PvcError

@@ -15,7 +15,7 @@ Example::
 
 from __future__ import annotations
 
-import importlib
+import importlib.util
 import inspect
 import logging
 import sys
@@ -34,14 +34,17 @@ log = logging.getLogger(__name__)
 
 
 def check_requires(spec: FunctionSpec) -> None:
-    """Import what the module ``requires``, or raise BackendUnavailable naming what is missing."""
+    """Raise BackendUnavailable naming what the module ``requires`` and this host lacks (looked
+    up, not imported: the module imports its backend itself, where it uses it)."""
     for name in spec.module.requires:
         if name in sys.modules:
             continue
         try:
-            importlib.import_module(name)
-        except ImportError as exc:
+            found = importlib.util.find_spec(name) is not None
+        except (ImportError, ValueError) as exc:
             raise BackendUnavailable(f"{spec.module.name} needs {name}: {exc}") from None
+        if not found:
+            raise BackendUnavailable(f"{spec.module.name} needs {name}: No module named '{name}'")
 
 
 def bind(spec: FunctionSpec, args: Sequence[Any], kwargs: Mapping[str, Any]) -> inspect.BoundArguments:

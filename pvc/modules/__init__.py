@@ -12,7 +12,6 @@ functions that use them, so loading the registry stays cheap and works on a host
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 
 from pvc.execution.registry import ModuleSpec, Registry
@@ -30,12 +29,41 @@ MODULES: tuple[str, ...] = (
 )
 
 
-def _loader(name: str) -> Callable[[], ModuleSpec]:
-    def load() -> ModuleSpec:
-        spec: ModuleSpec = importlib.import_module(f"pvc.modules.{name}").SPEC
-        return spec
+def _spec(name: str) -> ModuleSpec:
+    """Import one module by a literal name (never an import computed from a string)."""
+    match name:
+        case "test":
+            from pvc.modules import test as test_module
+            return test_module.SPEC
+        case "cmd":
+            from pvc.modules import cmd as cmd_module
+            return cmd_module.SPEC
+        case "sys":
+            from pvc.modules import sys as sys_module
+            return sys_module.SPEC
+        case "grains":
+            from pvc.modules import grains as grains_module
+            return grains_module.SPEC
+        case "virt":
+            from pvc.modules import virt as virt_module
+            return virt_module.SPEC
+        case "ceph":
+            from pvc.modules import ceph as ceph_module
+            return ceph_module.SPEC
+        case "network":
+            from pvc.modules import network as network_module
+            return network_module.SPEC
+        case "frr":
+            from pvc.modules import frr as frr_module
+            return frr_module.SPEC
+        case "dnsmasq":
+            from pvc.modules import dnsmasq as dnsmasq_module
+            return dnsmasq_module.SPEC
+    raise LookupError(f"no execution module {name!r}")
 
-    return load
+
+def _loader(name: str) -> Callable[[], ModuleSpec]:
+    return lambda: _spec(name)
 
 
 def default_registry() -> Registry:

@@ -1,7 +1,7 @@
 """The ``frr`` module: BGP/EVPN config rendered from structured data, applied by reload, and
 state read back from vtysh JSON.
 
-``apply`` renders frr.conf (Jinja2 template ``pvc/frr/frr.conf.j2``), checks it with vtysh,
+``apply`` renders frr.conf (the Jinja2 template in ``pvc/frr/render.py``), checks it with vtysh,
 asks frr-reload.py what would change, and only then reloads; an identical second call finds no
 difference and says so. FRR itself runs as the ``frr`` user (its packaging's service, or one
 instance per namespace with its own vty socket directory: set ``vty_socket`` or ``pathspace``).

@@ -17,7 +17,6 @@ Example::
 
 from __future__ import annotations
 
-import importlib
 import inspect
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -90,9 +89,12 @@ class RunnerRegistry:
 
 
 def default_registry() -> RunnerRegistry:
+    from pvc.runners import nodes, sysdoc, vms  # literal imports: RUNNER_MODULES names them
+
     registry = RunnerRegistry()
+    loaded = {"pvc.runners.sysdoc": sysdoc.SPEC, "pvc.runners.vms": vms.SPEC, "pvc.runners.nodes": nodes.SPEC}
     for name, module in RUNNER_MODULES.items():
-        spec = importlib.import_module(module).SPEC
+        spec = loaded[module]
         if spec.name != name:
             raise ValueError(f"{module} declares runner module {spec.name!r}, listed as {name!r}")
         registry.add(spec)

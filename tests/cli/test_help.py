@@ -6,12 +6,12 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from pvc.cli.main import COMMANDS, cli
+from pvc.cli.main import SHORT_HELP, cli
 
 
 def _groups() -> list[list[str]]:
     ctx = click.Context(cli)
-    return [[]] + [[name] for name in COMMANDS if isinstance(cli.get_command(ctx, name), click.Group)]
+    return [[]] + [[name] for name in SHORT_HELP if isinstance(cli.get_command(ctx, name), click.Group)]
 
 
 @pytest.mark.parametrize("path", _groups(), ids=lambda p: " ".join(p) or "pvc")
