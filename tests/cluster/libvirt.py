@@ -28,7 +28,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Self
 
-from tests.cluster.guestkernel import guest_kernel
+from pvc.lab.guestkernel import ensure as guest_kernel
 from tests.cluster.wait import wait_for
 
 LIBVIRTD = "/usr/sbin/libvirtd"
