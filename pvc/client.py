@@ -63,7 +63,7 @@ def error_type(name: str) -> type[PvcError]:
     Python caller catches ``CephNotFound`` as ``CephNotFound``. The table is explicit: every
     error class a job or request can raise, from each package; the modules are light (no
     backend binding) and imported only when an error arrives."""
-    from pvc import errors
+    from pvc import errors, results
     from pvc.ceph import errors as ceph
     from pvc.execution import control
     from pvc.frr import vtysh
@@ -80,7 +80,7 @@ def error_type(name: str) -> type[PvcError]:
         ceph.CephError, ceph.CephNotFound, ceph.CephExists, ceph.ImageBusy, ceph.ImageHasSnapshots,
         ceph.CephPermissionDenied, ceph.CephUnreachable,
         handle.NetworkError, handle.KernelFeatureMissing, handle.NoSuchLink,
-        vtysh.FrrConfigInvalid, control.JobKilled, control.MinionBusy,
+        vtysh.FrrConfigInvalid, control.JobKilled, control.MinionBusy, results.JobFailed,
     )
     return {cls.__name__: cls for cls in classes}.get(name, PvcError)
 

@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from pvc.errors import ExecutionError
+
 # Why a targeted minion did not return.
 NOT_CONNECTED = "not connected"
 TIMED_OUT = "timed out"
@@ -45,6 +47,17 @@ class Return:
         return self.data if self.ok else f"ERROR: {self.error}"
 
 
+class JobFailed(ExecutionError):
+    """Some targeted minions of a job failed or did not return (``failed``: minion -> why)."""
+
+    def __init__(self, jid: str, failed: Mapping[str, str]) -> None:
+        self.jid = jid
+        self.failed = dict(failed)
+        shown = "; ".join(f"{mid}: {why}" for mid, why in list(self.failed.items())[:5])
+        more = f" (and {len(self.failed) - 5} more)" if len(self.failed) > 5 else ""
+        super().__init__(f"job {jid}: {len(self.failed)} minion(s) failed: {shown}{more}")
+
+
 @dataclass
 class JobResult:
     """All returns of one job, plus the minions that did not return and the reason."""
@@ -57,6 +70,24 @@ class JobResult:
     @property
     def ok(self) -> bool:
         return not self.missing and all(r.ok for r in self.returns.values())
+
+    @property
+    def failed(self) -> dict[str, str]:
+        """Every minion that did not succeed, and why: its error, or why it did not return."""
+        out = {mid: ret.error or "failed" for mid, ret in self.returns.items() if not ret.ok}
+        out.update({mid: f"no return ({why})" for mid, why in self.missing.items() if mid not in self.returns})
+        return dict(sorted(out.items()))
+
+    def raise_on_error(self) -> JobResult:
+        """Return self when every targeted minion succeeded, else raise :class:`JobFailed`
+        naming each failure (nornir's ``raise_on_error``)::
+
+            client.run("hv*", "virt.list").raise_on_error().returns
+        """
+        failed = self.failed
+        if failed:
+            raise JobFailed(self.jid, failed)
+        return self
 
     def salt_shape(self) -> dict[str, Any]:
         return {mid: ret.salt_shape() for mid, ret in sorted(self.returns.items())}
