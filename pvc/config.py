@@ -129,7 +129,7 @@ def _resolve_paths(cfg: Any, role: str, base: str) -> Any:  # cfg: a DaemonConfi
         value = getattr(cfg, name)
         changes[name] = os.path.realpath(os.path.join(base, value)) if value else default
     if cfg.log_level not in LOG_LEVELS:
-        raise ConfigError(f"{role}: option 'log_level' must be one of {', '.join(LOG_LEVELS)}")
+        raise ConfigError(f"{os.path.join(base, role)}: option 'log_level' must be one of {', '.join(LOG_LEVELS)}")
     return dataclasses.replace(cfg, **changes)
 
 

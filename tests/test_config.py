@@ -34,3 +34,10 @@ def test_minion_id_validated(tmp_path):
     (tmp_path / "minion").write_text("id: ../../etc/x\n")
     with pytest.raises(ConfigError, match="option 'id'"):
         load_minion(tmp_path)
+
+
+def test_log_level_error_names_the_file(tmp_path):
+    (tmp_path / "master").write_text("log_level: loud\n")
+    with pytest.raises(ConfigError) as exc:
+        load_master(tmp_path)
+    assert str(exc.value).startswith(f"{tmp_path / 'master'}: option 'log_level' must be one of")
