@@ -11,6 +11,10 @@ Each area gives two grains, shaped for Salt-style grain targeting:
   false, with versions and paths, e.g. ``grains.get virt_caps:libvirt_version`` -> ``"9.0.0"``,
   or ``-G virt_caps:hypervisor:qemu`` for TCG-only nodes.
 
+A grain claims what works, not what is installed: ``libvirtd`` is true only when a libvirt daemon's
+socket accepts a connection (a daemon installed but stopped, or a stale socket file, is false), so
+``-G virt:libvirtd`` never targets a node where ``virt.list`` cannot connect.
+
 The rule tying them: the list holds the names of the ``*_caps`` entries whose value is ``True``.
 
 Example::
@@ -18,7 +22,7 @@ Example::
     virt_grains(Host())
     # {"virt": ["kvm", "libvirt", "qemu"],
     #  "virt_caps": {"kvm": True, "qemu": True, "libvirt": True, "libvirtd": False,
-    #                "libvirt_version": "9.0.0", "hypervisor": "kvm"}}
+    #                "libvirtd_socket": None, "libvirt_version": "9.0.0", "hypervisor": "kvm"}}
 """
 
 from __future__ import annotations
@@ -34,6 +38,10 @@ from pvc.grains.host import Host
 # uname machine -> QEMU's system emulator suffix, where they differ.
 QEMU_ARCH = {"amd64": "x86_64", "arm64": "aarch64", "ppc64le": "ppc64", "armv7l": "arm"}
 _LIBVIRT_SO = re.compile(r"^libvirt\.so\.0\.(\d+)\.(\d+)$")
+# The read-write sockets of qemu:///system: the modular daemon's first (virtqemud), then libvirtd's.
+LIBVIRT_SOCKETS = ("/run/libvirt/virtqemud-sock", "/run/libvirt/libvirt-sock")
+# A local daemon accepts at once; this bounds the probe when one is wedged with a full backlog.
+SOCKET_TIMEOUT = 0.05
 
 
 def libvirt_version(library_file: str | None) -> str | None:
@@ -46,19 +54,52 @@ def libvirt_version(library_file: str | None) -> str | None:
     return f"{packed // 1000}.{packed % 1000}.{micro}"
 
 
+def answering_socket(host: Host, paths: tuple[str, ...] = LIBVIRT_SOCKETS,
+                     timeout: float = SOCKET_TIMEOUT) -> str | None:
+    """The first of ``paths`` (under the host's root) whose Unix socket accepts a connection, or None.
+
+    A connect, no libvirt import and no bytes exchanged: microseconds when the daemon runs or the
+    file is missing, at most ``timeout`` per path when it is wedged. Never raises.
+    """
+    import stat
+
+    for path in paths:
+        real = host.path(path)
+        try:
+            if not stat.S_ISSOCK(os.stat(real).st_mode):
+                continue
+        except OSError:
+            continue
+        import socket  # only when a socket file exists: most minions never pay for it
+
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.settimeout(timeout)
+            sock.connect(real)
+        except OSError:  # refused (stale file), timed out, permission denied, path too long
+            continue
+        finally:
+            sock.close()
+        return path
+    return None
+
+
 def virt_grains(host: Host) -> dict[str, Any]:
     """``virt`` and ``virt_caps``: KVM usable (``/dev/kvm`` opens read-write), a QEMU system
-    emulator for this CPU, the libvirt client library (and its version), a libvirt daemon, and
-    the ``hypervisor`` libvirt domains would get here: ``kvm``, ``qemu`` (TCG only) or None."""
+    emulator for this CPU, the libvirt client library (and its version), a libvirt daemon that
+    answers on its socket (``libvirtd_socket`` names it), and the ``hypervisor`` libvirt domains
+    would get here: ``kvm``, ``qemu`` (TCG only) or None."""
     machine = os.uname().machine
     kvm = host.can_open_rw("/dev/kvm")
     qemu = host.which(f"qemu-system-{QEMU_ARCH.get(machine, machine)}") is not None
     library = host.library("libvirt.so.0")
+    daemon = answering_socket(host)
     caps = {
         "kvm": kvm,
         "qemu": qemu,
         "libvirt": library is not None,
-        "libvirtd": any(host.which(d) for d in ("libvirtd", "virtqemud")),
+        "libvirtd": daemon is not None,
+        "libvirtd_socket": daemon,
         "libvirt_version": libvirt_version(library),
         "hypervisor": ("kvm" if kvm else "qemu") if qemu else None,
     }
