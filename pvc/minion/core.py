@@ -76,6 +76,7 @@ log = logging.getLogger(__name__)
 AUTH_REPLY_TIMEOUT = 5.0
 RESEND_FIRST = 3.0
 RESEND_MAX = 60.0
+REDIRECT_AFTER = 10.0  # seconds a return waits for its master before other masters are offered it
 STASH_MAX = 256
 STASH_WAIT = 1.0
 # the channel connection dropped or a handshake was refused: the master restarted (its new
@@ -102,13 +103,14 @@ class SocketLoop(Protocol):
 
 
 class Unacked:
-    """A spooled return (or lost-job report) and when to send it next."""
+    """A spooled return (or lost-job report), when it was first sent and when to send it next."""
 
-    __slots__ = ("due", "rec", "wait")
+    __slots__ = ("due", "first", "rec", "wait")
 
     def __init__(self, rec: Record, due: float) -> None:
         self.rec = rec
         self.due = due
+        self.first = time.monotonic()
         self.wait = RESEND_FIRST
 
 
@@ -144,6 +146,7 @@ class MinionCore:
         self.last_heard = 0.0
         self.silent_log_at = 0.0
         self.vms: set[str] = set()
+        self.siblings: list[MinionCore] = []  # this identity's cores for the other masters
         self.running: dict[str, tuple[str, float]] = {}  # jid -> (function, monotonic start), while it runs
         self.stash: list[tuple[float, Publication]] = []
         self.unacked: OrderedDict[str, Unacked] = OrderedDict()
@@ -181,6 +184,8 @@ class MinionCore:
         if self.state != "authed":
             if now >= self.next_action:
                 self._enrol_step(now)
+            if self.unacked and self.siblings:
+                self._redirect(now)
             return
         if now - self.last_hb >= self.cfg.heartbeat:
             self.last_hb = now
@@ -234,6 +239,26 @@ class MinionCore:
                 entry.due = now + _jitter(entry.wait)
                 entry.wait = min(RESEND_MAX, entry.wait * 2)
                 self._send_up(entry.rec)
+
+    def _redirect(self, now: float) -> None:
+        """Our master is gone: offer returns waiting longer than ``REDIRECT_AFTER`` to the other
+        masters this minion serves. One that shares the job cache stores and acks them (and the
+        ack clears them here); one that does not refuses them, and they wait for our master."""
+        live = [s for s in self.siblings if s.state == "authed"]
+        if not live:
+            return
+        for entry in self.unacked.values():
+            if entry.due <= now and now - entry.first >= REDIRECT_AFTER:
+                entry.due = now + _jitter(entry.wait)
+                entry.wait = min(RESEND_MAX, entry.wait * 2)
+                for sibling in live:
+                    sibling._send_up(entry.rec)
+
+    def acked_elsewhere(self, jids: list[str]) -> None:
+        """Another master acked returns of ours (it shares the job cache): forget them."""
+        for jid in jids:
+            if self.unacked.pop(jid, None) is not None:
+                self._spool_call(self.spool.ack, jid)
 
     def _reset(self, now: float, wait: float = 0.0) -> None:
         self.state = "new"
@@ -382,9 +407,9 @@ class MinionCore:
         body = self.channel.open_down(Sealed.from_map(msg), self.cfg.max_message_size)
         self.last_heard = time.monotonic()
         if isinstance(body, Ack):
-            for jid in body.jids:
-                if self.unacked.pop(jid, None) is not None:
-                    self._spool_call(self.spool.ack, jid)
+            self.acked_elsewhere(body.jids)
+            for sibling in self.siblings:  # an ack for a return we carried for another master
+                sibling.acked_elsewhere(body.jids)
         elif isinstance(body, Rekey):
             self._on_rekey(body)
         elif isinstance(body, JobBox):

@@ -63,6 +63,8 @@ class MinionProcess:
             cores = [MinionCore(_for_master(c, address), identity, funcs, self.runner, self.zctx, self)
                      for address in masters]
             funcs.events = _fan_out(cores)  # every master's bus hears this node's events
+            for core in cores:
+                core.siblings = [other for other in cores if other is not core]
             self.cores.extend(cores)
         base.start_hooks()  # after the event sinks are wired, so hooks can fire events
         # a hypervisor node: its keepalive in ZooKeeper (not for a swarm of test identities)

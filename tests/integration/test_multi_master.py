@@ -7,6 +7,7 @@ from __future__ import annotations
 import shutil
 
 from tests.cluster.pvc import PvcCluster
+from tests.cluster.wait import wait_for
 
 
 def test_minion_serves_two_masters(tmp_path):
@@ -30,3 +31,37 @@ def test_minion_serves_two_masters(tmp_path):
         assert a.client().cmd("*", "test.ping") == {"mm1": True}
         # each job is stored by the master that published it, once
         assert len(a.client().jobs(10)) == 2 and len(b.client().jobs(10)) == 2
+
+
+def test_a_return_outlives_its_master_through_another_sharing_the_job_cache(tmp_path, pg_dsn):
+    """Master a publishes, then dies before the return: after a while the minion offers the
+    return to master b, which shares a's PostgreSQL job cache, and b stores it (once)."""
+    import uuid
+
+    import psycopg2
+
+    schema_db = f"pvc_{uuid.uuid4().hex[:8]}"
+    conn = psycopg2.connect(pg_dsn)
+    conn.autocommit = True
+    conn.cursor().execute(f"CREATE DATABASE {schema_db}")
+    conn.close()
+    shared = pg_dsn.rsplit("/", 1)[0] + f"/{schema_db}"
+    with PvcCluster(tmp_path / "a", master_options={"job_cache": shared}) as a, \
+            PvcCluster(tmp_path / "b", master_options={"job_cache": shared}) as b:
+        a.start_master()
+        a.stop_master()
+        shutil.copytree(a.master_dir / "root" / "pki" / "master", b.master_dir / "root" / "pki" / "master",
+                        ignore=shutil.ignore_patterns("minions*"))
+        a.start_master()
+        b.start_master()
+        a.add_minion("mm2", master=[f"127.0.0.1:{a.ret_port}", f"127.0.0.1:{b.ret_port}"])
+        b.minion_ids.append("mm2")
+        a.wait_connected(["mm2"])
+        b.wait_connected(["mm2"])
+        jid = a.client().run_async("mm2", "test.sleep", [1.0], timeout=60)
+        a.drop_client()
+        master = a.procs.pop("master")
+        master.kill()  # before the return
+        master.wait(5)
+        wait_for(lambda: "mm2" in b.client().job(jid).returns, 40, "the return stored through master b")
+        assert b.client().job(jid).returns["mm2"].ret.ok
