@@ -33,6 +33,7 @@ SHORT_HELP = {
     "vm": "VMs in the cluster: define, list, info, power, migrate, move.",
     "runner": "Run a cluster runner by name (sys.doc lists them).",
     "lab": "A whole cluster on this machine: up, status, power, down.",
+    "manpage": "Write the pvc(1) man page generated from this help.",
 }
 
 
@@ -72,6 +73,9 @@ def _command(name: str) -> click.Command:
         case "lab":
             from pvc.cli.lab import lab
             return lab
+        case "manpage":
+            from pvc.cli.manpage import manpage
+            return manpage
     raise LookupError(name)
 
 
