@@ -2,7 +2,7 @@
 VENV ?= $(CURDIR)/.venv
 export VENV
 
-.PHONY: setup test lint demo bench
+.PHONY: setup test lint demo deb bench
 
 setup:
 	bash scripts/setup.sh
@@ -14,8 +14,15 @@ lint: setup
 	$(VENV)/bin/ruff check pvc
 	$(VENV)/bin/mypy pvc
 
-demo: setup
+# the demo installs only what it runs (scripts/setup.sh demo: libvirt, QEMU, ZooKeeper, the lab's tools)
+demo:
+	bash scripts/setup.sh demo
 	$(VENV)/bin/python scripts/demo.py
+
+# build/dist/pvc_VERSION_ARCH.deb (scripts/build-deb.sh; docs/install.md)
+deb:
+	bash scripts/setup.sh deb
+	bash scripts/build-deb.sh
 
 bench: setup
 	$(VENV)/bin/python -m bench $(BENCH_ARGS)

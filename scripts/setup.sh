@@ -1,10 +1,20 @@
 #!/usr/bin/env bash
-# Make this Debian 12 machine ready to run pvc's demo, tests and benchmarks (root, idempotent).
-#   1. every scripts/setup.d/*.sh fragment (apt packages for one backend each, in name order)
-#   2. a venv in $VENV (default .venv) from the default python3, with pvc installed editable
-#      plus its test/bench extras, and Debian's rados/rbd bindings linked in (no PyPI build exists)
+# Make this Debian 12 machine ready to run pvc's tests, demo or package build (root, idempotent).
+#   scripts/setup.sh [PROFILE]   PROFILE: test (default: everything), demo (`make demo`), deb (`make deb`)
+#   1. the scripts/setup.d/*.sh fragments of PROFILE, in name order (apt packages for one backend each).
+#      A fragment names its profiles in a line `# profiles: demo deb test`; one without that line
+#      is for `test` only, so `make test` always installs everything.
+#   2. (test, demo) a venv in $VENV (default .venv) from the default python3, with pvc installed
+#      editable plus the profile's extras, and Debian's rados/rbd bindings linked in (no PyPI build exists)
 # Starts no daemon: the test fixtures start what they need, as children they own.
 set -euo pipefail
+PROFILE=${1:-test}
+case "$PROFILE" in
+  test) EXTRAS="virt,test,bench" ;;
+  demo) EXTRAS="virt" ;;
+  deb) EXTRAS="" ;;
+  *) echo "setup.sh: unknown profile '$PROFILE' (test, demo or deb)" >&2; exit 2 ;;
+esac
 cd "$(dirname "$(realpath "$0")")/.."
 export VENV=${VENV:-$PWD/.venv}
 export DEBIAN_FRONTEND=noninteractive
@@ -23,9 +33,17 @@ apt_install() {  # apt_install PKG... : install what is missing, running `apt-ge
 }
 export -f apt_install
 
+in_profile() {  # in_profile FRAGMENT: does it belong to $PROFILE?
+  local line
+  line=$(grep -m1 '^# profiles:' "$1" || true)
+  [ -z "$line" ] && { [ "$PROFILE" = test ]; return; }
+  [[ " ${line#\# profiles:} " == *" $PROFILE "* ]]
+}
+
 for frag in scripts/setup.d/*.sh; do
-  [ -e "$frag" ] && bash "$frag"
+  [ -e "$frag" ] && in_profile "$frag" && bash "$frag"
 done
+[ -n "$EXTRAS" ] || { echo "setup: ready ($PROFILE)"; exit 0; }
 
 if [ ! -x "$VENV/bin/python" ]; then
   python3 -m venv "$VENV"
@@ -36,10 +54,13 @@ for m in rados rbd; do
   src=/usr/lib/python3/dist-packages/$m$TAG
   [ -e "$src" ] && ln -sf "$src" "$SITE/$m$TAG"
 done
+# One stamp per set of extras; the test set includes the demo's.
 stamp="$VENV/.pvc-installed"
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-  "$VENV/bin/pip" install -q --disable-pip-version-check -e ".[virt,test,bench]"
+[ "$PROFILE" = test ] || stamp="$VENV/.pvc-installed-$PROFILE"
+current() { [ -f "$1" ] && [ ! pyproject.toml -nt "$1" ]; }
+if ! current "$stamp" && ! current "$VENV/.pvc-installed"; then
+  "$VENV/bin/pip" install -q --disable-pip-version-check -e ".[$EXTRAS]"
   "$VENV/bin/python" -c "import pvc, zmq, libvirt"
   touch "$stamp"
 fi
-echo "setup: ready ($VENV)"
+echo "setup: ready ($PROFILE, $VENV)"

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Base packages: compilers and headers for sdists (libvirt-python needs libvirt-dev), procps/iproute2 used by fixtures,
-# PostgreSQL for the job-cache tests, libfaketime for the tests of minions whose clocks drift.
+# Base packages: python3-venv for the venvs, compilers and headers for sdists (libvirt-python needs
+# libvirt-dev), procps/psmisc/iproute2 used by fixtures and the lab. groff-base renders the man page
+# in its test and in `man pvc`.
+# profiles: demo deb test
 set -euo pipefail
-apt_install gcc pkg-config libvirt-dev python3-dev procps iproute2 psmisc postgresql-15 libpq-dev faketime
+apt_install python3-venv gcc pkg-config libvirt-dev python3-dev procps iproute2 psmisc groff-base

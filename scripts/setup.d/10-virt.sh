@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# libvirt + QEMU/KVM for the virt module and its tests (tests/cluster/libvirt.py starts libvirtd by hand:
-# no systemd here). qemu-block-extra is QEMU's RBD driver (VM disks on Ceph). busybox-static and the kernel
-# image are only *downloaded* at test time to build the tiny TCG guest (tests/cluster/guestkernel.py).
+# libvirt + QEMU/KVM for the virt module, its tests and the lab's nodes (tests/cluster/libvirt.py and
+# pvc/lab start libvirtd by hand: no systemd here). busybox-static and the kernel image are only
+# *downloaded* at first use to build the tiny TCG guest (pvc/lab/guestkernel.py). QEMU's RBD driver
+# (qemu-block-extra) is in 20-ceph.sh: the demo's guests have no disk.
+# profiles: demo test
 set -euo pipefail
-apt_install libvirt-daemon-system qemu-system-x86 qemu-utils qemu-block-extra
+apt_install libvirt-daemon-system qemu-system-x86 qemu-utils

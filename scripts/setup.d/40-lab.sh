@@ -4,5 +4,6 @@
 # OpenIPMI's `ipmi_sim` as each node's BMC, `ipmitool` to drive it (power on/off/status), and
 # util-linux/iproute2 for the node namespaces (unshare, nsenter, ip netns). libvirt and QEMU come
 # from 10-virt.sh; the guest kernel is only downloaded (apt-get download) on first use.
+# profiles: demo test
 set -euo pipefail
 apt_install zookeeper openipmi ipmitool util-linux iproute2

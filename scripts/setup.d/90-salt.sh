@@ -3,6 +3,7 @@
 # `pip install salt` (resolves to 3008.4 here; ~70 s, sdists are built) into $SALT_VENV.
 # Idempotent: skipped when that venv already imports salt. The harness runs this same script on
 # first use when the venv is missing (see bench/salt.py).
+# profiles: test
 set -euo pipefail
 SALT_VENV=${SALT_VENV:-/var/cache/pvc-bench/salt-venv}
 SALT_PYTHON=${SALT_PYTHON:-python3}
