@@ -1,8 +1,19 @@
-"""`make demo`: a master and three minions on 127.0.0.1 in a temporary directory.
+"""`make demo`: a 3-node hypervisor cluster on this machine (`pvc lab`), VMs on it, maintenance.
 
-Shows key acceptance, `pvc run` with glob, grain and compound targets, `cmd.run`, an async job
-and `pvc job show`, and a few lines of `pvc event listen`; then stops everything it started
-(by PID) and removes the directory.
+Every step is the `pvc` CLI an operator would type, printed with its output and its time:
+
+1. `pvc lab up --dir /tmp/pvc-demo --nodes 3 --masters 2 --vms 0`: ZooKeeper, two masters, three
+   network-namespace nodes each with its own libvirtd, minion and IPMI BMC;
+2. `pvc vm define vmK.xml --node hvN` four times: tiny TCG guests (a kernel printing `tick N`),
+   recorded in ZooKeeper and started on their node;
+3. `pvc node list`, `pvc vm list`;
+4. `pvc node flush hv1 --wait`: hv1's VMs live-migrate away, with progress; `pvc vm list`;
+5. `pvc node ready hv1 --wait`: they come back;
+6. `pvc run '*' test.ping` through the second master;
+7. `pvc lab down --dir /tmp/pvc-demo --rm`, always, also after a failure.
+
+A failing step stops the demo with exit code 1 after its output; the lab is still taken down, and
+its directory (logs) is kept for a look.
 """
 
 from __future__ import annotations
@@ -10,53 +21,80 @@ from __future__ import annotations
 import shlex
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from pvc.lab import guests, state
+from pvc.virt.domain import domain_xml, parse_spec
 
-from tests.cluster.pvc import PvcCluster  # noqa: E402
-from tests.cluster.wait import wait_for  # noqa: E402
+LAB_DIR = Path("/tmp/pvc-demo")
+VMS = {"vm1": "hv1", "vm2": "hv2", "vm3": "hv3", "vm4": "hv1"}  # hv1 has two VMs to flush
 
 
-def show(cluster: PvcCluster, *args: str) -> str:
+class StepFailed(Exception):
+    pass
+
+
+def pvc(*args: str, timeout: float = 900) -> None:
+    """Run `pvc ARGS`, print the command and its time; raise StepFailed on a non-zero exit.
+
+    Its output goes straight to this terminal, so `--wait` progress shows as it happens."""
     print(f"\n$ pvc {' '.join(shlex.quote(a) for a in args)}", flush=True)
-    proc = cluster.pvc(*args)
-    out = (proc.stdout + proc.stderr).rstrip()
-    print(out, flush=True)
-    return proc.stdout
+    start = time.monotonic()
+    proc = subprocess.run([sys.executable, "-m", "pvc.cli.main", *args], timeout=timeout, check=False)
+    print(f"  [{time.monotonic() - start:.1f}s, exit {proc.returncode}]", flush=True)
+    if proc.returncode != 0:
+        raise StepFailed(f"`pvc {' '.join(args)}` failed with exit code {proc.returncode}")
 
 
-def main() -> None:
-    with tempfile.TemporaryDirectory(prefix="pvc-demo-") as tmp, PvcCluster(Path(tmp), auto_accept=False) as c:
-        print(f"demo cluster in {tmp}: master on 127.0.0.1:{c.publish_port}/{c.ret_port}")
-        c.start_master()
-        grains = {"hv1": {"rack": "a", "role": "hypervisor"}, "hv2": {"rack": "a", "role": "hypervisor"},
-                  "hv3": {"rack": "b", "role": "storage"}}
-        for mid, g in grains.items():
-            c.add_minion(mid, grains=g)
-        pre = c.master_dir / "root" / "pki" / "master" / "minions_pre"
-        wait_for(lambda: len(list(pre.iterdir())) == 3, 20, "three pending keys")
-        show(c, "key", "list")
-        show(c, "key", "accept", "*", "--yes")
-        c.wait_connected()
-        listener = subprocess.Popen(
-            [sys.executable, "-m", "pvc.cli.main", "event", "listen", "-c", str(c.master_dir), "pvc/*",
-             "--count", "8", "--timeout", "15"], stdout=subprocess.PIPE, text=True)
-        time.sleep(0.5)
-        show(c, "run", "*", "test.ping")
-        show(c, "run", "-G", "rack:a", "test.version")
-        show(c, "run", "-C", "G@role:hypervisor and not hv2 or L@hv3", "grains.get", "rack")
-        show(c, "run", "hv1", "cmd.run", "uname -sr")
-        jid = show(c, "run", "--async", "*", "test.sleep", "0.2", "--out", "json").strip()
-        time.sleep(1.0)
-        show(c, "job", "show", jid)
-        out, _ = listener.communicate(timeout=30)
-        print("\n$ pvc event listen 'pvc/*'   (first lines)")
-        print(out.rstrip())
-        print("\ndemo done: stopping the master and the minions")
+def write_guest_xml(lab: state.Lab, name: str, out_dir: Path) -> Path:
+    """The lab's tiny guest (pvc.lab.guests.spec) as domain XML, for `pvc vm define FILE.xml`."""
+    xml = domain_xml(parse_spec(guests.spec(name)), console_dir=str(Path(lab.dir) / "console"))
+    path = out_dir / f"{name}.xml"
+    path.write_text(xml)
+    return path
+
+
+def demo() -> None:
+    pvc("lab", "up", "--dir", str(LAB_DIR), "--nodes", "3", "--masters", "2", "--vms", "0")
+    lab = state.load(LAB_DIR)
+    first, second = lab.masters[0].config_dir, lab.masters[1].config_dir
+    print(f"\nmasters: {', '.join(m.name for m in lab.masters)}; nodes: {', '.join(n.name for n in lab.nodes)}; "
+          f"ZooKeeper {lab.zookeeper.hosts}", flush=True)
+    xml_dir = LAB_DIR / "demo-xml"
+    xml_dir.mkdir(exist_ok=True)
+    for name, node in VMS.items():
+        pvc("-c", first, "vm", "define", str(write_guest_xml(lab, name, xml_dir)), "--node", node)
+    pvc("-c", first, "node", "list")
+    pvc("-c", first, "vm", "list")
+    pvc("-c", first, "node", "flush", "hv1", "--wait")
+    pvc("-c", first, "vm", "list")
+    pvc("-c", first, "node", "ready", "hv1", "--wait")
+    pvc("-c", first, "vm", "list")
+    pvc("-c", second, "run", "*", "test.ping")
+
+
+def main() -> int:
+    if state.exists(LAB_DIR):
+        print(f"a lab from an earlier run is in {LAB_DIR}: taking it down first", flush=True)
+        pvc("lab", "down", "--dir", str(LAB_DIR), "--rm")
+    start = time.monotonic()
+    failure: StepFailed | None = None
+    try:
+        demo()
+    except StepFailed as exc:
+        failure = exc
+    finally:
+        try:  # after a failure the directory stays, with the daemons' logs
+            pvc("lab", "down", "--dir", str(LAB_DIR), *(["--rm"] if failure is None else []))
+        except StepFailed as exc:
+            failure = failure or exc
+    if failure is not None:
+        print(f"\nDEMO FAILED: {failure} (logs: {LAB_DIR}/)", file=sys.stderr, flush=True)
+        return 1
+    print(f"\ndemo done in {time.monotonic() - start:.0f}s: lab down, nothing left running", flush=True)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
