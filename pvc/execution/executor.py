@@ -33,6 +33,14 @@ from pvc.results import Return
 log = logging.getLogger(__name__)
 
 
+# how an operator gets each backend binding a module may require
+INSTALL_HINTS = {
+    "libvirt": "install it with: pip install 'pvc[virt]' (needs libvirt-dev), or apt install python3-libvirt",
+    "rados": "install Debian's python3-rados: there is no PyPI build",
+    "rbd": "install Debian's python3-rbd: there is no PyPI build",
+}
+
+
 def check_requires(spec: FunctionSpec) -> None:
     """Raise BackendUnavailable naming what the module ``requires`` and this host lacks (looked
     up, not imported: the module imports its backend itself, where it uses it)."""
@@ -44,7 +52,9 @@ def check_requires(spec: FunctionSpec) -> None:
         except (ImportError, ValueError) as exc:
             raise BackendUnavailable(f"{spec.module.name} needs {name}: {exc}") from None
         if not found:
-            raise BackendUnavailable(f"{spec.module.name} needs {name}: No module named '{name}'")
+            hint = INSTALL_HINTS.get(name, "")
+            raise BackendUnavailable(f"{spec.module.name} needs {name}: No module named '{name}'"
+                                     + (f" ({hint})" if hint else ""))
 
 
 def bind(spec: FunctionSpec, args: Sequence[Any], kwargs: Mapping[str, Any]) -> inspect.BoundArguments:
