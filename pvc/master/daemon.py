@@ -57,6 +57,26 @@ PRUNE_EVERY = 3600.0
 ENROL_DRAIN = 256  # enrolment chunks read per loop turn: strangers never crowd out minions
 
 
+CLIENT_GROUP = "pvc"
+
+
+def _client_group(sock_dir: str) -> int | None:
+    """The local client sockets are the master's front door: root only (0700), or also the
+    members of group ``pvc`` when that group exists (0750; the package creates it). A member
+    can run any job on every minion, so membership is as good as root on the cluster."""
+    import grp
+
+    os.makedirs(sock_dir, mode=0o700, exist_ok=True)
+    try:
+        gid: int | None = grp.getgrnam(CLIENT_GROUP).gr_gid
+    except KeyError:
+        gid = None
+    if gid is not None:
+        os.chown(sock_dir, -1, gid)
+    os.chmod(sock_dir, 0o750 if gid is not None else 0o700)
+    return gid
+
+
 class Master:
     def __init__(self, cfg: MasterConfig) -> None:
         self.cfg = cfg
@@ -83,8 +103,7 @@ class Master:
         self.pub.setsockopt(zmq.SNDHWM, 1_000_000)
         self.pub.setsockopt(zmq.XPUB_MANUAL, 1)
         self.pub.setsockopt(zmq.MAXMSGSIZE, 1024)
-        os.makedirs(cfg.sock_dir, mode=0o700, exist_ok=True)
-        os.chmod(cfg.sock_dir, 0o700)
+        group = _client_group(cfg.sock_dir)
         self.client = self.zctx.socket(zmq.ROUTER)
         self.client.setsockopt(zmq.LINGER, 0)
         # a ROUTER drops what exceeds a peer's high-water mark: a client pipelining thousands
@@ -93,6 +112,11 @@ class Master:
         self.client.setsockopt(zmq.RCVHWM, 100_000)
         self.client.bind(f"ipc://{os.path.join(cfg.sock_dir, CLIENT_SOCKET)}")
         self.bus = EventBus(self.zctx, os.path.join(cfg.sock_dir, EVENTS_SOCKET))
+        for name in (CLIENT_SOCKET, EVENTS_SOCKET):
+            path = os.path.join(cfg.sock_dir, name)
+            if group is not None:
+                os.chown(path, -1, group)
+            os.chmod(path, 0o660 if group is not None else 0o600)
         self.peers = PeerLimiter(cfg.peer_rate, cfg.peer_rate)
 
         self.publisher = Publisher(self.pub, self.sessions, self.identity, self.send_minion)

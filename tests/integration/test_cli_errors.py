@@ -138,3 +138,39 @@ def test_unknown_listed_minion_is_named(three_minions):
     assert proc.returncode == 1
     assert "m7: no such minion" in proc.stderr
     assert proc.stdout.index("m1:") < proc.stdout.index("m2:")
+
+
+def test_members_of_group_pvc_may_use_the_master(tmp_path):
+    """With a group ``pvc`` (the package makes it), its members reach the master's client
+    socket without root: the run dir is 0750 group pvc, the sockets 0660."""
+    import grp
+    import stat
+    import subprocess
+
+    from tests.cluster.pvc import PvcCluster
+
+    created = False
+    try:
+        grp.getgrnam("pvc")
+    except KeyError:
+        subprocess.run(["groupadd", "--system", "pvc"], check=True)
+        created = True
+    base = tempfile.mkdtemp(prefix="pvc-group-", dir="/tmp")
+    try:
+        os.chmod(base, 0o755)
+        with PvcCluster(base) as c:
+            c.start_master()
+            for d in (c.root, c.master_dir, c.master_dir / "root", c.master_dir / "root" / "run"):
+                os.chmod(d, 0o755)
+            run_dir = c.master_dir / "root" / "run" / "master"
+            assert stat.S_IMODE(run_dir.stat().st_mode) == 0o750
+            assert run_dir.stat().st_gid == grp.getgrnam("pvc").gr_gid
+            assert stat.S_IMODE((run_dir / "client.ipc").stat().st_mode) == 0o660
+            member = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--groups=pvc",
+                                     sys.executable, "-m", "pvc.cli.main", "job", "list", "-c", str(c.master_dir)],
+                                    capture_output=True, text=True, timeout=30)
+            assert member.returncode == 0, member.stderr
+    finally:
+        shutil.rmtree(base)
+        if created:
+            subprocess.run(["groupdel", "pvc"], check=False)
