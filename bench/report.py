@@ -3,6 +3,9 @@
 The "pvc ×" column is pvc's advantage over Salt: how many times faster (Salt's time / pvc's
 time), how many times the throughput, or how many times less memory.
 
+:func:`cluster_markdown` and :func:`cluster_targets` do the same for ``python -m bench cluster``
+(pvc beside PVC's published figures and issue 9's targets).
+
 Example::
 
     print(markdown(results, evaluate(results)))
@@ -11,6 +14,7 @@ Example::
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from bench.results import Results
 from bench.targets import Outcome
@@ -107,3 +111,99 @@ def markdown(results: Results, outcomes: list[Outcome]) -> str:
     if issues:
         parts += ["", "### Errors", "", *issues]
     return "\n".join(parts)
+
+
+# -- python -m bench cluster (issue 9) -------------------------------------------------------
+
+PVC_FLUSH_S_PER_VM = 120.0       # PVC: serial flush, each VM waited for up to 120 s
+PVC_PRIMARY_S = (65.0, 75.0)     # PVC: a lost primary coordinator is replaced after 65-75 s
+TARGET_PRIMARY_S = 5.0
+TARGET_FLUSH_S = 10.0            # for 10 VMs
+SALT_MINION_SHARE = 0.25         # issue 3: idle plain minion <= 1/4 of Salt's
+
+
+def cluster_targets(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """PASS/FAIL records of a cluster run; a part that was not measured fails with its reason."""
+    errors = result.get("errors", {})
+    out: list[dict[str, Any]] = []
+    primary = result.get("primary") if isinstance(result.get("primary"), dict) else None
+    value = primary["acting_median_s"] if primary else None
+    out.append({"target": f"new primary recorded and acting < {TARGET_PRIMARY_S:g} s (median)", "value": value,
+                "pass": value is not None and value < TARGET_PRIMARY_S, "note": errors.get("primary", "")})
+    flush = result.get("flush") if isinstance(result.get("flush"), list) else []
+    vms = result.get("options", {}).get("vms")
+    for run in flush:
+        f = run["flush"]
+        out.append({"target": f"flush of {vms} VMs, parallel {run['parallel']}: < {TARGET_FLUSH_S:g} s, zero downtime",
+                    "value": f["cli_wall_s"], "pass": f["cli_wall_s"] < TARGET_FLUSH_S and bool(f.get("zero_downtime")),
+                    "note": "" if f.get("zero_downtime") else "downtime evidence failed"})
+    if not flush:
+        out.append({"target": f"flush of {vms} VMs < {TARGET_FLUSH_S:g} s, zero downtime", "value": None,
+                    "pass": False, "note": errors.get("flush", errors.get("define", "not measured"))})
+    mem = result.get("memory") if isinstance(result.get("memory"), dict) else None
+    salt = (mem or {}).get("salt_minion")
+    if mem and salt:
+        share = mem["plain_minion_rss_mib"] / salt["rss_mib"]
+        out.append({"target": "idle plain minion RSS <= 1/4 of Salt's", "value": round(share, 3),
+                    "pass": share <= SALT_MINION_SHARE, "note": f"Salt from {salt['source']}"})
+    return out
+
+
+def _s(value: Any, fmt: str = "{:.2f}") -> str:
+    return "–" if value is None else fmt.format(value)
+
+
+def cluster_markdown(result: dict[str, Any]) -> str:
+    """The table of a cluster run: pvc beside PVC's published figures and the targets."""
+    lab, vms = result.get("lab", {}), result.get("options", {}).get("vms")
+    lines = [(f"## pvc cluster — {result['date']}, {result['host'].get('cpus')} CPUs, load "
+             f"{result['host'].get('loadavg_start')} → {result['host'].get('loadavg_end')}; lab "
+             f"{lab.get('nodes')} nodes, {lab.get('masters')} masters, {lab.get('zookeeper')} ZooKeeper "
+             f"(up in {_s(lab.get('up_s'), '{:.1f}')} s)"), "",
+             "| measure | pvc | PVC (published) | target |", "|---|---:|---:|---:|"]
+    primary = result.get("primary") if isinstance(result.get("primary"), dict) else None
+    if primary:
+        lines.append(f"| new primary recorded in ZooKeeper, median of {len(primary['runs'])} (s) | "
+                     f"{_s(primary['recorded_median_s'])} | {PVC_PRIMARY_S[0]:g}–{PVC_PRIMARY_S[1]:g} | "
+                     f"< {TARGET_PRIMARY_S:g} |")
+        lines.append(f"| new primary acting (no-op request done), median / max (s) | {_s(primary['acting_median_s'])} / "
+                     f"{_s(primary['acting_max_s'])} | {PVC_PRIMARY_S[0]:g}–{PVC_PRIMARY_S[1]:g} | < {TARGET_PRIMARY_S:g} |")
+    flush = result.get("flush") if isinstance(result.get("flush"), list) else []
+    for run in flush:
+        for verb in ("flush", "ready"):
+            r = run[verb]
+            pvc_ref = f"serial, ≤ {PVC_FLUSH_S_PER_VM * r['vms']:g}"
+            target = f"< {TARGET_FLUSH_S:g}" if verb == "flush" else "–"
+            lines.append(f"| {verb} {r['vms']} VMs, parallel {run['parallel']}: command / request (s) | "
+                         f"{_s(r['cli_wall_s'])} / {_s(r['seconds'])} | {pvc_ref} | {target} |")
+    mem = result.get("memory") if isinstance(result.get("memory"), dict) else None
+    if mem:
+        salt = mem.get("salt_minion")
+        salt_text = (f"Salt: {salt['rss_mib']:.1f} ({salt.get('processes')} processes; {salt['source']})"
+                     if salt else "Salt: – (no results file)")
+        lines.append(f"| idle plain minion RSS, `pvc minion` (MiB) | {mem['plain_minion_rss_mib']:.1f} | {salt_text} | "
+                     f"≤ ¼ of Salt's |")
+        if salt and salt.get("pvc_bench_minion_rss_mib") is not None:
+            lines.append(f"| idle plain minion RSS in that Salt run's file (MiB) | {salt['pvc_bench_minion_rss_mib']:.1f} | "
+                         f"Salt: {salt['rss_mib']:.1f} | ≤ ¼ of Salt's |")
+        lines.append(f"| idle hypervisor minion RSS (MiB, median of nodes) | {mem['hypervisor_minion_rss_mib']:.1f} | "
+                     "– | reported |")
+    if flush:
+        lines += ["", f"### Zero-downtime evidence ({vms} VMs per run)", "",
+                  ("| run | steps live+done | QEMU downtime max / median (ms) | restarted | tick gaps | stalled | "
+                  "not running | zero downtime |"), "|---|---:|---:|---|---|---|---|---|"]
+        for run in flush:
+            for verb in ("flush", "ready"):
+                r = run[verb]
+                lines.append(f"| {verb} p{run['parallel']} | {r['steps_done_live']}/{r['vms']} | "
+                             f"{_s(r['downtime_ms_max'], '{:.0f}')} / {_s(r['downtime_ms_median'], '{:.0f}')} | "
+                             f"{', '.join(r['restarted']) or 'none'} | {', '.join(r['tick_gaps']) or 'none'} | "
+                             f"{', '.join(r['stalled']) or 'none'} | {', '.join(r['not_running']) or 'none'} | "
+                             f"{'yes' if r.get('zero_downtime') else 'NO'} |")
+    lines += ["", "### Targets (issue 9)", "", "| target | pvc | result |", "|---|---:|---|"]
+    for t in result.get("targets", []):
+        verdict = "PASS" if t["pass"] else "FAIL" + (f" ({t['note']})" if t.get("note") else "")
+        lines.append(f"| {t['target']} | {_s(t['value'], '{:.4g}')} | {verdict} |")
+    if result.get("errors"):
+        lines += ["", "### Errors", "", *(f"- {k}: {v}" for k, v in result["errors"].items())]
+    return "\n".join(lines)
