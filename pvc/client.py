@@ -26,6 +26,7 @@ from pvc.errors import MasterUnreachable, PvcError
 from pvc.results import JobResult, Return
 from pvc.wire.local import (
     CLIENT_SOCKET,
+    PID_FILE,
     REPLIES,
     ActiveReply,
     ActiveRow,
@@ -85,6 +86,19 @@ def error_type(name: str) -> type[PvcError]:
     return {cls.__name__: cls for cls in classes}.get(name, PvcError)
 
 
+def master_pid(sock_dir: str) -> int | None:
+    """The master's PID from its PID file, if that process is alive."""
+    try:
+        with open(os.path.join(sock_dir, PID_FILE)) as fh:
+            pid = int(fh.read().strip())
+        os.kill(pid, 0)
+    except PermissionError:  # alive, and someone else's (root's) process
+        return pid
+    except (OSError, ValueError):
+        return None
+    return pid
+
+
 class ReturnStream:
     """Iterates ``(minion_id, Return)``; ``result`` is complete once iteration has ended."""
 
@@ -110,6 +124,16 @@ class Client:
         self.sock.setsockopt(zmq.RCVHWM, 0)
         self.sock.connect(f"ipc://{path}")
         self._early: list[Reply] = []
+
+    def _silence(self) -> str:
+        """Why the master did not answer: not running (its PID file names no live process),
+        or running but busy or hung."""
+        pid = master_pid(self.cfg.sock_dir)
+        if pid is None:
+            return (f"master is not running (no live process in {self.cfg.sock_dir}/{PID_FILE}; "
+                    f"a stale socket was left behind)")
+        return (f"master (pid {pid}) is running but did not answer within {self.connect_timeout:g}s "
+                f"(socket {self.cfg.sock_dir}/{CLIENT_SOCKET}): busy or hung")
 
     def close(self) -> None:
         self.sock.close(0)
@@ -139,8 +163,7 @@ class Client:
         while True:
             msg = self._recv(deadline - time.monotonic())
             if msg is None:
-                raise MasterUnreachable(f"master did not answer within {self.connect_timeout:g}s "
-                                        f"(socket {self.cfg.sock_dir}/{CLIENT_SOCKET})")
+                raise MasterUnreachable(self._silence())
             if isinstance(msg, expect):
                 return msg
             self._early.append(msg)  # returns of a pipelined job arriving before this reply
@@ -167,7 +190,7 @@ class Client:
         while len(replies) < len(requests):
             msg = self._recv(deadline - time.monotonic())
             if msg is None:
-                raise MasterUnreachable(f"master did not answer within {self.connect_timeout:g}s")
+                raise MasterUnreachable(self._silence())
             if isinstance(msg, Published):
                 replies.append(msg)
             else:

@@ -46,7 +46,7 @@ from pvc.observers import Observers
 from pvc.wire.auth import ACCEPTED, ReplyParams
 from pvc.wire.codec import decode
 from pvc.wire.inner import Ack, Rekey
-from pvc.wire.local import CLIENT_SOCKET
+from pvc.wire.local import CLIENT_SOCKET, PID_FILE
 from pvc.wire.messages import MASTER_CHANNEL_KINDS, Reauth, Sealed
 from pvc.wire.publication import BROADCAST, topic_owner
 from pvc.wire.record import Record
@@ -112,7 +112,9 @@ class Master:
         self.client.setsockopt(zmq.RCVHWM, 100_000)
         self.client.bind(f"ipc://{os.path.join(cfg.sock_dir, CLIENT_SOCKET)}")
         self.bus = EventBus(self.zctx, os.path.join(cfg.sock_dir, EVENTS_SOCKET))
-        for name in (CLIENT_SOCKET, EVENTS_SOCKET):
+        with open(os.path.join(cfg.sock_dir, PID_FILE), "w") as fh:  # "not running" vs "not answering"
+            fh.write(f"{os.getpid()}\n")
+        for name in (CLIENT_SOCKET, EVENTS_SOCKET, PID_FILE):
             path = os.path.join(cfg.sock_dir, name)
             if group is not None:
                 os.chown(path, -1, group)
@@ -215,7 +217,7 @@ class Master:
         self.bus.close()
         self.zap.close()
         self.cache.close()
-        for path in (CLIENT_SOCKET, EVENTS_SOCKET):  # so the next client says "not running" at once
+        for path in (CLIENT_SOCKET, EVENTS_SOCKET, PID_FILE):  # the next client says "not running" at once
             try:
                 os.unlink(os.path.join(self.cfg.sock_dir, path))
             except OSError:

@@ -24,6 +24,7 @@ from pvc.wire.messages import MAX_ID, Outer
 from pvc.wire.record import Kinds, Record, f, record
 
 CLIENT_SOCKET = "client.ipc"
+PID_FILE = "master.pid"  # beside the socket: tells "not running" from "not answering"
 _FUN_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*\Z")
 MAX_TGT = 8192
 

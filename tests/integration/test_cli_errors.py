@@ -11,6 +11,8 @@ import tempfile
 
 import pytest
 
+from tests.cluster.wait import wait_for
+
 
 def pvc(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "pvc.cli.main", *args], check=False, capture_output=True, text=True, timeout=30)
@@ -174,3 +176,33 @@ def test_members_of_group_pvc_may_use_the_master(tmp_path):
         shutil.rmtree(base)
         if created:
             subprocess.run(["groupdel", "pvc"], check=False)
+
+
+def test_not_running_told_from_not_answering(pvc_cluster):
+    """A stopped master leaves nothing; a stale socket without a live PID says "not running";
+    a frozen master says it runs but does not answer."""
+    import signal
+
+    c = pvc_cluster
+    c.start_master()
+    run_dir = c.master_dir / "root" / "run" / "master"
+    assert (run_dir / "master.pid").read_text().strip() == str(c.procs["master"].pid)
+    master = c.procs["master"]
+    os.kill(master.pid, signal.SIGSTOP)
+    try:
+        frozen = c.pvc("job", "list")
+    finally:
+        os.kill(master.pid, signal.SIGCONT)
+    assert frozen.returncode == 2 and f"master (pid {master.pid}) is running but did not answer" in frozen.stderr
+    c.procs.pop("master").kill()  # SIGKILL: the socket and PID file stay behind
+    master.wait(5)
+    stale = c.pvc("job", "list")
+    assert stale.returncode == 2 and "master is not running" in stale.stderr, stale.stderr
+    c.start_master()
+    pid_file = run_dir / "master.pid"
+    wait_for(lambda: pid_file.exists() and pid_file.read_text().strip() == str(c.procs["master"].pid), 15,
+             "the new master's PID file")
+    c.stop_master()  # a clean stop removes them
+    assert not (run_dir / "client.ipc").exists() and not (run_dir / "master.pid").exists()
+    gone = c.pvc("job", "list")
+    assert gone.returncode == 2 and "master is not running" in gone.stderr
