@@ -13,7 +13,7 @@ import logging
 import os
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import zmq
 
@@ -22,8 +22,10 @@ from pvc.execution.context import EventSink
 from pvc.keys import load_or_create_identity
 from pvc.minion.core import MinionCore
 from pvc.minion.functions import MinionFunctions
-from pvc.minion.nodestate import NodePresence
 from pvc.minion.runner import JobRunner
+
+if TYPE_CHECKING:
+    from pvc.minion.nodestate import NodePresence
 
 log = logging.getLogger(__name__)
 TICK = 0.1
@@ -68,7 +70,11 @@ class MinionProcess:
             self.cores.extend(cores)
         base.start_hooks()  # after the event sinks are wired, so hooks can fire events
         # a hypervisor node: its keepalive in ZooKeeper (not for a swarm of test identities)
-        self.presence = None if swarm else NodePresence.start(cfg, base)
+        self.presence: NodePresence | None = None
+        if cfg.cluster is not None and not swarm:
+            from pvc.minion.nodestate import NodePresence as Presence  # kazoo and all: only on hypervisors
+
+            self.presence = Presence.start(cfg, base)
 
     def register(self, sock: zmq.Socket, core: MinionCore) -> None:
         self.owners[sock] = core

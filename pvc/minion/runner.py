@@ -121,8 +121,9 @@ class JobRunner:
         self._deadlines: list[tuple[float, int, _Job]] = []
         self._seq = itertools.count()
         self._watch_cond = threading.Condition(self._lock)
+        # started with the first deadline: an idle minion (inline jobs only) has no such thread
         self._watchdog = threading.Thread(target=self._watch, name="pvc-job-deadlines", daemon=True)
-        self._watchdog.start()
+        self._watching = False
         self._inbox: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
         self._fd_lock = threading.Lock()
         self.fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
@@ -261,6 +262,9 @@ class JobRunner:
                 self._deadlines = [entry for entry in self._deadlines if not entry[2].finished]
                 heapq.heapify(self._deadlines)
             heapq.heappush(self._deadlines, (deadline, next(self._seq), job))
+            if not self._watching:
+                self._watching = True
+                self._watchdog.start()
             self._watch_cond.notify()
 
     def _watch(self) -> None:

@@ -28,13 +28,13 @@ Not thread-safe: the minion's loop thread owns it. Example::
 
 from __future__ import annotations
 
+import binascii
 import errno
 import fcntl
 import logging
 import os
 import struct
 import time
-import zlib
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -69,7 +69,7 @@ class SpoolStats:
 
 def _frame(rec: list[Any]) -> bytes:
     body: bytes = msgpack.packb(rec, use_bin_type=True)
-    return _FRAME.pack(len(body), zlib.crc32(body)) + body
+    return _FRAME.pack(len(body), binascii.crc32(body)) + body
 
 
 _HEADER = _frame([HEADER, MAGIC, VERSION])
@@ -339,7 +339,7 @@ class Spool:
             if length == 0 or stop > end:
                 break
             body = view[off + _FRAME.size:stop]
-            if zlib.crc32(body) != crc:
+            if binascii.crc32(body) != crc:
                 break
             try:
                 rec = msgpack.unpackb(body, raw=False)
