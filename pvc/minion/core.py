@@ -20,7 +20,7 @@ import logging
 import os
 import random
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any, Protocol
@@ -76,6 +76,7 @@ log = logging.getLogger(__name__)
 AUTH_REPLY_TIMEOUT = 5.0
 RESEND_FIRST = 3.0
 RESEND_MAX = 60.0
+EARLY_EVENTS = 256  # events fired before the first auth, kept (newest) until it completes
 REDIRECT_AFTER = 10.0  # seconds a return waits for its master before other masters are offered it
 STASH_MAX = 256
 STASH_WAIT = 1.0
@@ -146,6 +147,7 @@ class MinionCore:
         self.last_heard = 0.0
         self.silent_log_at = 0.0
         self.vms: set[str] = set()
+        self.early_events: deque[tuple[str, dict[str, Any]]] = deque(maxlen=EARLY_EVENTS)
         self.siblings: list[MinionCore] = []  # this identity's cores for the other masters
         self.running: dict[str, tuple[str, float]] = {}  # jid -> (function, monotonic start), while it runs
         self.stash: list[tuple[float, Publication]] = []
@@ -347,6 +349,9 @@ class MinionCore:
         for entry in self.unacked.values():  # not acked by the previous session: send now
             entry.due, entry.wait = 0.0, RESEND_FIRST
         self._resend(now)
+        early, self.early_events = self.early_events, deque(maxlen=EARLY_EVENTS)
+        for tag, data in early:
+            self._fire(tag, data)
         log.info("%s: authenticated with master %s", self.id, self.cfg.master)
 
     def _connect(self, chan_port: int, pub_port: int, master_curve: bytes) -> None:
@@ -479,6 +484,9 @@ class MinionCore:
         self.runner.call_soon(lambda: self._fire(tag, dict(data)))
 
     def _fire(self, tag: str, data: dict[str, Any]) -> None:
+        if self.channel is None:  # not authenticated yet (a start hook's "connected"): keep it for then
+            self.early_events.append((tag, data))
+            return
         parts = tag.split("/")
         if len(parts) < 4 or parts[1] != "vm":
             self._send_up(EventMsg(tag, data))

@@ -59,3 +59,36 @@ def test_pvc_run_virt_migrate(pvc_cluster: PvcCluster, libvirt_hosts, tmp_path):
             listener.wait()
         c.pvc("run", "hv2", "virt.destroy", "e2e")
         c.pvc("run", "hv2", "virt.undefine", "e2e")
+
+
+def test_every_event_the_virt_module_fires_passes_a_real_master(pvc_cluster: PvcCluster, libvirt_hosts, tmp_path):
+    """The virt module's own events — its connection (pvc/virt/<node>/connected) and a VM's
+    lifecycle — reach the bus through a real master, stamped with the node that fired them."""
+    c = pvc_cluster
+    c.start_master()
+    listener = subprocess.Popen(
+        [sys.executable, "-m", "pvc.cli.main", "event", "listen", "-c", str(c.master_dir), "pvc/*",
+         "--out", "json", "--timeout", "40"], stdout=subprocess.PIPE, text=True)
+    time.sleep(1.0)
+    c.add_minion("hv3", modules={"virt": {"uri": libvirt_hosts["h1"].uri, "console_dir": str(tmp_path / "hv3")}})
+    c.wait_connected()
+    spec = [f"{key}={value}" for key, value in guest_spec("ev1").items()]
+    try:
+        assert c.pvc("run", "hv3", "virt.define", *spec).returncode == 0
+        assert c.pvc("run", "hv3", "virt.start", "ev1").returncode == 0
+        assert c.pvc("run", "hv3", "virt.destroy", "ev1").returncode == 0
+        wanted = {("pvc/virt/hv3/connected", "hv3"), ("pvc/vm/ev1/started", "hv3"), ("pvc/vm/ev1/stopped", "hv3")}
+        seen: set[tuple[str, str]] = set()
+        deadline = time.monotonic() + 30
+        assert listener.stdout is not None
+        while not wanted <= seen and time.monotonic() < deadline:
+            line = listener.stdout.readline()
+            if line:
+                event = json.loads(line)
+                seen.add((event["tag"], event["data"].get("_minion", "")))
+        assert wanted <= seen, seen
+        assert "may not fire" not in (c.root / "master.out").read_text()
+    finally:
+        listener.kill()
+        listener.wait()
+        c.pvc("run", "hv3", "virt.undefine", "ev1")
