@@ -36,6 +36,7 @@ from pvc.runners.queue import RequestQueue
 from pvc.runners.statesync import VMStateSync
 
 log = logging.getLogger("pvc.runners.coordinator")
+SHARED_CACHE_CHECK = 30.0  # seconds between checks that several masters share one job cache
 
 
 class Service(Protocol):
@@ -69,6 +70,7 @@ class Coordinator:
         self._threads: list[threading.Thread] = []
         self.election: Any = None
         self.ctx: RunnerContext | None = None
+        self._warned_cache = False
 
     def run(self) -> None:
         from pvc.client import Client
@@ -86,7 +88,8 @@ class Coordinator:
             self.election = PrimaryElection(store, self.identity, self._on_gain, self._on_loss)
             self.election.start()
             log.info("coordinator %s: contending for primary (%s%s)", self.identity, self.hosts, self.root)
-            self._stop.wait()
+            while not self._stop.wait(SHARED_CACHE_CHECK):
+                self._check_shared_cache()
             self.election.stop()
             self._on_loss()
         finally:
@@ -95,6 +98,19 @@ class Coordinator:
 
     def stop(self) -> None:
         self._stop.set()
+
+    def _check_shared_cache(self) -> None:
+        """Several masters must share one PostgreSQL job cache: a minion's return reaches another
+        master when the one that published the job is gone, and only a shared cache lets that
+        master store it. Say so (once) when this master keeps its own SQLite file."""
+        if self._warned_cache or self.election is None:
+            return
+        others = [c for c in self.election.contenders() if c != self.identity]
+        if others and not self.cfg.job_cache.startswith(("postgresql://", "postgres://")):
+            self._warned_cache = True
+            log.error("coordinator %s: %d other master(s) in this cluster (%s) but this master's job cache is its "
+                      "own SQLite file: set job_cache: postgresql://... (the same database) on every master",
+                      self.identity, len(others), ", ".join(sorted(others)))
 
     def _on_gain(self) -> None:  # the election's thread: start, do not block
         assert self.ctx is not None
