@@ -25,9 +25,10 @@ from typing import Any
 
 import jinja2
 import yaml
+from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
-from pvc.states.errors import RenderError
+from pvc.states.errors import RenderError, StateError
 from pvc.states.filters import FILTERS
 
 # another template's source by its path ("map.jinja", "ntp/defaults.yaml"), or None if absent
@@ -52,7 +53,7 @@ class SaltFunctions(Mapping[str, Callable[..., Any]]):
     """The ``salt`` mapping of a template: ``'mod.fun'`` -> callable taking the call's arguments.
 
     ``salt.mod.fun(...)`` works too (Jinja falls back from attribute to item lookup, and an item
-    without a dot is the module's namespace). Unknown names raise ``KeyError`` naming them."""
+    without a dot is the module's namespace). Unknown names raise ``StateError`` naming them."""
 
     def __init__(self, functions: Mapping[str, Callable[..., Any]] | None = None) -> None:
         self._functions = dict(functions or {})
@@ -62,7 +63,8 @@ class SaltFunctions(Mapping[str, Callable[..., Any]]):
             return self._functions[name]
         if "." not in name and any(key.startswith(name + ".") for key in self._functions):
             return _SaltModule(self, name)
-        raise KeyError(f"salt function '{name}' is not available")
+        # not a KeyError: Jinja would turn that into a silent Undefined
+        raise StateError(f"salt function '{name}' is not available")
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._functions)
@@ -100,13 +102,21 @@ def sls_paths(sls: str, tplfile: str | None = None) -> dict[str, str]:
     }
 
 
+class _Sandbox(SandboxedEnvironment):
+    """Jinja's sandbox, but touching an unsafe attribute raises at once instead of rendering ''
+    (an SLS that reaches for ``__class__`` is an attack or a bug; either way, stop)."""
+
+    def unsafe_undefined(self, obj: Any, attribute: str) -> jinja2.Undefined:
+        raise SecurityError(f"access to attribute {attribute!r} of {type(obj).__name__!r} object is unsafe.")
+
+
 def _environment(name: str, text: str, sources: SourceLoader | None) -> SandboxedEnvironment:
     def get_source(path: str) -> tuple[str, str, Callable[[], bool]] | None:
         found = text if path == name else sources(path) if sources is not None else None
         # the filename lets Jinja's rewritten tracebacks name the template line of an error
         return None if found is None else (found, path, lambda: True)
 
-    env = SandboxedEnvironment(
+    env = _Sandbox(
         loader=jinja2.FunctionLoader(get_source),
         extensions=["jinja2.ext.do", "jinja2.ext.loopcontrols"],
         keep_trailing_newline=True,
