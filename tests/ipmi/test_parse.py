@@ -71,8 +71,8 @@ def test_control_acknowledged(output: str, action: str, ok: bool) -> None:
     ("Activate Session command failed\nError: Unable to establish LAN session\n", BmcAuthFailed),
     ("Invalid user name\nError: Unable to establish LAN session\n", BmcAuthFailed),
     # no answer, no route, no name
-    ("Get Auth Capabilities error\nError issuing Get Channel Authentication Capabilities request\n"
-     "Error: Unable to establish IPMI v2 / RMCP+ session\n", BmcUnreachable),
+    (("Get Auth Capabilities error\nError issuing Get Channel Authentication Capabilities request\n"
+     "Error: Unable to establish IPMI v2 / RMCP+ session\n"), BmcUnreachable),
     ("Address lookup for nosuchhost.invalid failed\nCould not open socket!\n", BmcUnreachable),
     ("Error: Unable to establish IPMI v2 / RMCP+ session\n", BmcUnreachable),   # without -v: assume transient
     ("RAKP 2 message indicates an error : insufficient resources for session\n", BmcUnreachable),
