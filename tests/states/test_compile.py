@@ -198,4 +198,4 @@ def test_cycle_is_named() -> None:
     with pytest.raises(RequisiteCycle) as err:
         order_chunks(chunks)
     assert "Recursive requisite found" in str(err.value)
-    assert err.value.cycle[0] == err.value.cycle[-1] and len(err.value.cycle) == 3
+    assert err.value.cycle[0] == err.value.cycle[-1] and len(err.value.cycle) == 4
