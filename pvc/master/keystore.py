@@ -86,6 +86,13 @@ class KeyStore:
     def get(self, mid: str, state: str) -> bytes | None:
         return self.index[state].get(mid)
 
+    def put(self, state: str, mid: str, raw: bytes) -> None:
+        """Write ``mid``'s key in ``state`` (another master's decision, mirrored here)."""
+        self._write(state, mid, raw)
+
+    def remove(self, state: str, mid: str) -> None:
+        self._remove(state, mid)
+
     def _write(self, state: str, mid: str, raw: bytes) -> None:
         path = self._path(state, mid)
         tmp = path.with_name(f".{mid}.tmp")

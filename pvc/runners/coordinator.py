@@ -63,7 +63,8 @@ class Coordinator:
         self.master_dir, self.hosts = master_dir, hosts
         self.root = root or (cluster.root if cluster else "/pvc")
         self.session_timeout = session_timeout or (cluster.session_timeout if cluster else 3.0)
-        self.identity = identity or f"{socket.gethostname().split('.')[0]}-{os.path.basename(master_dir.rstrip('/'))}"
+        # a master is its host and enrolment port: unique even for several masters on one host
+        self.identity = identity or f"{socket.gethostname().split('.')[0]}-{self.cfg.ret_port}"
         self.migrate_uri = migrate_uri
         self._stop = threading.Event()
         self._services_stop = threading.Event()
@@ -87,6 +88,7 @@ class Coordinator:
                                      migrate_uri=self.migrate_uri, identity=self.identity)
             self.election = PrimaryElection(store, self.identity, self._on_gain, self._on_loss)
             self.election.start()
+            self._mirror_keys(client)
             log.info("coordinator %s: contending for primary (%s%s)", self.identity, self.hosts, self.root)
             while not self._stop.wait(SHARED_CACHE_CHECK):
                 self._check_shared_cache()
@@ -98,6 +100,19 @@ class Coordinator:
 
     def stop(self) -> None:
         self._stop.set()
+
+    def _mirror_keys(self, client: Any) -> None:
+        """Every master, primary or not, keeps its minion keys in step with the cluster's."""
+        from pvc.client import Client
+        from pvc.runners.keymirror import KeyMirror
+
+        def notify() -> None:
+            with Client(self.master_dir, config=self.cfg) as master:
+                master.keys_changed()
+
+        mirror = KeyMirror(client, self.root, self.cfg.pki_dir, notify)
+        thread = threading.Thread(target=self._service, args=(mirror, self._stop), name=mirror.name, daemon=True)
+        thread.start()
 
     def _check_shared_cache(self) -> None:
         """Several masters must share one PostgreSQL job cache: a minion's return reaches another

@@ -65,3 +65,26 @@ def test_a_return_outlives_its_master_through_another_sharing_the_job_cache(tmp_
         master.wait(5)
         wait_for(lambda: "mm2" in b.client().job(jid).returns, 40, "the return stored through master b")
         assert b.client().job(jid).returns["mm2"].ret.ok
+
+
+def test_a_key_accepted_on_one_master_is_accepted_on_every_master(tmp_path, zk_hosts, zk_root, cluster_store):
+    """Masters of one cluster (cluster: in their configs) mirror minion keys through ZooKeeper:
+    `pvc key accept` on master a lets the minion in on master b too, and a delete on b reaches a."""
+    section = {"zookeeper": zk_hosts, "root": zk_root, "session_timeout": 2.0}
+    with PvcCluster(tmp_path / "a", auto_accept=False, master_options={"cluster": section}) as a, \
+            PvcCluster(tmp_path / "b", auto_accept=False, master_options={"cluster": section}) as b:
+        a.start_master()
+        a.stop_master()
+        shutil.copytree(a.master_dir / "root" / "pki" / "master", b.master_dir / "root" / "pki" / "master",
+                        ignore=shutil.ignore_patterns("minions*"))
+        a.start_master()
+        b.start_master()
+        a.add_minion("km1", master=[f"127.0.0.1:{a.ret_port}", f"127.0.0.1:{b.ret_port}"])
+        b.minion_ids.append("km1")
+        a.accept("km1")  # on master a only
+        a.wait_connected(["km1"])
+        b.wait_connected(["km1"], timeout=20)  # b learnt it from the cluster
+        assert b.client().cmd("km1", "test.ping") == {"km1": True}
+        assert b.pvc("key", "delete", "km1", "--yes").returncode == 0  # and back: deleted everywhere
+        pre = a.master_dir / "root" / "pki" / "master"
+        wait_for(lambda: not (pre / "minions" / "km1").exists(), 15, "the delete mirrored to master a")
