@@ -63,8 +63,7 @@ class Coordinator:
         self.master_dir, self.hosts = master_dir, hosts
         self.root = root or (cluster.root if cluster else "/pvc")
         self.session_timeout = session_timeout or (cluster.session_timeout if cluster else 3.0)
-        # a master is its host and enrolment port: unique even for several masters on one host
-        self.identity = identity or f"{socket.gethostname().split('.')[0]}-{self.cfg.ret_port}"
+        self.identity = identity or f"{socket.gethostname().split('.')[0]}-{os.path.basename(master_dir.rstrip('/'))}"
         self.migrate_uri = migrate_uri
         self._stop = threading.Event()
         self._services_stop = threading.Event()
