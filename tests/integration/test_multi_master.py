@@ -5,23 +5,37 @@ minion's events. The masters share one identity key (copied, as with Salt's mult
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
 from tests.cluster.pvc import PvcCluster
 from tests.cluster.wait import wait_for
 
 
-def test_minion_serves_two_masters(tmp_path):
-    with PvcCluster(tmp_path / "a") as a, PvcCluster(tmp_path / "b") as b:
+@contextmanager
+def two_masters(tmp_path: Path, minion: str, **options: Any) -> Iterator[tuple[PvcCluster, PvcCluster]]:
+    """Masters a and b sharing one key pair (``options`` go to both PvcClusters), and a
+    minion serving both; yields once the minion is connected to both (or, without
+    auto_accept, once it has started)."""
+    with PvcCluster(tmp_path / "a", **options) as a, PvcCluster(tmp_path / "b", **options) as b:
         a.start_master()
         a.stop_master()  # made its identity; b gets the same key before it first starts
         shutil.copytree(a.master_dir / "root" / "pki" / "master", b.master_dir / "root" / "pki" / "master",
                         ignore=shutil.ignore_patterns("minions*"))
         a.start_master()
         b.start_master()
-        a.add_minion("mm1", master=[f"127.0.0.1:{a.ret_port}", f"127.0.0.1:{b.ret_port}"])
-        b.minion_ids.append("mm1")
-        a.wait_connected(["mm1"])
-        b.wait_connected(["mm1"])
+        a.add_minion(minion, master=[f"127.0.0.1:{a.ret_port}", f"127.0.0.1:{b.ret_port}"])
+        b.minion_ids.append(minion)
+        if a.auto_accept:
+            a.wait_connected([minion])
+            b.wait_connected([minion])
+        yield a, b
+
+
+def test_minion_serves_two_masters(tmp_path):
+    with two_masters(tmp_path, "mm1") as (a, b):
         assert a.client().cmd("mm1", "test.echo", ["via a"]) == {"mm1": "via a"}
         assert b.client().cmd("*", "test.echo", ["via b"]) == {"mm1": "via b"}
         a.stop_master()
@@ -46,18 +60,7 @@ def test_a_return_outlives_its_master_through_another_sharing_the_job_cache(tmp_
     conn.cursor().execute(f"CREATE DATABASE {schema_db}")
     conn.close()
     shared = pg_dsn.rsplit("/", 1)[0] + f"/{schema_db}"
-    with PvcCluster(tmp_path / "a", master_options={"job_cache": shared}) as a, \
-            PvcCluster(tmp_path / "b", master_options={"job_cache": shared}) as b:
-        a.start_master()
-        a.stop_master()
-        shutil.copytree(a.master_dir / "root" / "pki" / "master", b.master_dir / "root" / "pki" / "master",
-                        ignore=shutil.ignore_patterns("minions*"))
-        a.start_master()
-        b.start_master()
-        a.add_minion("mm2", master=[f"127.0.0.1:{a.ret_port}", f"127.0.0.1:{b.ret_port}"])
-        b.minion_ids.append("mm2")
-        a.wait_connected(["mm2"])
-        b.wait_connected(["mm2"])
+    with two_masters(tmp_path, "mm2", master_options={"job_cache": shared}) as (a, b):
         jid = a.client().run_async("mm2", "test.sleep", [1.0], timeout=60)
         a.drop_client()
         master = a.procs.pop("master")
@@ -71,16 +74,7 @@ def test_a_key_accepted_on_one_master_is_accepted_on_every_master(tmp_path, zk_h
     """Masters of one cluster (cluster: in their configs) mirror minion keys through ZooKeeper:
     `pvc key accept` on master a lets the minion in on master b too, and a delete on b reaches a."""
     section = {"zookeeper": zk_hosts, "root": zk_root, "session_timeout": 2.0}
-    with PvcCluster(tmp_path / "a", auto_accept=False, master_options={"cluster": section}) as a, \
-            PvcCluster(tmp_path / "b", auto_accept=False, master_options={"cluster": section}) as b:
-        a.start_master()
-        a.stop_master()
-        shutil.copytree(a.master_dir / "root" / "pki" / "master", b.master_dir / "root" / "pki" / "master",
-                        ignore=shutil.ignore_patterns("minions*"))
-        a.start_master()
-        b.start_master()
-        a.add_minion("km1", master=[f"127.0.0.1:{a.ret_port}", f"127.0.0.1:{b.ret_port}"])
-        b.minion_ids.append("km1")
+    with two_masters(tmp_path, "km1", auto_accept=False, master_options={"cluster": section}) as (a, b):
         a.accept("km1")  # on master a only
         a.wait_connected(["km1"])
         b.wait_connected(["km1"], timeout=20)  # b learnt it from the cluster
