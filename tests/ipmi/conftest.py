@@ -4,26 +4,14 @@ separate process, ``pvc lab down`` at the end), smaller because only the BMCs ma
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 
 import pytest
 
-from tests.lab.conftest import RunningLab, missing_lab_support, pvc
+from tests.lab.conftest import RunningLab, running_lab
 
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningLab]:
-    reason = missing_lab_support()
-    if reason:
-        pytest.skip(reason)
-    lab_dir = tmp_path_factory.mktemp("ipmilab") / "lab"
-    t0 = time.monotonic()
-    proc = pvc("lab", "up", "--dir", str(lab_dir), "--nodes", "2", "--vms", "0")
-    seconds = time.monotonic() - t0
-    try:
-        assert proc.returncode == 0, proc.stdout + proc.stderr
-        yield RunningLab(lab_dir, proc, seconds)
-    finally:
-        if (lab_dir / "lab.json").exists():
-            pvc("lab", "down", "--dir", str(lab_dir))
+    with running_lab(tmp_path_factory, "ipmilab", nodes=2, vms=0) as running:
+        yield running

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -55,14 +56,16 @@ class RunningLab:
         return str(self.json()["masters"][0]["config_dir"])
 
 
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningLab]:
+@contextmanager
+def running_lab(tmp_path_factory: pytest.TempPathFactory, name: str, nodes: int, vms: int) -> Iterator[RunningLab]:
+    """``pvc lab up`` as a separate process (skipped, with the probed reason, where the kernel
+    cannot make the namespaces), and ``pvc lab down`` at the end whatever happened."""
     reason = missing_lab_support()
     if reason:
         pytest.skip(reason)
-    lab_dir = tmp_path_factory.mktemp("lab") / "lab"
+    lab_dir = tmp_path_factory.mktemp(name) / "lab"
     t0 = time.monotonic()
-    proc = pvc("lab", "up", "--dir", str(lab_dir), "--nodes", "3", "--vms", "2")
+    proc = pvc("lab", "up", "--dir", str(lab_dir), "--nodes", str(nodes), "--vms", str(vms))
     seconds = time.monotonic() - t0
     try:
         assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -70,3 +73,9 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningLab]:
     finally:
         if (lab_dir / "lab.json").exists():
             pvc("lab", "down", "--dir", str(lab_dir))
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningLab]:
+    with running_lab(tmp_path_factory, "lab", nodes=3, vms=2) as running:
+        yield running
