@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from pvc.errors import ExecutionError
@@ -28,19 +28,6 @@ class Return:
     error: str = ""
     error_type: str = ""
     duration: float = 0.0
-
-    def to_wire(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_wire(cls, data: Mapping[str, Any]) -> Return:
-        return cls(
-            ok=bool(data.get("ok")),
-            data=data.get("data"),
-            error=str(data.get("error", "")),
-            error_type=str(data.get("error_type", "")),
-            duration=float(data.get("duration", 0.0)),
-        )
 
     def salt_shape(self) -> Any:
         """What Salt's ``--out json`` would print for this minion: the data, or the error text."""

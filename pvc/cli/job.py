@@ -3,16 +3,10 @@
 from __future__ import annotations
 
 import time
-from typing import Any
 
 import click
 
 from pvc.cli.options import config_dir
-
-
-def _as_map(value: Any) -> dict[str, Any]:
-    """A job record from the client (a typed wire record, or a plain map) as a plain map."""
-    return dict(value.to_map()) if hasattr(value, "to_map") else dict(value)
 
 
 @click.group()
@@ -31,7 +25,7 @@ def list_(config_dir: str, limit: int, fun: str | None, out: str) -> None:
     from pvc.cli.output import dump
 
     with open_client(config_dir) as client:
-        jobs = [_as_map(j) for j in client.jobs(limit, fun)]
+        jobs = [j.to_map() for j in client.jobs(limit, fun)]
     if out != "human":
         click.echo(dump(jobs, out))
         return
@@ -52,26 +46,22 @@ def show(config_dir: str, jid: str, out: str) -> None:
     that did not return or are still running."""
     from pvc.cli.connect import open_client
     from pvc.cli.output import dump, human_return
-    from pvc.results import Return
 
     with open_client(config_dir) as client:
-        data = _as_map(client.job(jid))
-    data.pop("k", None)
-    data.pop("v", None)
+        view = client.job(jid)
     if out != "human":
-        click.echo(dump(data, out))
+        click.echo(dump(view.to_map(), out))
         return
-    click.echo(f"Job {data['jid']}: {data['fun']} {data['args']} {data['kwargs'] or ''}".rstrip())
-    click.echo(f"Target: {data['tgt']} ({data['tgt_type']}), {len(data['minions'])} minion(s), "
-               f"started {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(data['started']))}")
-    for mid, r in sorted(data["returns"].items()):
-        click.echo(human_return(mid, Return.from_wire(r["ret"]), duration=True))
-    for mid in sorted(data.get("running", [])):
+    click.echo(f"Job {view.jid}: {view.fun} {view.args} {view.kwargs or ''}".rstrip())
+    click.echo(f"Target: {view.tgt} ({view.tgt_type}), {len(view.minions)} minion(s), "
+               f"started {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(view.started))}")
+    for mid, stored in sorted(view.returns.items()):
+        click.echo(human_return(mid, stored.ret.value(), duration=True))
+    for mid in sorted(view.running):
         click.echo(f"{mid}: still running")
-    for mid, reason in sorted(data["missing"].items()):
-        if mid in data.get("running", []):
-            continue
-        click.echo(f"{mid}: no return ({reason})")
+    for mid, reason in sorted(view.missing.items()):
+        if mid not in view.running:
+            click.echo(f"{mid}: no return ({reason})")
 
 
 @job.command(short_help="List the jobs running now, on which minion, for how long.")

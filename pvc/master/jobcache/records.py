@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-# (jid, minion id, Return.to_wire() map, unix time received): one return as the master batches it
+# (jid, minion id, ReturnRec.to_map() map, unix time received): one return as the master batches it
 ReturnItem = tuple[str, str, dict[str, Any], float]
 
 
