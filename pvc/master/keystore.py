@@ -87,20 +87,14 @@ class KeyStore:
         return self.index[state].get(mid)
 
     def put(self, state: str, mid: str, raw: bytes) -> None:
-        """Write ``mid``'s key in ``state`` (another master's decision, mirrored here)."""
-        self._write(state, mid, raw)
-
-    def remove(self, state: str, mid: str) -> None:
-        self._remove(state, mid)
-
-    def _write(self, state: str, mid: str, raw: bytes) -> None:
+        """Write ``mid``'s key in ``state`` (file and index)."""
         path = self._path(state, mid)
         tmp = path.with_name(f".{mid}.tmp")
         tmp.write_bytes(public_pem(raw))
         os.replace(tmp, path)
         self.index[state][mid] = raw
 
-    def _remove(self, state: str, mid: str) -> None:
+    def remove(self, state: str, mid: str) -> None:
         self._path(state, mid).unlink(missing_ok=True)
         self.index[state].pop(mid, None)
 
@@ -113,24 +107,24 @@ class KeyStore:
         if accepted is not None:
             if accepted == raw:
                 return ACCEPTED
-            self._write(DENIED, mid, raw)
+            self.put(DENIED, mid, raw)
             return DENIED
         if self.get(mid, REJECTED) is not None:
             return REJECTED
         if auto_accept:
-            self._write(ACCEPTED, mid, raw)
-            self._remove(PENDING, mid)
+            self.put(ACCEPTED, mid, raw)
+            self.remove(PENDING, mid)
             return ACCEPTED
         pending = self.get(mid, PENDING)
         if pending is None:
             if self.count(PENDING) >= max_pending:
                 return BUSY
-            self._write(PENDING, mid, raw)
+            self.put(PENDING, mid, raw)
         elif pending != raw:
             # the first key offered is the one the operator checks with `pvc key finger`; a
             # second, different offer may be an attacker's, so it never replaces the first
             # (Salt's rule): it goes to denied, where the operator can see it
-            self._write(DENIED, mid, raw)
+            self.put(DENIED, mid, raw)
             return DENIED
         return PENDING
 
@@ -146,8 +140,8 @@ class KeyStore:
         for info in self.find(pattern, sources):
             if dest == ACCEPTED and self.get(info.id, ACCEPTED) is not None:
                 continue
-            self._write(dest, info.id, info.raw)
-            self._remove(info.state, info.id)
+            self.put(dest, info.id, info.raw)
+            self.remove(info.state, info.id)
             moved.append(info.id)
         return moved
 
@@ -170,7 +164,7 @@ class KeyStore:
     def delete(self, pattern: str) -> list[str]:
         gone = []
         for info in self.find(pattern):
-            self._remove(info.state, info.id)
+            self.remove(info.state, info.id)
             gone.append(info.id)
         return sorted(set(gone))
 

@@ -101,14 +101,17 @@ class Sessions:
 
     def running(self, mid: str, jid: str) -> bool:
         """Minion ``mid`` is alive and said in its last heartbeat that it runs ``jid``."""
-        s = self.by_id.get(mid)
-        return s is not None and jid in s.running and time.monotonic() - s.last_hb <= self.alive_for
+        return jid in self._running(mid)
 
     def running_on(self, mid: str) -> list[RunningJob]:
+        return list(self._running(mid).values())
+
+    def _running(self, mid: str) -> dict[str, RunningJob]:
+        """What ``mid``'s last heartbeat said it runs, while that heartbeat is recent."""
         s = self.by_id.get(mid)
         if s is None or time.monotonic() - s.last_hb > self.alive_for:
-            return []
-        return list(s.running.values())
+            return {}
+        return s.running
 
     def connected(self, now: float | None = None) -> set[str]:
         now = time.monotonic() if now is None else now

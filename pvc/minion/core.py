@@ -114,6 +114,14 @@ class Unacked:
         self.first = time.monotonic()
         self.wait = RESEND_FIRST
 
+    def take_turn(self, now: float) -> bool:
+        """Whether it is due now; if so, the next send waits twice as long (jittered, bounded)."""
+        if self.due > now:
+            return False
+        self.due = now + _jitter(self.wait)
+        self.wait = min(RESEND_MAX, self.wait * 2)
+        return True
+
 
 class MinionCore:
     def __init__(self, cfg: MinionConfig, identity: Ed25519PrivateKey, functions: MinionFunctions,
@@ -237,9 +245,7 @@ class MinionCore:
         """Send again the returns the master has not acknowledged, with backoff, until it does
         (the master stores before it acks, so a resend is never stored twice)."""
         for entry in self.unacked.values():
-            if entry.due <= now:
-                entry.due = now + _jitter(entry.wait)
-                entry.wait = min(RESEND_MAX, entry.wait * 2)
+            if entry.take_turn(now):
                 self._send_up(entry.rec)
 
     def _redirect(self, now: float) -> None:
@@ -250,9 +256,7 @@ class MinionCore:
         if not live:
             return
         for entry in self.unacked.values():
-            if entry.due <= now and now - entry.first >= REDIRECT_AFTER:
-                entry.due = now + _jitter(entry.wait)
-                entry.wait = min(RESEND_MAX, entry.wait * 2)
+            if now - entry.first >= REDIRECT_AFTER and entry.take_turn(now):
                 for sibling in live:
                     sibling._send_up(entry.rec)
 
