@@ -103,7 +103,6 @@ class Returns:
         unknown, self._unknown = self._unknown, []
         found = self.cache.lookup_jobs(sorted({jid for jid, _, _, _ in unknown}))
         stored = []
-        lost = self._lost
         for jid, mid, ret, reason in unknown:
             targets = found.get(jid)
             if targets is None or mid not in targets.expected:
@@ -113,7 +112,7 @@ class Returns:
             if mid in targets.returned:
                 continue
             if ret is None:
-                lost[jid][mid] = reason
+                self._lost[jid][mid] = reason
             else:
                 stored.append((jid, mid, ret, time.time()))
         return stored
