@@ -4,7 +4,10 @@ A key accepted (or rejected, deleted, offered) on one master is in that state on
 so a minion that serves several masters is accepted once. Every coordinator runs this, primary
 or not: it watches its own master's key store (the files ``pvc key`` and enrolment write) and
 the cluster's copy under ``<root>/keys``. A change on one side is carried to the other; when both
-changed the same key since the last look, ZooKeeper's copy wins. After changing the local files
+changed the same key since the last look, ZooKeeper's copy wins — except that a key merely offered
+(pending) never overrides a decision (accepted, rejected) about it, on either side: masters see a
+minion's offer at nearly the same time, and an operator's accept must not be undone by the
+other master's copy of that offer. After changing the local files
 it tells its master (``keys_changed``), which reloads them and revokes what must go.
 
 Both sides are read only when they changed: the key directories' mtimes locally, a version
@@ -37,8 +40,10 @@ MIRRORED = (PENDING, REJECTED, ACCEPTED)  # weakest first: find() then keeps the
 Entry = tuple[str, bytes]  # (state, raw public key)
 
 
-def _undecided(here: Entry | None, there: Entry | None) -> bool:
-    return here is not None and there is not None and here[0] == PENDING and there[0] != PENDING
+def _offered_vs_decided(offer: Entry | None, other: Entry | None) -> bool:
+    """``offer`` is a key merely offered (pending) where ``other`` is a decision about it:
+    the decision wins, on whichever side it was taken."""
+    return offer is not None and other is not None and offer[0] == PENDING and other[0] != PENDING
 
 
 class KeyMirror:
@@ -73,15 +78,15 @@ class KeyMirror:
         pushed = pulled = 0
         for mid in sorted(set(local) | set(remote) | set(self.synced)):
             before, here, there = self.synced.get(mid), local.get(mid), remote.get(mid)
+            pull = _offered_vs_decided(here, there) or (
+                not _offered_vs_decided(there, here) and (there != before or here == before))
             if here == there:
                 self._remember(mid, here)
-            elif there != before or here == before or _undecided(here, there):
-                # changed in the cluster (or both: the cluster's wins); a key merely offered here
-                # never overrides the cluster's decision about it
+            elif pull:  # changed in the cluster (or both: the cluster's wins), unless it only offers
                 self._apply(store, mid, here, there)
                 self._remember(mid, there)
                 pulled += 1
-            else:  # changed here only
+            else:  # changed here only, or decided here while the cluster only had the offer
                 self._publish(mid, here)
                 self._remember(mid, here)
                 pushed += 1
