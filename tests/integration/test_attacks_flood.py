@@ -202,8 +202,14 @@ def test_endless_stream_on_the_enrolment_port_is_bounded(cluster, mode):
                   endless_cap=192 * 1024 * 1024)
     with RssSampler(pid) as rss:
         pings = flood.run_for(3.0, lambda: ping_ms(cluster, 1, seconds=2.5))
+    # the attacker's connections are closed; give libzmq up to 5 s to let their buffers go (on
+    # a loaded 2-core box 1 s was not always enough: the bound itself is unchanged)
+    settle = time.monotonic() + 5.0
     time.sleep(1.0)
     after = rss_mib(pid)
+    while after - before >= 16 and time.monotonic() < settle:
+        time.sleep(0.2)
+        after = rss_mib(pid)
     peak = max(rss.samples)
     median = sorted(pings)[len(pings) // 2]
     print(f"{mode}: {flood.sent['endless_bytes'] / 2**20:.1f} MiB written, {flood.sent[mode + '_closed']} "
