@@ -46,7 +46,8 @@ def log_events(log: logging.Logger) -> EventSink:
 class ExecContext:
     """What a function may use. ``config`` is the module's own validated config section;
     ``registry`` is the minion's function registry (only the ``sys`` module needs it);
-    ``control`` is the job's deadline and cancellation handle (:mod:`pvc.execution.control`)."""
+    ``control`` is the job's deadline and cancellation handle (:mod:`pvc.execution.control`);
+    ``pillar`` is the minion's pillar during a state run (``pillar.get``, ``config.get``), else empty."""
 
     minion_id: str
     config: Any
@@ -58,3 +59,4 @@ class ExecContext:
     jid: str = ""
     registry: Registry | None = None
     control: JobControl = field(default_factory=JobControl)
+    pillar: Mapping[str, Any] = field(default_factory=dict)
