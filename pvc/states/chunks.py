@@ -25,7 +25,8 @@ REQUISITE_KINDS = (
 IN_KINDS = {f"{kind}_in": kind for kind in REQUISITE_KINDS if not kind.endswith(("_any", "_all"))}
 CONDITIONS = ("unless", "onlyif", "creates")
 # keys of a state's argument list that steer the engine and are not passed to the function
-SPECIAL_ARGS = frozenset((*REQUISITE_KINDS, *IN_KINDS, *CONDITIONS, "order", "failhard", "names", "fun", "state"))
+SPECIAL_ARGS = frozenset((*REQUISITE_KINDS, *IN_KINDS, *CONDITIONS, "order", "failhard", "names", "fun", "state",
+                          "retry"))
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,7 @@ class Chunk:
     unless: tuple[Any, ...] = ()
     onlyif: tuple[Any, ...] = ()
     creates: tuple[str, ...] = ()
+    retry: Any = None  # Salt's retry option: True or {attempts, until, interval, splay}
     # requisites that matched nothing, and requisite_in targets that matched nothing
     missing: tuple[Requisite, ...] = ()
 

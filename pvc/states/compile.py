@@ -264,7 +264,7 @@ def _chunk(sid: str, sls: str, decl: _Decl, name: str, over: dict[str, Any], nam
     return Chunk(
         id=sid, name=name, state=decl.state, fun=str(decl.fun), sls=sls, args=args,
         requisites=tuple(reqs), order=order if name_order is None else (order, name_order),  # type: ignore[arg-type]
-        failhard=None if failhard is None else bool(failhard),
+        failhard=None if failhard is None else bool(failhard), retry=merged.get("retry"),
         **{cond: _as_tuple(merged.get(cond)) for cond in CONDITIONS},
     )
 

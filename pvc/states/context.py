@@ -21,26 +21,43 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
+from pvc.states.caller import ExecCaller
+from pvc.states.errors import StateError
+from pvc.states.render import RenderContext
 from pvc.states.result import StateResult
+from pvc.states.tree import StateTree
 
 
 class CommandRunner(Protocol):
-    """Runs an ``unless``/``onlyif`` command and returns its exit code (the cmd module, later)."""
+    """Runs an ``unless``/``onlyif``/``check_cmd`` shell command (as ``runas``) -> exit code."""
 
-    def __call__(self, command: str) -> int: ...
+    def __call__(self, command: str, runas: str | None = None) -> int: ...
 
 
 @dataclass(frozen=True)
 class StateContext:
+    """What a state function sees. ``caller`` runs execution functions (``network.bridge``
+    calls ``network.bridge_present``), ``tree`` serves ``salt://`` sources and ``render`` is the
+    template context for ``template: jinja``; each is None where a run has none (unit tests)."""
+
     test: bool = False
     minion_id: str = ""
     grains: Mapping[str, Any] = field(default_factory=dict)
     pillar: Mapping[str, Any] = field(default_factory=dict)
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("pvc.states"))
     run_cmd: CommandRunner | None = None
+    caller: ExecCaller | None = None
+    tree: StateTree | None = None
+    render: RenderContext | None = None
 
     def with_test(self, test: bool) -> StateContext:
         return self if test == self.test else replace(self, test=test)
+
+    def call(self, fun: str, *args: Any, **kwargs: Any) -> Any:
+        """Run execution function ``fun`` with this run's test flag (modules plan in test mode)."""
+        if self.caller is None:
+            raise StateError(f"{fun} is an execution function and this state run has no caller for them")
+        return self.caller.call(fun, args, kwargs, test=self.test)
 
     def plan(self, changes: Mapping[str, Any], apply: Callable[[], object], *, comment: str,
              unchanged: str = "", test_comment: str = "") -> StateResult:

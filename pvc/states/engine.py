@@ -5,7 +5,7 @@ requisites not found -> False; a failed ``require``/``watch``/``onchanges`` targ
 more requisite failed"; ``onfail`` with no failed target and ``onchanges`` with no changed target
 -> skipped (True); ``prereq`` -> the target is first tried in test mode and this state runs only
 if the target would change; ``onlyif``/``unless``/``creates`` -> skipped when they say so; then the
-function, and ``mod_watch`` when a watched state changed and the function itself changed nothing.
+function (with ``retry``, then ``check_cmd``: :mod:`pvc.states.conditions`), and ``mod_watch`` when a watched state changed and the function itself changed nothing.
 ``test=True`` is the same path: state functions plan and skip their apply step
 (:meth:`StateContext.plan`). A state function that is missing, gets bad arguments or raises fails
 its own state only.
@@ -18,7 +18,6 @@ Example::
 from __future__ import annotations
 
 import inspect
-import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
@@ -26,6 +25,7 @@ from typing import Any
 
 from pvc.errors import PvcError
 from pvc.states.chunks import Chunk
+from pvc.states.conditions import check_cmd, condition_result, with_retry
 from pvc.states.context import StateContext
 from pvc.states.registry import StateRegistry, UnknownStateFunction
 from pvc.states.result import ChunkResult, StateResult, StateRun
@@ -133,7 +133,8 @@ class _Runner:
                     return StateResult(False, {}, f"{REQUISITE_FAILED}: {self._describe([tag])}")
                 if not trial.changes:
                     return StateResult(True, {}, "No changes detected")
-        result = self._call(chunk, self.ctx)
+        result = with_retry(chunk, self.ctx, lambda: self._call(chunk, self.ctx))
+        result = check_cmd(chunk, self.ctx, result)
         watched = self._results(chunk, "watch", "watch_any") or []
         if result.result is not False and not result.changes and any(r and r.changes for _, r in watched):
             result = self._mod_watch(chunk, result)
@@ -149,19 +150,7 @@ class _Runner:
         onchanges = self._results(chunk, "onchanges", "onchanges_any")
         if onchanges is not None and not any(r is not None and r.changes for _, r in onchanges):
             return StateResult(True, {}, "State was not run because none of the onchanges reqs changed")
-        return self._conditions(chunk)
-
-    def _conditions(self, chunk: Chunk) -> StateResult | None:
-        if (chunk.onlyif or chunk.unless) and self.ctx.run_cmd is None:
-            return StateResult(False, {}, "onlyif/unless need a command runner, and this run has none")
-        run = self.ctx.run_cmd
-        if chunk.onlyif and run is not None and any(run(str(cmd)) != 0 for cmd in chunk.onlyif):
-            return StateResult(True, {}, "onlyif condition is false", warnings=())
-        if chunk.unless and run is not None and all(run(str(cmd)) == 0 for cmd in chunk.unless):
-            return StateResult(True, {}, "unless condition is true")
-        if chunk.creates and all(os.path.exists(path) for path in chunk.creates):
-            return StateResult(True, {}, "All files in creates exist")
-        return None
+        return condition_result(chunk, self.ctx)
 
     def _call(self, chunk: Chunk, ctx: StateContext) -> StateResult:
         try:
@@ -169,7 +158,8 @@ class _Runner:
         except UnknownStateFunction as exc:
             return StateResult(False, {}, f"State '{chunk.fullname}' was not found in SLS '{chunk.sls}'\n"
                                           f"Reason: {exc}")
-        return call_state(func, ctx, chunk.args, chunk.fullname)
+        args = chunk.args if chunk.state == "file" else {k: v for k, v in chunk.args.items() if k != "check_cmd"}
+        return call_state(func, ctx, args, chunk.fullname)
 
     def _mod_watch(self, chunk: Chunk, result: StateResult) -> StateResult:
         mod_watch = self.registry.mod_watch(chunk.state)

@@ -48,8 +48,17 @@ def yaml_dquote(value: Any) -> str:
     return _dump_scalar(value, default_style='"')
 
 
-def load_yaml(value: str) -> Any:
-    return yaml.safe_load(value)
+def load_yaml(value: Any) -> Any:
+    """Parse YAML safely; also what ``{% import_yaml %}`` binds (``str()`` of the rendered module)."""
+    return yaml.safe_load(str(value))
+
+
+def load_json(value: Any) -> Any:
+    return json.loads(str(value))
+
+
+def load_text(value: Any) -> str:
+    return str(value)
 
 
 def traverse(data: Any, key: str, default: Any = None, delimiter: str = ":") -> Any:
@@ -124,5 +133,7 @@ FILTERS: dict[str, Callable[..., Any]] = {
     "yaml_encode": yaml_encode,
     "yaml_dquote": yaml_dquote,
     "load_yaml": load_yaml,
+    "load_json": load_json,
+    "load_text": load_text,
     "unique": unique,
 }

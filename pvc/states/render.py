@@ -3,7 +3,9 @@
 The template sees what a Salt SLS sees: ``grains``, ``pillar``, ``opts``, ``saltenv``, ``sls``,
 ``slspath``, ``slsdotpath``, ``tpldir``, ``tplfile`` and ``salt`` (execution functions, called as
 ``salt['pillar.get']('x')`` or ``salt.pillar.get('x')``), Salt's filters
-(:mod:`pvc.states.filters`), and the ``do`` and ``loopcontrols`` extensions. The environment is
+(:mod:`pvc.states.filters`), the ``do`` and ``loopcontrols`` extensions and Salt's
+``import_yaml``/``load_yaml``... tags (:mod:`pvc.states.jinja_tags`). ``import``/``from`` names
+starting with ``./`` or ``../`` are relative to the importing file. The environment is
 :class:`jinja2.sandbox.SandboxedEnvironment`: ``''.__class__.__mro__`` and other internals are
 refused, so an SLS can only reach what the context hands it. YAML is ``yaml.safe_load`` (YAML 1.1:
 ``on``/``yes`` are booleans, as in Salt).
@@ -28,8 +30,10 @@ import yaml
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
+from pvc.states.caller import ExecCaller
 from pvc.states.errors import RenderError, StateError
 from pvc.states.filters import FILTERS
+from pvc.states.jinja_tags import SerializerTags
 
 # another template's source by its path ("map.jinja", "ntp/defaults.yaml"), or None if absent
 SourceLoader = Callable[[str], str | None]
@@ -52,16 +56,24 @@ class _SaltModule:
 class SaltFunctions(Mapping[str, Callable[..., Any]]):
     """The ``salt`` mapping of a template: ``'mod.fun'`` -> callable taking the call's arguments.
 
-    ``salt.mod.fun(...)`` works too (Jinja falls back from attribute to item lookup, and an item
-    without a dot is the module's namespace). Unknown names raise ``StateError`` naming them."""
+    Names come from ``functions`` first, then from ``caller`` (the minion's execution functions,
+    :class:`~pvc.states.caller.ExecCaller`). ``salt.mod.fun(...)`` works too (Jinja falls back
+    from attribute to item lookup, and an item without a dot is the module's namespace). Unknown
+    names raise ``StateError`` naming them."""
 
-    def __init__(self, functions: Mapping[str, Callable[..., Any]] | None = None) -> None:
+    def __init__(self, functions: Mapping[str, Callable[..., Any]] | None = None,
+                 caller: ExecCaller | None = None) -> None:
         self._functions = dict(functions or {})
+        self._caller = caller
 
     def __getitem__(self, name: str) -> Any:
         if name in self._functions:
             return self._functions[name]
-        if "." not in name and any(key.startswith(name + ".") for key in self._functions):
+        caller = self._caller
+        if "." in name and caller is not None and caller.has(name):
+            return lambda *args, **kwargs: caller.call(name, args, kwargs)
+        if "." not in name and (any(key.startswith(name + ".") for key in self._functions)
+                                or (caller is not None and caller.has(name))):
             return _SaltModule(self, name)
         # not a KeyError: Jinja would turn that into a silent Undefined
         raise StateError(f"salt function '{name}' is not available")
@@ -73,7 +85,9 @@ class SaltFunctions(Mapping[str, Callable[..., Any]]):
         return len(self._functions)
 
     def __contains__(self, name: object) -> bool:
-        return name in self._functions
+        if name in self._functions:
+            return True
+        return isinstance(name, str) and self._caller is not None and "." in name and self._caller.has(name)
 
 
 @dataclass(frozen=True)
@@ -109,6 +123,13 @@ class _Sandbox(SandboxedEnvironment):
     def unsafe_undefined(self, obj: Any, attribute: str) -> jinja2.Undefined:
         raise SecurityError(f"access to attribute {attribute!r} of {type(obj).__name__!r} object is unsafe.")
 
+    def join_path(self, template: str, parent: str) -> str:
+        """``./x.jinja`` and ``../x.jinja`` are relative to the importing template (Salt's rule);
+        every other name is a path from the root of the state tree."""
+        if template.startswith(("./", "../")):
+            return posixpath.normpath(posixpath.join(posixpath.dirname(parent), template))
+        return template
+
 
 def _environment(name: str, text: str, sources: SourceLoader | None) -> SandboxedEnvironment:
     def get_source(path: str) -> tuple[str, str, Callable[[], bool]] | None:
@@ -118,7 +139,7 @@ def _environment(name: str, text: str, sources: SourceLoader | None) -> Sandboxe
 
     env = _Sandbox(
         loader=jinja2.FunctionLoader(get_source),
-        extensions=["jinja2.ext.do", "jinja2.ext.loopcontrols"],
+        extensions=["jinja2.ext.do", "jinja2.ext.loopcontrols", SerializerTags],
         keep_trailing_newline=True,
     )
     env.filters.update(FILTERS)

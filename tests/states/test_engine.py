@@ -150,7 +150,7 @@ def test_test_mode_results() -> None:
 def test_conditions_use_the_injected_runner(tmp_path: Path) -> None:
     ran: list[str] = []
 
-    def runner(command: str) -> int:
+    def runner(command: str, runas: str | None = None) -> int:
         ran.append(command)
         return 0 if command == "true" else 1
 

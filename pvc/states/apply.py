@@ -1,0 +1,96 @@
+"""The entry points of the state system: :func:`apply_sls` and :func:`show_sls`.
+
+Everything a run needs comes in as arguments: the state tree (a :class:`~pvc.states.tree.
+StateTree`: local ``file_roots`` or the master's file server), the pillar (rendered by the
+master for this minion), the grains and options, and an :class:`~pvc.states.caller.ExecCaller`
+for the execution functions templates and state functions call. Highstate is the same call
+with the SLS names that ``top.sls`` selects for this minion.
+
+Example::
+
+    run = apply_sls(["base"], StateInputs(tree=FileRoots(["/srv/salt"]), grains=grains,
+                    pillar=pillar, caller=caller), test=True)
+    run.ok, [r.result.comment for r in run.results]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pvc.states.caller import ExecCaller
+from pvc.states.chunks import Chunk
+from pvc.states.compile import SlsSource, compile_sls
+from pvc.states.context import StateContext
+from pvc.states.engine import apply_chunks
+from pvc.states.errors import SlsNotFound
+from pvc.states.functions import default_registry
+from pvc.states.order import order_chunks
+from pvc.states.registry import StateRegistry
+from pvc.states.render import RenderContext, SaltFunctions, render_sls
+from pvc.states.result import StateRun
+from pvc.states.tree import StateTree, read_text, sls_candidates
+
+
+@dataclass(frozen=True)
+class StateInputs:
+    """What one minion's state run reads: its tree, facts, pillar and execution functions."""
+
+    tree: StateTree
+    grains: Mapping[str, Any] = field(default_factory=dict)
+    pillar: Mapping[str, Any] = field(default_factory=dict)
+    opts: Mapping[str, Any] = field(default_factory=dict)
+    caller: ExecCaller | None = None
+    minion_id: str = ""
+    saltenv: str = "base"
+
+    def render_context(self) -> RenderContext:
+        tree = self.tree
+        return RenderContext(
+            grains=self.grains, pillar=self.pillar, opts=self.opts,
+            salt=SaltFunctions(caller=self.caller), saltenv=self.saltenv,
+            sources=lambda path: read_text(tree, path),
+        )
+
+    def state_context(self, test: bool) -> StateContext:
+        caller = self.caller
+
+        def run_cmd(command: str, runas: str | None = None) -> int:
+            assert caller is not None
+            kwargs: dict[str, Any] = {"python_shell": True}
+            if runas:
+                kwargs["runas"] = runas
+            return int(caller.call("cmd.retcode", [command], kwargs))
+
+        return StateContext(
+            test=test, minion_id=self.minion_id, grains=self.grains, pillar=self.pillar,
+            run_cmd=run_cmd if caller is not None else None, caller=caller, tree=self.tree,
+            render=self.render_context(),
+        )
+
+
+def sls_loader(inputs: StateInputs) -> Any:
+    """A compile-time loader: SLS name -> rendered high data (and whether it was an init.sls)."""
+    ctx = inputs.render_context()
+
+    def load(sls: str) -> SlsSource:
+        for path, init in sls_candidates(sls):
+            text = read_text(inputs.tree, path)
+            if text is not None:
+                return SlsSource(render_sls(text, sls=sls, ctx=ctx, tplfile=path), init=init)
+        raise SlsNotFound(sls)
+
+    return load
+
+
+def show_sls(names: Sequence[str], inputs: StateInputs) -> list[Chunk]:
+    """The chunks ``names`` compile to, in run order (raises CompileError/RenderError/cycles)."""
+    return order_chunks(compile_sls(list(names), sls_loader(inputs)))
+
+
+def apply_sls(names: Sequence[str], inputs: StateInputs, *, test: bool = False, failhard: bool = False,
+              registry: StateRegistry | None = None) -> StateRun:
+    """Render, compile, order and run ``names`` (and what they include). ``test=True`` plans only."""
+    chunks = show_sls(names, inputs)
+    return apply_chunks(chunks, registry or default_registry(), inputs.state_context(test), failhard=failhard)
