@@ -26,6 +26,18 @@ MODULES: tuple[str, ...] = (
     "network",
     "frr",
     "dnsmasq",
+    "pillar",
+    "config",
+    "defaults",
+    "slsutil",
+    "log",
+    "file",
+    "user",
+    "group",
+    "pkg",
+    "sysctl",
+    "timezone",
+    "service",
 )
 
 
@@ -59,6 +71,42 @@ def _spec(name: str) -> ModuleSpec:
         case "dnsmasq":
             from pvc.modules import dnsmasq as dnsmasq_module
             return dnsmasq_module.SPEC
+        case "pillar":
+            from pvc.modules import pillar as pillar_module
+            return pillar_module.SPEC
+        case "config":
+            from pvc.modules import config as config_module
+            return config_module.SPEC
+        case "defaults":
+            from pvc.modules import defaults as defaults_module
+            return defaults_module.SPEC
+        case "slsutil":
+            from pvc.modules import slsutil as slsutil_module
+            return slsutil_module.SPEC
+        case "log":
+            from pvc.modules import log as log_module
+            return log_module.SPEC
+        case "file":
+            from pvc.modules import file as file_module
+            return file_module.SPEC
+        case "user":
+            from pvc.modules import user as user_module
+            return user_module.SPEC
+        case "group":
+            from pvc.modules import group as group_module
+            return group_module.SPEC
+        case "pkg":
+            from pvc.modules import pkg as pkg_module
+            return pkg_module.SPEC
+        case "sysctl":
+            from pvc.modules import sysctl as sysctl_module
+            return sysctl_module.SPEC
+        case "timezone":
+            from pvc.modules import timezone as timezone_module
+            return timezone_module.SPEC
+        case "service":
+            from pvc.modules import service as service_module
+            return service_module.SPEC
     raise LookupError(f"no execution module {name!r}")
 
 

@@ -5,7 +5,7 @@ so ``cmd.run 'ls; rm -rf /'`` runs ``ls`` with the arguments ``;``, ``rm``, ``-r
 Only ``python_shell=True`` (Salt's name for it) runs the string with ``/bin/sh -c``, for pipes
 and redirections the operator writes on purpose. The arguments follow Salt's: ``cwd`` (absolute;
 default: the minion user's home, as Salt), ``env`` (merged onto the minion's environment),
-``stdin``, ``timeout`` (seconds; the whole process group gets SIGTERM, then SIGKILL, and the
+``stdin``, ``runas`` (a local user; the command runs through ``runuser``), ``timeout`` (seconds; the whole process group gets SIGTERM, then SIGKILL, and the
 call fails with "timed out after N s"), ``rstrip`` and ``redirect_stderr``. Arguments read as
 YAML by the CLI are turned back into text, so ``pvc call cmd.run true`` runs ``true``.
 
@@ -26,7 +26,9 @@ Example: ``pvc run 'web*' cmd.run_all 'systemctl is-active nginx' timeout=10``
 from __future__ import annotations
 
 import os
+import pwd
 import shlex
+import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any
@@ -34,6 +36,7 @@ from typing import Annotated, Any
 from pvc.errors import InvalidArgument
 from pvc.execution.context import ExecContext
 from pvc.execution.registry import ModuleSpec
+from pvc.modules.user import account_name
 from pvc.process import DEFAULT_MAX_OUTPUT, ProcessResult, run_process
 
 # A command word as the CLI's YAML may type it (``true``, ``2``, ``2.5``): it runs as its text.
@@ -69,7 +72,7 @@ class Command:
 
 def run(ctx: ExecContext, cmd: Text | list[Text], cwd: str | None = None, stdin: str | None = None,
         env: Mapping[str, Text] | None = None, python_shell: bool = False, timeout: float | None = None,
-        rstrip: bool = True, redirect_stderr: bool = True) -> str | dict[str, Any]:
+        rstrip: bool = True, redirect_stderr: bool = True, runas: str | None = None) -> str | dict[str, Any]:
     """Run ``cmd`` and return its output as one string (stderr included, as in Salt).
 
     A non-zero exit status still returns the output (Salt does the same); use ``cmd.run_all``
@@ -77,7 +80,7 @@ def run(ctx: ExecContext, cmd: Text | list[Text], cwd: str | None = None, stdin:
 
     Example: ``pvc run node1 cmd.run 'uname -r'``
     """
-    command = _command(ctx, "cmd.run", cmd, cwd, stdin, env, python_shell, timeout)
+    command = _command(ctx, "cmd.run", cmd, cwd, stdin, env, python_shell, timeout, runas)
     if ctx.test:
         return command.plan()
     res = _execute(ctx, command, merge_stderr=redirect_stderr)
@@ -86,14 +89,14 @@ def run(ctx: ExecContext, cmd: Text | list[Text], cwd: str | None = None, stdin:
 
 def run_all(ctx: ExecContext, cmd: Text | list[Text], cwd: str | None = None, stdin: str | None = None,
             env: Mapping[str, Text] | None = None, python_shell: bool = False, timeout: float | None = None,
-            rstrip: bool = True, redirect_stderr: bool = False) -> dict[str, Any]:
+            rstrip: bool = True, redirect_stderr: bool = False, runas: str | None = None) -> dict[str, Any]:
     """Run ``cmd`` and return ``{"pid", "retcode", "stdout", "stderr"}``.
 
     ``retcode`` is the exit status (negative: killed by that signal).
 
     Example: ``pvc run node1 cmd.run_all '[ls, /nonexistent]'``
     """
-    command = _command(ctx, "cmd.run_all", cmd, cwd, stdin, env, python_shell, timeout)
+    command = _command(ctx, "cmd.run_all", cmd, cwd, stdin, env, python_shell, timeout, runas)
     if ctx.test:
         return command.plan()
     res = _execute(ctx, command, merge_stderr=redirect_stderr)
@@ -107,12 +110,12 @@ def run_all(ctx: ExecContext, cmd: Text | list[Text], cwd: str | None = None, st
 
 def retcode(ctx: ExecContext, cmd: Text | list[Text], cwd: str | None = None, stdin: str | None = None,
             env: Mapping[str, Text] | None = None, python_shell: bool = False,
-            timeout: float | None = None) -> int | dict[str, Any]:
+            timeout: float | None = None, runas: str | None = None) -> int | dict[str, Any]:
     """Run ``cmd`` and return only its exit status.
 
     Example: ``pvc run '*' cmd.retcode 'test -e /etc/ceph/ceph.conf'``
     """
-    command = _command(ctx, "cmd.retcode", cmd, cwd, stdin, env, python_shell, timeout)
+    command = _command(ctx, "cmd.retcode", cmd, cwd, stdin, env, python_shell, timeout, runas)
     if ctx.test:
         return command.plan()
     return _execute(ctx, command, merge_stderr=False).retcode
@@ -123,7 +126,7 @@ def _config(ctx: ExecContext) -> CmdConfig:
 
 
 def _command(ctx: ExecContext, fun: str, cmd: Any, cwd: Any, stdin: Any, env: Any,
-             python_shell: Any, timeout: Any) -> Command:
+             python_shell: Any, timeout: Any, runas: str | None = None) -> Command:
     """Validate the arguments shared by every ``cmd`` function into a :class:`Command`."""
     cfg = _config(ctx)
     if python_shell:
@@ -132,12 +135,35 @@ def _command(ctx: ExecContext, fun: str, cmd: Any, cwd: Any, stdin: Any, env: An
         argv: tuple[str, ...] = (cfg.shell, "-c", _text(cmd, fun, "cmd"))
     else:
         argv = _argv(cmd, fun)
+    home = os.path.expanduser("~")
+    variables = _env(env, fun)
+    if runas:
+        account = _account(runas, fun)
+        argv = ("runuser", "-u", account.pw_name, "--", *argv)
+        home = account.pw_dir
+        variables = {"HOME": home, "USER": account.pw_name, "LOGNAME": account.pw_name, **variables}
     if cwd is None:
-        cwd = os.path.expanduser("~")
+        cwd = home if os.path.isdir(home) else "/"
     elif not os.path.isabs(cwd):
         raise InvalidArgument(f"{fun}: cwd must be an absolute path")
-    return Command(argv=argv, cwd=cwd, env=_env(env, fun), stdin=stdin,
+    return Command(argv=argv, cwd=cwd, env=variables, stdin=stdin,
                    timeout=_timeout(timeout, cfg, fun))
+
+
+def _account(runas: str, fun: str) -> pwd.struct_passwd:
+    """The user ``runas`` names (must exist; the minion must be root to switch to it)."""
+    try:
+        return pwd.getpwnam(account_name(runas))
+    except KeyError:
+        raise InvalidArgument(f"{fun}: runas user {runas!r} does not exist") from None
+
+
+def has_exec(ctx: ExecContext, cmd: str) -> bool:
+    """True if ``cmd`` is an executable on the minion's PATH (or an executable path).
+
+    Example: ``{% if salt['cmd.has_exec']('vtysh') %}``
+    """
+    return shutil.which(cmd) is not None
 
 
 def _argv(cmd: Any, fun: str) -> tuple[str, ...]:
@@ -205,6 +231,6 @@ def _strip(text: str, rstrip: bool) -> str:
 
 SPEC = ModuleSpec(
     "cmd",
-    functions=(run, run_all, retcode),
+    functions=(run, run_all, retcode, has_exec),
     config=CmdConfig,
 )

@@ -9,11 +9,13 @@ Example: ``pvc run -G virt:kvm grains.get virt_caps:libvirt_version``
 from __future__ import annotations
 
 import copy
+import fnmatch
 from typing import Any
 
 from pvc.errors import InvalidArgument
 from pvc.execution.context import ExecContext
 from pvc.execution.registry import ModuleSpec
+from pvc.modules.dictmerge import update
 from pvc.targeting.grainpath import traverse
 
 
@@ -46,6 +48,38 @@ def item(ctx: ExecContext, *keys: str) -> dict[str, Any]:
     return {k: copy.deepcopy(ctx.grains[k]) for k in keys if k in ctx.grains}
 
 
+def filter_by(ctx: ExecContext, lookup_dict: dict[str, Any], grain: str = "os_family", merge: dict[str, Any] | None = None,
+              default: str = "default", base: str | None = None) -> Any:
+    """Pick the entry of ``lookup_dict`` whose key matches grain ``grain`` (keys may be globs; a
+    list grain tries each item), else the ``default`` entry; then merge it onto the ``base``
+    entry and merge ``merge`` onto it (Salt's map.jinja idiom).
+
+    Example: ``salt['grains.filter_by']({'Debian': {'pkg': 'ntp'}, 'default': {}}, merge=pillar_ntp)``
+    """
+    value = traverse(ctx.grains, grain, [], ":")
+    found = None
+    for each in value if isinstance(value, list) else [value]:
+        found = next((lookup_dict[k] for k in lookup_dict if fnmatch.fnmatchcase(str(each), str(k))), None)
+        if found is not None:
+            break
+    if found is None:
+        found = lookup_dict.get(default)
+    found = copy.deepcopy(found)
+    if base and base in lookup_dict:
+        base_values = copy.deepcopy(lookup_dict[base])
+        if found is None:
+            found = base_values
+        elif isinstance(base_values, dict):
+            if not isinstance(found, dict):
+                raise InvalidArgument(f"grains.filter_by: the base entry {base!r} and the match must both be mappings")
+            found = update(base_values, found)
+    if merge:
+        if not isinstance(merge, dict):
+            raise InvalidArgument("grains.filter_by: merge must be a mapping")
+        found = copy.deepcopy(merge) if found is None else update(found, copy.deepcopy(merge))
+    return found
+
+
 def ls(ctx: ExecContext) -> list[str]:
     """Return the sorted names of all grains.
 
@@ -56,5 +90,5 @@ def ls(ctx: ExecContext) -> list[str]:
 
 SPEC = ModuleSpec(
     "grains",
-    functions=(items, get, item, ls),
+    functions=(items, get, item, filter_by, ls),
 )
