@@ -49,6 +49,7 @@ class StateContext:
     caller: ExecCaller | None = None
     tree: StateTree | None = None
     render: RenderContext | None = None
+    cache_dir: str = "/var/cache/pvc"  # file.managed's backup copies go under <cache_dir>/file_backup
 
     def with_test(self, test: bool) -> StateContext:
         return self if test == self.test else replace(self, test=test)

@@ -1,5 +1,8 @@
 """The state functions pvc ships, and the registry of them.
 
+Each module file lists its functions; this file is the one place that names every state
+module (nothing is discovered). ``file`` spans several files by sub-concept.
+
 Example::
 
     registry = default_registry()
@@ -8,10 +11,11 @@ Example::
 
 from __future__ import annotations
 
-from pvc.states.functions.file import MODULE as FILE
+from pvc.states.functions import file, file_edit, file_tree
 from pvc.states.functions.test import MODULE as TEST
-from pvc.states.registry import StateRegistry
+from pvc.states.registry import StateModule, StateRegistry
 
+FILE = StateModule("file", functions=(*file.FUNCTIONS, *file_edit.FUNCTIONS, *file_tree.FUNCTIONS))
 MODULES = (FILE, TEST)
 
 

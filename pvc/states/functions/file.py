@@ -1,78 +1,100 @@
 """``file.managed``, ``file.directory``, ``file.absent`` on the local filesystem (plan, then apply).
 
-Each function reads the facts (exists? contents? mode?), builds the changes it would make, and
-hands them to :meth:`StateContext.plan` with the apply step, so test mode never touches the disk
-and a second run finds nothing to change. Writes are atomic (temp file in the same directory,
-then ``os.replace``). Contents come from text only for now (``source: salt://`` comes with the
-file server).
+Each function reads the facts (exists? contents? mode? owner?), builds the changes it would
+make, and hands them to :meth:`StateContext.plan` with the apply step, so test mode never
+touches the disk and a second run finds nothing to change. ``file.managed`` takes its text from
+``contents`` or ``source`` (``salt://`` from the state tree, or a local path), optionally
+rendered with ``template: jinja`` (the SLS context plus ``defaults`` overridden by ``context``),
+checks a new version with ``check_cmd <tempfile>`` before it replaces the old one, and with
+``backup: minion`` keeps the old version under the minion's cache.
 
 Example (SLS)::
 
-    /etc/motd:
+    /etc/ntp.conf:
       file.managed:
-        - contents: Welcome
+        - source: salt://ntp/files/ntp.conf.jinja
+        - template: jinja
+        - context: {servers: {{ ntp.servers | json }}}
+        - user: root
         - mode: '0644'
-        - makedirs: True
 """
 
 from __future__ import annotations
 
-import difflib
 import os
+import shlex
 import shutil
-import stat
 import tempfile
+import time
 from typing import Any
 
 from pvc.states.context import StateContext
-from pvc.states.registry import StateModule
+from pvc.states.errors import StateError
+from pvc.states.functions.fileutil import (
+    chown,
+    diff,
+    first_source,
+    mode_of,
+    normalize_mode,
+    not_absolute,
+    ownership_changes,
+    read,
+    write,
+)
+from pvc.states.render import RenderContext, render_jinja
 from pvc.states.result import StateResult
 
 
-def normalize_mode(mode: Any) -> str | None:
-    """Salt's mode forms -> '0644': 644, '644', '0644', '0o644'. None stays None."""
-    if mode is None:
+def _wanted_text(ctx: StateContext, name: str, contents: Any, source: Any, template: str | None,
+                 context: Any, defaults: Any) -> str | None:
+    if contents is not None and source is not None:
+        raise StateError("Only one of 'contents' and 'source' is permitted")
+    if isinstance(contents, list):
+        contents = "\n".join(str(line) for line in contents)
+    if contents is not None:
+        return str(contents)
+    if source is None:
         return None
-    text = str(mode).strip().lower().replace("0o", "")
-    if not text or any(ch not in "01234567" for ch in text) or len(text.lstrip("0")) > 4:
-        raise ValueError(f"mode {mode!r} is not an octal file mode")
-    return text.lstrip("0").zfill(4)
+    text = first_source(ctx, source)
+    if not template:
+        return text
+    if template != "jinja":
+        raise StateError(f"Template format '{template}' is not supported (only jinja)")
+    variables = {**(defaults or {}), **(context or {})}
+    render = ctx.render or RenderContext(grains=ctx.grains, pillar=ctx.pillar)
+    source_path = str(source[0] if isinstance(source, list) else source).removeprefix("salt://")
+    return render_jinja(text, sls=name, ctx=render, tplfile=source_path, extra=variables)
 
 
-def _mode_of(path: str) -> str:
-    return format(stat.S_IMODE(os.lstat(path).st_mode), "04o")
-
-
-def _absolute(name: str) -> StateResult | None:
-    if not os.path.isabs(name):
-        return StateResult(False, {}, f"Specified file {name} is not an absolute path")
-    return None
-
-
-def _write(path: str, data: bytes, mode: str | None) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", dir=os.path.dirname(path))
+def _check(ctx: StateContext, check_cmd: str, data: bytes, name: str) -> StateResult | None:
+    """Run ``check_cmd <new file>``; a failure keeps the old file."""
+    if ctx.run_cmd is None:
+        return StateResult(False, {}, "check_cmd needs a command runner, and this run has none")
+    fd, tmp = tempfile.mkstemp(prefix=".pvc-check-")
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
-        if mode is not None:
-            os.chmod(tmp, int(mode, 8))
-        elif os.path.exists(path):
-            os.chmod(tmp, stat.S_IMODE(os.stat(path).st_mode))
-        else:
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+        if ctx.run_cmd(f"{check_cmd} {shlex.quote(tmp)}") != 0:
+            return StateResult(False, {}, f"check_cmd execution failed: the new {name} was not installed")
+    finally:
+        os.unlink(tmp)
+    return None
 
 
-def managed(ctx: StateContext, name: str, contents: Any = None, contents_newline: bool = True,
-            mode: Any = None, makedirs: bool = False, replace: bool = True) -> StateResult:
-    """Ensure file ``name`` exists with ``contents`` (a string or a list of lines) and ``mode``."""
-    bad = _absolute(name)
+def _backup(ctx: StateContext, name: str) -> None:
+    stamp = time.strftime("%a_%b_%d_%H:%M:%S_%Y", time.gmtime())
+    target = os.path.join(ctx.cache_dir, "file_backup", f"{name.lstrip('/')}_{stamp}")
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    shutil.copy2(name, target)
+
+
+def managed(ctx: StateContext, name: str, contents: Any = None, source: Any = None, template: str | None = None,
+            context: dict[str, Any] | None = None, defaults: dict[str, Any] | None = None,
+            contents_newline: bool = True, mode: Any = None, user: Any = None, group: Any = None,
+            makedirs: bool = False, replace: bool = True, backup: str = "", check_cmd: str | None = None,
+            source_hash: Any = None, skip_verify: bool = False) -> StateResult:
+    """Ensure file ``name`` has the wanted contents, mode and owner."""
+    bad = not_absolute(name)
     if bad:
         return bad
     try:
@@ -84,47 +106,49 @@ def managed(ctx: StateContext, name: str, contents: Any = None, contents_newline
     parent = os.path.dirname(name)
     if not os.path.isdir(parent) and not makedirs:
         return StateResult(False, {}, f"Parent directory not present: {parent}")
-    exists = os.path.isfile(name)
-    if isinstance(contents, list):
-        contents = "\n".join(str(line) for line in contents)
-    want: str | None = None if contents is None else str(contents)
-    if want is not None and contents_newline and not want.endswith("\n"):
+    want = _wanted_text(ctx, name, contents, source, template, context, defaults)
+    if want is not None and contents_newline and contents is not None and not want.endswith("\n"):
         want += "\n"
-    current = _read(name) if exists else None
+    exists = os.path.isfile(name)
+    current = read(name) if exists else None
     changes: dict[str, Any] = {}
     if not exists:
         changes["diff"] = "New file"
     elif want is not None and replace and current != want:
-        changes["diff"] = "".join(difflib.unified_diff(
-            (current or "").splitlines(keepends=True), want.splitlines(keepends=True)))
-    if want_mode is not None and (not exists or _mode_of(name) != want_mode):
+        changes["diff"] = diff(current or "", want)
+    if want_mode is not None and (not exists or mode_of(name) != want_mode):
         changes["mode"] = want_mode
-    data = (want if (want is not None and replace) or not exists else current) or ""
+    changes.update(ownership_changes(name if exists else None, user, group))
+    data = ((want if (want is not None and replace) or not exists else current) or "").encode(
+        "utf-8", errors="surrogateescape")
+    if "diff" in changes and check_cmd and not ctx.test:
+        failed = _check(ctx, check_cmd, data, name)
+        if failed:
+            return failed
 
     def apply() -> None:
         os.makedirs(parent, exist_ok=True)
         if "diff" in changes:
-            _write(name, data.encode(), want_mode)
+            if exists and backup == "minion":
+                _backup(ctx, name)
+            write(name, data, want_mode)
         elif want_mode is not None:
             os.chmod(name, int(want_mode, 8))
+        chown(name, user, group)
 
     return ctx.plan(changes, apply, comment=f"File {name} updated",
                     unchanged=f"File {name} is in the correct state",
                     test_comment=f"The file {name} is set to be changed")
 
 
-def _read(path: str) -> str:
-    with open(path, encoding="utf-8", errors="surrogateescape") as handle:
-        return handle.read()
-
-
-def directory(ctx: StateContext, name: str, mode: Any = None, makedirs: bool = False) -> StateResult:
-    """Ensure directory ``name`` exists (with ``mode``); ``makedirs`` creates missing parents."""
-    bad = _absolute(name)
+def directory(ctx: StateContext, name: str, mode: Any = None, dir_mode: Any = None, user: Any = None,
+              group: Any = None, makedirs: bool = False) -> StateResult:
+    """Ensure directory ``name`` exists (with mode and owner); ``makedirs`` creates missing parents."""
+    bad = not_absolute(name)
     if bad:
         return bad
     try:
-        want_mode = normalize_mode(mode)
+        want_mode = normalize_mode(dir_mode if dir_mode is not None else mode)
     except ValueError as exc:
         return StateResult(False, {}, str(exc))
     if os.path.lexists(name) and not os.path.isdir(name):
@@ -134,13 +158,15 @@ def directory(ctx: StateContext, name: str, mode: Any = None, makedirs: bool = F
         return StateResult(False, {}, f"No directory to create {name} in")
     exists = os.path.isdir(name)
     changes: dict[str, Any] = {} if exists else {name: "New Dir"}
-    if want_mode is not None and (not exists or _mode_of(name) != want_mode):
+    if want_mode is not None and (not exists or mode_of(name) != want_mode):
         changes["mode"] = want_mode
+    changes.update(ownership_changes(name if exists else None, user, group))
 
     def apply() -> None:
         os.makedirs(name, exist_ok=True)
         if want_mode is not None:
             os.chmod(name, int(want_mode, 8))
+        chown(name, user, group)
 
     return ctx.plan(changes, apply, comment=f"Directory {name} updated",
                     unchanged=f"The directory {name} is in the correct state",
@@ -149,7 +175,7 @@ def directory(ctx: StateContext, name: str, mode: Any = None, makedirs: bool = F
 
 def absent(ctx: StateContext, name: str) -> StateResult:
     """Ensure nothing exists at ``name`` (a file, a link, or a whole directory tree)."""
-    bad = _absolute(name)
+    bad = not_absolute(name)
     if bad:
         return bad
     if os.path.realpath(name) == "/":
@@ -167,4 +193,4 @@ def absent(ctx: StateContext, name: str) -> StateResult:
                     test_comment=f"{name} is set for removal")
 
 
-MODULE = StateModule("file", functions=(managed, directory, absent))
+FUNCTIONS = (managed, directory, absent)
