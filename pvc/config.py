@@ -23,12 +23,31 @@ LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 
 
 @dataclass(frozen=True)
+class FenceSection:
+    """How the primary fences a dead node (``cluster: fence:`` in the master config; a minion
+    ignores it). ``bmc`` maps a node name to its BMC (``host``, ``user``, ``password_file`` — a
+    0600 file on this master: the password is never in ZooKeeper nor on a command line —, and
+    optionally ``port``, ``interface``, ``cipher``); a dead node without one is ``fence-failed``.
+    When a node counts as dead (``fence_grace``), maintenance and ``failed_fence`` are cluster-wide
+    settings in ZooKeeper (``pvc cluster status``)."""
+
+    bmc: dict[str, Any] = field(default_factory=dict)
+    confirm_timeout: float = 10.0  # seconds to get an explicit "off" reading, per attempt
+    poll: float = 0.25             # seconds between power status readings
+    retry_delay: float = 5.0       # first wait after a failed fence; doubled each time
+    retry_max_delay: float = 60.0
+    parallel: int = 2              # nodes fenced (and recovered) at a time
+    recovery_parallel: int = 4     # VMs of one node started elsewhere at a time
+
+
+@dataclass(frozen=True)
 class ClusterSection:
     """Where the cluster state lives (``cluster:`` in the master and minion configs)."""
 
     zookeeper: str                 # "host:port,host:port,..."
     root: str = "/pvc"             # the znode under which the cluster tree lives
     session_timeout: float = 3.0   # seconds: how fast a dead master or node is noticed
+    fence: FenceSection = field(default_factory=FenceSection)
 
 
 @dataclass(frozen=True)
@@ -62,6 +81,10 @@ class MasterConfig(DaemonConfig):
     peer_rate: float = 20000.0
     max_preauth_size: int = 4096     # bytes: largest frame a peer may send before it authenticates
     address_rate: float = 1000.0     # enrolment connections and auth requests per second per source address
+    reactor: tuple[Any, ...] = ()    # rules: event tag glob -> actions, run by the primary (pvc.reactor.config)
+    # Salt's option names: environment -> directories searched in order; relative to the config dir
+    file_roots: dict[str, tuple[str, ...]] = field(default_factory=lambda: {"base": ("/srv/salt",)})
+    pillar_roots: dict[str, tuple[str, ...]] = field(default_factory=lambda: {"base": ("/srv/pillar",)})
 
 
 @dataclass(frozen=True)
@@ -86,6 +109,7 @@ class MinionConfig(DaemonConfig):
     spool_max_bytes: int = 64 * 1024 * 1024  # unacked returns kept on disk, at most
     spool_max_age: float = 24.0              # hours an unacked return is kept
     spool_fsync: bool = False                # fsync each spooled return (power-loss safe, slower)
+    beacons: dict[str, Any] = field(default_factory=dict)  # name -> periodic check (pvc.minion.beacons.config)
 
     @property
     def masters(self) -> tuple[str, ...]:
@@ -140,7 +164,13 @@ def load_master(config_dir: str | os.PathLike[str] = DEFAULT_CONFIG_DIR) -> Mast
     for port in ("publish_port", "ret_port", "channel_port"):
         if not 0 < getattr(cfg, port) < 65536:
             raise ConfigError(f"{where}: option '{port}' must be a TCP port (1-65535)")
+    cfg = dataclasses.replace(cfg, file_roots=_roots(cfg.file_roots, base), pillar_roots=_roots(cfg.pillar_roots, base))
     return _resolve_paths(cfg, "master", base)
+
+
+def _roots(envs: Mapping[str, tuple[str, ...]], base: str) -> dict[str, tuple[str, ...]]:
+    """``file_roots``/``pillar_roots`` with each directory made absolute (relative to ``base``)."""
+    return {env: tuple(os.path.realpath(os.path.join(base, d)) for d in dirs) for env, dirs in envs.items()}
 
 
 def load_minion(config_dir: str | os.PathLike[str] = DEFAULT_CONFIG_DIR) -> MinionConfig:

@@ -16,7 +16,7 @@ Example::
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -25,6 +25,7 @@ from pvc.execution.resources import Resources
 
 if TYPE_CHECKING:
     from pvc.execution.registry import Registry
+    from pvc.wire.files import FileAnswer, FileRequest
 
 
 class EventSink(Protocol):
@@ -40,6 +41,18 @@ def log_events(log: logging.Logger) -> EventSink:
         log.info("event %s %s", tag, dict(data))
 
     return sink
+
+
+class MasterLink(Protocol):
+    """A job's way to ask the master for files and pillar over the minion's sealed channel
+    (:mod:`pvc.wire.files`); None under ``pvc call``. ``request`` blocks the job's thread until
+    the answer with the same ``rid`` arrives; ``cache_dir`` is where fetched files are kept."""
+
+    cache_dir: str
+
+    def next_rid(self) -> int: ...
+
+    def request(self, rec: FileRequest) -> FileAnswer: ...
 
 
 @dataclass(frozen=True)
@@ -59,4 +72,8 @@ class ExecContext:
     jid: str = ""
     registry: Registry | None = None
     control: JobControl = field(default_factory=JobControl)
+    master: MasterLink | None = None
+    # the context another module's function gets in the same job (module, test flag): how the
+    # state module runs execution functions with their own config sections
+    context_for: Callable[[str, bool], ExecContext] | None = None
     pillar: Mapping[str, Any] = field(default_factory=dict)

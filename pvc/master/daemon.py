@@ -32,6 +32,7 @@ from pvc.master.auth import Enrolment
 from pvc.master.clients import ClientContext, ClientHandlers
 from pvc.master.enrolport import EnrolmentPort
 from pvc.master.events import EVENTS_SOCKET, EventBus
+from pvc.master.fileserver import FileServer
 from pvc.master.inbox import Inbox
 from pvc.master.jobcache import open_job_cache
 from pvc.master.jobs import ActiveJobs
@@ -126,7 +127,9 @@ class Master:
         self.observers = Observers([BusObserver(self.bus.fire), self.streams])
         self.returns = Returns(self.cache, self.jobs, Delivery(self._ack, self.send_client, self.observers,
                                                                self.sessions.running))
-        self.inbox = Inbox(self.returns, self.grains, self._reply, self.bus.fire, self.end_session)
+        self.fileserver = FileServer(cfg.file_roots, cfg.pillar_roots, self.grains, self._reply_to)
+        self.inbox = Inbox(self.returns, self.grains, self._reply, self.bus.fire, self.end_session,
+                           self.fileserver.submit)
         params = ReplyParams(self.identity, cfg.publish_port, cfg.channel_port, curve_pub)
         self.enrol_port = EnrolmentPort(self.enrol, cfg.max_preauth_size, cfg.address_rate,
                                         lambda conn, payload: self.auth.on_message(conn, payload))
@@ -148,6 +151,7 @@ class Master:
         self.poller = zmq.Poller()
         for sock, _, _, _ in self.handlers:
             self.poller.register(sock, zmq.POLLIN)
+        self.poller.register(self.fileserver.fd, zmq.POLLIN)  # answers of the file server's thread
 
     def _socket(self, kind: int, port: int, domain: bytes, curve: bool = False) -> zmq.Socket:
         sock = self.zctx.socket(kind)
@@ -187,6 +191,7 @@ class Master:
                 now = time.monotonic()
                 self._guarded(partial(self.auth.serve, now))
                 self._guarded(self.returns.flush)
+                self._guarded(self.fileserver.drain)
                 self._guarded(partial(self.returns.finish_due, now))
                 self.inbox.expire_held(now)
                 self.enrol_port.sweep(now)
@@ -215,6 +220,7 @@ class Master:
         for sock in (self.pub, self.router, self.enrol, self.client):
             sock.close(0)
         self.bus.close()
+        self.fileserver.close()
         self.zap.close()
         self.cache.close()
         for path in (CLIENT_SOCKET, EVENTS_SOCKET, PID_FILE):  # the next client says "not running" at once
@@ -272,6 +278,11 @@ class Master:
 
     def _reply(self, session: Session, body: Record) -> None:
         self.send_minion(session.peer, session.channel.seal_down(body))
+
+    def _reply_to(self, mid: str, body: Record) -> None:
+        session = self.sessions.get(mid)
+        if session is not None:
+            self._reply(session, body)
 
     def _ack(self, mid: str, jids: list[str]) -> None:
         session = self.sessions.get(mid)

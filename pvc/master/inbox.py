@@ -21,6 +21,7 @@ from pvc import events
 from pvc.master.returns import Returns
 from pvc.master.sessions import Session
 from pvc.master.vmclaims import VmClaims
+from pvc.wire.files import REQUESTS as FILE_REQUESTS
 from pvc.wire.inner import Bye, EventMsg, Grains, Heartbeat, Lost, Pong, Ret
 from pvc.wire.record import Record
 
@@ -33,7 +34,8 @@ HOLD_MAX = 1024
 class Inbox:
     def __init__(self, returns: Returns, grains: dict[str, dict[str, Any]],
                  reply: Callable[[Session, Record], None], fire: Callable[[str, dict], None],
-                 end_session: Callable[[str, str], None]) -> None:
+                 end_session: Callable[[str, str], None],
+                 files: Callable[[str, Record], None] | None = None) -> None:
         self.returns = returns
         self.grains = grains
         self.reply = reply
@@ -50,9 +52,14 @@ class Inbox:
             Grains: self._grains,
             Bye: lambda mid, s, body: end_session(mid, "said goodbye"),
         }
+        for kind in FILE_REQUESTS:  # files and pillar: pvc.master.fileserver, off the loop thread
+            self.table[kind] = (lambda mid, s, body: files(mid, body)) if files is not None else self._no_files
 
     def handle(self, mid: str, session: Session, body: Record) -> None:
         self.table[type(body)](mid, session, body)
+
+    def _no_files(self, mid: str, session: Session, body: Record) -> None:
+        log.debug("minion %s asked for files; this master serves none", mid)
 
     def _heartbeat(self, mid: str, session: Session, hb: Heartbeat) -> None:
         session.vms = frozenset(hb.vms)

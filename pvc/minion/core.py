@@ -32,6 +32,7 @@ from pvc.crypto import Aead, Ed25519PrivateKey, X25519PrivateKey, curve_keypair
 from pvc.errors import AuthError, InvalidTarget, ProtocolError
 from pvc.minion.enrol import REPLY_MAX, EnrolConnection
 from pvc.minion.functions import MinionFunctions
+from pvc.minion.masterlink import MasterRequests
 from pvc.minion.pin import MasterPin
 from pvc.minion.runner import JobRunner
 from pvc.minion.spool import Spool, SpoolError
@@ -39,6 +40,7 @@ from pvc.results import RESTARTED, Return
 from pvc.targeting import Target, compile_target
 from pvc.wire.auth import ACCEPTED, Offer, make_request, open_reply
 from pvc.wire.codec import decode, pack, unpack
+from pvc.wire.files import ANSWERS as FILE_ANSWERS
 from pvc.wire.inner import (
     UP,
     Ack,
@@ -166,6 +168,8 @@ class MinionCore:
                            cfg.spool_max_age * 3600, cfg.spool_fsync)
         self._load_spool()
         self.enrol: EnrolConnection | None = None
+        # files and pillar for this master's jobs (state.apply), cached by content hash
+        self.link = MasterRequests(self._send_up, runner.call_soon, os.path.join(cfg.cachedir, "files"))
 
     def _socket(self, kind: int) -> zmq.Socket:
         sock = self.zctx.socket(kind)
@@ -425,6 +429,8 @@ class MinionCore:
             self._run(body.job)
         elif isinstance(body, Pong):
             self.clock_offset = body.mtime - time.time()
+        elif isinstance(body, FILE_ANSWERS):
+            self.link.deliver(body)
         elif isinstance(body, Kill):
             outcome = self.runner.kill(body.jid) if body.jid in self.running else "unknown"
             log.warning("%s: job %s: kill requested by the master: %s", self.id, body.jid, outcome)
@@ -464,7 +470,7 @@ class MinionCore:
         if self.functions.is_inline(fun):
             self.on_result(jid, self.functions.call(fun, args, kwargs, jid=jid))
             return
-        self.runner.submit(lambda: self.functions.call(fun, args, kwargs, jid=jid),
+        self.runner.submit(lambda: self.functions.call(fun, args, kwargs, jid=jid, master=self.link),
                            lambda ret: self.on_result(jid, ret), jid=jid, fun=fun)
 
     def on_result(self, jid: str, ret: Return) -> None:

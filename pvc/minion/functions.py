@@ -17,7 +17,7 @@ from typing import Any
 
 from pvc.config import MinionConfig, module_config
 from pvc.errors import ConfigError, UnknownFunction
-from pvc.execution.context import EventSink, ExecContext, log_events
+from pvc.execution.context import EventSink, ExecContext, MasterLink, log_events
 from pvc.execution.control import JobControl, current_control
 from pvc.execution.executor import execute
 from pvc.execution.registry import Registry
@@ -60,7 +60,7 @@ class MinionFunctions:
         return self._module_configs[module]
 
     def context(self, module: str, jid: str = "", test: bool = False,
-                control: JobControl | None = None) -> ExecContext:
+                control: JobControl | None = None, master: MasterLink | None = None) -> ExecContext:
         return ExecContext(
             minion_id=self.config.id,
             config=self._config_of(module),
@@ -72,6 +72,8 @@ class MinionFunctions:
             jid=jid,
             registry=self.registry,
             control=control or current_control() or JobControl(jid),
+            master=master,
+            context_for=lambda other, other_test: self.context(other, jid, other_test, control, master),
         )
 
     def start_hooks(self) -> None:
@@ -96,16 +98,19 @@ class MinionFunctions:
             return True  # the error return is cheap too
 
     def call(self, fun: str, args: Sequence[Any] = (), kwargs: Mapping[str, Any] | None = None,
-             jid: str = "", test: bool = False, control: JobControl | None = None) -> Return:
+             jid: str = "", test: bool = False, control: JobControl | None = None,
+             master: MasterLink | None = None) -> Return:
         """Run ``fun`` now, in this thread. ``control`` is the job's deadline and cancellation
         handle; by default the one the minion's runner made current for this job
-        (:class:`pvc.minion.runner.JobRunner`), else a fresh one (``pvc call``)."""
+        (:class:`pvc.minion.runner.JobRunner`), else a fresh one (``pvc call``). ``master`` is
+        the job's way to the master's file server (None under ``pvc call``)."""
         try:
             spec = self.registry.get(fun)
         except UnknownFunction as exc:
             return Return(ok=False, error=str(exc), error_type=type(exc).__name__)
         control = control or current_control() or JobControl(jid, fun)
-        return execute(spec, self.context(spec.module.name, jid=jid, test=test, control=control), args, kwargs)
+        ctx = self.context(spec.module.name, jid=jid, test=test, control=control, master=master)
+        return execute(spec, ctx, args, kwargs)
 
     def close(self) -> None:
         for closer in self._closers:

@@ -26,6 +26,7 @@ MODULES: tuple[str, ...] = (
     "network",
     "frr",
     "dnsmasq",
+    "state",
     "pillar",
     "config",
     "defaults",
@@ -71,6 +72,9 @@ def _spec(name: str) -> ModuleSpec:
         case "dnsmasq":
             from pvc.modules import dnsmasq as dnsmasq_module
             return dnsmasq_module.SPEC
+        case "state":
+            from pvc.modules import state as state_module
+            return state_module.SPEC
         case "pillar":
             from pvc.modules import pillar as pillar_module
             return pillar_module.SPEC

@@ -18,6 +18,7 @@ from typing import Any
 
 from pvc.events import MAX_TAG
 from pvc.results import Return
+from pvc.wire.files import FileData, FileReq, Listing, ListReq, PillarData, PillarReq
 from pvc.wire.messages import MAX_ID, Job
 from pvc.wire.record import Kinds, Record, f, record
 
@@ -131,5 +132,5 @@ class Kill(Record):
     jid: str = f(max=MAX_JID)
 
 
-UP = Kinds([Ret, Heartbeat, EventMsg, Grains, Lost, Bye])
-DOWN = Kinds([Ack, Rekey, Pong, JobBox, Kill])
+UP = Kinds([Ret, Heartbeat, EventMsg, Grains, Lost, Bye, FileReq, ListReq, PillarReq])  # files: pvc.wire.files
+DOWN = Kinds([Ack, Rekey, Pong, JobBox, Kill, FileData, Listing, PillarData])

@@ -116,7 +116,8 @@ class Functions:
     def is_inline(self, fun: str) -> bool:
         return fun == "test.ping"
 
-    def call(self, fun: str, args: Any = (), kwargs: Any = None, jid: str = "", test: bool = False) -> Return:
+    def call(self, fun: str, args: Any = (), kwargs: Any = None, jid: str = "", test: bool = False,
+             master: Any = None) -> Return:
         self.calls.append((fun, list(args), dict(kwargs or {}), jid))
         return Return(ok=True, data=[fun, list(args)])
 

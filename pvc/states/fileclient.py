@@ -1,0 +1,167 @@
+"""The state tree on a minion: files fetched from the master's file server, cached by content hash.
+
+:class:`RemoteTree` implements :class:`~pvc.states.tree.StateTree` over the minion's sealed
+channel (:class:`~pvc.execution.context.MasterLink`). Each file is kept under the link's cache
+directory; asking for it sends the hash of the cached copy, and the master answers "same"
+unless it changed, so a second highstate transfers only what changed. A tree lives for one run
+and remembers what it read, so a ``map.jinja`` imported by twenty SLS costs one request. A
+download is checked against the master's SHA-256 before it replaces the cached copy.
+
+Example::
+
+    tree = RemoteTree(ctx.master)
+    tree.read("top.sls")         # b"base: ..." (one small request when the cache is current)
+    fetch_pillar(ctx.master)     # this minion's pillar, rendered by the master
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from dataclasses import dataclass
+from typing import Any
+
+from pvc.execution.context import MasterLink
+from pvc.states.errors import StateError
+from pvc.states.pillar import PillarError
+from pvc.states.tree import MAX_FILE_BYTES, UnsafePath, tree_path
+from pvc.wire.files import MISSING, FileData, FileReq, Listing, ListReq, PillarData, PillarReq
+
+MAX_RESTARTS = 3
+Paths = list[str]  # (inside RemoteTree, ``list`` is the StateTree method)
+
+
+class FetchError(StateError):
+    """The master could not serve a file (refused, unreadable, changing under us)."""
+
+
+@dataclass
+class FetchStats:
+    """What a tree moved: requests sent, bytes received, files found current in the cache."""
+
+    requests: int = 0
+    bytes: int = 0
+    same: int = 0
+    fetched: int = 0
+
+
+def _sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as fh:
+            while block := fh.read(1 << 20):
+                digest.update(block)
+    except FileNotFoundError:
+        return ""
+    return digest.hexdigest()
+
+
+class RemoteTree:
+    def __init__(self, link: MasterLink, saltenv: str = "base") -> None:
+        self.link = link
+        self.saltenv = saltenv
+        self.stats = FetchStats()
+        self._read: dict[str, bytes | None] = {}
+        self._lists: dict[str, Paths] = {}
+
+    def cached_path(self, path: str) -> str:
+        return os.path.join(self.link.cache_dir, self.saltenv, tree_path(path))
+
+    def read(self, path: str) -> bytes | None:
+        rel = tree_path(path)
+        if rel not in self._read:
+            local = self.fetch(rel)
+            self._read[rel] = None if local is None else _read_bounded(local, rel)
+        return self._read[rel]
+
+    def list(self, prefix: str) -> Paths:
+        rel = tree_path(prefix)
+        if rel not in self._lists:
+            self._lists[rel] = self.listing(rel)
+        return self._lists[rel]
+
+    def listing(self, prefix: str, dirs: bool = False) -> Paths:
+        answer = self._ask(ListReq(self.link.next_rid(), prefix, self.saltenv, dirs))
+        assert isinstance(answer, Listing)
+        if answer.error:
+            raise FetchError(f"listing salt://{prefix}: {answer.error}")
+        return answer.paths
+
+    def fetch(self, rel: str) -> str | None:
+        """The local path of an up-to-date copy of ``rel``, or None if the master has none."""
+        local = self.cached_path(rel)
+        for _ in range(MAX_RESTARTS):
+            have = _sha256(local)
+            first = self._chunk(rel, 0, have)
+            if first.error == MISSING:
+                return None
+            if first.error:
+                raise _refusal(rel, first.error)
+            if first.same:
+                self.stats.same += 1
+                return local
+            if first.size > MAX_FILE_BYTES:
+                raise FetchError(f"salt://{rel} is {first.size} bytes, more than {MAX_FILE_BYTES}")
+            if self._download(rel, local, first):
+                self.stats.fetched += 1
+                return local
+        raise FetchError(f"salt://{rel} kept changing while it was fetched")
+
+    def _download(self, rel: str, local: str, first: FileData) -> bool:
+        os.makedirs(os.path.dirname(local), mode=0o700, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(local), prefix=".part-")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                piece, digest = first, hashlib.sha256()
+                while True:
+                    out.write(piece.data)
+                    digest.update(piece.data)
+                    done = piece.offset + len(piece.data)
+                    if done >= first.size or not piece.data:
+                        break
+                    piece = self._chunk(rel, done, first.hash)
+                    if piece.error:
+                        return False  # changed on the master meanwhile: start over
+            if digest.hexdigest() != first.hash:
+                return False
+            os.replace(tmp, local)
+            tmp = ""
+            return True
+        finally:
+            if tmp:
+                os.unlink(tmp)
+
+    def _chunk(self, rel: str, offset: int, have: str) -> FileData:
+        answer = self._ask(FileReq(self.link.next_rid(), rel, self.saltenv, offset, have))
+        assert isinstance(answer, FileData)
+        self.stats.bytes += len(answer.data)
+        return answer
+
+    def _ask(self, req: FileReq | ListReq | PillarReq) -> Any:
+        self.stats.requests += 1
+        return self.link.request(req)
+
+
+def _refusal(rel: str, error: str) -> StateError:
+    if error.startswith("refused"):
+        return UnsafePath(f"the master refused salt://{rel[:200]}: {error}")
+    return FetchError(f"salt://{rel[:200]}: {error}")
+
+
+def _read_bounded(path: str, rel: str) -> bytes:
+    with open(path, "rb") as fh:
+        data = fh.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        raise FetchError(f"salt://{rel} is larger than {MAX_FILE_BYTES} bytes")
+    return data
+
+
+def fetch_pillar(link: MasterLink, saltenv: str = "base") -> dict[str, Any]:
+    """This minion's pillar, rendered for it by the master (and readable by it alone)."""
+    answer = link.request(PillarReq(link.next_rid(), saltenv))
+    if not isinstance(answer, PillarData):
+        raise PillarError("the master answered a pillar request with something else")
+    if answer.error:
+        raise PillarError(f"pillar: {answer.error}")
+    return answer.pillar
