@@ -36,6 +36,10 @@ def call(config_dir: str, out: str, fun: str, args: tuple[str, ...]) -> None:
         ret = funcs.call(fun, pos, kw)
     finally:
         funcs.close()
+    if out == "human" and fun.startswith("state."):  # Salt's highstate output for state runs
+        from pvc.cli.highstate import print_state_returns
+
+        raise SystemExit(0 if print_state_returns({"local": ret}) else 1)
     if out == "human":
         click.echo(human_return("local", ret))
     else:

@@ -1,7 +1,7 @@
 """Entry point of the ``pvc`` console script.
 
 Subcommands are imported only when invoked (``LazyGroup``), so ``pvc --version`` and ``pvc
---help`` do not pay for zmq, cryptography or libvirt. Every :class:`~pvc.errors.PvcError`
+--help`` do not pay for zmq, libsodium or libvirt. Every :class:`~pvc.errors.PvcError`
 becomes ``Error: <message>`` and exit code 2, and so does a ``PermissionError`` (``permission
 denied: PATH (run as root ...)``); a traceback would mean a bug.
 """
@@ -24,6 +24,7 @@ SHORT_HELP = {
     "minion": "Run the minion daemon in the foreground.",
     "run": "Run a function on the targeted minions.",
     "call": "Run a function locally on this minion host, without a master.",
+    "state": "Apply SLS files (highstate, apply, show_sls, show_top) through the master.",
     "key": "Manage minion keys: list, accept, reject, delete, finger.",
     "job": "Jobs: list, show, active (what runs now), kill.",
     "status": "Minions as the master sees them: connected, last seen, clock, jobs.",
@@ -49,6 +50,9 @@ def _command(name: str) -> click.Command:
         case "call":
             from pvc.cli.call import call
             return call
+        case "state":
+            from pvc.cli.state import state
+            return state
         case "key":
             from pvc.cli.key import key
             return key

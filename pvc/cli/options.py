@@ -44,6 +44,31 @@ out = click.option(
 )
 
 
+
+def target_options(fn: Any) -> Any:
+    """``-E/-L/-G/-C/-N``: how TARGET is read (a glob without any); see :func:`target_type`."""
+    for flag, name, text in reversed((
+            ("-E", "--pcre", "TARGET is a regular expression on minion ids."),
+            ("-L", "--list", "TARGET is a comma-separated list of ids."),
+            ("-G", "--grain", "TARGET is a grain match, e.g. os:Debian."),
+            ("-C", "--compound", "TARGET is compound, e.g. 'G@os:Debian and web* or L@a,b'."),
+            ("-N", "--nodegroup", "TARGET names a nodegroup from the master config."))):
+        fn = click.option(flag, name, name.strip("-") + ("_" if name == "--list" else ""), is_flag=True,
+                          help=text)(fn)
+    return fn
+
+
+def target_type(pcre: bool, list_: bool, grain: bool, compound: bool, nodegroup: bool) -> str:
+    """The one target type the flags of :func:`target_options` chose (``glob`` if none)."""
+    from pvc.errors import InvalidArgument
+
+    chosen = [name for name, on in (("pcre", pcre), ("list", list_), ("grain", grain),
+                                    ("compound", compound), ("nodegroup", nodegroup)) if on]
+    if len(chosen) > 1:
+        raise InvalidArgument(f"choose one target type, not {' and '.join('-' + c[0].upper() for c in chosen)}")
+    return chosen[0] if chosen else "glob"
+
+
 class FunctionCommand(click.Command):
     """A command whose trailing arguments go to a module function (``pvc run``, ``pvc call``).
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from pvc.cli.options import FunctionCommand, config_dir, function_arguments, out
+from pvc.cli.options import FunctionCommand, config_dir, function_arguments, out, target_options, target_type
 from pvc.errors import InvalidArgument
 
 # a minion still working on the job when the wait ends: the job goes on (pvc job show JID)
@@ -19,14 +19,6 @@ if TYPE_CHECKING:
     from pvc.results import JobResult
 
 NO_SUCH_MINION = "no such minion"
-
-
-def _target_type(pcre: bool, list_: bool, grain: bool, compound: bool, nodegroup: bool) -> str:
-    chosen = [name for name, on in (("pcre", pcre), ("list", list_), ("grain", grain),
-                                    ("compound", compound), ("nodegroup", nodegroup)) if on]
-    if len(chosen) > 1:
-        raise InvalidArgument(f"choose one target type, not {' and '.join('-' + c[0].upper() for c in chosen)}")
-    return chosen[0] if chosen else "glob"
 
 
 def parse_batch(text: str, total: int) -> int:
@@ -47,11 +39,7 @@ def parse_batch(text: str, total: int) -> int:
 
 @click.command(cls=FunctionCommand)
 @config_dir
-@click.option("-E", "--pcre", is_flag=True, help="TARGET is a regular expression on minion ids.")
-@click.option("-L", "--list", "list_", is_flag=True, help="TARGET is a comma-separated list of ids.")
-@click.option("-G", "--grain", is_flag=True, help="TARGET is a grain match, e.g. os:Debian.")
-@click.option("-C", "--compound", is_flag=True, help="TARGET is compound, e.g. 'G@os:Debian and web* or L@a,b'.")
-@click.option("-N", "--nodegroup", is_flag=True, help="TARGET names a nodegroup from the master config.")
+@target_options
 @click.option("-t", "--timeout", type=click.FloatRange(0, 86400, min_open=True), default=None,
               help="Seconds to wait for returns (default: master's timeout, 5).")
 @out
@@ -90,7 +78,7 @@ def run(config_dir: str, pcre: bool, list_: bool, grain: bool, compound: bool, n
     from pvc.cli.connect import open_client
     from pvc.wire.local import validate_fun
 
-    tgt_type = _target_type(pcre, list_, grain, compound, nodegroup)
+    tgt_type = target_type(pcre, list_, grain, compound, nodegroup)
     validate_fun(fun)
     pos, kw = function_arguments(fun, args)
     show_progress = progress if progress is not None else (batch is not None and sys.stderr.isatty())

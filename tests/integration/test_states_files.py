@@ -56,6 +56,7 @@ def _tree(root: Path, out: Path) -> tuple[Path, Path]:
     (salt / "motd" / "map.jinja").write_text(MAP)
     (salt / "web.sls").write_text(WEB)
     (salt / "big.sls").write_text(BIG)
+    (salt / "broken.sls").write_text("nope:\n  test.fail_without_changes: []\nafter:\n  test.nop:\n    - require: [nope]\n")
     (salt / "blob.bin").write_bytes(os.urandom(3 * CHUNK + 123))
     (salt / "escape").symlink_to("/etc/passwd")
     (pillar / "top.sls").write_text(PILLAR_TOP)
@@ -192,6 +193,54 @@ def test_missing_files_listing_and_chunked_download(cluster, evil):
             break
     assert got == blob
     assert _answer(evil, FileReq(99, "blob.bin", have=digest), FileData).same
+
+
+def _cli(c: PvcCluster, *args: str):
+    return c.pvc("state", args[0], "-c", str(c.master_dir), *args[1:], timeout=120)
+
+
+def test_cli_apply_prints_salt_highstate_output(cluster):
+    proc = _cli(cluster, "apply", "motd", "m1")
+    assert proc.returncode == 0, proc.stderr
+    for text in ("m1:", "ID: m1-motd", "Function: file.managed", "Result: True", "Summary for m1",
+                 "Succeeded: 1", "Failed:    0", "Total states run:     1", "Total run time:"):
+        assert text in proc.stdout, (text, proc.stdout)
+
+
+def test_cli_failed_state_exits_1_with_requisite_comment(cluster):
+    proc = _cli(cluster, "apply", "broken", "m1")
+    assert proc.returncode == 1
+    assert "Failed:    2" in proc.stdout and "One or more requisite failed" in proc.stdout
+
+
+def test_cli_highstate_json_in_salts_shape_with_test_and_pillar(cluster):
+    import json
+
+    proc = _cli(cluster, "highstate", "-L", "m1,m2", "--test", "--pillar", '{"secret": "override"}', "--out", "json")
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert set(data) == {"m1", "m2"}
+    tag = f"file_|-m1-motd_|-{cluster.out}/m1/motd_|-managed"
+    assert data["m1"][tag]["__sls__"] == "motd" and data["m1"][tag]["__run_num__"] == 0
+    assert data["m1"][tag]["result"] is None and "override" in str(data["m1"][tag]["changes"])
+    assert "secret=m1-only" in (cluster.out / "m1" / "motd").read_text()  # test mode wrote nothing
+
+
+def test_cli_show_top_and_show_sls(cluster):
+    import json
+
+    top = _cli(cluster, "show_top", "m*", "--out", "json")  # (rogue minions of other tests: not m*)
+    assert top.returncode == 0 and json.loads(top.stdout) == {"m1": {"base": ["motd", "web"]},
+                                                             "m2": {"base": ["motd", "big"]}}
+    shown = json.loads(_cli(cluster, "show_sls", "motd", "m1", "--out", "json").stdout)["m1"]
+    assert shown["m1-motd"]["__sls__"] == "motd" and "managed" in shown["m1-motd"]["file"]
+
+
+def test_cli_bad_input_is_one_line(cluster):
+    proc = _cli(cluster, "apply", "motd", "m1", "--pillar", "[1, 2]")
+    assert proc.returncode == 2 and proc.stderr.startswith("Error: --pillar must be a JSON object")
+    proc = _cli(cluster, "apply", "nosuchsls", "m1")
+    assert proc.returncode == 1 and "nosuchsls" in proc.stdout and "Traceback" not in proc.stdout + proc.stderr
 
 
 def _alive(c: PvcCluster) -> None:
