@@ -11,12 +11,29 @@ Example::
 
 from __future__ import annotations
 
-from pvc.states.functions import file, file_edit, file_tree
-from pvc.states.functions.test import MODULE as TEST
+from pvc.states.functions import (
+    backends,
+    cmd,
+    file,
+    file_edit,
+    file_tree,
+    group,
+    host,
+    pkg,
+    service,
+    ssh_auth,
+    sysctl,
+    test,
+    timezone,
+    user,
+)
 from pvc.states.registry import StateModule, StateRegistry
 
 FILE = StateModule("file", functions=(*file.FUNCTIONS, *file_edit.FUNCTIONS, *file_tree.FUNCTIONS))
-MODULES = (FILE, TEST)
+MODULES = (
+    FILE, test.MODULE, pkg.MODULE, pkg.REPO_MODULE, service.MODULE, cmd.MODULE, user.MODULE, group.MODULE,
+    host.MODULE, sysctl.MODULE, timezone.MODULE, ssh_auth.MODULE, *backends.MODULES,
+)
 
 
 def default_registry() -> StateRegistry:
