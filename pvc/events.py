@@ -11,6 +11,7 @@ Tags in use::
     pvc/virt/<id>/connected             a minion, about its own libvirt connection
     pvc/beacon/<id>/<name>              a minion, about itself
     pvc/node/<id>/<what>                the cluster layer only (dead, fenced, ...)
+    pvc/reactor/<rule>/<what>           the reactor, for each action it took (job, runner, ...)
 
 A minion may fire only ``pvc/vm/<name>/...`` for a VM it runs, and tags under its own id in
 ``pvc/minion/``, ``pvc/virt/`` and ``pvc/beacon/``; everything else (auth, jobs, nodes) is the
@@ -61,6 +62,10 @@ def beacon(mid: str, name: str) -> str:
 
 def node(mid: str, what: str) -> str:
     return f"pvc/node/{mid}/{what}"
+
+
+def reactor(rule: str, what: str) -> str:
+    return f"pvc/reactor/{rule}/{what}"
 
 
 @dataclass(frozen=True)

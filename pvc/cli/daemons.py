@@ -26,7 +26,7 @@ def master(config_dir: str, log_level: str | None) -> None:
     """Run the master: publish jobs to minions, collect returns into the job cache.
 
     Reads DIR/master (YAML; Salt's option names: interface, publish_port, ret_port,
-    auto_accept, root_dir, timeout, nodegroups, job_cache...). Logs to stderr and to
+    auto_accept, root_dir, timeout, nodegroups, job_cache, reactor...). Logs to stderr and to
     log_file. Stops cleanly on SIGTERM.
     """
     from pvc import logsetup
@@ -34,6 +34,10 @@ def master(config_dir: str, log_level: str | None) -> None:
     from pvc.master.daemon import Master
 
     cfg = load_master(config_dir)
+    if cfg.reactor:  # a bad rule is a one-line error now, not a coordinator that cannot start
+        from pvc.reactor.config import check_reactor
+
+        check_reactor(cfg.reactor)
     logsetup.setup(log_level or cfg.log_level, cfg.log_file)
     m = Master(cfg)
     _install_signals(m.stop)
@@ -73,7 +77,7 @@ def minion(config_dir: str, log_level: str | None, swarm: int) -> None:
     """Run the minion: authenticate to the master, execute the jobs that target it.
 
     Reads DIR/minion (YAML: id, master, master_port, master_finger, root_dir, grains,
-    modules...). Logs to stderr and to log_file. Stops cleanly on SIGTERM.
+    modules, beacons...). Logs to stderr and to log_file. Stops cleanly on SIGTERM.
     """
     import json
     import os
@@ -82,7 +86,11 @@ def minion(config_dir: str, log_level: str | None, swarm: int) -> None:
     from pvc.config import minion_from_mapping, read_minion_file
 
     data = read_minion_file(config_dir)
-    minion_from_mapping(data, config_dir)  # config errors are reported here, by the CLI, as one line
+    cfg = minion_from_mapping(data, config_dir)  # config errors are reported here, by the CLI, as one line
+    if cfg.beacons:
+        from pvc.minion.beacons.config import parse_beacons
+
+        parse_beacons(cfg.beacons)
     # exec (same PID) into the lean daemon image, which carries neither click nor YAML; the
     # parsed options travel in an inherited memfd: see pvc/minion/__main__.py
     fd = os.memfd_create("pvc-minion-config", 0)

@@ -25,6 +25,7 @@ from pvc.minion.functions import MinionFunctions
 from pvc.minion.runner import JobRunner
 
 if TYPE_CHECKING:
+    from pvc.minion.beacons.loop import BeaconLoop
     from pvc.minion.nodestate import NodePresence
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,12 @@ class MinionProcess:
                 core.siblings = [other for other in cores if other is not core]
             self.cores.extend(cores)
         base.start_hooks()  # after the event sinks are wired, so hooks can fire events
+        # beacons: imported and threaded only when configured (an idle minion pays nothing)
+        self.beacons: BeaconLoop | None = None
+        if cfg.beacons and not swarm:
+            from pvc.minion.beacons.loop import BeaconLoop as Beacons
+
+            self.beacons = Beacons.start(cfg, base.events)
         # a hypervisor node: its keepalive in ZooKeeper (not for a swarm of test identities)
         self.presence: NodePresence | None = None
         if cfg.cluster is not None and not swarm:
@@ -111,6 +118,8 @@ class MinionProcess:
     def close(self) -> None:
         if self.presence is not None:
             self.presence.stop()  # first: a clean stop says "stopped", so no one fences this node
+        if self.beacons is not None:
+            self.beacons.stop()
         for core in self.cores:
             core.close()
         self.runner.close()
