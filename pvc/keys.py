@@ -1,8 +1,8 @@
 """Key files: each daemon's own Ed25519 identity, and the text form of public keys.
 
 Key files hold the raw 32-byte Ed25519 key in base64 between ``-----BEGIN PVC ED25519 ...
-KEY-----`` lines. Not PKCS#8 PEM on purpose: `cryptography`'s PEM support imports its SSH key
-code, which costs every daemon ~2.6 MiB of memory for nothing. (The master's store of minion
+KEY-----`` lines (the seed libsodium derives the key pair from): nothing needs PKCS#8, and
+parsing it would mean a second crypto library in every daemon. (The master's store of minion
 keys is :mod:`pvc.master.keystore`.)
 
 Example::

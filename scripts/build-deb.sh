@@ -35,7 +35,7 @@ step "venv $VENV ($("$PYTHON" --version))"
 PIP=("$VENV/bin/pip" --disable-pip-version-check -q)
 step "pip install pvc[virt] (non-editable)"
 "${PIP[@]}" install --no-compile "$WORK/src[virt]" 2>&1 | { grep -v "is ignored: it is neither" || true; }
-"$VENV/bin/python" -c "import pvc, zmq, libvirt, cryptography, kazoo"
+"$VENV/bin/python" -c "import pvc, zmq, libvirt, nacl, kazoo"
 
 SITE=$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 TAG=$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')

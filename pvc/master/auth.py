@@ -3,7 +3,7 @@
 A peer on the enrolment port may send ``hello`` (answered with a fresh challenge) and ``auth``
 (a signed request over that challenge). Everything cheap is checked first, on arrival: frame
 size (``max_preauth_size``), the per-connection message rate, the id's charset, and the
-challenge — issued to *this* connection, unexpired and unused (an HMAC, no state per
+challenge — issued to *this* connection, unexpired and unused (a keyed MAC, no state per
 stranger). Only then does a request wait for the expensive signature check, in a queue with
 at most one request per connection, served round-robin at ``auth_rate`` per second after the
 jobs of connected minions. A flood therefore costs the master a bounded queue and delays a
@@ -24,11 +24,9 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from cryptography.hazmat.primitives.constant_time import bytes_eq
-
 from pvc import events
 from pvc.config import MasterConfig
-from pvc.crypto import mac
+from pvc.crypto import equal, mac
 from pvc.errors import AuthError, ProtocolError, PvcError
 from pvc.ids import validate_minion_id
 from pvc.master.keystore import KeyStore
@@ -53,7 +51,7 @@ class EnrolStats:
 
 
 class Challenges:
-    """Stateless challenges: issue time + HMAC(secret, time | connection), single use."""
+    """Stateless challenges: issue time + MAC(secret, time | connection), single use."""
 
     def __init__(self) -> None:
         self._secret = os.urandom(32)
@@ -65,7 +63,7 @@ class Challenges:
 
     def consume(self, chal: bytes, peer: bytes, now: float) -> None:
         stamp = chal[:8]
-        if not bytes_eq(chal[16:], mac(self._secret, chal[:16] + peer)[:CHALLENGE_LEN - 16]):
+        if not equal(chal[16:], mac(self._secret, chal[:16] + peer)[:CHALLENGE_LEN - 16]):
             raise AuthError("auth request answers a challenge this connection was not given")
         if now - struct.unpack(">Q", stamp)[0] / 1000 > CHALLENGE_TTL:
             raise AuthError("auth request answers an expired challenge")

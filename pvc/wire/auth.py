@@ -5,7 +5,7 @@
    CURVE key, signed by the identity key over the challenge. No clock is involved: freshness
    comes from the challenge, so a captured request is worthless and skewed clocks do not matter.
 3. Master checks the signature and the key state; if accepted, derives two per-minion keys with
-   X25519 + HKDF (one wraps the session key, one is the sealed channel's), and signs a reply
+   X25519 + keyed BLAKE2b (one wraps the session key, one is the sealed channel's), and signs a reply
    bound to the request's fresh key and challenge. The reply tells the minion the channel and
    publish ports, the master's CURVE key and the master's clock (so the minion can judge the
    age of publications in the master's time). The minion checks the master's key against its
@@ -42,7 +42,7 @@ STATUSES = (ACCEPTED, PENDING, REJECTED, DENIED, BUSY)
 
 _REQ_TAG = b"pvc-auth-req-v2\x00"
 _REP_TAG = b"pvc-auth-rep-v2\x00"
-_HKDF_INFO = b"pvc-auth-v1\x00"
+_KDF_INFO = b"pvc-auth-v2\x00"
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,7 @@ def _rep_bytes(r: AuthReply, req: AuthRequest) -> bytes:
 
 
 def _keys(private: X25519PrivateKey, peer: bytes, mid: str) -> tuple[bytes, bytes]:
-    okm = derive(private, peer, salt=b"", info=_HKDF_INFO + mid.encode(), length=64)
+    okm = derive(private, peer, salt=b"", info=_KDF_INFO + mid.encode(), length=64)
     return okm[:32], okm[32:]
 
 
