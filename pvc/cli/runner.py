@@ -26,8 +26,9 @@ from pvc.cli.options import FunctionCommand, parse_call_args
 
 @contextmanager
 def runner_context(config_dir: str, zk_hosts: str | None, zk_root: str, test: bool = False,
-                   progress: Any = None) -> Iterator[Any]:
-    """A RunnerContext for one CLI call: ZooKeeper now, the master's client on first job."""
+                   progress: Any = None, zookeeper: bool = True) -> Iterator[Any]:
+    """A RunnerContext for one CLI call: ZooKeeper now (unless ``zookeeper`` is False), the
+    master's client on first job."""
     from pvc.client import Client
     from pvc.cluster.store import ClusterStore
     from pvc.runners.context import RunnerContext
@@ -36,12 +37,42 @@ def runner_context(config_dir: str, zk_hosts: str | None, zk_root: str, test: bo
 
     jobs = NodeJobs(lambda: Client(config_dir))
     log = logging.getLogger("pvc.runners")
+    roots = _file_roots(config_dir)
+    if not zookeeper:  # state.orchestrate without a cluster: its steps are jobs (and runners that need none)
+        try:
+            yield RunnerContext(None, jobs, log, jobs.fire, test=test,  # type: ignore[arg-type]
+                                registry=default_registry(), progress=progress, file_roots=roots)
+        finally:
+            jobs.close()
+        return
     with _client(zk_hosts, config_dir) as cc:
         try:
             yield RunnerContext(ClusterStore.open(cc, zk_root), jobs, log, jobs.fire, test=test,
-                                registry=default_registry(), progress=progress)
+                                registry=default_registry(), progress=progress, file_roots=roots)
         finally:
             jobs.close()
+
+
+def _file_roots(config_dir: str) -> Mapping[str, tuple[str, ...]]:
+    """The master's file_roots (state.orchestrate reads its SLS there), or none without a config."""
+    from pvc.config import load_master
+    from pvc.errors import ConfigError
+
+    try:
+        return load_master(config_dir).file_roots
+    except ConfigError:
+        return {}
+
+
+def _has_zookeeper(zk_hosts: str | None, config_dir: str) -> bool:
+    from pvc.cli.cluster import resolve_hosts
+    from pvc.errors import ConfigError
+
+    try:
+        resolve_hosts(zk_hosts, config_dir)
+    except ConfigError:
+        return False
+    return True
 
 
 def emit(value: Any, out: str) -> None:
@@ -121,7 +152,10 @@ def runner(config_dir: str, zk_hosts: str | None, zk_root: str, test: bool, out:
         result = ctx.registry.call(ctx, name, call_args, kwargs)  # type: ignore[union-attr]
         _print(name, result, out)
         return
-    with runner_context(config_dir, zk_hosts, zk_root, test, PlainProgress() if out == "human" else None) as ctx:
+    # an orchestration needs ZooKeeper only when one is configured (its runner steps may use it)
+    zookeeper = not name.startswith("state.") or _has_zookeeper(zk_hosts, config_dir)
+    with runner_context(config_dir, zk_hosts, zk_root, test, PlainProgress() if out == "human" else None,
+                        zookeeper) as ctx:
         result = ctx.registry.call(ctx, name, call_args, kwargs)
     _print(name, result, out)
 
@@ -130,4 +164,14 @@ def _print(name: str, result: Any, out: str) -> None:
     if name == "sys.doc" and out == "human" and isinstance(result, dict):
         click.echo("\n\n".join(str(v) for v in result.values()))
         return
+    from pvc.cli.highstate import highstate_text, is_state_data
+
+    if is_state_data(result):  # state.orchestrate: Salt's highstate output; exit 1 if a step failed
+        from pvc.states.saltshape import failed
+
+        if out == "human":
+            click.echo(highstate_text(name, result))
+        else:
+            emit(result, out)
+        raise SystemExit(1 if failed(result) else 0)
     emit(result, out)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pvc.cluster.store import ClusterStore
@@ -44,6 +44,7 @@ class RunnerContext:
     migrate_uri: str = DEFAULT_MIGRATE_URI
     identity: str = "cli"
     progress: Progress | None = None
+    file_roots: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # the master's (state.orchestrate)
 
     def report(self, what: str, data: Mapping[str, Any]) -> None:
         """Tell the observer (the CLI's progress display), if any; never the engine's business."""

@@ -29,6 +29,7 @@ RUNNER_MODULES: dict[str, str] = {
     "sys": "pvc.runners.sysdoc",
     "vm": "pvc.runners.vms",
     "node": "pvc.runners.nodes",
+    "state": "pvc.runners.orchestrate",
 }
 
 
@@ -89,10 +90,11 @@ class RunnerRegistry:
 
 
 def default_registry() -> RunnerRegistry:
-    from pvc.runners import nodes, sysdoc, vms  # literal imports: RUNNER_MODULES names them
+    from pvc.runners import nodes, orchestrate, sysdoc, vms  # literal imports: RUNNER_MODULES names them
 
     registry = RunnerRegistry()
-    loaded = {"pvc.runners.sysdoc": sysdoc.SPEC, "pvc.runners.vms": vms.SPEC, "pvc.runners.nodes": nodes.SPEC}
+    loaded = {"pvc.runners.sysdoc": sysdoc.SPEC, "pvc.runners.vms": vms.SPEC, "pvc.runners.nodes": nodes.SPEC,
+              "pvc.runners.orchestrate": orchestrate.SPEC}
     for name, module in RUNNER_MODULES.items():
         spec = loaded[module]
         if spec.name != name:
