@@ -37,16 +37,26 @@ def _env() -> dict[str, str]:
     return {**os.environ, **APT_ENV}
 
 
-def list_pkgs(ctx: ExecContext) -> dict[str, str]:
-    """``{name: version}`` of every installed package (dpkg's "installed" status only)."""
+def _database(ctx: ExecContext, status: str) -> dict[str, str]:
+    """``{name: version}`` of the packages whose dpkg status starts with ``status``."""
     res = run_checked(ctx, ["dpkg-query", "-W", "-f", "${Package}\t${Version}\t${db:Status-Abbrev}\n"],
                       "pkg.list_pkgs")
     out = {}
     for line in res.stdout.splitlines():
         parts = line.split("\t")
-        if len(parts) == 3 and parts[2].startswith("ii"):
+        if len(parts) == 3 and parts[2].startswith(status):
             out[parts[0]] = parts[1]
     return out
+
+
+def list_pkgs(ctx: ExecContext) -> dict[str, str]:
+    """``{name: version}`` of every installed package (dpkg's "installed" status only)."""
+    return _database(ctx, "ii")
+
+
+def list_removed(ctx: ExecContext) -> list[str]:
+    """Packages removed with their config files left behind (what ``purge`` still clears)."""
+    return sorted(_database(ctx, "rc"))
 
 
 def version(ctx: ExecContext, *names: str) -> str | dict[str, str]:
@@ -117,11 +127,12 @@ def install(ctx: ExecContext, name: str | None = None, pkgs: list[Any] | None = 
 
 def _remove(ctx: ExecContext, verb: str, name: str | None, pkgs: list[Any] | None) -> dict[str, Any]:
     before = list_pkgs(ctx)
-    present = [n for n in _targets(name, pkgs, None) if n in before]
+    leftovers = set(list_removed(ctx)) if verb == "purge" else set()
+    present = [n for n in _targets(name, pkgs, None) if n in before or n in leftovers]
     if ctx.test or not present:
         return {}
     run_checked(ctx, [*APT, verb, "--", *present], f"pkg.{verb}", env=_env())
-    return _diff(before, list_pkgs(ctx))
+    return {**{n: {"old": "", "new": ""} for n in present if n in leftovers}, **_diff(before, list_pkgs(ctx))}
 
 
 def remove(ctx: ExecContext, name: str | None = None, pkgs: list[Any] | None = None) -> dict[str, Any]:
@@ -142,4 +153,4 @@ def refresh_db(ctx: ExecContext) -> bool:
     return True
 
 
-SPEC = ModuleSpec("pkg", functions=(list_pkgs, version, install, remove, purge, refresh_db))
+SPEC = ModuleSpec("pkg", functions=(list_pkgs, list_removed, version, install, remove, purge, refresh_db))

@@ -98,15 +98,17 @@ def installed(ctx: StateContext, name: str, pkgs: list[Any] | None = None, versi
 def _uninstall(ctx: StateContext, fun: str, name: str, pkgs: list[Any] | None) -> StateResult:
     targets = list(_wanted(name, pkgs, None))
     have = ctx.call("pkg.list_pkgs")
-    present = [n for n in targets if n in have]
+    leftovers = set(ctx.call("pkg.list_removed")) if fun == "purge" else set()
+    present = [n for n in targets if n in have or n in leftovers]
     verb = "removed" if fun == "remove" else "purged"
     if not present:
         return StateResult(True, {}, f"All specified packages are already {verb}")
     if ctx.test:
-        return StateResult(None, {n: {"old": have[n], "new": ""} for n in present},
+        return StateResult(None, {n: {"old": have.get(n, "config files"), "new": ""} for n in present},
                            f"The following packages will be {verb}: {', '.join(present)}")
     changes = ctx.call(f"pkg.{fun}", pkgs=present)
-    left = [n for n in present if n in ctx.call("pkg.list_pkgs")]
+    left = [n for n in present if n in ctx.call("pkg.list_pkgs")
+            or (fun == "purge" and n in ctx.call("pkg.list_removed"))]
     if left:
         return StateResult(False, changes, f"The following packages were not {verb}: {', '.join(left)}")
     return StateResult(True, changes, f"All targeted packages were {verb}")
