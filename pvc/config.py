@@ -81,6 +81,9 @@ class MasterConfig(DaemonConfig):
     peer_rate: float = 20000.0
     max_preauth_size: int = 4096     # bytes: largest frame a peer may send before it authenticates
     address_rate: float = 1000.0     # enrolment connections and auth requests per second per source address
+    # config dirs of this cluster's other masters on this host (relative: to this config dir):
+    # the CLI uses the first running one when this master is not running
+    fallback_masters: tuple[str, ...] = ()
     reactor: tuple[Any, ...] = ()    # rules: event tag glob -> actions, run by the primary (pvc.reactor.config)
     # Salt's option names: environment -> directories searched in order; relative to the config dir
     file_roots: dict[str, tuple[str, ...]] = field(default_factory=lambda: {"base": ("/srv/salt",)})

@@ -11,7 +11,9 @@ import os
 import pwd
 from typing import TYPE_CHECKING
 
-from pvc.errors import PvcError
+import click
+
+from pvc.errors import MasterUnreachable, PvcError
 
 if TYPE_CHECKING:
     from pvc.client import Client
@@ -53,12 +55,24 @@ def check_access(path: str, mode: int = os.R_OK) -> None:
 
 
 def open_client(config_dir: str) -> Client:
-    """A :class:`~pvc.client.Client` for the master configured in ``config_dir``."""
+    """A :class:`~pvc.client.Client` for the master configured in ``config_dir``; when that
+    master is not running, for the first running one of its ``fallback_masters`` (saying so on
+    stderr), so the CLI keeps working through another master of the cluster."""
+    from pvc.client import Client, master_pid
     from pvc.config import load_master
-
-    cfg = load_master(config_dir)  # config errors first: they need nothing else
-    from pvc.client import Client
     from pvc.wire.local import CLIENT_SOCKET
 
+    cfg = load_master(config_dir)  # config errors first: they need nothing else
     check_access(os.path.join(cfg.sock_dir, CLIENT_SOCKET), os.R_OK | os.W_OK)
-    return Client(config=cfg)
+    if master_pid(cfg.sock_dir) is not None or not cfg.fallback_masters:
+        return Client(config=cfg)
+    tried = [config_dir]
+    for other_dir in cfg.fallback_masters:
+        other_dir = os.path.join(config_dir, other_dir)
+        tried.append(other_dir)
+        other = load_master(other_dir)
+        if master_pid(other.sock_dir) is not None:
+            click.echo(f"pvc: the master of {config_dir} is not running; using the master of {other_dir}",
+                       err=True)
+            return Client(config=other)
+    raise MasterUnreachable(f"no master is running (tried the masters of {', '.join(tried)})")

@@ -50,6 +50,16 @@ def configure(lab_dir: Path, name: str, index: int, address: str, port: Callable
     return master
 
 
+def link_fallbacks(masters: list[Master]) -> None:
+    """Name every other master in each one's ``fallback_masters``, so ``pvc -c DIR/masters/m1``
+    keeps working through m2 while m1 is down (the CLI says which one it used)."""
+    for master in masters:
+        path = Path(master.config_dir) / "master"
+        cfg = yaml.safe_load(path.read_text())
+        cfg["fallback_masters"] = [f"../{other.name}" for other in masters if other is not master]
+        path.write_text(yaml.safe_dump(cfg))
+
+
 def share_identity(masters: list[Master]) -> None:
     """Masters of one cluster share one key pair (minions pin one master key): the first
     master's, made now, copied to the others before they start."""

@@ -135,6 +135,7 @@ def _start(lab_dir: Path, lab: Lab, opts: LabOptions, progress: Progress, phases
     phases["zookeeper"] = time.monotonic() - t0
     section = {"zookeeper": zk_hosts, "root": CLUSTER_ROOT, "session_timeout": SESSION_TIMEOUT}
     configured = [masters.configure(lab_dir, f"m{i + 1}", i, address, port, section) for i in range(opts.masters)]
+    masters.link_fallbacks(configured)
     masters.share_identity(configured)
     started = [masters.start(m) for m in configured]
     bmcs = [dataclasses.replace(n, bmc=dataclasses.replace(n.bmc, pid=bmc.start(n.bmc))) for n in lab.nodes]

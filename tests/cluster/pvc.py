@@ -105,6 +105,13 @@ class PvcCluster:
         self.drop_client()
         stop_process(self.procs.pop("master"))
 
+    def kill_master(self) -> None:
+        """SIGKILL: the master leaves its socket and PID file behind, as after a crash."""
+        self.drop_client()
+        proc = self.procs.pop("master")
+        proc.kill()
+        proc.wait()
+
     def minion_dir(self, mid: str) -> Path:
         return self.root / "minions" / mid
 

@@ -47,6 +47,28 @@ def test_minion_serves_two_masters(tmp_path):
         assert len(a.client().jobs(10)) == 2 and len(b.client().jobs(10)) == 2
 
 
+def test_the_cli_falls_back_to_another_running_master(tmp_path):
+    """`pvc -c A run` while master A is SIGKILLed goes through B (its ``fallback_masters``),
+    saying so on stderr; with every master down it fails with one clear line."""
+    import json
+
+    import yaml
+
+    with two_masters(tmp_path, "fb1") as (a, b):
+        config = a.master_dir / "master"
+        config.write_text(yaml.safe_dump({**yaml.safe_load(config.read_text()),
+                                          "fallback_masters": [str(b.master_dir)]}))
+        a.kill_master()
+        run = a.pvc("run", "*", "test.ping", "--out", "json")
+        assert run.returncode == 0, run.stderr
+        assert json.loads(run.stdout) == {"fb1": True}
+        assert f"using the master of {b.master_dir}" in run.stderr
+        b.stop_master()
+        run = a.pvc("run", "*", "test.ping")
+        assert run.returncode != 0
+        assert "no master is running" in run.stderr and "Traceback" not in run.stderr
+
+
 def test_a_return_outlives_its_master_through_another_sharing_the_job_cache(tmp_path, pg_dsn):
     """Master a publishes, then dies before the return: after a while the minion offers the
     return to master b, which shares a's PostgreSQL job cache, and b stores it (once)."""
