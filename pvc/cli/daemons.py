@@ -39,6 +39,13 @@ def master(config_dir: str, log_level: str | None) -> None:
 
         check_reactor(cfg.reactor)
     logsetup.setup(log_level or cfg.log_level, cfg.log_file)
+    if cfg.reactor and cfg.cluster is None:
+        import logging
+
+        logging.getLogger("pvc.reactor").warning(
+            "reactor: %d rule(s), but reactors run in the primary's coordinator and this master has no cluster: "
+            "section; only a coordinator started by hand (python -m pvc.runners.coordinator --zk ...) runs them",
+            len(cfg.reactor))
     m = Master(cfg)
     _install_signals(m.stop)
     child = _start_coordinator(config_dir, log_level or cfg.log_level) if getattr(cfg, "cluster", None) else None
