@@ -22,10 +22,11 @@ GRAINS = {"id": "node1", "os": "Debian", "os_family": "Debian", "osrelease": "12
 class Tree:
     """A file_roots directory a test writes SLS and templates into, and runs."""
 
-    def __init__(self, root: Path, modules: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, root: Path, modules: Mapping[str, Any] | None = None,
+                 funcs: MinionFunctions | None = None) -> None:
         self.root = root
-        self.funcs = MinionFunctions(MinionConfig(id="node1", grains=GRAINS, modules=dict(modules or {})),
-                                     grains=GRAINS)
+        self.funcs = funcs or MinionFunctions(MinionConfig(id="node1", grains=GRAINS, modules=dict(modules or {})),
+                                              grains=GRAINS)
 
     def write(self, files: Mapping[str, str]) -> Tree:
         for rel, text in files.items():
