@@ -1,7 +1,8 @@
 """``pvc lab down``: stop everything by PID and namespace, then prove nothing is left.
 
 Nodes are powered off in parallel (link cut, SIGKILL of the node's init, namespace deleted), then
-the BMCs, masters and ZooKeeper stop (SIGTERM, SIGKILL after a grace), then the bridge goes.
+the BMCs, masters, ZooKeeper and Ceph (OSD first) stop (SIGTERM, SIGKILL after a grace), then the
+bridge goes.
 :func:`leftovers` then looks for anything of this lab outside DIR: a recorded PID still running,
 a process whose command line names DIR, a namespace or link with the lab's prefix, a mount naming
 DIR or the prefix, a route into the lab's subnet. Only PIDs recorded in lab.json, found in the
@@ -24,14 +25,14 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pvc.lab import bmc, libvirtd, masters, netns, procs, state, zookeeper
+from pvc.lab import bmc, ceph, libvirtd, masters, netns, procs, state, zookeeper
 from pvc.lab import node as nodes
 from pvc.lab.errors import LabError
 from pvc.lab.state import Lab
 
 # a process naming DIR on its command line is the lab's only if it is one of these
 LAB_PROGRAMS = ("pvc.lab.", "pvc.minion", "pvc.cli.main master", "pvc.cli.main minion", "ipmi_sim", "QuorumPeerMain",
-                libvirtd.LIBVIRTD, "unshare", "qemu-system")
+                libvirtd.LIBVIRTD, "unshare", "qemu-system", *ceph.PROGRAMS)
 
 
 @dataclass
@@ -61,6 +62,8 @@ def down(lab_dir: Path, remove: bool = False) -> DownReport:
         stops: list[Future[bool]] = [pool.submit(bmc.stop, n.bmc) for n in lab.nodes]
         stops += [pool.submit(masters.stop, m) for m in lab.masters]
         stops += [pool.submit(zookeeper.stop, s) for s in lab.zookeeper.servers]
+        if lab.ceph:
+            stops.append(pool.submit(ceph.stop, lab.ceph))
         for stopped in stops:
             if not stopped.result():
                 errors.append("a process did not stop")
@@ -84,6 +87,8 @@ def recorded_pids(lab: Lab) -> dict[int, str]:
     """Every PID lab.json records, with the marker its command line must contain to be ours."""
     pids = {s.pid: zookeeper.marker(s) for s in lab.zookeeper.servers}
     pids.update({m.pid: masters.marker(m) for m in lab.masters})
+    if lab.ceph:
+        pids.update({pid: ceph.marker(lab.ceph) for pid in ceph.daemons(lab.ceph).values()})
     for n in lab.nodes:
         pids.update({n.bmc.pid: bmc.IPMI_SIM, n.init_pid: nodes.INIT_MODULE, n.unshare_pid: "unshare",
                      n.libvirtd_pid: libvirtd.LIBVIRTD, n.minion_pid: n.minion_config_dir})

@@ -2,9 +2,15 @@
 
 A guest that really executes (under TCG: this nested host hangs the kernel under KVM) shows on
 its serial log that it keeps running through a live migration: one uninterrupted tick sequence.
+A guest with a disk (``vda``: an RBD image in a lab with Ceph) also writes its tick to the disk's
+first sector each second, from a background loop (a stalled disk never stalls the ticks): the
+first write makes the guest's librbd take the image's exclusive lock, as a real VM's does, so
+migration hands the lock over and fencing has a lock to break. The initramfs carries the
+kernel's virtio-blk modules for that (Debian builds them as modules).
 Nothing is installed and no binary is committed: the two packages are downloaded with
 ``apt-get download`` and unpacked into a cache shared with the test fixtures (:data:`CACHE`),
-once per machine (~72 MB, a few seconds).
+once per machine and recipe (~72 MB, a few seconds): kernel and modules always come from the
+same package.
 
 Example::
 
@@ -14,6 +20,7 @@ Example::
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
 import os
 import stat
@@ -25,28 +32,41 @@ from pathlib import Path
 from pvc.lab.errors import LabError
 
 CACHE = Path(os.environ.get("PVC_GUEST_KERNEL_CACHE", "/var/tmp/pvc-guest-kernel"))
+# virtio-blk and what it needs, in load order (paths under lib/modules/<version>/kernel/)
+MODULES = ("drivers/virtio/virtio_ring.ko", "drivers/virtio/virtio.ko", "drivers/virtio/virtio_pci_legacy_dev.ko",
+           "drivers/virtio/virtio_pci_modern_dev.ko", "drivers/virtio/virtio_pci.ko", "drivers/block/virtio_blk.ko")
 TICKER = b"""#!/bin/busybox sh
 /bin/busybox mkdir -p /proc /sys
 /bin/busybox mount -t proc proc /proc
 /bin/busybox --install -s /bin
+mount -t devtmpfs devtmpfs /dev
+for m in /lib/modules/*.ko; do insmod $m 2>/dev/null; done
 echo GUEST-UP
+if [ -b /dev/vda ]; then
+  echo DISK vda
+  (j=0; while true; do echo disk tick $j | dd of=/dev/vda conv=fsync 2>/dev/null; j=$((j+1)); sleep 1; done) &
+fi
 i=0; while true; do echo tick $i; i=$((i+1)); sleep 1; done
 """
+RECIPE = hashlib.sha256(TICKER + "\n".join(MODULES).encode()).hexdigest()[:12]
 
 
 def ensure() -> tuple[Path, Path]:
-    """(vmlinuz, initrd.gz), built into :data:`CACHE` on first use."""
-    kernel, initrd = CACHE / "vmlinuz", CACHE / "initrd.gz"
+    """(vmlinuz, initrd.gz), built into ``CACHE/<recipe>`` on first use."""
+    home = CACHE / RECIPE
+    kernel, initrd = home / "vmlinuz", home / "initrd.gz"
     if kernel.exists() and initrd.exists():
         return kernel, initrd
-    CACHE.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
+    home.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=home) as tmp:
         work = Path(tmp)
         package = _kernel_package()
         _run(["apt-get", "download", "-q", package, "busybox-static"], cwd=work)
-        vmlinuz = _member(next(work.glob(f"{package}_*.deb")), "boot/vmlinuz-")
-        busybox = _member(next(work.glob("busybox-static_*.deb")), "bin/busybox")
-        (work / "initrd.gz").write_bytes(_initramfs(busybox))
+        vmlinuz, *modules = _members(next(work.glob(f"{package}_*.deb")), ("boot/vmlinuz-", ""),
+                                     *[("lib/modules/", f"/kernel/{m}") for m in MODULES])
+        (busybox,) = _members(next(work.glob("busybox-static_*.deb")), ("bin/busybox", ""))
+        (work / "initrd.gz").write_bytes(_initramfs(busybox, [(m.rsplit("/", 1)[1], data)
+                                                              for m, data in zip(MODULES, modules, strict=True)]))
         (work / "vmlinuz").write_bytes(vmlinuz)
         os.replace(work / "initrd.gz", initrd)
         os.replace(work / "vmlinuz", kernel)
@@ -67,22 +87,32 @@ def _kernel_package() -> str:
     raise LabError("guest kernel: apt-cache knows no linux-image-amd64 dependency (apt-get update?)")
 
 
-def _member(deb: Path, prefix: str) -> bytes:
-    """The first file in ``deb`` whose path starts with ``prefix``."""
+def _members(deb: Path, *patterns: tuple[str, str]) -> list[bytes]:
+    """For each (prefix, suffix), the first file in ``deb`` whose path has them."""
     proc = subprocess.run(["dpkg-deb", "--fsys-tarfile", str(deb)], capture_output=True, timeout=120, check=True)
+    found: dict[tuple[str, str], bytes] = {}
     with tarfile.open(fileobj=io.BytesIO(proc.stdout)) as tar:
         for member in tar.getmembers():
-            if member.isfile() and member.name.lstrip("./").startswith(prefix):
-                fh = tar.extractfile(member)
-                if fh is not None:
-                    return fh.read()
-    raise LabError(f"guest kernel: no {prefix}* in {deb.name}")
+            name = member.name.lstrip("./")
+            for prefix, suffix in patterns:
+                if member.isfile() and name.startswith(prefix) and name.endswith(suffix) \
+                        and (prefix, suffix) not in found and (fh := tar.extractfile(member)) is not None:
+                    found[(prefix, suffix)] = fh.read()
+    missing = [f"{p}*{s}" for p, s in patterns if (p, s) not in found]
+    if missing:
+        raise LabError(f"guest kernel: no {', '.join(missing)} in {deb.name}")
+    return [found[p] for p in patterns]
 
 
-def _initramfs(busybox: bytes) -> bytes:
-    """A gzip'd newc cpio: the console devices, /bin/busybox and /init (the tick loop)."""
+def _initramfs(busybox: bytes, modules: list[tuple[str, bytes]]) -> bytes:
+    """A gzip'd newc cpio: the console devices, /bin/busybox, the kernel ``modules`` (named
+    ``lib/modules/NN-name.ko``, so the shell's glob loads them in order) and /init (the tick loop)."""
+    ordered = [(f"lib/modules/{i:02d}-{name}", stat.S_IFREG | 0o644, data, 0, 0)
+               for i, (name, data) in enumerate(modules)]
     entries = (("bin", stat.S_IFDIR | 0o755, b"", 0, 0), ("dev", stat.S_IFDIR | 0o755, b"", 0, 0),
                ("dev/console", stat.S_IFCHR | 0o600, b"", 5, 1), ("dev/ttyS0", stat.S_IFCHR | 0o600, b"", 4, 64),
+               ("lib", stat.S_IFDIR | 0o755, b"", 0, 0), ("lib/modules", stat.S_IFDIR | 0o755, b"", 0, 0),
+               *ordered,
                ("bin/busybox", stat.S_IFREG | 0o755, busybox, 0, 0), ("init", stat.S_IFREG | 0o755, TICKER, 0, 0),
                ("TRAILER!!!", 0, b"", 0, 0))
     archive = bytearray()

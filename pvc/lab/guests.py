@@ -5,10 +5,18 @@ Never through libvirt directly: ``up --vms N`` is the first real user of ``virt.
 goes to node ``K mod nodes`` (vm1 on hv1, vm2 on hv2, ...); all define jobs are published at once,
 then all start jobs.
 
+In a lab with Ceph (``up --ceph``) each guest also gets an RBD disk, made first with a
+``ceph.volume_create`` job on its node: image ``<pool>/<vm>-disk0`` (:func:`rbd_image`), 16 MiB,
+the cluster's default features (exclusive-lock included). The guest boots from its initrd and
+writes its tick to the disk each second (:mod:`pvc.lab.guestkernel`): its QEMU opens the image
+through librbd from inside its node and holds the image's exclusive lock, as an RBD-backed VM
+does (what live migration hands over and fencing breaks: ``ceph.lock_list POOL IMAGE``).
+
 Example::
 
     with Client(master.config_dir) as client:
         placed = create(client, ["hv1", "hv2"], count=4)   # [Vm("vm1", "hv1"), ...]
+        create(client, ["hv1", "hv2"], count=2, ceph=lab.ceph)   # with disks vms/vm1-disk0, ...
 """
 
 from __future__ import annotations
@@ -19,27 +27,44 @@ from typing import Any
 from pvc.client import Client
 from pvc.lab import guestkernel
 from pvc.lab.errors import LabError
-from pvc.lab.state import Vm
+from pvc.lab.state import Ceph, Vm
 
 MEMORY_MIB = 128
+DISK_SIZE = "16M"
 JOB_TIMEOUT = 60.0
 
 
-def spec(name: str) -> dict[str, Any]:
-    """A ``virt.define`` spec: 128 MiB, 1 vCPU, TCG, direct kernel boot, no disk or NIC."""
+def rbd_image(vm: str) -> str:
+    """The name of VM ``vm``'s RBD image in the lab's pool (``vm1`` -> ``vm1-disk0``)."""
+    return f"{vm}-disk0"
+
+
+def rbd_disk(ceph: Ceph, vm: str) -> dict[str, Any]:
+    """The ``virt.define`` disk of ``vm``: its image, the monitor, client.admin's secret."""
+    return {"rbd": f"{ceph.pool}/{rbd_image(vm)}", "monitors": [ceph.monitor], "auth_user": "admin",
+            "secret_uuid": ceph.secret_uuid}
+
+
+def spec(name: str, ceph: Ceph | None = None) -> dict[str, Any]:
+    """A ``virt.define`` spec: 128 MiB, 1 vCPU, TCG, direct kernel boot, no NIC; an RBD disk
+    with ``ceph``, none otherwise."""
     kernel, initrd = guestkernel.ensure()
     return {"name": name, "vcpus": 1, "memory": MEMORY_MIB, "type": "qemu", "kernel": str(kernel),
-            "initrd": str(initrd), "cmdline": "console=ttyS0 quiet panic=-1", "migration": "live"}
+            "initrd": str(initrd), "cmdline": "console=ttyS0 quiet panic=-1", "migration": "live",
+            "disks": [rbd_disk(ceph, name)] if ceph else []}
 
 
 def placement(nodes: Sequence[str], count: int) -> list[Vm]:
     return [Vm(name=f"vm{k}", node=nodes[(k - 1) % len(nodes)]) for k in range(1, count + 1)]
 
 
-def create(client: Client, nodes: Sequence[str], count: int) -> list[Vm]:
-    """Define and start ``count`` guests spread over ``nodes``; raises naming the first failure."""
+def create(client: Client, nodes: Sequence[str], count: int, ceph: Ceph | None = None) -> list[Vm]:
+    """Define and start ``count`` guests spread over ``nodes`` (with ``ceph``: each on a new RBD
+    image); raises naming the first failure."""
     vms = placement(nodes, count)
-    _all(client, "virt.define", [(vm, [], spec(vm.name)) for vm in vms])
+    if ceph:
+        _all(client, "ceph.volume_create", [(vm, [ceph.pool, rbd_image(vm.name), DISK_SIZE], {}) for vm in vms])
+    _all(client, "virt.define", [(vm, [], spec(vm.name, ceph)) for vm in vms])
     _all(client, "virt.start", [(vm, [vm.name], {}) for vm in vms])
     return vms
 

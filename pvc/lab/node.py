@@ -90,7 +90,7 @@ def power_on(lab_dir: Path, name: str, wait: bool = True) -> Node:
                                str(d / "init.json")], log=d / "unshare.out")
         init = _wait_value(lambda: procs.only_child(unshare), 5.0)
         if not init:
-            raise StartFailed(f"node {name}: no init under unshare {unshare}: {_tail(d / 'unshare.out')}")
+            raise StartFailed(f"node {name}: no init under unshare {unshare}: {procs.tail(d / 'unshare.out')}")
         node = state.update_node(lab_dir, name, unshare_pid=unshare, init_pid=init).node(name)
     if wait:
         node = wait_booted(lab_dir, node)
@@ -105,7 +105,7 @@ def wait_booted(lab_dir: Path, node: Node, timeout: float = BOOT_TIMEOUT) -> Nod
 
     def booted() -> bool:
         if not is_on(node):
-            raise StartFailed(f"node {node.name}: init {node.init_pid} died: {_tail(d / 'init.log')}")
+            raise StartFailed(f"node {node.name}: init {node.init_pid} died: {procs.tail(d / 'init.log')}")
         pids = procs.in_pid_namespace(node.init_pid)
         found["libvirtd"] = procs.find_in(pids, libvirtd.LIBVIRTD)
         found["minion"] = procs.find_in(pids, node.minion_config_dir)
@@ -113,7 +113,7 @@ def wait_booted(lab_dir: Path, node: Node, timeout: float = BOOT_TIMEOUT) -> Nod
 
     if not _wait_value(booted, timeout):
         raise StartFailed(f"node {node.name}: libvirtd/minion not running after {timeout:g}s: "
-                          f"{_tail(d / 'libvirtd.out')} {_tail(d / 'minion.out')}")
+                          f"{procs.tail(d / 'libvirtd.out')} {procs.tail(d / 'minion.out')}")
     with state.locked(lab_dir):
         lab = state.load(lab_dir)
         current = lab.node(node.name)
@@ -165,10 +165,3 @@ def _wait_value(probe: Callable[[], T], timeout: float, every: float = 0.01) -> 
         if value or time.monotonic() >= deadline:
             return value
         time.sleep(every)
-
-
-def _tail(path: Path, chars: int = 600) -> str:
-    try:
-        return path.read_text(errors="replace")[-chars:].strip() or f"({path.name} is empty)"
-    except OSError:
-        return f"(no {path.name})"

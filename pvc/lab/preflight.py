@@ -28,6 +28,14 @@ PROGRAMS = {
     "ip": "iproute2",
     "mount": "mount",
 }
+# what ``up --ceph`` runs besides
+CEPH_PROGRAMS = {
+    "/usr/bin/ceph-mon": "ceph-mon",
+    "/usr/bin/ceph-mgr": "ceph-mgr",
+    "/usr/bin/ceph-osd": "ceph-osd",
+    "/usr/bin/ceph-authtool": "ceph-common",
+    "/usr/bin/monmaptool": "ceph-common",
+}
 
 
 def check_root() -> None:
@@ -36,8 +44,8 @@ def check_root() -> None:
                       "(run it with sudo)")
 
 
-def check_programs() -> None:
-    for program, package in PROGRAMS.items():
+def check_programs(ceph: bool = False) -> None:
+    for program, package in {**PROGRAMS, **(CEPH_PROGRAMS if ceph else {})}.items():
         found = os.path.exists(program) if program.startswith("/") else shutil.which(program)
         if not found:
             raise MissingPackage(f"{program} is missing: apt-get install {package.split()[0]} "
@@ -47,6 +55,13 @@ def check_programs() -> None:
     except ImportError:
         raise MissingPackage("the Python module libvirt is missing: pip install libvirt-python "
                              "(needs apt-get install libvirt-dev pkg-config gcc; scripts/setup.sh does all)") from None
+    if ceph:
+        try:
+            import rados  # noqa: F401  (the lab sets its Ceph up, the minions' ceph module uses it)
+            import rbd  # noqa: F401
+        except ImportError:
+            raise MissingPackage("the Python modules rados/rbd are missing: apt-get install python3-rados "
+                                 "python3-rbd and link them into the venv (scripts/setup.sh does all)") from None
 
 
 def check_port(address: str, port: int, kind: int = socket.SOCK_STREAM, what: str = "") -> None:

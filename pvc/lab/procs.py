@@ -116,3 +116,11 @@ def only_child(pid: int) -> int:
     except OSError:
         return 0
     return int(children[0]) if children else 0
+
+
+def tail(log: Path, chars: int = 600) -> str:
+    """The end of a process's log, for an error message (says so when it is empty or missing)."""
+    try:
+        return log.read_text(errors="replace")[-chars:].strip() or f"({log.name} is empty)"
+    except OSError:
+        return f"(no {log.name})"

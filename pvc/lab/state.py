@@ -99,6 +99,25 @@ class Node:
 
 
 @dataclass(frozen=True)
+class Ceph:
+    """The lab's memstore Ceph (``up --ceph``): drive it with ``ceph -c CONF``, or librados with
+    ``conf`` and ``keyring`` (client.admin's key only, a 0600 file). ``monitor`` is the mon's v1
+    ``host:port`` on the bridge (reachable from every node); RBD images of the lab's guests are
+    ``POOL/<vm>-disk0``; every node's libvirtd holds client.admin's key as the ceph secret
+    ``secret_uuid``. PIDs are host PIDs."""
+
+    dir: str
+    conf: str
+    keyring: str
+    monitor: str
+    pool: str
+    secret_uuid: str
+    mon_pid: int = 0
+    mgr_pid: int = 0
+    osd_pid: int = 0
+
+
+@dataclass(frozen=True)
 class Vm:
     name: str
     node: str
@@ -117,6 +136,7 @@ class Lab:
     masters: tuple[Master, ...] = ()
     nodes: tuple[Node, ...] = ()
     vms: tuple[Vm, ...] = ()
+    ceph: Ceph | None = None
     version: int = VERSION
 
     def node(self, name: str) -> Node:

@@ -16,14 +16,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pvc.lab import bmc, libvirtd, masters, procs, state, zookeeper
+from pvc.lab import bmc, ceph, libvirtd, masters, procs, state, zookeeper
 from pvc.lab import node as nodes
 from pvc.lab.state import Lab
 
 
 @dataclass(frozen=True)
 class Row:
-    kind: str     # zookeeper, master, bmc, node, libvirtd, minion
+    kind: str     # zookeeper, ceph, master, bmc, node, libvirtd, minion
     name: str
     pid: int
     running: bool
@@ -47,7 +47,8 @@ class LabStatus:
 
     def to_json(self) -> dict[str, Any]:
         return {"dir": self.lab.dir, "bridge": self.lab.bridge, "subnet": self.lab.subnet,
-                "zookeeper": self.lab.zookeeper.hosts, "all_running": self.all_running,
+                "zookeeper": self.lab.zookeeper.hosts, "ceph": asdict(self.lab.ceph) if self.lab.ceph else None,
+                "all_running": self.all_running,
                 "components": [{**asdict(r), "state": r.state} for r in self.rows], "vms": [asdict(v) for v in self.lab.vms]}
 
 
@@ -55,6 +56,9 @@ def status(lab_dir: Path) -> LabStatus:
     lab = state.load(Path(lab_dir).resolve())
     rows = [Row("zookeeper", str(s.id), s.pid, zookeeper.is_running(s), f"{lab.host_address}:{s.client_port}")
             for s in lab.zookeeper.servers]
+    if lab.ceph:
+        rows += [Row("ceph", name, pid, ceph.is_running(lab.ceph, pid), f"mon {lab.ceph.monitor}, pool {lab.ceph.pool}")
+                 for name, pid in ceph.daemons(lab.ceph).items()]
     rows += [Row("master", m.name, m.pid, masters.is_running(m), f"{m.address}:{m.ret_port} -c {m.config_dir}")
              for m in lab.masters]
     for n in lab.nodes:

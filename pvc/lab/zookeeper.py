@@ -16,6 +16,7 @@ Example::
 from __future__ import annotations
 
 import dataclasses
+import shutil
 import socket
 import time
 from collections.abc import Callable
@@ -54,7 +55,8 @@ def configure(lab_dir: Path, address: str, count: int, port: Callable[[int], int
                for i in range(1, count + 1)]
     for server in servers:
         d = Path(server.dir)
-        (d / "data").mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(d / "data", ignore_errors=True)  # a fresh cluster each time, even in a reused DIR
+        (d / "data").mkdir(parents=True)
         cfg = ZOO_CFG.format(tick=TICK_MS, data=d / "data", client_port=server.client_port, address=address,
                              min_session=2 * TICK_MS)
         if count > 1:

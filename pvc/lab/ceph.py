@@ -1,0 +1,277 @@
+"""The lab's Ceph: one mon, one mgr and one memstore OSD, run by hand in a directory (no
+systemd, nothing under /etc/ceph), listening on one address.
+
+In a lab that address is the bridge's host address, so every node's namespace reaches the
+monitor and the OSD (a guest's QEMU opens its RBD image from inside its node). The test fixtures
+(``tests/cluster/ceph.py``) run the same cluster on 127.0.0.1. Settings come from the ceph recipe
+(../shared/recipes/ceph): memstore (nothing on disk, ~5 s to HEALTH_OK with the fast paxos and
+mgr-stats intervals), pool size 1, the two warnings a one-OSD cluster always raises turned off.
+
+Two keyrings, both 0600: ``keyring`` holds every daemon's key (mon., mgr.x, osd.0 and
+client.admin: ``ceph-mon --mkfs`` imports them all), ``client.admin.keyring`` only the client's
+(what minions and the host use, named in the conf's ``[client]`` section). Daemons are stopped
+by PID, the OSD first (a mon stopped first makes the OSD wait 5 s for its ack).
+
+The mgr is only needed for statistics (``ceph.df``, pool stats): RBD works without it, so a lab
+waits for the OSD and its pool, not for the mgr (:func:`wait_ready` with ``mgr=False``).
+
+Example::
+
+    cfg = configure(Path("/tmp/lab/ceph"), "10.213.7.1", pick_port("10.213.7.1"), pool="vms")
+    cfg = start(cfg); wait_ready(cfg, mgr=False)
+    stop(cfg)
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import os
+import random
+import shutil
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pvc.errors import PvcError
+from pvc.lab import procs
+from pvc.lab.errors import LabError, StartFailed
+from pvc.lab.state import Ceph
+
+if TYPE_CHECKING:
+    import rados
+
+PROGRAMS = ("ceph-mon", "ceph-mgr", "ceph-osd")
+CLIENT = "client.admin"
+START_TIMEOUT = 120.0  # the mgr loads ~25 Python modules: 2 s idle, 25 s on a loaded 2-core box
+PORT_WINDOW = (10, 110)  # daemons other than the mon bind in mon port + 10 .. + 110
+
+CONF_TEMPLATE = """\
+[global]
+fsid = {fsid}
+mon host = [v2:{address}:{v2port},v1:{address}:{port}]
+mon initial members = a
+public addr = {address}
+public network = {address}/32
+ms bind ipv4 = true
+ms bind ipv6 = false
+ms bind port min = {pmin}
+ms bind port max = {pmax}
+auth cluster required = cephx
+auth service required = cephx
+auth client required = cephx
+keyring = {root}/keyring
+run dir = {root}/run
+admin socket = {root}/run/$name.asok
+log file = {root}/log/$name.log
+log to stderr = false
+err to stderr = true
+crash dir = {root}/crash
+osd pool default size = 1
+osd pool default min size = 1
+osd pool default pg num = 8
+osd pool default pgp num = 8
+mon max pg per osd = 1000
+osd pool default pg autoscale mode = off
+osd crush chooseleaf type = 0
+mon allow pool size one = true
+mon allow pool delete = true
+mon warn on pool no redundancy = false
+mon warn on insecure global id reclaim allowed = false
+mon data avail warn = 2
+mon data avail crit = 1
+osd objectstore = memstore
+memstore device bytes = 1073741824
+rbd default features = 61
+paxos propose interval = 0.1
+paxos min wait = 0.01
+mgr stats period = 1
+mon mgr digest period = 1
+[client]
+keyring = {root}/client.admin.keyring
+# clients of one process would share client.admin.asok and print librbd errors on stderr
+admin socket =
+err to stderr = false
+[mon]
+mon data = {root}/mon/$name
+mgr initial modules =
+[osd]
+osd data = {root}/$name
+[mgr]
+mgr data = {root}/mgr/$name
+"""
+
+KEYS = (
+    ("mon.", ("mon", "allow *")),
+    (CLIENT, ("mon", "allow *", "osd", "allow *", "mgr", "allow *")),
+    ("mgr.x", ("mon", "allow profile mgr", "osd", "allow *")),
+    ("osd.0", ("mon", "allow profile osd", "mgr", "allow profile osd", "osd", "allow *")),
+)
+
+
+def _port_free(address: str, port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind((address, port))
+        except OSError:
+            return False
+        return True
+
+
+def pick_port(address: str) -> int:
+    """A mon port P on ``address`` with P and P+1 free (the daemons bind in P+10..P+110)."""
+    for _ in range(100):
+        port = random.randrange(20000, 40000, 2)
+        if _port_free(address, port) and _port_free(address, port + 1):
+            return port
+    raise LabError(f"ceph: no free port pair found on {address}")
+
+
+def configure(root: Path, address: str, port: int, pool: str = "") -> Ceph:
+    """Write the conf and both keyrings (fresh keys) into ``root``; ``pool`` is created by
+    :func:`wait_ready` for RBD images ("" for none)."""
+    root = Path(root)
+    shutil.rmtree(root, ignore_errors=True)  # a fresh cluster each time, even in a reused lab DIR
+    for sub in ("log", "run", "mon", "mgr/mgr.x", "osd.0", "crash"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    root.chmod(0o700)
+    conf = root / "ceph.conf"
+    conf.write_text(CONF_TEMPLATE.format(fsid=uuid.uuid4(), address=address, port=port, v2port=port + 1,
+                                         pmin=port + PORT_WINDOW[0], pmax=port + PORT_WINDOW[1], root=root))
+    keyring = root / "keyring"
+    _run("ceph-authtool", "--create-keyring", str(keyring))
+    for entity, caps in KEYS:
+        cap_args = [a for i in range(0, len(caps), 2) for a in ("--cap", caps[i], caps[i + 1])]
+        _run("ceph-authtool", str(keyring), "--gen-key", "-n", entity, *cap_args)
+    keyring.chmod(0o600)
+    client_keyring = root / "client.admin.keyring"
+    key = _run("ceph-authtool", str(keyring), "-n", CLIENT, "--print-key").strip()
+    fd = os.open(client_keyring, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(f"[{CLIENT}]\n\tkey = {key}\n")
+    return Ceph(dir=str(root), conf=str(conf), keyring=str(client_keyring), monitor=f"{address}:{port}",
+                pool=pool, secret_uuid=str(uuid.uuid4()))
+
+
+def _run(*argv: str) -> str:
+    proc = subprocess.run(argv, check=False, capture_output=True, text=True, timeout=60)
+    if proc.returncode != 0:
+        raise StartFailed(f"ceph: {' '.join(argv[:2])} failed: {(proc.stderr or proc.stdout).strip()[-400:]}")
+    return proc.stdout
+
+
+def _spawn(cfg: Ceph, name: str, *argv: str) -> int:
+    return procs.spawn([*argv, "-c", cfg.conf, "-f"], log=Path(cfg.dir) / "log" / f"{name}.out")
+
+
+def marker(cfg: Ceph) -> str:
+    """What every daemon of this cluster has on its command line (its conf's path)."""
+    return cfg.conf
+
+
+@contextmanager
+def admin(cfg: Ceph, timeout: int = 30) -> Iterator[rados.Rados]:
+    """A client.admin connection to the cluster, every operation bounded by ``timeout`` s."""
+    from pvc.ceph.cluster import CephConfig, connect
+
+    cluster = connect(CephConfig(conf=cfg.conf, client=CLIENT, keyring=cfg.keyring, timeout=timeout))
+    try:
+        yield cluster
+    finally:
+        cluster.shutdown()
+
+
+def mon_command(cluster: rados.Rados, prefix: str, **args: Any) -> Any:
+    """A JSON mon command; a failure raises the mapped pvc error (see :mod:`pvc.ceph.cluster`)."""
+    from pvc.ceph.cluster import mon_json
+
+    return mon_json(cluster, prefix, **args)
+
+
+def start(cfg: Ceph) -> Ceph:
+    """Make the mon's store and start mon, mgr and OSD; returns ``cfg`` with their PIDs (record
+    them at once: :func:`stop` needs them)."""
+    root = Path(cfg.dir)
+    fsid = next(line.split("=")[1].strip() for line in Path(cfg.conf).read_text().splitlines()
+                if line.startswith("fsid"))
+    address, port = cfg.monitor.rsplit(":", 1)
+    monmap = str(root / "monmap")
+    _run("monmaptool", "--create", "--fsid", fsid, "--addv", "a",
+         f"[v2:{address}:{int(port) + 1},v1:{address}:{port}]", monmap)
+    _run("ceph-mon", "-c", cfg.conf, "--mkfs", "-i", "a", "--monmap", monmap, "--keyring", str(root / "keyring"))
+    cfg = dataclasses.replace(cfg, mon_pid=_spawn(cfg, "mon.a", "ceph-mon", "-i", "a"))
+    try:
+        with admin(cfg) as cluster:
+            # the always-on devicehealth module would otherwise create a pool of its own
+            mon_command(cluster, "config set", who="mgr", name="mgr/devicehealth/enable_monitoring",
+                        value="false", force=True)
+            cfg = dataclasses.replace(cfg, mgr_pid=_spawn(cfg, "mgr.x", "ceph-mgr", "-i", "x"))
+            osd_uuid = str(uuid.uuid4())
+            mon_command(cluster, "osd new", uuid=osd_uuid, id=0)
+        _run("ceph-osd", "-c", cfg.conf, "-i", "0", "--mkfs", "--osd-uuid", osd_uuid)
+        return dataclasses.replace(cfg, osd_pid=_spawn(cfg, "osd.0", "ceph-osd", "-i", "0"))
+    except PvcError as exc:
+        stop(cfg)
+        raise StartFailed(f"ceph: could not start on {cfg.monitor}: {exc} ({procs.tail(root / 'log' / 'mon.a.log')})") \
+            from None
+
+
+def wait_ready(cfg: Ceph, mgr: bool = True, timeout: float = START_TIMEOUT) -> None:
+    """Until the OSD is up and ``cfg.pool`` exists, initialised for RBD; with ``mgr``, also until
+    the mgr is available and the cluster reports HEALTH_OK."""
+    deadline = time.monotonic() + timeout
+    with admin(cfg) as cluster:
+        _until(cfg, lambda: mon_command(cluster, "osd stat")["num_up_osds"] == 1, deadline, "the OSD to come up")
+        if cfg.pool:
+            create_pool(cluster, cfg.pool)
+        if mgr:
+            _until(cfg, lambda: mon_command(cluster, "mgr stat")["available"], deadline, "the mgr")
+            _until(cfg, lambda: mon_command(cluster, "health")["status"] == "HEALTH_OK", deadline, "HEALTH_OK")
+
+
+def create_pool(cluster: rados.Rados, name: str) -> None:
+    """A pool initialised for RBD images."""
+    import rbd
+
+    if not cluster.pool_exists(name):
+        cluster.create_pool(name)
+    with cluster.open_ioctx(name) as ioctx:
+        rbd.RBD().pool_init(ioctx, False)
+
+
+def client_key(cfg: Ceph) -> bytes:
+    """client.admin's secret key, raw (what a libvirt ceph secret holds)."""
+    with admin(cfg) as cluster:
+        return base64.b64decode(mon_command(cluster, "auth get-key", entity=CLIENT)["key"])
+
+
+def is_running(cfg: Ceph, pid: int) -> bool:
+    return procs.alive(pid, marker(cfg))
+
+
+def stop(cfg: Ceph) -> bool:
+    """Stop OSD, mgr, then mon, by PID; True if all are gone."""
+    stopped = [procs.stop(pid, marker(cfg), grace=10.0) for pid in (cfg.osd_pid, cfg.mgr_pid, cfg.mon_pid) if pid]
+    return all(stopped)
+
+
+def daemons(cfg: Ceph) -> dict[str, int]:
+    """Each daemon's name (as in its log file) and PID."""
+    return {"mon.a": cfg.mon_pid, "mgr.x": cfg.mgr_pid, "osd.0": cfg.osd_pid}
+
+
+def _until(cfg: Ceph, probe: Callable[[], Any], deadline: float, what: str) -> None:
+    while not probe():
+        for name, pid in daemons(cfg).items():
+            if pid and not is_running(cfg, pid):
+                raise StartFailed(f"ceph: {name} (pid {pid}) exited while waiting for {what}: "
+                                  f"{procs.tail(Path(cfg.dir) / 'log' / f'{name}.out')}")
+        if time.monotonic() >= deadline:
+            raise StartFailed(f"ceph: timed out waiting for {what} on {cfg.monitor}")
+        time.sleep(0.1)
+
