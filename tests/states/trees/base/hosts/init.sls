@@ -1,0 +1,6 @@
+{% for host, ip in salt['pillar.get']('cluster:nodes', {}) | dictsort %}
+{{ host }}:
+  host.present:
+    - ip: {{ ip }}
+    - clean: True
+{% endfor %}
