@@ -56,7 +56,7 @@ class Bus:
     def tagged(self, tag: str) -> list[dict[str, Any]]:
         return [data for t, data in self.events if t == tag]
 
-    def wait(self, cond: Callable[[list[Event]], bool], timeout: float, what: str) -> None:
+    def wait(self, cond: Callable[[list[Event]], object], timeout: float, what: str) -> None:
         deadline = time.monotonic() + timeout
         while not cond(self.events):
             if time.monotonic() > deadline:

@@ -176,6 +176,44 @@ def test_a_full_disk_beacon_raises_a_fault_notice_once(lab: ReactorLab) -> None:
     assert reports(lab, "disk-fault", "notify")[1]["message"].startswith("disk of m3 back to ")
 
 
+def test_pvc_event_listen_shows_what_the_reactor_did(lab: ReactorLab) -> None:
+    import json
+    import os
+    import select
+
+    listener = subprocess.Popen([sys.executable, "-m", "pvc.cli.main", "event", "listen", "-c",
+                                 str(lab.cluster.master_dir), "pvc/reactor/*", "--out", "json", "--timeout", "60"],
+                                stdout=subprocess.PIPE)
+    assert listener.stdout is not None
+    fd, rest = listener.stdout.fileno(), [b""]
+    seen: list[dict] = []
+    client = lab.cluster.client()
+
+    def read(seconds: float) -> None:
+        until = time.monotonic() + seconds
+        while (left := until - time.monotonic()) > 0:
+            if select.select([fd], [], [], left)[0]:
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    return
+                *lines, rest[0] = (rest[0] + chunk).split(b"\n")
+                seen.extend(json.loads(line) for line in lines if line)
+
+    try:
+        deadline = time.monotonic() + 20
+        while not seen and time.monotonic() < deadline:  # until its subscription is live
+            client.fire_event("pvc/reactor/probe/listen", {})
+            read(0.3)
+        client.fire_event("pvc/test/cli/go", {"target": "m1"})
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and not any(e["tag"] == "pvc/reactor/go/job" for e in seen):
+            read(0.3)
+    finally:
+        stop_process(listener)
+    (job,) = [e["data"] for e in seen if e["tag"] == "pvc/reactor/go/job"]
+    assert job["trigger"] == "pvc/test/cli/go" and job["minions"] == ["m1"] and job["by"] == "c1"
+
+
 def test_only_the_primary_acts_and_a_new_primary_replays_nothing(lab: ReactorLab) -> None:
     lab.start_coordinator("c2")
     wait_for(lambda: lab.contenders() == ["c1", "c2"], 20, "c2 in line behind c1")
