@@ -2,13 +2,17 @@
 
 The coordinator starts it while its master is primary and stops it on losing the seat, so one
 reactor acts for the whole cluster. The bus is live (ZeroMQ PUB/SUB): a new primary sees the
-events fired from the moment it subscribes, never older ones, so nothing is replayed.
+events fired from the moment it subscribes, never older ones, so nothing is replayed. With
+several masters, the primary hears its own master's bus: the cluster layer fires there and every
+minion sends its events to each of its masters, so each event is heard once; an event a client
+fires on another master stays on that master's bus.
 
 Job and state actions are published from the bus thread, fire and forget (``stream=False``:
 returns land in the job cache), and their jids are recorded before the next event is read, so
 the job's own events are known to be the reactor's (loop protection, :mod:`pvc.reactor.limits`).
 Runner actions may take minutes (a flush): they run in :data:`RUNNER_WORKERS` threads with at
-most :data:`MAX_PENDING` waiting; beyond that an action is dropped and reported. Each step ends
+most :data:`MAX_PENDING` waiting; beyond that an action is dropped and reported (a runner already
+running when the seat is lost runs to its end; waiting ones are cancelled). Each step ends
 in an event ``pvc/reactor/<rule>/<job|state|runner|notify|failed|throttled|loop|dropped>``.
 
 Example (what the coordinator does)::

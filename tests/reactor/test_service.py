@@ -19,6 +19,8 @@ import pytest
 
 from pvc.cluster.store import ClusterStore
 from pvc.config import load_master
+from pvc.reactor.service import MAX_EVENT, _decode
+from pvc.wire.codec import pack
 from tests.cluster.pvc import PvcCluster, stop_process
 from tests.cluster.wait import wait_for
 from tests.minion.beacons.tmpfs import fill, small_tmpfs
@@ -102,6 +104,19 @@ def lab(tmp_path_factory: pytest.TempPathFactory, zk_hosts: str) -> Iterator[Rea
 
 def reports(lab: ReactorLab, rule: str, kind: str, trigger: str | None = None) -> list[dict]:
     return [d for d in lab.bus.tagged(f"pvc/reactor/{rule}/{kind}") if trigger is None or d["trigger"] == trigger]
+
+
+@pytest.mark.parametrize("frames", [
+    [b"pvc/x"], [b"pvc/x", b"\xc1"], [b"pvc/x", pack([1, 2])], [b"pvc/x", pack({"tag": 1, "data": {}, "ts": 1.0})],
+    [b"pvc/x", pack({"tag": "pvc/x", "data": [], "ts": 1.0})], [b"pvc/x", pack({"tag": "pvc/x", "data": {}, "ts": True})],
+    [b"pvc/x", pack({"tag": "pvc/x", "data": {}, "ts": float("nan")})], [b"pvc/x", b"\x00" * (MAX_EVENT + 1)],
+])
+def test_malformed_bus_frames_are_dropped(frames: list[bytes]) -> None:
+    assert _decode(frames) is None
+
+
+def test_a_well_formed_frame_decodes() -> None:
+    assert _decode([b"pvc/x", pack({"tag": "pvc/x", "data": {"a": 1}, "ts": 5})]) == ("pvc/x", {"a": 1}, 5.0)
 
 
 def test_an_event_triggers_its_job_once(lab: ReactorLab) -> None:
