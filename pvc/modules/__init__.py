@@ -39,6 +39,7 @@ MODULES: tuple[str, ...] = (
     "sysctl",
     "timezone",
     "service",
+    "cp",
 )
 
 
@@ -111,6 +112,9 @@ def _spec(name: str) -> ModuleSpec:
         case "service":
             from pvc.modules import service as service_module
             return service_module.SPEC
+        case "cp":
+            from pvc.modules import cp as cp_module
+            return cp_module.SPEC
     raise LookupError(f"no execution module {name!r}")
 
 
