@@ -99,6 +99,9 @@ def list_(config_dir: str, zk_hosts: str | None, zk_root: str, node: str | None,
     for r in rows:
         click.echo(f"{r['name']:<16} {r['node'] or '-':<10} {r['last_node'] or '-':<10} {r['desired_state']:<9} "
                    f"{r['state']:<9} {r['memory']:>6} {r['vcpus']:>4}  {','.join(r['tags'])}")
+    for r in rows:  # why a VM failed or was left stopped (crash loop, no room after a fence)
+        if r.get("failure_reason"):
+            click.echo(f"{r['name']}: {r['failure_reason']}")
 
 
 @vm.command(short_help="One VM in detail.")

@@ -24,11 +24,12 @@ import secrets
 import shlex
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from pvc.lab import procs
 from pvc.lab.errors import LabError, StartFailed
-from pvc.lab.state import Bmc
+from pvc.lab.state import Bmc, Node
 
 IPMI_SIM = "/usr/bin/ipmi_sim"
 IPMITOOL = "/usr/bin/ipmitool"
@@ -139,3 +140,9 @@ def _write_private(path: Path, text: str) -> None:
     with os.fdopen(fd, "w") as fh:
         fh.write(text)
     path.chmod(0o600)
+
+
+def fence_targets(nodes: Sequence[Node]) -> dict[str, dict[str, object]]:
+    """The masters' ``cluster: fence: bmc:`` section: each node's BMC, the password by file."""
+    return {n.name: {"host": n.bmc.host, "port": n.bmc.port, "user": n.bmc.user,
+                     "password_file": n.bmc.password_file} for n in nodes}

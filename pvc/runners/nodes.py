@@ -24,6 +24,7 @@ from pvc.runners.errors import PlacementError, RunnerArgumentError, StateError
 from pvc.runners.flush import plan_for
 from pvc.runners.registry import RunnerSpec
 from pvc.runners.tree import NodeRequest, RequestKind, StepState, new_request_id
+from pvc.runners.unfence import unfence
 
 WAIT_TIMEOUT = 600.0
 
@@ -43,8 +44,12 @@ def ready(ctx: RunnerContext, node: str, parallel: int = 2, wait: bool = False,
           timeout: float = WAIT_TIMEOUT) -> dict[str, Any]:
     """Return ``node`` to service and bring back the VMs whose last node it is.
 
+    A node the fencer marked (fenced, fence-failed) returns only this way, once it is powered on
+    and its minion is back (:func:`pvc.runners.unfence.unfence`).
+
     Example: ``pvc runner node.ready hv2 wait=true``
     """
+    unfence(ctx, node)
     return _request(ctx, node, RequestKind.READY, parallel, wait, timeout)
 
 

@@ -18,15 +18,13 @@ import threading
 import time
 from typing import Any
 
-from pvc.client import listen
 from pvc.config import MasterConfig
+from pvc.runners.bus import BusEvents
 from pvc.runners.context import RunnerContext
 from pvc.runners.tree import VMStatus
-from pvc.wire.codec import unpack
 
 VM_PREFIX = "pvc/vm/"
 VIRT_PREFIX = "pvc/virt/"
-MAX_EVENT = 1024 * 1024
 # event -> observed state ("migrated" out is left to the destination's "migrated" in)
 _STATES = {"started": "running", "stopped": "stopped", "crashed": "crashed"}
 
@@ -39,31 +37,19 @@ class VMStateSync:
         self.applied = 0
 
     def run(self, stop: threading.Event) -> None:
-        import zmq
-
-        sock = listen(self.cfg, VM_PREFIX)
-        sock.setsockopt(zmq.SUBSCRIBE, VIRT_PREFIX.encode())
-        try:
+        with BusEvents(self.cfg, VM_PREFIX, VIRT_PREFIX) as bus:
             self.ctx.tree.ensure()
             self.resync(None)
             while not stop.is_set():
-                if not sock.poll(200):
+                event = bus.next(0.2)
+                if event is None:
                     continue
-                frames = sock.recv_multipart()
                 try:
-                    self.handle(frames)
+                    self.handle(*event)
                 except Exception as exc:  # noqa: BLE001 - one bad event never ends the sync
                     self.ctx.log.warning("state sync: event dropped: %s", exc)
-        finally:
-            sock.close(0)
 
-    def handle(self, frames: list[bytes]) -> None:
-        if len(frames) != 2:
-            return
-        event = unpack(frames[1], MAX_EVENT)
-        if not isinstance(event, dict) or not isinstance(event.get("data"), dict):
-            return
-        tag, data = str(event.get("tag", "")), event["data"]
+    def handle(self, tag: str, data: dict[str, Any]) -> None:
         parts = tag.split("/")
         if tag.startswith(VIRT_PREFIX) and len(parts) == 4 and parts[3] == "connected":
             self.resync([parts[2]])
@@ -96,10 +82,12 @@ class VMStateSync:
 
     def resync(self, nodes: list[str] | None) -> None:
         """Read what libvirt holds on ``nodes`` (None: every node) and record it."""
-        managed = {v.record.name for v in self.ctx.store.vms()}
+        managed = {v.record.name: v.record.node for v in self.ctx.store.vms()}
         names = nodes if nodes is not None else [n.record.name for n in self.ctx.store.nodes()]
         for node, rows in self.ctx.jobs.each(names, "virt.list", timeout=10).items():
             for row in rows or []:
                 if isinstance(row, dict) and row.get("name") in managed:
                     state = "stopped" if row.get("state") == "shutoff" else str(row.get("state"))
+                    if state == "stopped" and managed[row["name"]] != node:
+                        continue  # a stale definition (a fenced node, back): the VM lives elsewhere
                     self.ctx.tree.put_status(VMStatus(str(row["name"]), state, node, time.time(), "resync"))

@@ -60,3 +60,21 @@ def demand(xml: str) -> DomainSize:
         raise DefinitionError(f"domain {name}: <vcpu> must be a positive number, got {vcpu!r}")
     mib = -(-int((mem.text or "0").strip()) * unit // 1024**2)
     return DomainSize(name, mib, int(vcpu))
+
+
+def rbd_images(xml: str) -> list[tuple[str, str]]:
+    """``(pool, image)`` of every RBD disk (``<source protocol='rbd' name='pool/image'>``): the
+    locks a fencer breaks before the VM starts elsewhere.
+
+    >>> rbd_images("<domain><devices><disk type='network'><source protocol='rbd' name='vms/vm1-d0'/></disk>"
+    ...            "</devices></domain>")
+    [('vms', 'vm1-d0')]
+    """
+    found = []
+    for source in parse(xml).iterfind("devices/disk/source"):
+        name = source.get("name") or ""
+        if (source.get("protocol") or "").lower() == "rbd" and name.count("/") == 1:
+            pool, image = name.split("/")
+            if pool and image:
+                found.append((pool, image))
+    return found
