@@ -54,8 +54,6 @@ class ReactorService:
         self.cfg, self.run_runner, self.owner = cfg, run_runner, owner
         renderer = Renderer()
         self.reactor = Reactor(parse_reactor(cfg.reactor, renderer), renderer)
-        self._pending = 0
-        self._lock = threading.Lock()
 
     def run(self, stop: threading.Event) -> None:
         if not self.reactor.rules:
@@ -67,30 +65,30 @@ class ReactorService:
         sock = listen(self.cfg, prefixes[0])
         for prefix in prefixes[1:]:
             sock.setsockopt(zmq.SUBSCRIBE, prefix.encode())
-        pool = ThreadPoolExecutor(RUNNER_WORKERS, thread_name_prefix="reactor-runner")
+        runners = RunnerPool(self._run_runner)
         client = Client(config=self.cfg)
         log.info("reactor: %d rule(s) on %s", len(self.reactor.rules), ", ".join(prefixes))
         try:
             while not stop.is_set():
                 if sock.poll(200):
-                    self.handle(sock.recv_multipart(), client, pool)
+                    self.handle(sock.recv_multipart(), client, runners)
         finally:
             sock.close(0)
             client.close()
-            pool.shutdown(wait=False, cancel_futures=True)
+            runners.close()
 
-    def handle(self, frames: list[bytes], client: Client, pool: ThreadPoolExecutor) -> None:
+    def handle(self, frames: list[bytes], client: Client, runners: RunnerPool) -> None:
         """One frame pair from the bus; anything malformed is dropped, never raised."""
         event = _decode(frames)
         if event is None:
             return
         for step in self.reactor.plan(*event):
             try:
-                self._execute(step, client, pool)
+                self._execute(step, client, runners)
             except PvcError as exc:
                 self._report(client, step, "failed", {"of": step.kind, "error": str(exc)})
 
-    def _execute(self, step: Step, client: Client, pool: ThreadPoolExecutor) -> None:
+    def _execute(self, step: Step, client: Client, runners: RunnerPool) -> None:
         f = step.fields
         if step.kind in ("job", "state"):
             pub = client.publish(f["tgt"], f["fun"], f["args"], f["kwargs"], f["tgt_type"],
@@ -98,7 +96,8 @@ class ReactorService:
             self.reactor.published(pub.jid, step)
             self._report(client, step, step.kind, {"jid": pub.jid, "minions": list(pub.minions)})
         elif step.kind == "runner":
-            self._submit(step, client, pool)
+            if not runners.submit(step):
+                self._report(client, step, "dropped", {"of": "runner", "error": f"{MAX_PENDING} runner actions wait"})
         else:
             if step.kind == "notify":
                 log.log(logging.getLevelName(f["level"].upper()), "reactor %s: %s (event %s)",
@@ -106,16 +105,6 @@ class ReactorService:
             else:
                 log.warning("reactor %s: %s on %s: %s", step.rule, step.kind, step.trigger, step.fields)
             self._report(client, step, step.kind, {})
-
-    def _submit(self, step: Step, client: Client, pool: ThreadPoolExecutor) -> None:
-        with self._lock:
-            full = self._pending >= MAX_PENDING
-            if not full:
-                self._pending += 1
-        if full:
-            self._report(client, step, "dropped", {"of": "runner", "error": f"{MAX_PENDING} runner actions already wait"})
-            return
-        pool.submit(self._run_runner, step)
 
     def _run_runner(self, step: Step) -> None:
         """A worker thread: the runner, then its report through a client of this thread's own."""
@@ -125,9 +114,6 @@ class ReactorService:
             kind, extra = "runner", {"ok": True, "result": _small(result)}
         except Exception as exc:  # noqa: BLE001 - a runner's failure is reported, never lost
             kind, extra = "failed", {"of": "runner", "error": f"{type(exc).__name__}: {exc}"}
-        finally:
-            with self._lock:
-                self._pending -= 1
         try:
             with Client(config=self.cfg) as client:
                 self._report(client, step, kind, extra)
@@ -137,6 +123,36 @@ class ReactorService:
     def _report(self, client: Client, step: Step, kind: str, extra: dict[str, Any]) -> None:
         """The event saying what was done: ``by`` names the coordinator (the primary) that did it."""
         client.fire_event(events.reactor(step.rule, kind), step.report(by=self.owner, **extra))
+
+
+class RunnerPool:
+    """Runner actions in :data:`RUNNER_WORKERS` threads, at most :data:`MAX_PENDING` accepted and
+    not yet done. One per run of the service, so a backlog cancelled at the end of a run never
+    counts against the next."""
+
+    def __init__(self, work: Callable[[Step], None]) -> None:
+        self._work = work
+        self._pool = ThreadPoolExecutor(RUNNER_WORKERS, thread_name_prefix="reactor-runner")
+        self._pending = 0
+        self._lock = threading.Lock()
+
+    def submit(self, step: Step) -> bool:
+        with self._lock:
+            if self._pending >= MAX_PENDING:
+                return False
+            self._pending += 1
+        self._pool.submit(self._run, step)
+        return True
+
+    def _run(self, step: Step) -> None:
+        try:
+            self._work(step)
+        finally:
+            with self._lock:
+                self._pending -= 1
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _decode(frames: list[bytes]) -> tuple[str, dict[str, Any], float] | None:

@@ -119,6 +119,33 @@ def test_a_well_formed_frame_decodes() -> None:
     assert _decode([b"pvc/x", pack({"tag": "pvc/x", "data": {"a": 1}, "ts": 5})]) == ("pvc/x", {"a": 1}, 5.0)
 
 
+def test_runner_pool_is_bounded_and_a_closed_backlog_does_not_count_against_the_next() -> None:
+    import threading
+
+    from pvc.reactor.engine import Step
+    from pvc.reactor.service import MAX_PENDING, RUNNER_WORKERS, RunnerPool
+
+    release, done = threading.Event(), []
+    step = Step("r", "runner", "pvc/x", 0)
+
+    def work(s: Step) -> None:
+        release.wait(10)
+        done.append(s)
+
+    pool = RunnerPool(work)
+    assert all(pool.submit(step) for _ in range(MAX_PENDING))
+    assert not pool.submit(step)  # one more than the bound is refused (reported as dropped)
+    pool.close()                  # the seat is lost: waiting actions are cancelled
+    release.set()
+    wait_for(lambda: len(done) == RUNNER_WORKERS, 10, "the running actions to finish")
+    time.sleep(0.2)
+    assert len(done) == RUNNER_WORKERS
+    fresh = RunnerPool(work)
+    assert fresh.submit(step)
+    wait_for(lambda: len(done) == RUNNER_WORKERS + 1, 10, "the next run's action")
+    fresh.close()
+
+
 def test_an_event_triggers_its_job_once(lab: ReactorLab) -> None:
     trigger = "pvc/test/hv9/go"
     lab.cluster.client().fire_event(trigger, {"target": "m1"})
