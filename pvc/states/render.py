@@ -182,15 +182,23 @@ def render_jinja(text: str, *, sls: str, ctx: RenderContext, tplfile: str | None
         raise RenderError(sls, f"Jinja error: {type(exc).__name__}: {exc}", line) from None
 
 
+# libyaml's safe loader when PyYAML has it: the same safe constructors, ~10x faster (parsing was
+# three quarters of a 500-state highstate); the pure-Python one otherwise
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def load_yaml(text: str, *, sls: str) -> Any:
     """``yaml.safe_load`` with errors turned into a :class:`RenderError` naming the line."""
+    loader = SAFE_LOADER(text)  # what yaml.safe_load does, with the C loader when there is one
     try:
-        return yaml.safe_load(text)
+        return loader.get_single_data()
     except yaml.MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark is not None else None
         raise RenderError(sls, f"YAML error: {exc.problem or exc}", line) from None
     except yaml.YAMLError as exc:
         raise RenderError(sls, f"YAML error: {exc}") from None
+    finally:
+        loader.dispose()
 
 
 def render_sls(text: str, *, sls: str, ctx: RenderContext, tplfile: str | None = None) -> dict[str, Any]:
