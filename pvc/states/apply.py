@@ -21,8 +21,8 @@ from typing import Any
 
 from pvc.states.caller import ExecCaller
 from pvc.states.chunks import Chunk
-from pvc.states.compile import SlsSource, compile_sls
-from pvc.states.context import StateContext
+from pvc.states.compile import SlsLoader, SlsSource, compile_sls
+from pvc.states.context import CommandRunner, StateContext
 from pvc.states.engine import apply_chunks
 from pvc.states.errors import SlsNotFound
 from pvc.states.functions import default_registry
@@ -54,23 +54,25 @@ class StateInputs:
         )
 
     def state_context(self, test: bool) -> StateContext:
-        caller = self.caller
-
-        def run_cmd(command: str, runas: str | None = None) -> int:
-            assert caller is not None
-            kwargs: dict[str, Any] = {"python_shell": True}
-            if runas:
-                kwargs["runas"] = runas
-            return int(caller.call("cmd.retcode", [command], kwargs))
-
         return StateContext(
             test=test, minion_id=self.minion_id, grains=self.grains, pillar=self.pillar,
-            run_cmd=run_cmd if caller is not None else None, caller=caller, tree=self.tree,
-            render=self.render_context(),
+            run_cmd=None if self.caller is None else _shell_runner(self.caller), caller=self.caller,
+            tree=self.tree, render=self.render_context(),
         )
 
 
-def sls_loader(inputs: StateInputs) -> Any:
+def _shell_runner(caller: ExecCaller) -> CommandRunner:
+    """``unless``/``onlyif``/``check_cmd`` commands: shell strings, as in Salt, run by ``cmd.retcode``
+    (even in test mode: they decide what the plan is)."""
+
+    def run_cmd(command: str, runas: str | None = None) -> int:
+        kwargs: dict[str, Any] = {"python_shell": True, **({"runas": runas} if runas else {})}
+        return int(caller.call("cmd.retcode", [command], kwargs))
+
+    return run_cmd
+
+
+def sls_loader(inputs: StateInputs) -> SlsLoader:
     """A compile-time loader: SLS name -> rendered high data (and whether it was an init.sls)."""
     ctx = inputs.render_context()
 
