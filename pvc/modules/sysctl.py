@@ -24,9 +24,10 @@ DEFAULT_CONFIG = "/etc/sysctl.d/99-salt.conf"
 
 
 def _path(name: str) -> str:
-    if not isinstance(name, str) or not NAME.match(name) or "/." in name:
+    parts = [part.replace("/", ".") for part in name.split(".")] if isinstance(name, str) else []
+    if not NAME.match(name) or any(part.strip(".") != part for part in parts):
         raise InvalidArgument(f"sysctl: {name!r} is not a kernel parameter name (like net.ipv4.ip_forward)")
-    return os.path.join(PROC, *(part.replace("/", ".") for part in name.split(".")))
+    return os.path.join(PROC, *parts)
 
 
 def normalize(value: object) -> str:
