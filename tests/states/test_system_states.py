@@ -128,6 +128,11 @@ def test_users_groups_and_ssh_keys(tree: Tree, accounts: tuple[str, str], tmp_pa
     keys = Path(entry.pw_dir, ".ssh/authorized_keys")
     assert keys.read_text() == f"ssh-ed25519 {key} {user}@test\n"
     assert oct(keys.stat().st_mode)[-3:] == "600" and keys.stat().st_uid == 47011
+    keys.unlink()
+    keys.symlink_to(tmp_path / "elsewhere")
+    hijack = tree.run("users")
+    assert hijack[key].result is False and "is a symlink" in hijack[key].comment
+    assert not (tmp_path / "elsewhere").exists()
     tree.write({"shell.sls": f"{user}:\n  user.present:\n    - shell: /bin/bash\n"})
     run = tree.run("shell")
     assert run[user].changes == {"shell": "/bin/bash"} and pwd.getpwnam(user).pw_shell == "/bin/bash"

@@ -49,10 +49,15 @@ def _parse(name: str, enc: str, comment: str, options: list[str] | None) -> tupl
 
 
 def _key_file(ctx: StateContext, user: str, config: str) -> tuple[str, dict[str, Any]]:
+    """The key file's path; a symlink on the way is refused (the user owns the home directory,
+    and a link there must not make root write another file)."""
     info = ctx.call("user.info", user)
     if not info:
         raise StateError(f"User {user} does not exist")
     path = config if os.path.isabs(config) else os.path.join(info["home"], config)
+    for here in (path, os.path.dirname(path)):
+        if os.path.islink(here):
+            raise StateError(f"Refusing to write {path}: {here} is a symlink")
     return path, info
 
 
