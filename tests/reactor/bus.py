@@ -61,4 +61,4 @@ class Bus:
         while not cond(self.events):
             if time.monotonic() > deadline:
                 raise TimeoutError(f"timed out after {timeout:g}s waiting for {what}; got {self.events[-10:]}")
-            self.pump(0.1)
+            self.pump(0.01)
