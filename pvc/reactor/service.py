@@ -114,6 +114,7 @@ class ReactorService:
             kind, extra = "runner", {"ok": True, "result": _small(result)}
         except Exception as exc:  # noqa: BLE001 - a runner's failure is reported, never lost
             kind, extra = "failed", {"of": "runner", "error": f"{type(exc).__name__}: {exc}"}
+            log.warning("reactor %s: runner %s failed on %s: %s", step.rule, f["name"], step.trigger, extra["error"])
         try:
             with Client(config=self.cfg) as client:
                 self._report(client, step, kind, extra)

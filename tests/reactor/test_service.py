@@ -25,9 +25,11 @@ from tests.cluster.pvc import PvcCluster, stop_process
 from tests.cluster.wait import wait_for
 from tests.minion.beacons.tmpfs import fill, small_tmpfs
 from tests.reactor.bus import Bus
+from tests.reactor.test_readme import example
 
 RULES = [
     {"pvc/test/ready/*": [{"notify": {"message": "ready", "level": "debug"}}]},
+    *example("reactor"),  # the README's rules: dead node, disk fault, failed VM
     {"name": "go", "tag": "pvc/test/*/go", "actions": [
         {"job": {"tgt": "{{ data.target }}", "tgt_type": "list", "fun": "test.arg", "args": ["{{ parts[2] }}"]}},
         {"notify": {"message": "go from {{ parts[2] }}"}}]},
@@ -35,7 +37,7 @@ RULES = [
         {"job": {"tgt": "m2", "tgt_type": "list", "fun": "test.echo", "args": ["chained"]}}]},
     {"name": "burst", "tag": "pvc/test/*/burst", "max_per_minute": 2, "actions": [{"notify": {"message": "b"}}]},
     {"name": "doc", "tag": "pvc/test/*/runner", "actions": [{"runner": {"name": "sys.doc", "args": ["{{ data.of }}"]}}]},
-    {"name": "disk-fault", "tag": "pvc/beacon/*/scratch", "actions": [
+    {"name": "scratch-fault", "tag": "pvc/beacon/*/scratch", "actions": [
         {"notify": {"message": "{% if data.state == 'crossed' %}disk full on {{ parts[2] }}: {{ data.percent }}%"
                                "{% else %}disk of {{ parts[2] }} back to {{ data.percent }}%{% endif %}",
                     "level": "error"}}]},
@@ -208,14 +210,39 @@ def test_runner_actions_report_their_result_or_error(lab: ReactorLab) -> None:
 def test_a_full_disk_beacon_raises_a_fault_notice_once(lab: ReactorLab) -> None:
     beacon = "pvc/beacon/m3/scratch"
     filled = fill(lab.disk, 800)
-    lab.bus.wait(lambda _: reports(lab, "disk-fault", "notify"), 15, "the disk fault notice")
+    lab.bus.wait(lambda _: reports(lab, "scratch-fault", "notify"), 15, "the disk fault notice")
     lab.bus.pump(2.0)  # ten more samples of a full disk
     assert [e["state"] for e in lab.bus.tagged(beacon)] == ["crossed"]
-    (fault,) = reports(lab, "disk-fault", "notify")
+    (fault,) = reports(lab, "scratch-fault", "notify")
     assert fault["message"].startswith("disk full on m3: ") and fault["level"] == "error"
     filled.unlink()
-    lab.bus.wait(lambda _: len(reports(lab, "disk-fault", "notify")) == 2, 15, "the recovery notice")
-    assert reports(lab, "disk-fault", "notify")[1]["message"].startswith("disk of m3 back to ")
+    lab.bus.wait(lambda _: len(reports(lab, "scratch-fault", "notify")) == 2, 15, "the recovery notice")
+    assert reports(lab, "scratch-fault", "notify")[1]["message"].startswith("disk of m3 back to ")
+
+
+def test_the_readme_rules_notify_a_dead_node_and_start_a_failed_vm(lab: ReactorLab) -> None:
+    """The README's dead-node rule logs on the primary and fires its notice; its failed-VM rule runs
+    the vm.start runner, which sends virt.start to the VM's node (m1 has no such domain: the
+    runner's error comes back as the report, with the node's answer in it)."""
+    from pvc.cluster.records import VMRecord, VMState
+
+    vm = f"rx{int(time.time() * 1000) % 10**8}"
+    with lab.store.batch() as batch:
+        batch.put_vm(VMRecord(vm, "<domain type='kvm'/>", VMState.FAIL, node="m1"), None)
+    client = lab.cluster.client()
+    client.fire_event("pvc/node/hv2/dead", {"node": "hv2"})
+    client.fire_event(f"pvc/vm/{vm}/failed", {"reason": "crashed 3 times"})
+    lab.bus.wait(lambda _: reports(lab, "dead-node", "notify")
+                 and (reports(lab, "restart-failed-vm", "runner") or reports(lab, "restart-failed-vm", "failed")),
+                 60, "the README rules' reports")
+    (notice,) = reports(lab, "dead-node", "notify")
+    assert notice["message"] == "node hv2 is dead" and notice["level"] == "error"
+    log = (lab.cluster.root / "coordinator-c1.log").read_text()
+    assert "reactor dead-node: node hv2 is dead (event pvc/node/hv2/dead)" in log
+    (failed,) = reports(lab, "restart-failed-vm", "failed")
+    assert failed["name"] == "vm.start" and failed["args"] == [vm]
+    assert "virt.start on m1" in failed["error"], failed
+    assert lab.store.vm(vm).record.desired_state == VMState.START  # the runner did its part
 
 
 def test_pvc_event_listen_shows_what_the_reactor_did(lab: ReactorLab) -> None:
