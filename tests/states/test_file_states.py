@@ -164,3 +164,13 @@ def test_recurse_with_clean(tree: Tree, tmp_path: Path) -> None:
     assert sorted(p.name for p in dest.rglob("*") if p.is_file()) == ["10-base.conf", "20-{{x}}.conf"]
     assert (dest / "sub/20-{{x}}.conf").read_text() == "host node1\n"
     assert f"{dest}/stale.conf" in run.results[0].result.changes
+
+
+def test_contents_from_pillar_and_grains(tree: Tree, tmp_path: Path) -> None:
+    tree.write({"pc.sls": f"{tmp_path}/key:\n  file.managed:\n    - contents_pillar: ssh:host_key\n"
+                          f"{tmp_path}/id:\n  file.managed:\n    - contents_grains: id\n"
+                          f"{tmp_path}/none:\n  file.managed:\n    - contents_pillar: ssh:missing\n"})
+    run = tree.run("pc", pillar={"ssh": {"host_key": "-----BEGIN KEY-----\nabc\n-----END KEY-----"}})
+    assert (tmp_path / "key").read_text() == "-----BEGIN KEY-----\nabc\n-----END KEY-----\n"
+    assert (tmp_path / "id").read_text() == "node1\n"
+    assert run[f"{tmp_path}/none"].result is False and "'ssh:missing' was not found" in run[f"{tmp_path}/none"].comment

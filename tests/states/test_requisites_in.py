@@ -100,3 +100,15 @@ def test_retry_until_and_bounds() -> None:
             RetryPolicy.parse(bad)
     bad_chunk = Chunk(id="x", name="x", state="test", fun="nop", retry={"attempts": "many"})
     assert with_retry(bad_chunk, StateContext(), flaky).result is False
+
+
+def test_configurable_test_state(tree: Tree) -> None:
+    tree.write({"conf.sls": "quiet-fail:\n  test.configurable_test_state:\n    - changes: False\n    - result: False\n"
+                            "    - comment: planned failure\n"
+                            "rescue:\n  test.configurable_test_state:\n    - onfail:\n      - test: quiet-fail\n"})
+    run = tree.run("conf")
+    assert (run["quiet-fail"].result, run["quiet-fail"].changes, run["quiet-fail"].comment) == \
+        (False, {}, "planned failure")
+    assert run["rescue"].result is True and run["rescue"].changes
+    planned = tree.run("conf", test=True)
+    assert planned["quiet-fail"].result is True and planned["rescue"].result is True

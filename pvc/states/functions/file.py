@@ -3,7 +3,7 @@
 Each function reads the facts (exists? contents? mode? owner?), builds the changes it would
 make, and hands them to :meth:`StateContext.plan` with the apply step, so test mode never
 touches the disk and a second run finds nothing to change. ``file.managed`` takes its text from
-``contents`` or ``source`` (``salt://`` from the state tree, or a local path), optionally
+``contents`` (or ``contents_pillar``/``contents_grains``) or ``source`` (``salt://`` from the state tree, or a local path), optionally
 rendered with ``template: jinja`` (the SLS context plus ``defaults`` overridden by ``context``),
 checks a new version with ``check_cmd <tempfile>`` before it replaces the old one, and with
 ``backup: minion`` keeps the old version under the minion's cache.
@@ -30,6 +30,7 @@ from typing import Any
 
 from pvc.states.context import StateContext
 from pvc.states.errors import StateError
+from pvc.states.filters import traverse
 from pvc.states.functions.fileutil import (
     chown,
     diff,
@@ -45,10 +46,21 @@ from pvc.states.render import RenderContext, render_jinja
 from pvc.states.result import StateResult
 
 
+def _pillar_contents(ctx: StateContext, contents_pillar: str | None, contents_grains: str | None) -> Any:
+    """``contents_pillar: ssh:key`` / ``contents_grains: id``: the text is that value."""
+    for data, key, what in ((ctx.pillar, contents_pillar, "pillar"), (ctx.grains, contents_grains, "grains")):
+        if key is not None:
+            found = traverse(data, key, None)
+            if found is None:
+                raise StateError(f"{what} key {key!r} was not found")
+            return found
+    return None
+
+
 def _wanted_text(ctx: StateContext, name: str, contents: Any, source: Any, template: str | None,
                  context: Any, defaults: Any) -> str | None:
     if contents is not None and source is not None:
-        raise StateError("Only one of 'contents' and 'source' is permitted")
+        raise StateError("Only one of 'contents', 'contents_pillar', 'contents_grains' and 'source' is permitted")
     if isinstance(contents, list):
         contents = "\n".join(str(line) for line in contents)
     if contents is not None:
@@ -92,7 +104,8 @@ def managed(ctx: StateContext, name: str, contents: Any = None, source: Any = No
             context: dict[str, Any] | None = None, defaults: dict[str, Any] | None = None,
             contents_newline: bool = True, mode: Any = None, user: Any = None, group: Any = None,
             makedirs: bool = False, replace: bool = True, backup: str = "", check_cmd: str | None = None,
-            source_hash: Any = None, skip_verify: bool = False) -> StateResult:
+            source_hash: Any = None, skip_verify: bool = False, contents_pillar: str | None = None,
+            contents_grains: str | None = None) -> StateResult:
     """Ensure file ``name`` has the wanted contents, mode and owner."""
     bad = not_absolute(name)
     if bad:
@@ -106,6 +119,8 @@ def managed(ctx: StateContext, name: str, contents: Any = None, source: Any = No
     parent = os.path.dirname(name)
     if not os.path.isdir(parent) and not makedirs:
         return StateResult(False, {}, f"Parent directory not present: {parent}")
+    if contents is None:
+        contents = _pillar_contents(ctx, contents_pillar, contents_grains)
     want = _wanted_text(ctx, name, contents, source, template, context, defaults)
     if want is not None and contents_newline and contents is not None and not want.endswith("\n"):
         want += "\n"

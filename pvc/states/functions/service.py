@@ -49,8 +49,9 @@ def _converge(ctx: StateContext, name: str, want_running: bool, enable: bool | N
     return result
 
 
-def running(ctx: StateContext, name: str, enable: bool | None = None) -> StateResult:
-    """Ensure the service runs (and starts at boot with ``enable: True``)."""
+def running(ctx: StateContext, name: str, enable: bool | None = None, reload: bool = False) -> StateResult:
+    """Ensure the service runs (and starts at boot with ``enable: True``); ``reload: True``
+    makes a ``watch`` reload it instead of restarting it."""
     return _converge(ctx, name, True, enable)
 
 
@@ -78,11 +79,11 @@ def disabled(ctx: StateContext, name: str) -> StateResult:
     return _boot(ctx, name, False)
 
 
-def mod_watch(ctx: StateContext, name: str, sfun: str = "", **kwargs: Any) -> StateResult:
-    """A watched state changed: restart a running service (start a stopped one for ``running``)."""
+def mod_watch(ctx: StateContext, name: str, sfun: str = "", reload: bool = False, **kwargs: Any) -> StateResult:
+    """A watched state changed: restart (or reload) a running service; start a stopped one."""
     if sfun != "running":
         return StateResult(True, {}, f"Service {name}: nothing to do on watch for service.{sfun}")
-    verb = "restart" if ctx.call("service.status", name) else "start"
+    verb = ("reload" if reload else "restart") if ctx.call("service.status", name) else "start"
     return ctx.plan({name: True}, lambda: ctx.call(f"service.{verb}", name), comment=f"Service {name} {verb}ed",
                     test_comment=f"Service {name} is set to be {verb}ed")
 

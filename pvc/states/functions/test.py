@@ -42,6 +42,17 @@ def show_notification(ctx: StateContext, name: str, text: str | None = None) -> 
     return StateResult(True, {}, text if text is not None else name)
 
 
+def configurable_test_state(ctx: StateContext, name: str, changes: Any = True, result: Any = True,
+                            comment: str = "", warnings: Any = None) -> StateResult:
+    """A state whose result and changes the SLS chooses (``random`` is not offered: tests must
+    be repeatable); in test mode a would-be change gives None, as any state."""
+    planned = {"testing": {"old": "Unchanged", "new": "Something pretended to change"}} if changes else {}
+    if ctx.test:
+        return StateResult(None if planned else True, planned, comment or "This is a test")
+    return StateResult(bool(result), planned, comment,
+                       warnings=tuple(warnings if isinstance(warnings, list) else [warnings] if warnings else []))
+
+
 def nop(ctx: StateContext, name: str, **kwargs: Any) -> StateResult:
     return StateResult(True, {}, "Success!")
 
@@ -55,6 +66,6 @@ def mod_watch(ctx: StateContext, name: str, sfun: str = "", **kwargs: Any) -> St
 MODULE = StateModule(
     "test",
     functions=(succeed_with_changes, succeed_without_changes, fail_with_changes, fail_without_changes,
-               show_notification, nop),
+               show_notification, configurable_test_state, nop),
     mod_watch=mod_watch,
 )
