@@ -119,8 +119,8 @@ class FenceMonitor:
                 if power:
                     fencer.fence(node)
                 found = self.fences.get(node)
-                if found is not None and found.record.steps:
-                    recovery.run(node)
+                if found is not None and (found.record.state is FenceState.FENCED or found.record.steps):
+                    recovery.run(node)  # a fenced node without VMs is closed there too
             except Exception as exc:  # noqa: BLE001 - retried on the next pass while the fence is open
                 self.ctx.log.warning("fence of %s: %s (retrying)", node, exc)
 
