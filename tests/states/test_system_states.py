@@ -5,6 +5,7 @@ without systemd. Each converges, and a second run reports no changes."""
 
 from __future__ import annotations
 
+import grp
 import json
 import os
 import pwd
@@ -136,6 +137,13 @@ def test_users_groups_and_ssh_keys(tree: Tree, accounts: tuple[str, str], tmp_pa
     tree.write({"shell.sls": f"{user}:\n  user.present:\n    - shell: /bin/bash\n"})
     run = tree.run("shell")
     assert run[user].changes == {"shell": "/bin/bash"} and pwd.getpwnam(user).pw_shell == "/bin/bash"
+    assert grp.getgrnam(group).gr_mem == [user]  # from the user's groups list
+    tree.write({"nomembers.sls": f"{group}:\n  group.present:\n    - members: []\n",
+                "members.sls": f"{group}:\n  group.present:\n    - addusers: [{user}]\n"})
+    converge(tree, "nomembers")
+    assert grp.getgrnam(group).gr_mem == []
+    converge(tree, "members")
+    assert grp.getgrnam(group).gr_mem == [user]
     converge(tree, "absent")
     with pytest.raises(KeyError):
         pwd.getpwnam(user)
