@@ -20,6 +20,8 @@ def lab() -> None:
     \b
     Examples:
       pvc lab up --dir /tmp/lab --nodes 3 --vms 4
+      pvc lab up --dir /tmp/lab --vms 2 --ceph   # guests on RBD images of a memstore Ceph
+      ceph -c /tmp/lab/ceph/ceph.conf -s
       pvc -c /tmp/lab/masters/m1 run '*' virt.list
       pvc lab power hv2 off --dir /tmp/lab      # a power cut, through hv2's BMC
       pvc lab status --dir /tmp/lab
@@ -36,8 +38,10 @@ def lab() -> None:
 @click.option("--vms", type=click.IntRange(0, 1000), default=0, show_default=True,
               help="Tiny TCG guests (a kernel printing 'tick N' on its serial log), spread over the nodes, "
                    "defined and started through pvc jobs.")
-@click.option("--ceph", is_flag=True, help="A memstore Ceph cluster and RBD-backed guests: NOT IMPLEMENTED YET "
-                                           "(guests are disk-less).")
+@click.option("--ceph", is_flag=True,
+              help="Also a memstore Ceph cluster (mon, mgr, OSD on the bridge address; DIR/ceph/ceph.conf) with "
+                   "pool 'vms'; each guest then gets an RBD disk vms/<vm>-disk0, and every node's libvirtd the "
+                   "ceph secret. Without it, guests are disk-less.")
 @click.option("--bmc-port", type=click.IntRange(0, 65535), default=0, metavar="PORT",
               help="First BMC UDP port on 127.0.0.1 (one per node); default: any free ports.")
 def up(directory: Path, nodes: int, masters: int, zk: str, vms: int, ceph: bool, bmc_port: int) -> None:
@@ -54,6 +58,8 @@ def up(directory: Path, nodes: int, masters: int, zk: str, vms: int, ceph: bool,
     lab = report.lab
     click.echo(f"lab up in {report.seconds:.1f} s: {lab.dir}")
     click.echo(f"  bridge {lab.bridge} {lab.subnet}, ZooKeeper {lab.zookeeper.hosts}")
+    if lab.ceph:
+        click.echo(f"  ceph: mon {lab.ceph.monitor}, pool {lab.ceph.pool}   ceph -c {lab.ceph.conf} -s")
     for m in lab.masters:
         click.echo(f"  master {m.name}: {m.address}:{m.ret_port} pid {m.pid}   pvc -c {m.config_dir} run '*' test.ping")
     for n in lab.nodes:

@@ -1,9 +1,12 @@
 """``pvc lab up``: bring a whole lab up, in parallel, and return once every minion answers.
 
 Order: preflight (root, programs, DIR free) → lab.json with every name, address and port (so
-that ``down`` can clean up a lab that failed half-way) → bridge → ZooKeeper, masters and BMCs
-started together → every node powered on in its own thread → wait for ZooKeeper, masters, BMCs →
-every minion answers ``test.ping`` through the first master → ``--vms N`` guests through jobs.
+that ``down`` can clean up a lab that failed half-way) → bridge → with ``--ceph``, the Ceph
+cluster starts in the background (:mod:`pvc.lab.ceph`, on the bridge address) → ZooKeeper,
+masters and BMCs started together → every node powered on in its own thread → wait for
+ZooKeeper, masters, BMCs → every minion answers ``test.ping`` through the first master → with
+``--ceph``, wait for the OSD and the pool, and give every node's libvirtd the ceph secret
+(:mod:`pvc.lab.cephsecret`) → ``--vms N`` guests through jobs (RBD-backed with ``--ceph``).
 A failure tears down what was started and raises the first error. Progress goes to an observer
 callback; nothing here prints.
 
@@ -18,17 +21,17 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from pvc.lab import bmc, guests, layout, libvirtd, masters, netns, preflight, state, zookeeper
+from pvc.lab import bmc, ceph, cephsecret, guests, layout, libvirtd, masters, netns, preflight, state, zookeeper
 from pvc.lab import node as nodes
 from pvc.lab.errors import LabError, LabExists, StartFailed
-from pvc.lab.state import Lab, Node, ZooKeeper
+from pvc.lab.state import Ceph, Lab, Node, ZooKeeper
 
 if TYPE_CHECKING:
     from pvc.client import Client
@@ -38,6 +41,7 @@ MAX_MASTERS = 5
 READY_TIMEOUT = 90.0
 CLUSTER_ROOT = "/pvc"
 SESSION_TIMEOUT = 3.0  # seconds: a dead master or node is noticed this fast
+CEPH_POOL = "vms"
 
 
 @dataclass(frozen=True)
@@ -61,7 +65,7 @@ class UpReport:
 def up(opts: LabOptions, progress: Progress = lambda _msg: None) -> UpReport:
     _validate(opts)
     preflight.check_root()
-    preflight.check_programs()
+    preflight.check_programs(ceph=opts.ceph)
     lab_dir = opts.dir.resolve()
     t0 = time.monotonic()
     phases: dict[str, float] = {}
@@ -78,8 +82,6 @@ def up(opts: LabOptions, progress: Progress = lambda _msg: None) -> UpReport:
 
 
 def _validate(opts: LabOptions) -> None:
-    if opts.ceph:
-        raise LabError("--ceph is not implemented yet: the lab's guests are disk-less")
     if not 1 <= opts.nodes <= layout.MAX_NODES:
         raise LabError(f"--nodes must be 1..{layout.MAX_NODES}")
     if not 1 <= opts.masters <= MAX_MASTERS:
@@ -124,6 +126,26 @@ def _start(lab_dir: Path, lab: Lab, opts: LabOptions, progress: Progress, phases
     address = lab.host_address
     netns.create_bridge(lab.bridge, lab.bridge_mac, f"{address}/24")
     _write_hosts(lab_dir, lab)
+    with ThreadPoolExecutor(max_workers=1) as background:
+        cephing = None
+        if opts.ceph:
+            cfg = ceph.configure(lab_dir / "ceph", address, ceph.pick_port(address), pool=CEPH_POOL)
+            lab = state.update(lab_dir, lambda lab: dataclasses.replace(lab, ceph=cfg))
+            cephing = background.submit(_start_ceph, lab_dir, cfg)
+        return _start_cluster(lab_dir, lab, opts, progress, phases, t0, cephing)
+
+
+def _start_ceph(lab_dir: Path, cfg: Ceph) -> Ceph:
+    """Start the lab's Ceph, record its PIDs, wait for the OSD and the guests' pool."""
+    cfg = ceph.start(cfg)
+    state.update(lab_dir, lambda lab: dataclasses.replace(lab, ceph=cfg))
+    ceph.wait_ready(cfg, mgr=False)  # the mgr (statistics only) comes up meanwhile
+    return cfg
+
+
+def _start_cluster(lab_dir: Path, lab: Lab, opts: LabOptions, progress: Progress, phases: dict[str, float],
+                   t0: float, cephing: Future[Ceph] | None) -> Lab:
+    address = lab.host_address
 
     def port(preferred: int) -> int:
         return preflight.tcp_port(address, preferred)
@@ -133,7 +155,8 @@ def _start(lab_dir: Path, lab: Lab, opts: LabOptions, progress: Progress, phases
     zookeeper.wait_ready(address, servers)
     _init_cluster(zk_hosts)  # before any minion: a node's keepalive needs the tree
     phases["zookeeper"] = time.monotonic() - t0
-    section = {"zookeeper": zk_hosts, "root": CLUSTER_ROOT, "session_timeout": SESSION_TIMEOUT}
+    section = {"zookeeper": zk_hosts, "root": CLUSTER_ROOT, "session_timeout": SESSION_TIMEOUT,
+               "fence": {"bmc": bmc.fence_targets(lab.nodes)}}
     configured = [masters.configure(lab_dir, f"m{i + 1}", i, address, port, section) for i in range(opts.masters)]
     masters.link_fallbacks(configured)
     masters.share_identity(configured)
@@ -164,10 +187,18 @@ def _start(lab_dir: Path, lab: Lab, opts: LabOptions, progress: Progress, phases
         _wait_minions(client, [n.name for n in lab.nodes])
         phases["minions"] = time.monotonic() - t0
         progress(f"every minion answers test.ping ({phases['minions']:.1f} s)")
+        cfg = None
+        if cephing is not None:
+            cfg = cephing.result()
+            key = ceph.client_key(cfg)
+            for n in lab.nodes:
+                cephsecret.define(n.libvirt_uri, cfg.secret_uuid, key)
+            phases["ceph"] = time.monotonic() - t0
+            progress(f"ceph up on {cfg.monitor}, pool {cfg.pool}, secret in every libvirtd ({phases['ceph']:.1f} s)")
         if opts.vms:
             assert kernel is not None
             kernel.result()  # built meanwhile (first use on this machine only)
-            vms = guests.create(client, [n.name for n in lab.nodes], opts.vms)
+            vms = guests.create(client, [n.name for n in lab.nodes], opts.vms, cfg)
             lab = state.update(lab_dir, lambda lab: dataclasses.replace(lab, vms=tuple(vms)))
             phases["vms"] = time.monotonic() - t0
             progress(f"{opts.vms} VM(s) running ({phases['vms']:.1f} s)")
@@ -188,10 +219,13 @@ def _write_hosts(lab_dir: Path, lab: Lab) -> None:
 def _write_minion_config(lab_dir: Path, lab: Lab, node: Node) -> None:
     d = Path(node.minion_config_dir)
     d.mkdir(parents=True, exist_ok=True)
+    modules: dict[str, Any] = {"virt": {"uri": node.libvirt_uri, "console_dir": str(lab_dir / "console"),
+                                        "migration_host": node.address}}
+    if lab.ceph:  # what the runners reach RBD images through (ceph.lock_list, ceph.lock_break, ...)
+        modules["ceph"] = {"conf": lab.ceph.conf, "keyring": lab.ceph.keyring}
     cfg = {"id": node.name, "master": [f"{m.address}:{m.ret_port}" for m in lab.masters], "root_dir": "root",
            "acceptance_wait_time": 0.5, "heartbeat": 1.0, "grains": {"lab": lab.prefix, "role": "hypervisor"},
-           "modules": {"virt": {"uri": node.libvirt_uri, "console_dir": str(lab_dir / "console"),
-                                "migration_host": node.address}},
+           "modules": modules,
            "cluster": {"zookeeper": lab.zookeeper.hosts, "root": CLUSTER_ROOT, "session_timeout": SESSION_TIMEOUT}}
     (d / "minion").write_text(yaml.safe_dump(cfg))
 

@@ -57,15 +57,18 @@ class RunningLab:
 
 
 @contextmanager
-def running_lab(tmp_path_factory: pytest.TempPathFactory, name: str, nodes: int, vms: int) -> Iterator[RunningLab]:
-    """``pvc lab up`` as a separate process (skipped, with the probed reason, where the kernel
-    cannot make the namespaces), and ``pvc lab down`` at the end whatever happened."""
+def running_lab(tmp_path_factory: pytest.TempPathFactory, name: str, nodes: int, vms: int,
+                ceph: bool = False) -> Iterator[RunningLab]:
+    """``pvc lab up`` (``--ceph`` with ``ceph``) as a separate process (skipped, with the probed
+    reason, where the kernel cannot make the namespaces), and ``pvc lab down`` at the end
+    whatever happened."""
     reason = missing_lab_support()
     if reason:
         pytest.skip(reason)
     lab_dir = tmp_path_factory.mktemp(name) / "lab"
     t0 = time.monotonic()
-    proc = pvc("lab", "up", "--dir", str(lab_dir), "--nodes", str(nodes), "--vms", str(vms))
+    proc = pvc("lab", "up", "--dir", str(lab_dir), "--nodes", str(nodes), "--vms", str(vms),
+               *(["--ceph"] if ceph else []))
     seconds = time.monotonic() - t0
     try:
         assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -77,5 +80,5 @@ def running_lab(tmp_path_factory: pytest.TempPathFactory, name: str, nodes: int,
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningLab]:
-    with running_lab(tmp_path_factory, "lab", nodes=3, vms=2) as running:
+    with running_lab(tmp_path_factory, "lab", nodes=3, vms=2, ceph=True) as running:  # down covers Ceph too
         yield running

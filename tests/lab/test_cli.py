@@ -15,11 +15,6 @@ def test_status_without_a_lab(tmp_path: Path) -> None:
     assert proc.stderr.startswith("Error: no lab in") and "Traceback" not in proc.stderr
 
 
-def test_ceph_is_refused_for_now(tmp_path: Path) -> None:
-    proc = pvc("lab", "up", "--dir", str(tmp_path / "lab"), "--ceph")
-    assert proc.returncode == 2 and "--ceph is not implemented yet" in proc.stderr
-
-
 def test_bmc_port_in_use(tmp_path: Path) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.bind(("127.0.0.1", 0))
