@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pvc.wire import inner, local, messages
+from pvc.wire import files, inner, local, messages
 from pvc.wire.record import Record
 
 K32 = bytes(range(32))
@@ -36,6 +36,10 @@ UP_RECORDS: list[Record] = [
     inner.Grains({"os": "Debian", "cpus": 4, "mem": 1.5}),
     inner.Lost("j3", "minion restarted during the job"),
     inner.Bye(),
+    files.FileReq(1, "motd/init.sls"),
+    files.FileReq(2, "blob.bin", "base", 262144, "ab" * 32),
+    files.ListReq(3, "ntp", "base", True),
+    files.PillarReq(4),
 ]
 
 DOWN_RECORDS: list[Record] = [
@@ -45,6 +49,11 @@ DOWN_RECORDS: list[Record] = [
     inner.Pong(1_790_000_000.0),
     inner.JobBox(JOB),
     inner.Kill("j1"),
+    files.FileData(1, "ab" * 32, 3, 0, b"abc"),
+    files.FileData(2, same=True),
+    files.FileData(3, error="missing"),
+    files.Listing(4, ["top.sls", "motd/init.sls"]),
+    files.PillarData(5, {"secret": "x", "n": [1, 2]}),
 ]
 
 REQUEST_RECORDS: list[messages.Outer] = [
