@@ -164,15 +164,10 @@ def render_jinja(text: str, *, sls: str, ctx: RenderContext, tplfile: str | None
     paths = sls_paths(sls, tplfile)
     name = paths["tplfile"]
     env = _environment(name, text, ctx.sources)
-    variables = {
-        **paths,
-        "grains": ctx.grains,
-        "pillar": ctx.pillar,
-        "opts": ctx.opts,
-        "salt": ctx.salt,
-        "saltenv": ctx.saltenv,
-        **(extra or {}),
-    }
+    shared = {"grains": ctx.grains, "pillar": ctx.pillar, "opts": ctx.opts, "salt": ctx.salt, "saltenv": ctx.saltenv}
+    # as in Salt, a map.jinja imported without "with context" still sees grains, pillar and salt
+    env.globals.update(shared)
+    variables = {**paths, **shared, **(extra or {})}
     try:
         return env.get_template(name).render(variables)
     except jinja2.TemplateSyntaxError as exc:

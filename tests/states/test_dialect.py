@@ -98,3 +98,11 @@ def test_missing_sls_and_traversal_names(tree: Tree) -> None:
     tree.write({"b.sls": "{% import_yaml '../../etc/passwd' as x %}\n"})
     with pytest.raises(RenderError, match="leaves the state tree"):
         tree.run("b")
+
+
+def test_import_without_context_still_sees_grains_pillar_and_salt(tree: Tree, tmp_path: Path) -> None:
+    tree.write({"m/map.jinja": "{% set m = {'os': grains.os, 'p': pillar.get('x'), 'e': salt['test.echo']('y')} %}",
+                "m/init.sls": f"{{% from 'm/map.jinja' import m %}}\n{tmp_path}/m:\n  file.managed:\n"
+                              "    - contents: {{ m.os }} {{ m.p }} {{ m.e }}\n"})
+    assert tree.run("m", pillar={"x": 1}).ok
+    assert (tmp_path / "m").read_text() == "Debian 1 y\n"
