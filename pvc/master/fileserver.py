@@ -90,7 +90,7 @@ class ServedRoots(FileRoots):
 
     def listing(self, prefix: str, dirs: bool) -> list[str]:
         """Files (or directories) under ``prefix`` ("" for all), each root's realpath kept."""
-        rel = tree_path(prefix) if prefix.strip("/.") else ""
+        rel = tree_path(prefix) if prefix.removeprefix("salt://") not in ("", ".", "./") else ""
         found: set[str] = set()
         for root in self.roots:
             top = os.path.join(root, rel) if rel else root

@@ -20,7 +20,8 @@ from typing import Any
 
 from pvc.errors import InvalidTarget
 from pvc.states.errors import StateError
-from pvc.targeting import Target, compile_target
+from pvc.targeting import MAX_EXPR, Target, compile_target
+from pvc.targeting.simple import simple
 
 MATCHERS = ("glob", "pcre", "list", "grain", "grain_pcre", "compound")
 
@@ -64,8 +65,10 @@ class Top:
 
 
 def _target(expr: str, match: str) -> Target:
-    if match == "grain_pcre":  # compound's P@ is Salt's grain_pcre
-        return compile_target(f"P@{expr}", "compound")
+    if match == "grain_pcre":  # a matcher of top files only (jobs say -C 'P@...'): the targeting code's own
+        if not expr.strip() or len(expr) > MAX_EXPR:
+            raise InvalidTarget("the target expression is empty or too long")
+        return Target(match, expr, simple(match, expr), None)
     return compile_target(expr, match)
 
 
