@@ -12,6 +12,7 @@ from typing import Any
 from pvc.minion.beacons.checks import FileCheck, ProcessCheck, Sample
 from pvc.minion.beacons.config import Beacon
 from pvc.minion.beacons.loop import BeaconLoop, edge
+from tests.cluster.wait import wait_for
 
 
 def test_edges() -> None:
@@ -61,13 +62,17 @@ def test_thread_starts_and_stops(tmp_path: Path) -> None:
     cfg = minion_from_mapping({"id": "hv1", "beacons": {"conf": {"file": {"path": str(tmp_path / "f")},
                                                                  "interval": 0.1}}}, tmp_path)
     loop = BeaconLoop.start(cfg, lambda t, d: fired.append(d["state"]))
-    try:
-        (tmp_path / "f").write_text("x")
-        from tests.cluster.wait import wait_for
+    sizes = iter(range(1, 1000))
 
-        wait_for(lambda: fired == ["changed"], 5, "the file beacon")
+    def grow() -> bool:  # the thread's first sample may come before or after any one write
+        (tmp_path / "f").write_text("x" * next(sizes))
+        return bool(fired)
+
+    try:
+        wait_for(grow, 5, "the file beacon")
     finally:
         loop.stop()
+    assert set(fired) == {"changed"}
     assert loop._thread is not None and not loop._thread.is_alive()
 
 
