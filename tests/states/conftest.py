@@ -61,5 +61,17 @@ def tree_with() -> Callable[[Path, Mapping[str, Any]], Tree]:
     return make
 
 
-def comments(run: StateRun) -> dict[str, str]:
-    return {r.chunk.id: r.result.comment for r in run.results}
+def converge(tree: Tree, sls: str, plan: str = "all", pillar: Mapping[str, Any] | None = None) -> StateRun:
+    """Test mode plans changes (``plan``: "all" states say None, "first" only the first -- later
+    ones may depend on what it creates -- or "none" to skip), the first run changes something,
+    the second run reports no changes. Returns the first run."""
+    if plan != "none":
+        planned = tree.run(sls, test=True, pillar=pillar)
+        checked = planned.results if plan == "all" else planned.results[:1]
+        assert all(r.result.result is None for r in checked), [r.result.comment for r in planned.results]
+    first = tree.run(sls, pillar=pillar)
+    assert first.ok, [(r.chunk.id, r.result.comment) for r in first.results if r.result.result is not True]
+    assert first.changed
+    again = tree.run(sls, pillar=pillar)
+    assert again.ok and not again.changed, [(r.chunk.id, r.result.changes) for r in again.changed]
+    return first

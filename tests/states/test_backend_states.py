@@ -11,19 +11,7 @@ from typing import Any
 from pvc.config import MinionConfig
 from pvc.minion.functions import MinionFunctions
 from tests.cluster.ceph import CephCluster
-from tests.states.conftest import GRAINS, Tree
-
-
-def converge(tree: Tree, sls: str, plan_all: bool = True) -> None:
-    """``plan_all=False``: states on things an earlier state creates cannot be planned (the
-    module fails on the missing interface), so only the first must plan."""
-    planned = tree.run(sls, test=True)
-    plannable = planned.results if plan_all else planned.results[:1]
-    assert all(r.result.result is None for r in plannable), [r.result.comment for r in planned.results]
-    first = tree.run(sls)
-    assert first.ok, [(r.chunk.id, r.result.comment) for r in first.results if r.result.result is False]
-    again = tree.run(sls)
-    assert again.ok and not again.changed, [(r.chunk.id, r.result.changes) for r in again.changed]
+from tests.states.conftest import GRAINS, Tree, converge
 
 
 def test_network_states_in_a_namespace(tree: Tree, netns: str) -> None:
@@ -54,7 +42,7 @@ vx100:
 """, "typo.sls": f"br9:\n  network.bridge:\n    - netns: {netns}\n    - colour: blue\n"})
     links = lambda: [link["name"] for link in tree.funcs.call("network.links", [], {"netns": netns}).data]
     before = links()
-    converge(tree, "net", plan_all=False)
+    converge(tree, "net", plan="first")
     assert "br100" not in before
     assert {"br100", "vx100"} <= set(links())
     assert "10.100.0.1/24" in str(tree.funcs.call("network.addresses", [], {"interface": "br100", "netns": netns}).data)

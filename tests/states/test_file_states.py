@@ -7,12 +7,13 @@ import grp
 import os
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from pvc.states.apply import show_sls
 from pvc.states.engine import apply_chunks
 from pvc.states.functions import default_registry
 from pvc.states.result import StateRun
-from tests.states.conftest import Tree
+from tests.states.conftest import Tree, converge
 
 
 def snapshot(root: Path) -> dict[str, tuple[bytes | str, int]]:
@@ -24,17 +25,13 @@ def snapshot(root: Path) -> dict[str, tuple[bytes | str, int]]:
     return out
 
 
-def twice(tree: Tree, sls: str, dest: Path, **kw: object) -> StateRun:
-    """Test mode changes nothing; the real run changes; the second run reports no changes."""
+def twice(tree: Tree, sls: str, dest: Path, pillar: dict[str, Any] | None = None) -> StateRun:
+    """Test mode plans and leaves ``dest`` as it was; then :func:`converge`."""
     before = snapshot(dest)
-    planned = tree.run(sls, test=True, **kw)  # type: ignore[arg-type]
+    planned = tree.run(sls, test=True, pillar=pillar)
     assert snapshot(dest) == before
-    assert all(r.result.result is not False for r in planned.results), [r.result.comment for r in planned.results]
-    first = tree.run(sls, **kw)  # type: ignore[arg-type]
-    assert first.ok, [r.result.comment for r in first.results]
-    again = tree.run(sls, **kw)  # type: ignore[arg-type]
-    assert again.ok and not again.changed, [(r.chunk.id, r.result.changes) for r in again.changed]
-    return first
+    assert all(r.result.result is None for r in planned.results), [r.result.comment for r in planned.results]
+    return converge(tree, sls, plan="none", pillar=pillar)
 
 
 def test_managed_from_template_with_context_owner_and_mode(tree: Tree, tmp_path: Path) -> None:

@@ -10,17 +10,7 @@ from typing import Any
 from pvc.config import MinionConfig
 from pvc.minion.functions import MinionFunctions
 from tests.cluster.net_fixtures import DhcpLab, FrrNode
-from tests.states.conftest import GRAINS, Tree
-
-
-def converge(tree: Tree, sls: str, **kw: Any) -> None:
-    planned = tree.run(sls, test=True, **kw)
-    assert [r.result.result for r in planned.results] == [None] * len(planned.results), \
-        [r.result.comment for r in planned.results]
-    first = tree.run(sls, **kw)
-    assert first.ok and first.changed, [r.result.comment for r in first.results]
-    again = tree.run(sls, **kw)
-    assert again.ok and not again.changed, [(r.chunk.id, r.result.changes) for r in again.changed]
+from tests.states.conftest import GRAINS, Tree, converge
 
 
 def tree_for(root: Path, **modules: Any) -> Tree:

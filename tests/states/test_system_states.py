@@ -19,17 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.states.conftest import Tree
+from tests.states.conftest import Tree, converge
 
 PREFIX = f"pvcst{uuid.uuid4().hex[:6]}"
-
-
-def converge(tree: Tree, sls: str, **kw: object) -> None:
-    first = tree.run(sls, **kw)  # type: ignore[arg-type]
-    assert first.ok, [(r.chunk.id, r.result.comment) for r in first.results if r.result.result is False]
-    assert first.changed
-    again = tree.run(sls, **kw)  # type: ignore[arg-type]
-    assert again.ok and not again.changed, [(r.chunk.id, r.result.changes) for r in again.changed]
 
 
 def build_deb(root: Path, name: str, version: str) -> Path:
@@ -250,7 +242,7 @@ def test_sysctl_present_inside_a_network_namespace(netns: str, tmp_path: Path) -
         f"net.ipv4.conf.lo.no_such_knob:\n  sysctl.present:\n    - value: 1\n    - config: {conf}\n")
     script = (
         "import json, sys\n"
-        "from tests.states.conftest import Tree\n"
+        "from tests.states.conftest import Tree, converge\n"
         "from pathlib import Path\n"
         f"tree = Tree(Path({str(root)!r}))\n"
         "runs = [tree.run('sysctl') for _ in range(2)]\n"

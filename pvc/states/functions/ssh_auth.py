@@ -71,6 +71,8 @@ def present(ctx: StateContext, name: str, user: str, enc: str = "ssh-rsa", comme
             options: list[str] | None = None, config: str = ".ssh/authorized_keys") -> StateResult:
     """Ensure the key is authorized for ``user``."""
     blob, line = _parse(name, enc, comment, options)
+    if ctx.test and not ctx.call("user.info", user):  # an earlier user.present may create the user
+        return StateResult(None, {name: "New"}, f"Key would be added for {user} once the user exists")
     path, info = _key_file(ctx, user, config)
     parent = os.path.dirname(path)
     if not os.path.isdir(parent) and not ctx.test:
