@@ -81,6 +81,9 @@ class MasterConfig(DaemonConfig):
     peer_rate: float = 20000.0
     max_preauth_size: int = 4096     # bytes: largest frame a peer may send before it authenticates
     address_rate: float = 1000.0     # enrolment connections and auth requests per second per source address
+    # heartbeats per second asked of the whole fleet: each minion beats every
+    # max(heartbeat, minions / heartbeat_rate) seconds (see pvc.master.sessions)
+    heartbeat_rate: float = 1000.0
     # config dirs of this cluster's other masters on this host (relative: to this config dir):
     # the CLI uses the first running one when this master is not running
     fallback_masters: tuple[str, ...] = ()

@@ -77,8 +77,9 @@ class Challenges:
 class Enrolment:
     def __init__(self, cfg: MasterConfig, params: ReplyParams, keys: KeyStore, sessions: Sessions,
                  zap: ZapHandler, send: Callable[[bytes, bytes], None],
-                 fire: Callable[[str, dict], None]) -> None:
+                 fire: Callable[[str, dict], None], open_conn: Callable[[bytes], bool] = lambda peer: True) -> None:
         self.cfg = cfg
+        self.open_conn = open_conn  # is this enrolment connection still open?
         self.params = params
         self.keys = keys
         self.sessions = sessions
@@ -111,9 +112,15 @@ class Enrolment:
         self.queue[peer] = req
 
     def serve(self, now: float, budget: int = 200) -> None:
-        while self.queue and budget > 0 and self.bucket.take(1.0, now):
+        while self.queue and budget > 0:
             budget -= 1
-            peer, req = self.queue.popitem(last=False)
+            peer = next(iter(self.queue))
+            if not self.open_conn(peer):  # its minion gave up (and asks again): no check, no answer
+                del self.queue[peer]
+                continue
+            if not self.bucket.take(1.0, now):
+                return
+            req = self.queue.pop(peer)
             try:
                 self._serve_one(peer, req)
             except AuthError as exc:

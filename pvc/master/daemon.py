@@ -85,7 +85,7 @@ class Master:
         self.curve_secret, curve_pub = curve_keypair(self.identity)
         self.keys = KeyStore(cfg.pki_dir)
         self.cache = open_job_cache(cfg.job_cache, os.path.join(cfg.cachedir, "jobs.sqlite"))
-        self.sessions = Sessions(cfg.heartbeat)
+        self.sessions = Sessions(cfg.heartbeat, cfg.heartbeat_rate)
         self.jobs = ActiveJobs()
         self.grains: dict[str, dict[str, Any]] = {}
         self.accepted: dict[str, bytes] = {}
@@ -129,11 +129,12 @@ class Master:
                                                                self.sessions.running))
         self.fileserver = FileServer(cfg.file_roots, cfg.pillar_roots, self.grains, self._reply_to)
         self.inbox = Inbox(self.returns, self.grains, self._reply, self.bus.fire, self.end_session,
-                           self.fileserver.submit)
+                           self.fileserver.submit, self.sessions.pace)
         params = ReplyParams(self.identity, cfg.publish_port, cfg.channel_port, curve_pub)
         self.enrol_port = EnrolmentPort(self.enrol, cfg.max_preauth_size, cfg.address_rate,
                                         lambda conn, payload: self.auth.on_message(conn, payload))
-        self.auth = Enrolment(cfg, params, self.keys, self.sessions, self.zap, self.enrol_port.send, self.bus.fire)
+        self.auth = Enrolment(cfg, params, self.keys, self.sessions, self.zap, self.enrol_port.send, self.bus.fire,
+                              self.enrol_port.conns.__contains__)
         self.reload_keys()
         self.clients = ClientHandlers(ClientContext(
             cfg.nodegroups, cfg.max_message_size, self.cache, self.jobs, self.returns, self.sessions,

@@ -35,8 +35,10 @@ class Inbox:
     def __init__(self, returns: Returns, grains: dict[str, dict[str, Any]],
                  reply: Callable[[Session, Record], None], fire: Callable[[str, dict], None],
                  end_session: Callable[[str, str], None],
-                 files: Callable[[str, Record], None] | None = None) -> None:
+                 files: Callable[[str, Record], None] | None = None,
+                 pace: Callable[[], float] = lambda: 0.0) -> None:
         self.returns = returns
+        self.pace = pace  # the heartbeat interval to ask of a minion (pvc.master.sessions)
         self.grains = grains
         self.reply = reply
         self.fire = fire
@@ -69,7 +71,8 @@ class Inbox:
         if hb.now:
             self._clock(mid, session, hb.now - time.time())
         session.last_hb = time.monotonic()
-        self.reply(session, Pong(time.time()))
+        session.every = self.pace()
+        self.reply(session, Pong(time.time(), session.every))
 
     def _clock(self, mid: str, session: Session, skew: float) -> None:
         """Say so when a minion's clock is far off: pvc works regardless (freshness comes from

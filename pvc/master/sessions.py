@@ -35,6 +35,7 @@ class Session:
     running: dict[str, RunningJob] = field(default_factory=dict)  # jid -> job, as of the last heartbeat
     last_hb: float = float("-inf")
     skew: float = 0.0  # the minion's clock minus the master's, seconds (from its heartbeats)
+    every: float = 0.0  # the heartbeat interval last asked of it (0: its configured one)
 
 
 class SessionKey:
@@ -50,12 +51,33 @@ class SessionKey:
 
 
 class Sessions:
-    def __init__(self, heartbeat: float) -> None:
+    """The sessions, and the heartbeat pace of the fleet.
+
+    Heartbeats cost the master a box to open and one to seal each; at a fixed interval their
+    load grows with the fleet until it crowds out jobs. So the master asks each minion (in its
+    pong) to beat every ``max(heartbeat, minions / heartbeat_rate)`` seconds, and judges each
+    session by the interval it last asked of it. A closed connection is still seen at once
+    (the publish connection's end, the transport's own heartbeats); the application heartbeat
+    only has to catch a minion whose loop hangs, and carries its VMs and running jobs.
+    """
+
+    def __init__(self, heartbeat: float, heartbeat_rate: float = float("inf")) -> None:
         self.key = SessionKey()
         self.by_id: dict[str, Session] = {}
         self.pending: dict[str, Session] = {}
         self.subscribed: set[str] = set()  # ids whose publish connection is live
-        self.alive_for = 3 * heartbeat + 1.0
+        self.heartbeat = heartbeat
+        self.heartbeat_rate = heartbeat_rate
+        self.alive_for = 3 * heartbeat + 1.0  # the window of a session beating at ``heartbeat``
+
+    def pace(self) -> float:
+        """The heartbeat interval to ask of a minion now (seconds)."""
+        return max(self.heartbeat, len(self.by_id) / self.heartbeat_rate)
+
+    def window(self, s: Session) -> float:
+        """How long ``s`` may stay silent and still count as alive: three missed beats at the
+        pace last asked of it (never shorter than at ``heartbeat``)."""
+        return 3 * max(self.heartbeat, s.every) + 1.0
 
     def add_pending(self, mid: str, channel_key: bytes, pub: bytes) -> None:
         self.pending[mid] = Session(Channel(mid, channel_key), pub, topic=topic_for(mid, channel_key),
@@ -109,22 +131,21 @@ class Sessions:
     def _running(self, mid: str) -> dict[str, RunningJob]:
         """What ``mid``'s last heartbeat said it runs, while that heartbeat is recent."""
         s = self.by_id.get(mid)
-        if s is None or time.monotonic() - s.last_hb > self.alive_for:
+        if s is None or time.monotonic() - s.last_hb > self.window(s):
             return {}
         return s.running
 
     def connected(self, now: float | None = None) -> set[str]:
         now = time.monotonic() if now is None else now
         return {mid for mid, s in self.by_id.items()
-                if now - s.last_seen <= self.alive_for and mid in self.subscribed}
+                if now - s.last_seen <= self.window(s) and mid in self.subscribed}
 
     def expire(self, now: float) -> list[str]:
         """Forget sessions silent for much longer than the liveness window (and pending ones
         never used); return the ids of live sessions that ended."""
-        limit = 10 * self.alive_for
-        for mid in [m for m, s in self.pending.items() if now - s.created > limit]:
+        for mid in [m for m, s in self.pending.items() if now - s.created > 10 * self.window(s)]:
             del self.pending[mid]
-        gone = [mid for mid, s in self.by_id.items() if now - max(s.last_seen, s.created) > limit]
+        gone = [mid for mid, s in self.by_id.items() if now - max(s.last_seen, s.created) > 10 * self.window(s)]
         for mid in gone:
             del self.by_id[mid]
         return gone

@@ -76,6 +76,10 @@ from pvc.wire.sealed import Channel
 
 log = logging.getLogger(__name__)
 AUTH_REPLY_TIMEOUT = 5.0
+# once the auth request is sent it may wait in the master's queue (at most MAX_QUEUED / auth_rate,
+# ~8 s); the master answers or closes the connection within its 10 s lifetime (enrolport.LIFETIME)
+AUTH_QUEUE_WAIT = 12.0
+REFUSED_FIRST = 0.5  # first retry after the master closed our enrolment connection (it was busy)
 RESEND_FIRST = 3.0
 RESEND_MAX = 60.0
 EARLY_EVENTS = 256  # events fired before the first auth, kept (newest) until it completes
@@ -154,6 +158,7 @@ class MinionCore:
         self.endpoint = ("", b"")  # (channel address, master CURVE key) the sockets use
         self.topic = b""
         self.last_hb = 0.0
+        self.hb_every = cfg.heartbeat  # the master may ask for a slower pace (Pong.every)
         self.last_heard = 0.0
         self.silent_log_at = 0.0
         self.vms: set[str] = set()
@@ -201,11 +206,11 @@ class MinionCore:
             if self.unacked and self.siblings:
                 self._redirect(now)
             return
-        if now - self.last_hb >= self.cfg.heartbeat:
-            self.last_hb = now
+        if now - self.last_hb >= self.hb_every:
+            self.last_hb = now + random.uniform(-0.1, 0.1) * self.hb_every  # a fleet's beats stay spread
             self._send_up(self._heartbeat())
         silent_for = now - self.last_heard
-        if silent_for > 3 * self.cfg.heartbeat + 2:
+        if silent_for > 3 * self.hb_every + 2:
             log.warning("%s: no answer from master %s for %.0fs; authenticating again", self.id,
                         self.cfg.master, silent_for)
             self.endpoint = ("", b"")  # and reconnect from scratch
@@ -313,10 +318,22 @@ class MinionCore:
                                                       Challenge.from_map(msg).c)
                     self.enrol.send(self.req.encode())
                     self.state = "auth"
+                    self.next_action = time.monotonic() + _jitter(AUTH_QUEUE_WAIT)
             elif self.state == "auth":
                 self._close_enrol()  # one exchange per connection: done either way
                 self._on_auth_reply(AuthReply.from_map(msg))
                 return
+        if self.enrol.dropped:
+            self._closed_by_master()
+
+    def _closed_by_master(self) -> None:
+        """The master closed the enrolment connection before answering: at its limits (a fleet
+        arriving at once), or past the connection's lifetime. Try again soon, with jittered
+        backoff, on a new connection (so a herd spreads out instead of hammering)."""
+        self._close_enrol()
+        self.state = "new"
+        self.attempts += 1
+        self.next_action = time.monotonic() + _jitter(min(AUTH_REPLY_TIMEOUT, REFUSED_FIRST * 2 ** min(self.attempts, 4)))
 
     def _on_auth_reply(self, rep: AuthReply) -> None:
         assert self.req is not None and self.eph is not None
@@ -429,6 +446,7 @@ class MinionCore:
             self._run(body.job)
         elif isinstance(body, Pong):
             self.clock_offset = body.mtime - time.time()
+            self.hb_every = max(self.cfg.heartbeat, body.every)
         elif isinstance(body, FILE_ANSWERS):
             self.link.deliver(body)
         elif isinstance(body, Kill):

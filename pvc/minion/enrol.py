@@ -4,6 +4,11 @@ Each auth attempt opens a connection, says hello once the connection is up, answ
 challenge, reads the reply and closes. A failed attempt is simply closed and a fresh one
 opened later, so nothing half-done lingers, and an idle minion holds no enrolment connection
 (the master has room for the strangers it must bound).
+
+libzmq never reconnects it by itself: a master at its enrolment limits closes surplus
+connections at once, and a fleet whose sockets all reopened every 100 ms would spend those
+limits (and the master's loop) on the herd instead of on auths. The minion core retries
+instead, with jittered backoff (:attr:`EnrolConnection.dropped`).
 """
 
 from __future__ import annotations
@@ -23,10 +28,12 @@ class EnrolConnection:
         self.sock = zctx.socket(zmq.STREAM)
         self.sock.setsockopt(zmq.LINGER, 0)
         self.sock.setsockopt(zmq.CONNECT_ROUTING_ID, PEER)
+        self.sock.setsockopt(zmq.RECONNECT_IVL, -1)
         self.sock.connect(address)
         self.deframer = Deframer(REPLY_MAX)
         self.up = False
-        self.opening = b""  # said on every (re)connect until answered: a refused connection is retried
+        self.dropped = False  # the connection was up and the master closed it
+        self.opening = b""  # said as soon as the connection is up
         self.waiting: list[bytes] = []  # sent before the connection was up
 
     def send(self, payload: bytes) -> None:
@@ -45,6 +52,7 @@ class EnrolConnection:
         data = frames[1]
         if not data:  # libzmq's notice: connected (first) or disconnected
             self.up = not self.up
+            self.dropped = not self.up
             if self.up:
                 waiting, self.waiting = self.waiting, []
                 if self.opening and self.opening not in waiting:

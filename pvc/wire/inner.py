@@ -115,7 +115,13 @@ class Rekey(Record):
 @record("pong")
 @dataclass(frozen=True)
 class Pong(Record):
+    """The master's clock, and how often it wants this minion's heartbeats (0: as configured).
+
+    The master paces its whole fleet to a budget of heartbeats per second, so the interval
+    grows with the number of minions instead of the heartbeat load growing without bound."""
+
     mtime: float = f(lo=0)
+    every: float = f(default=0.0, lo=0, hi=3600)
 
 
 @record("jobbox")

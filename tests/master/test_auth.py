@@ -235,6 +235,20 @@ def test_bad_signature_refused_at_serve(h: Harness) -> None:
     assert not h.sent and h.enrol.refused == 1 and not h.sessions.known("web1")
 
 
+def test_a_request_whose_connection_closed_is_dropped_unserved(tmp_path: Path) -> None:
+    """A minion that gave up waiting (its connection closed) asks again on a new one: the old
+    request costs no signature check, no auth token and no answer (no auth answered twice)."""
+    h = Harness(tmp_path, auto_accept=True, auth_rate=1.0)
+    h.enrol.bucket.tokens = 1.0
+    h.enrol.open_conn = lambda peer: peer != b"A"
+    h.request(b"A", "web1", Ed25519PrivateKey.generate())
+    h.request(b"B", "web2", Ed25519PrivateKey.generate())
+    h.enrol.serve(time.monotonic())
+    [(peer, reply)] = h.replies()
+    assert peer == b"B" and reply.status == ACCEPTED and not h.enrol.queue
+    assert not h.sessions.known("web1") and h.keys.get("web1", ACCEPTED) is None
+
+
 @pytest.mark.parametrize("payload", [b"\xc1", b"x" * 5000, Sealed("web1", 0, b"").encode(),
                                      Challenge(bytes(32)).encode()])
 def test_garbage_and_wrong_kinds_refused(h: Harness, payload: bytes) -> None:

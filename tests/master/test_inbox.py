@@ -108,6 +108,17 @@ def test_heartbeat_answers_with_the_masters_clock(box: Box) -> None:
     [(session, pong)] = box.replies
     assert session is box.session and isinstance(pong, Pong) and pong.mtime > 1_700_000_000
     assert box.session.vms == frozenset({"web1"})
+    assert pong.every == 0.0  # no pace given: the minion beats as configured
+
+
+def test_heartbeat_answer_carries_the_fleet_pace() -> None:
+    """The pong tells the minion how often to beat, and the session remembers what it was told
+    (its liveness window follows it: pvc.master.sessions)."""
+    box = Box()
+    box.inbox.pace = lambda: 7.5
+    box.send(Heartbeat([]))
+    [(_, pong)] = box.replies
+    assert isinstance(pong, Pong) and pong.every == 7.5 and box.session.every == 7.5
 
 
 def test_returns_and_lost_go_to_the_collector(box: Box) -> None:

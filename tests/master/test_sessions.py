@@ -136,3 +136,34 @@ def test_session_key_rotation() -> None:
     assert kid > 1_700_000_000_000 and len(raw) == 32
     key.rotate()
     assert key.key_id == kid + 1 and key.key != raw
+
+
+def test_heartbeat_pace_grows_with_the_fleet() -> None:
+    """The master asks for max(heartbeat, minions / heartbeat_rate): at 10,000 minions and a
+    budget of 1,000 heartbeats per second, one every 10 s; a small fleet beats as configured."""
+    sessions = Sessions(heartbeat=2.0, heartbeat_rate=1000.0)
+    assert sessions.pace() == 2.0
+    for i in range(10_000):
+        sessions.by_id[f"m{i}"] = _session(sessions, f"m{i}")
+    assert sessions.pace() == pytest.approx(10.0)
+    assert Sessions(heartbeat=2.0).pace() == 2.0  # no budget given: as configured
+
+
+def _session(sessions: Sessions, mid: str):  # type: ignore[no-untyped-def]
+    sessions.add_pending(mid, OLD, b"pub")
+    return sessions.pending.pop(mid)
+
+
+def test_a_session_is_judged_by_the_pace_asked_of_it(sessions: Sessions) -> None:
+    """A minion told to beat every 10 s stays connected for three missed beats of 10 s, not of
+    the configured 1 s; one still at the configured pace keeps the short window."""
+    t0 = time.monotonic()
+    for mid, key in (("slow", OLD), ("fast", NEW)):
+        sessions.add_pending(mid, key, b"pub")
+        sessions.open(box(Channel(mid, key)), b"p", MAX, t0)
+        sessions.subscribed.add(mid)
+    sessions.by_id["slow"].every = 10.0
+    assert sessions.connected(t0 + 30.0) == {"slow"}
+    assert sessions.connected(t0 + 31.1) == set()
+    assert sessions.expire(t0 + 10 * sessions.alive_for + 1) == ["fast"]
+    assert sessions.expire(t0 + 10 * 31.0 + 1) == ["slow"]

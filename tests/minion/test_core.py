@@ -25,7 +25,7 @@ import zmq
 from pvc.config import MinionConfig
 from pvc.crypto import Aead, Ed25519PrivateKey, curve_keypair
 from pvc.errors import AuthError, ProtocolError, ReplayError
-from pvc.minion.core import RESEND_FIRST, MinionCore
+from pvc.minion.core import AUTH_REPLY_TIMEOUT, REFUSED_FIRST, RESEND_FIRST, MinionCore
 from pvc.minion.enrol import PEER, REPLY_MAX, EnrolConnection
 from pvc.results import RESTARTED, Return
 from pvc.wire import auth as wire_auth
@@ -285,6 +285,25 @@ def test_pong_updates_the_clock_offset(env: dict[str, Any]) -> None:
     assert 295 < core.clock_offset < 305
 
 
+def test_pong_sets_the_heartbeat_pace(env: dict[str, Any]) -> None:
+    """The master asks a large fleet to beat less often: the minion beats at that pace (never
+    faster than configured) and waits three of those beats before it calls the master silent."""
+    core, master, _ = _authed(env)
+    master.ups(core)
+    master.down(core, Pong(time.time(), 10.0))
+    assert core.hb_every == 10.0
+    t = core.last_hb
+    core.tick(t + 5.0)
+    assert master.ups(core) == []  # not due yet at the configured 1 s
+    core.last_heard = t
+    core.tick(t + 11.5)
+    assert [type(r) for r in master.ups(core)] == [Heartbeat] and core.state == "authed"
+    core.tick(t + 3 * 10.0 + 1.0)
+    assert core.state == "authed"  # silent for less than three slow beats: still fine
+    master.down(core, Pong(time.time(), 0.1))
+    assert core.hb_every == env["cfg"].heartbeat
+
+
 def test_sealed_job_box_runs(env: dict[str, Any]) -> None:
     core, master, funcs = _authed(env)
     master.down(core, JobBox(job("20261130000000000006", master.mtime + 1, tgt="web1", fun="cmd.run")))
@@ -428,10 +447,26 @@ def test_enrolment_connection_notices_and_odd_frames(env: dict[str, Any]) -> Non
     core.tick(time.monotonic())
     tap = connected(core)
     core._on_enrol([b"a", b"b", b"c"])  # not a STREAM message: ignored
-    core._on_enrol([PEER, b""])  # disconnected: nothing is sent on a dead connection
-    assert core.enrol is not None and not core.enrol.up
-    core._on_enrol([PEER, b""])  # libzmq reconnected: the hello is said again on the new connection
-    assert tap.kinds() == [Hello.KIND, Hello.KIND] and core.state == "hello"
+    now = time.monotonic()
+    core._on_enrol([PEER, b""])  # the master closed it (busy): no reconnect by libzmq, a retry soon
+    assert core.enrol is None and core.state == "new" and tap.kinds() == [Hello.KIND]
+    assert now < core.next_action <= now + 1.5 * REFUSED_FIRST * 2
+
+
+def test_a_refused_fleet_backs_off(env: dict[str, Any]) -> None:
+    """Each time the master closes the enrolment connection unanswered, the retry waits about
+    twice as long (jittered, at most AUTH_REPLY_TIMEOUT): a herd spreads out."""
+    core = env["new"]()
+    waits = []
+    for _ in range(8):
+        core.next_action = 0.0
+        now = time.monotonic()
+        core.tick(now)
+        connected(core)
+        core._on_enrol([PEER, b""])
+        waits.append(core.next_action - now)
+    assert waits[0] <= 1.5 * REFUSED_FIRST * 2 and waits[3] >= 0.5 * min(AUTH_REPLY_TIMEOUT, REFUSED_FIRST * 16)
+    assert max(waits) <= 1.5 * AUTH_REPLY_TIMEOUT + 0.1
 
 
 def test_several_frames_in_one_chunk(env: dict[str, Any]) -> None:

@@ -55,8 +55,8 @@ def test_local_tables_round_trip(table: local.OuterKinds, recs: list[messages.Ou
 
 
 def test_tables_cover_every_kind() -> None:
-    assert set(UP.table) == {"ret", "hb", "event", "grains", "lost", "bye"}
-    assert set(DOWN.table) == {"ack", "rekey", "pong", "jobbox", "kill"}
+    assert set(UP.table) == {"ret", "hb", "event", "grains", "lost", "bye", "file_req", "file_list_req", "pillar_req"}
+    assert set(DOWN.table) == {"ack", "rekey", "pong", "jobbox", "kill", "file_data", "file_list", "pillar"}
     assert set(REQUESTS.table) == {"publish", "job_get", "job_list", "keys_changed", "event_fire", "expected", "ping",
                                    "job_kill", "job_active", "status"}
     assert set(REPLIES.table) == {"published", "ret", "done", "job", "jobs", "ok", "error", "minions", "active",
@@ -360,8 +360,8 @@ def test_containers_of_records_round_trip() -> None:
     p = Probe(sub=inner.Pong(1.0), many=[inner.Pong(2.0), inner.Pong(3.0)], named={"a": inner.Pong(4.0)},
               blob={"x": [1]})
     m = p.to_map()
-    assert m["sub"] == {"mtime": 1.0} and m["many"] == [{"mtime": 2.0}, {"mtime": 3.0}]
-    assert m["named"] == {"a": {"mtime": 4.0}}
+    assert m["sub"] == {"mtime": 1.0, "every": 0.0} and [x["mtime"] for x in m["many"]] == [2.0, 3.0]
+    assert m["named"] == {"a": {"mtime": 4.0, "every": 0.0}}
     assert Probe.from_map(m) == p
     assert Probe.KIND == "probe"
 
@@ -379,7 +379,7 @@ def test_duplicate_kinds_and_bad_annotations_are_programming_errors() -> None:
 def test_tagged_and_tag_key() -> None:
     table = Kinds([inner.Pong], tag_key="kind")
     m = table.tagged(inner.Pong(1.0))
-    assert m == {"mtime": 1.0, "kind": "pong"}
+    assert m == {"mtime": 1.0, "every": 0.0, "kind": "pong"}
     assert table.decode(m) == inner.Pong(1.0)
     with pytest.raises(ProtocolError):
         table.decode({"mtime": 1.0, "t": "pong"})
