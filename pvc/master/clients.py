@@ -119,20 +119,25 @@ class ClientHandlers:
         self.ctx.send(peer, rec.encode())
 
     def _target(self, tgt: str, tgt_type: str) -> tuple[Target, list[str]]:
+        """The target and the accepted minions it expects: a list of ids costs O(ids), a
+        pattern O(fleet) (it is matched against every accepted minion's id and grains)."""
         target = compile_target(tgt, tgt_type, self.ctx.nodegroups)
+        accepted = self.ctx.accepted()
+        ids = target.explicit_ids()
+        if ids is not None:
+            return target, sorted(mid for mid in ids if mid in accepted)
         grains = self.ctx.grains
-        candidates = {mid: grains.get(mid, {}) for mid in self.ctx.accepted()}
-        return target, sorted(target.expected(candidates))
+        return target, sorted(target.expected({mid: grains.get(mid, {}) for mid in accepted}))
 
     def expected(self, peer: bytes, req: ExpectedReq) -> None:
         _, minions = self._target(req.tgt, req.tgt_type)
-        connected = self.ctx.sessions.connected()
+        connected = self.ctx.sessions.connected_among(minions)
         self.reply(peer, Minions(minions, [m for m in minions if m in connected]))
 
     def publish(self, peer: bytes, req: PublishReq) -> None:
         ctx = self.ctx
         target, expected = self._target(req.tgt, req.tgt_type)
-        connected = ctx.sessions.connected()
+        connected = ctx.sessions.connected_among(expected)
         not_connected = frozenset(mid for mid in expected if mid not in connected)
         jid = self.jids.new()
         now = time.time()
@@ -172,7 +177,7 @@ class ClientHandlers:
     def status(self, peer: bytes, req: StatusReq) -> None:
         _, minions = self._target(req.tgt, req.tgt_type)
         sessions, now = self.ctx.sessions, time.monotonic()
-        connected = sessions.connected(now)
+        connected = sessions.connected_among(minions, now)
         rows = []
         for mid in minions:
             s = sessions.get(mid)

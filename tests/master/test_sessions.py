@@ -167,3 +167,13 @@ def test_a_session_is_judged_by_the_pace_asked_of_it(sessions: Sessions) -> None
     assert sessions.connected(t0 + 31.1) == set()
     assert sessions.expire(t0 + 10 * sessions.alive_for + 1) == ["fast"]
     assert sessions.expire(t0 + 10 * 31.0 + 1) == ["slow"]
+
+
+def test_connected_among_judges_only_the_ids_asked(sessions: Sessions) -> None:
+    t0 = time.monotonic()
+    for mid, key in (("web1", OLD), ("web2", NEW)):
+        sessions.add_pending(mid, key, b"pub")
+        sessions.open(box(Channel(mid, key)), b"p", MAX, t0)
+    sessions.subscribed.add("web1")
+    assert sessions.connected_among(["web1", "web2", "nobody"], t0) == {"web1"} == sessions.connected(t0)
+    assert sessions.connected_among(["web1"], t0 + sessions.alive_for + 0.1) == set()
