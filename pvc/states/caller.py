@@ -16,11 +16,13 @@ Example::
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any, Protocol
 
 from pvc.errors import UnknownFunction
 from pvc.execution.context import ExecContext
+from pvc.execution.control import KILLED_BY_OPERATOR, JobControl, JobKilled
 from pvc.execution.executor import execute
 from pvc.execution.registry import Registry
 from pvc.states.errors import StateError
@@ -41,6 +43,25 @@ class ExecCaller(Protocol):
 
 # the execution context for one module: (module name, test flag) -> ExecContext
 ContextFactory = Callable[[str, bool], ExecContext]
+
+
+@contextmanager
+def nested_control(job: JobControl) -> Iterator[JobControl]:
+    """A control for one call made inside a job (a state's ``cmd.run``): its own limit
+    (``timeout: 5``) bounds that call only and never moves the job's deadline, while ending the
+    job (a kill, the job's deadline) ends the call's processes too."""
+    call = JobControl(job.jid, "", None, job.grace)
+
+    def end_call() -> None:
+        call.cancel(job.error or JobKilled(KILLED_BY_OPERATOR))
+
+    token = job.attach(end_call)
+    if token is None:
+        job.check()
+    try:
+        yield call
+    finally:
+        job.detach(token)
 
 
 class RegistryCaller:
@@ -66,8 +87,10 @@ class RegistryCaller:
             spec = self.registry.get(fun)
         except UnknownFunction as exc:
             raise ExecFunctionFailed(str(exc)) from None
-        ctx = dataclasses.replace(self.context(spec.module.name, test), pillar=self.pillar)
-        ret = execute(spec, ctx, list(args), dict(kwargs or {}))
+        ctx = self.context(spec.module.name, test)
+        with nested_control(ctx.control) as control:
+            ret = execute(spec, dataclasses.replace(ctx, pillar=self.pillar, control=control), list(args),
+                          dict(kwargs or {}))
         if not ret.ok:
             raise ExecFunctionFailed(f"{fun}: {ret.error}")
         return ret.data
