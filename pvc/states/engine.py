@@ -8,7 +8,8 @@ if the target would change; ``onlyif``/``unless``/``creates`` -> skipped when th
 function (with ``retry``, then ``check_cmd``: :mod:`pvc.states.conditions`), and ``mod_watch`` when a watched state changed and the function itself changed nothing.
 ``test=True`` is the same path: state functions plan and skip their apply step
 (:meth:`StateContext.plan`). A state function that is missing, gets bad arguments or raises fails
-its own state only.
+its own state only. When the run is a job that gets killed (or passes its deadline), no
+further state starts: the job's error is raised.
 
 Example::
 
@@ -24,6 +25,7 @@ from dataclasses import replace
 from typing import Any
 
 from pvc.errors import PvcError
+from pvc.execution.control import current_control
 from pvc.states.chunks import Chunk
 from pvc.states.conditions import check_cmd, condition_result, with_retry
 from pvc.states.context import StateContext
@@ -84,7 +86,10 @@ class _Runner:
                     for tag in req.tags:
                         self.prerequired.setdefault(tag, []).append(chunk.tag)
         out = []
+        control = current_control()
         for num, chunk in enumerate(chunks):
+            if control is not None:
+                control.check()  # the job was killed or timed out: apply nothing more
             result = self.run_chunk(chunk)
             self.done[chunk.tag] = result
             out.append(ChunkResult(chunk, result, num))

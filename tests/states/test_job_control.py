@@ -8,7 +8,6 @@ import time
 from pathlib import Path
 
 from pvc.execution.control import JobControl, JobKilled, use_control
-from pvc.states.result import StateRun
 from tests.states.conftest import Tree
 
 
@@ -24,13 +23,16 @@ def test_a_state_timeout_bounds_that_state_only(tree: Tree) -> None:
 
 
 def test_killing_the_job_ends_a_running_state(tree: Tree, tmp_path: Path) -> None:
-    tree.write({"k.sls": "long:\n  cmd.run:\n    - name: sleep 60\n"})
+    tree.write({"k.sls": f"long:\n  cmd.run:\n    - name: sleep 60\nnext:\n  cmd.run:\n    - name: touch {tmp_path}/next\n"})
     job = JobControl("j2", "state.apply")
-    out: list[StateRun] = []
+    out: list[BaseException] = []
 
     def apply() -> None:
         with use_control(job):
-            out.append(tree.run("k"))
+            try:
+                tree.run("k")
+            except JobKilled as exc:
+                out.append(exc)
 
     worker = threading.Thread(target=apply)
     started = time.monotonic()
@@ -39,4 +41,5 @@ def test_killing_the_job_ends_a_running_state(tree: Tree, tmp_path: Path) -> Non
     job.cancel(JobKilled("killed by operator"))
     worker.join(30)
     assert not worker.is_alive() and time.monotonic() - started < 20
-    assert out[0]["long"].result is False and "killed by operator" in out[0]["long"].comment
+    assert [str(e) for e in out] == ["killed by operator"]  # the run stops: the next state never starts
+    assert not (tmp_path / "next").exists()
