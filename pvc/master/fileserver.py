@@ -36,6 +36,7 @@ from typing import Any
 
 from pvc.errors import PvcError
 from pvc.master.ratelimit import TokenBucket
+from pvc.states.listing import list_roots
 from pvc.states.tree import FileRoots, UnsafePath, tree_path
 from pvc.wire.files import CHUNK, MISSING, FileData, FileReq, Listing, ListReq, PillarData, PillarReq
 from pvc.wire.record import Record
@@ -44,7 +45,6 @@ log = logging.getLogger(__name__)
 QUEUE_MAX = 1024
 PER_MINION = 32
 HASHES_MAX = 8192
-MAX_LISTING = 20_000
 
 
 @dataclass(frozen=True)
@@ -89,21 +89,8 @@ class ServedRoots(FileRoots):
         return found
 
     def listing(self, prefix: str, dirs: bool) -> list[str]:
-        """Files (or directories) under ``prefix`` ("" for all), each root's realpath kept."""
-        rel = tree_path(prefix) if prefix.removeprefix("salt://") not in ("", ".", "./") else ""
-        found: set[str] = set()
-        for root in self.roots:
-            top = os.path.join(root, rel) if rel else root
-            if not os.path.isdir(top) or os.path.commonpath([os.path.realpath(top), root]) != root:
-                continue
-            for here, subdirs, files in os.walk(top):
-                for name in subdirs if dirs else files:
-                    full = os.path.join(here, name)
-                    if os.path.commonpath([os.path.realpath(full), root]) == root:
-                        found.add(os.path.relpath(full, root).replace(os.sep, "/"))
-                if len(found) >= MAX_LISTING:
-                    return sorted(found)[:MAX_LISTING]
-        return sorted(found)
+        """Files (or directories) under ``prefix`` ("" for all); symlinks out are not listed."""
+        return list_roots(self.roots, prefix, dirs)
 
 
 def _roots(envs: Mapping[str, Sequence[str]]) -> dict[str, ServedRoots]:

@@ -47,21 +47,40 @@ def _config(ctx: ExecContext) -> StateConfig:
     return ctx.config if isinstance(ctx.config, StateConfig) else StateConfig()
 
 
+def _remote(ctx: ExecContext) -> bool:
+    cfg = _config(ctx)
+    if cfg.file_client not in ("remote", "local"):
+        raise InvalidArgument(f"state: file_client must be 'remote' or 'local', not {cfg.file_client!r}")
+    return ctx.master is not None and cfg.file_client == "remote"
+
+
+def open_tree(ctx: ExecContext, saltenv: str = "base") -> Any:
+    """The state tree of environment ``saltenv``: the master's (cached by hash) or, under
+    ``pvc call`` and ``file_client: local``, this host's ``file_roots``. ``ctx`` is a context of
+    this module (other modules get one with ``ctx.context_for("state", test)``)."""
+    from pvc.states.tree import FileRoots
+
+    if _remote(ctx):
+        from pvc.states.fileclient import RemoteTree
+
+        assert ctx.master is not None
+        return RemoteTree(ctx.master, saltenv)
+    return FileRoots(_config(ctx).file_roots.get(saltenv, ()), saltenv)
+
+
 def _open(ctx: ExecContext, saltenv: str, pillar: Mapping[str, Any] | None) -> _Run:
     from pvc.states.pillar import merge, render_pillar
     from pvc.states.tree import FileRoots
 
-    cfg = _config(ctx)
-    if cfg.file_client not in ("remote", "local"):
-        raise InvalidArgument(f"state: file_client must be 'remote' or 'local', not {cfg.file_client!r}")
-    if ctx.master is not None and cfg.file_client == "remote":
-        from pvc.states.fileclient import RemoteTree, fetch_pillar
+    tree = open_tree(ctx, saltenv)
+    if _remote(ctx):
+        from pvc.states.fileclient import fetch_pillar
 
-        tree: Any = RemoteTree(ctx.master, saltenv)
+        assert ctx.master is not None
         data = fetch_pillar(ctx.master, saltenv)
     else:
-        tree = FileRoots(cfg.file_roots.get(saltenv, ()), saltenv)
-        data = render_pillar(FileRoots(cfg.pillar_roots.get(saltenv, ()), saltenv), ctx.minion_id, ctx.grains)
+        data = render_pillar(FileRoots(_config(ctx).pillar_roots.get(saltenv, ()), saltenv), ctx.minion_id,
+                             ctx.grains)
     return _Run(tree, merge(data, pillar or {}), saltenv)
 
 
