@@ -15,6 +15,7 @@ Example::
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Mapping
 from typing import Any
 
@@ -93,8 +94,25 @@ class _Renderer:
         raise PillarError(f"pillar SLS '{sls}' is listed in the pillar top file but does not exist")
 
 
+def plain(value: Any) -> Any:
+    """Pillar as the wire carries it: YAML's dates become ISO text, sets sorted lists, tuples lists.
+
+    >>> import datetime; plain({"d": datetime.date(2026, 1, 2), "s": {2, 1}})
+    {'d': '2026-01-02', 's': [1, 2]}
+    """
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if isinstance(value, (set, frozenset)):
+        return sorted((plain(v) for v in value), key=repr)
+    if isinstance(value, (datetime.date, datetime.time)):
+        return value.isoformat()
+    return value
+
+
 def render_pillar(tree: StateTree, minion_id: str, grains: Mapping[str, Any]) -> dict[str, Any]:
-    """The whole pillar of ``minion_id`` (empty without a pillar top file)."""
+    """The whole pillar of ``minion_id`` (empty without a pillar top file), as plain data."""
     renderer = _Renderer(tree, minion_id, grains)
     try:
         for sls in pillar_top(tree, minion_id, grains):
@@ -103,4 +121,5 @@ def render_pillar(tree: StateTree, minion_id: str, grains: Mapping[str, Any]) ->
         raise
     except StateError as exc:
         raise PillarError(f"pillar for {minion_id}: {exc}") from None
-    return renderer.pillar
+    result: dict[str, Any] = plain(renderer.pillar)
+    return result

@@ -48,3 +48,9 @@ def test_errors_name_the_sls(tmp_path, files, message):
 def test_merge_recurses_into_mappings_and_replaces_the_rest():
     assert merge({"a": {"x": 1, "l": [1]}, "s": 1}, {"a": {"y": 2, "l": [2]}, "s": {"k": 1}}) == \
         {"a": {"x": 1, "l": [2], "y": 2}, "s": {"k": 1}}
+
+
+def test_yaml_dates_and_sets_become_plain_data(tmp_path):
+    roots = _roots(tmp_path, {"top.sls": "base:\n  '*':\n    - d\n",
+                              "d.sls": "since: 2026-01-02\nids: !!set {b: null, a: null}\nk: {1: x}\n"})
+    assert render_pillar(roots, "hv1", {}) == {"since": "2026-01-02", "ids": ["a", "b"], "k": {"1": "x"}}
