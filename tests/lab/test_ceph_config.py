@@ -1,0 +1,60 @@
+"""The lab's Ceph files without daemons: cephx keys as Ceph makes them, private keyrings, a conf
+bound to the one address given, a fresh cluster in a reused directory, the libvirt secret XML."""
+
+from __future__ import annotations
+
+import base64
+import stat
+import struct
+import subprocess
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from pvc.lab import ceph, cephsecret, guests
+from pvc.lab.state import Ceph
+
+
+def test_new_key_has_cephx_layout_and_ceph_reads_it(tmp_path: Path) -> None:
+    raw = base64.b64decode(ceph.new_key())
+    kind, _sec, nsec, length = struct.unpack("<HIIH", raw[:12])
+    assert (kind, length, len(raw)) == (1, 16, 28) and nsec < 10**9
+    assert ceph.new_key() != ceph.new_key()
+    keyring = tmp_path / "k"
+    key = ceph.new_key()
+    keyring.write_text(ceph.keyring_entry("client.x", key, ("mon", "allow r")))
+    out = subprocess.run(["ceph-authtool", str(keyring), "-n", "client.x", "--print-key"], check=True,
+                         capture_output=True, text=True, timeout=30).stdout.strip()
+    assert out == key  # Ceph's own tool parses what we wrote
+
+
+def test_configure_writes_private_keyrings_and_a_conf_for_one_address(tmp_path: Path) -> None:
+    root = tmp_path / "ceph"
+    (root / "mon" / "a").mkdir(parents=True)
+    (root / "mon" / "a" / "stale").write_text("an earlier cluster's store")
+    cfg = ceph.configure(root, "10.213.7.1", 30000, pool="vms")
+    assert not (root / "mon" / "a").exists()  # a fresh cluster, even in a reused directory
+    assert (cfg.monitor, cfg.pool, cfg.conf) == ("10.213.7.1:30000", "vms", str(root / "ceph.conf"))
+    assert stat.S_IMODE(root.stat().st_mode) == 0o700
+    for name in ("keyring", "client.admin.keyring"):
+        assert stat.S_IMODE((root / name).stat().st_mode) == 0o600
+    client = Path(cfg.keyring).read_text()
+    assert client.count("[") == 1 and client.startswith("[client.admin]")
+    assert client.split("key = ")[1].split()[0] in (root / "keyring").read_text()
+    conf = Path(cfg.conf).read_text()
+    assert "mon host = [v2:10.213.7.1:30001,v1:10.213.7.1:30000]" in conf
+    assert "public addr = 10.213.7.1" in conf and "ms bind port min = 30010" in conf
+    assert f"keyring = {root}/client.admin.keyring" in conf.split("[client]")[1].split("[mon]")[0]
+    assert ceph.configure(root, "10.213.7.1", 30000).secret_uuid != cfg.secret_uuid
+
+
+def test_guest_disk_and_secret_xml() -> None:
+    cfg = Ceph(dir="/d", conf="/d/ceph.conf", keyring="/d/k", monitor="10.213.7.1:30000", pool="vms",
+               secret_uuid="6d644a12-bace-447e-9081-d473a7e1ee3a")
+    assert guests.rbd_image("vm3") == "vm3-disk0"
+    assert guests.rbd_disk(cfg, "vm3") == {"rbd": "vms/vm3-disk0", "monitors": ["10.213.7.1:30000"],
+                                           "auth_user": "admin", "secret_uuid": cfg.secret_uuid}
+    secret = ET.fromstring(cephsecret.secret_xml(cfg.secret_uuid))
+    assert (secret.get("ephemeral"), secret.get("private")) == ("no", "yes")
+    assert secret.findtext("uuid") == cfg.secret_uuid
+    usage = secret.find("usage")
+    assert usage is not None and usage.get("type") == "ceph" and usage.findtext("name") == cephsecret.USAGE
