@@ -38,7 +38,7 @@ from pvc.errors import PvcError
 from pvc.master.ratelimit import TokenBucket
 from pvc.states.listing import list_roots
 from pvc.states.tree import FileRoots, UnsafePath, tree_path
-from pvc.wire.files import CHUNK, MISSING, FileData, FileReq, Listing, ListReq, PillarData, PillarReq
+from pvc.wire.files import CHUNK, MAX_PATH, MISSING, FileData, FileReq, Listing, ListReq, PillarData, PillarReq
 from pvc.wire.record import Record
 
 log = logging.getLogger(__name__)
@@ -195,7 +195,7 @@ class FileServer:
 
     def _file(self, req: FileReq) -> FileData:
         roots = self._env(self.files, req.saltenv)
-        located = roots.locate(tree_path(req.path))
+        located = roots.locate(_checked(req.path))
         if located is None:
             return FileData(req.rid, error=MISSING)
         real, st = located
@@ -212,7 +212,7 @@ class FileServer:
         return FileData(req.rid, digest, st.st_size, req.offset, data)
 
     def _list(self, req: ListReq) -> Listing:
-        return Listing(req.rid, self._env(self.files, req.saltenv).listing(req.prefix, req.dirs))
+        return Listing(req.rid, self._env(self.files, req.saltenv).listing(_checked(req.prefix, empty=True), req.dirs))
 
     def _pillar(self, mid: str, req: PillarReq, grains: Mapping[str, Any]) -> PillarData:
         from pvc.states.pillar import render_pillar  # Jinja and YAML load only if pillar is used
@@ -225,6 +225,13 @@ class FileServer:
         except PvcError as exc:
             log.warning("minion %s: pillar: %s", mid, str(exc)[:500])
             return PillarData(req.rid, error=str(exc)[:1024])
+
+
+def _checked(path: str, empty: bool = False) -> str:
+    """``path`` if it may name something in the tree (the file roots check the rest)."""
+    if len(path) > MAX_PATH:
+        raise UnsafePath(f"path longer than {MAX_PATH} characters")
+    return path if empty else tree_path(path)
 
 
 def _error(req: Record, message: str) -> Record:

@@ -45,7 +45,7 @@ def _ask(fs: FileServer, mid: str, req):
 
 
 @pytest.mark.parametrize("path", ["../x", "a/../../x", "/etc/passwd", "salt://../../etc/shadow", "a\x00b",
-                                  "a\\..\\b", "out", "dirlink/passwd"])
+                                  "a\\..\\b", "out", "dirlink/passwd", "a/" * 513])
 def test_refused(server, path):
     answer = _ask(server, "hv1", FileReq(1, path))
     assert answer.error.startswith("refused") and not answer.data
