@@ -44,6 +44,14 @@ RULES = [
 ]
 
 
+def start_coordinator(cluster: PvcCluster, zk: str, root: str, name: str) -> subprocess.Popen[bytes]:
+    """A coordinator for ``cluster``'s master, logging to ``coordinator-<name>.log`` beside it."""
+    with open(cluster.root / f"coordinator-{name}.log", "ab") as log:
+        return subprocess.Popen([sys.executable, "-m", "pvc.runners.coordinator", "-c", str(cluster.master_dir),
+                                 "--zk", zk, "--root", root, "--id", name, "--session-timeout", "2"],
+                                stdout=log, stderr=log)
+
+
 @dataclass
 class ReactorLab:
     cluster: PvcCluster
@@ -55,10 +63,7 @@ class ReactorLab:
     coordinators: dict[str, subprocess.Popen[bytes]]
 
     def start_coordinator(self, name: str) -> None:
-        log = open(self.cluster.root / f"coordinator-{name}.log", "ab")  # noqa: SIM115 - the child keeps it
-        self.coordinators[name] = subprocess.Popen(
-            [sys.executable, "-m", "pvc.runners.coordinator", "-c", str(self.cluster.master_dir), "--zk", self.zk,
-             "--root", self.root, "--id", name, "--session-timeout", "2"], stdout=log, stderr=log)
+        self.coordinators[name] = start_coordinator(self.cluster, self.zk, self.root, name)
 
     def contenders(self) -> list[str]:
         return list(self.store.client.zk.Lock(self.store.schema.path("election")).contenders())
