@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import tempfile
 from dataclasses import dataclass
 from typing import Any
@@ -25,10 +26,11 @@ from typing import Any
 from pvc.execution.context import MasterLink
 from pvc.states.errors import StateError
 from pvc.states.pillar import PillarError
-from pvc.states.tree import MAX_FILE_BYTES, UnsafePath, tree_path
+from pvc.states.tree import MAX_FILE_BYTES, UnsafePath, tree_path, tree_prefix
 from pvc.wire.files import MISSING, FileData, FileReq, Listing, ListReq, PillarData, PillarReq
 
 MAX_RESTARTS = 3
+_SALTENV = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}")
 Paths = list[str]  # (inside RemoteTree, ``list`` is the StateTree method)
 
 
@@ -59,6 +61,8 @@ def _sha256(path: str) -> str:
 
 class RemoteTree:
     def __init__(self, link: MasterLink, saltenv: str = "base") -> None:
+        if not _SALTENV.fullmatch(saltenv):  # it names a directory of the cache
+            raise UnsafePath(f"saltenv {saltenv[:64]!r}: use letters, digits, '_', '-' or '.' (not first)")
         self.link = link
         self.saltenv = saltenv
         self.stats = FetchStats()
@@ -76,7 +80,7 @@ class RemoteTree:
         return self._read[rel]
 
     def list(self, prefix: str) -> Paths:
-        rel = tree_path(prefix)
+        rel = tree_prefix(prefix)
         if rel not in self._lists:
             self._lists[rel] = self.listing(rel)
         return self._lists[rel]

@@ -135,6 +135,13 @@ def test_pillar_is_per_minion(cluster):
     assert _apply(cluster, "m2", "state.show_top") == {"base": ["motd", "big"]}  # list matcher, not web
 
 
+@pytest.mark.parametrize("saltenv, message", [("../../tmp", "saltenv '../../tmp'"),
+                                              ("prod", "no environment 'prod'")])
+def test_bad_or_unknown_saltenv_is_a_clear_error(cluster, saltenv, message):
+    ret = cluster.client().run(["m1"], "state.apply", [], {"saltenv": saltenv}, timeout=30).returns["m1"]
+    assert not ret.ok and message in ret.error
+
+
 @pytest.fixture
 def evil(cluster):
     rogue = RogueMinion(cluster, f"evil{os.urandom(3).hex()}")
