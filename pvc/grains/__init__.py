@@ -53,6 +53,11 @@ PROBES: tuple[Probe, ...] = (
 )
 
 
+# the Salt release whose SLS dialect pvc's states implement: public formulas gate features on
+# these grains (``grains['saltversioninfo'] >= [2018, 3, 1]``)
+SALT_DIALECT = {"saltversion": "3006.0", "saltversioninfo": [3006, 0]}
+
+
 def probe_all(host: Host, probes: tuple[Probe, ...] = PROBES) -> dict[str, Any]:
     """Run every probe; one that fails is skipped (logged at debug), never raised."""
     grains: dict[str, Any] = {}
@@ -68,6 +73,6 @@ def collect(config: MinionConfig, host: Host | None = None) -> dict[str, Any]:
     """All grains of this minion: probed facts, then the config's custom grains on top."""
     start = time.perf_counter()
     grains = merge(probe_all(host or Host()), plain(config.grains))
-    grains.update(id=config.id, pvc_version=__version__)
+    grains.update(id=config.id, pvc_version=__version__, **SALT_DIALECT)
     log.debug("grains collected in %.1f ms", (time.perf_counter() - start) * 1000)
     return grains

@@ -16,8 +16,8 @@ from pvc.execution.registry import ModuleSpec
 from pvc.modules.dictmerge import update
 
 
-def merge(ctx: ExecContext, dest: dict[str, Any], src: Mapping[str, Any], merge_lists: bool = False,
-          in_place: bool = True) -> dict[str, Any]:
+def merge(ctx: ExecContext, dest: dict[Any, Any], src: Mapping[Any, Any], merge_lists: bool = False,
+          in_place: bool = True) -> dict[Any, Any]:
     """``src`` merged recursively into ``dest`` (``src`` wins); ``in_place=False`` leaves
     ``dest`` untouched and returns a new mapping.
 
@@ -32,8 +32,8 @@ def deepcopy(ctx: ExecContext, source: Any) -> Any:
     return copy.deepcopy(source)
 
 
-def update_(ctx: ExecContext, dest: dict[str, Any], defaults: Mapping[str, Any], merge_lists: bool = True,
-            in_place: bool = True) -> dict[str, Any]:
+def update_(ctx: ExecContext, dest: dict[Any, Any], defaults: Mapping[Any, Any], merge_lists: bool = True,
+            in_place: bool = True) -> dict[Any, Any]:
     """Fill what ``dest`` lacks from ``defaults`` (``dest`` wins): Salt's ``defaults.update``."""
     merged = update(copy.deepcopy(dict(defaults)), copy.deepcopy(dest), merge_lists)
     if in_place:

@@ -20,7 +20,7 @@ from typing import Any
 from pvc.errors import InvalidArgument
 
 
-def update(dest: MutableMapping[str, Any], upd: Mapping[str, Any], merge_lists: bool = False) -> MutableMapping[str, Any]:
+def update(dest: MutableMapping[Any, Any], upd: Mapping[Any, Any], merge_lists: bool = False) -> MutableMapping[Any, Any]:
     if not isinstance(dest, MutableMapping) or not isinstance(upd, Mapping):
         raise InvalidArgument(f"cannot merge {type(upd).__name__} into {type(dest).__name__}: both must be mappings")
     for key, value in upd.items():

@@ -48,7 +48,7 @@ def item(ctx: ExecContext, *keys: str) -> dict[str, Any]:
     return {k: copy.deepcopy(ctx.grains[k]) for k in keys if k in ctx.grains}
 
 
-def filter_by(ctx: ExecContext, lookup_dict: dict[str, Any], grain: str = "os_family", merge: dict[str, Any] | None = None,
+def filter_by(ctx: ExecContext, lookup_dict: dict[Any, Any], grain: str = "os_family", merge: dict[Any, Any] | None = None,
               default: str = "default", base: str | None = None) -> Any:
     """Pick the entry of ``lookup_dict`` whose key matches grain ``grain`` (keys may be globs; a
     list grain tries each item), else the ``default`` entry; then merge it onto the ``base``

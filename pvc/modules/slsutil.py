@@ -23,8 +23,8 @@ from pvc.modules.dictmerge import update
 STRATEGIES = ("smart", "recurse", "aggregate", "overwrite", "list")
 
 
-def merge(ctx: ExecContext, obj_a: dict[str, Any], obj_b: Mapping[str, Any], strategy: str = "smart",
-          renderer: str = "yaml", merge_lists: bool = False) -> dict[str, Any]:
+def merge(ctx: ExecContext, obj_a: dict[Any, Any], obj_b: Mapping[Any, Any], strategy: str = "smart",
+          renderer: str = "yaml", merge_lists: bool = False) -> dict[Any, Any]:
     """``obj_b`` merged onto a copy of ``obj_a``. ``smart``/``recurse``/``aggregate``: nested
     mappings merge key by key; ``overwrite``: top-level keys of ``obj_b`` replace; ``list``:
     like recurse with lists concatenated.
@@ -40,10 +40,10 @@ def merge(ctx: ExecContext, obj_a: dict[str, Any], obj_b: Mapping[str, Any], str
     return dict(update(out, copy.deepcopy(dict(obj_b)), merge_lists or strategy == "list"))
 
 
-def merge_all(ctx: ExecContext, lst: list[dict[str, Any]], strategy: str = "smart", renderer: str = "yaml",
-              merge_lists: bool = False) -> dict[str, Any]:
+def merge_all(ctx: ExecContext, lst: list[dict[Any, Any]], strategy: str = "smart", renderer: str = "yaml",
+              merge_lists: bool = False) -> dict[Any, Any]:
     """Every mapping of ``lst`` merged in order (later ones win)."""
-    out: dict[str, Any] = {}
+    out: dict[Any, Any] = {}
     for item in lst:
         out = merge(ctx, out, item, strategy, renderer, merge_lists)
     return out

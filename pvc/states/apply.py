@@ -15,7 +15,7 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,7 +30,7 @@ from pvc.states.order import order_chunks
 from pvc.states.registry import StateRegistry
 from pvc.states.render import RenderContext, SaltFunctions, render_sls
 from pvc.states.result import StateRun
-from pvc.states.tree import StateTree, read_text, sls_candidates
+from pvc.states.tree import StateTree, list_dirs, read_text, sls_candidates
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ class StateInputs:
         tree = self.tree
         return RenderContext(
             grains=self.grains, pillar=self.pillar, opts=self.opts,
-            salt=SaltFunctions(caller=self.caller), saltenv=self.saltenv,
+            salt=SaltFunctions(tree_functions(tree), caller=self.caller), saltenv=self.saltenv,
             sources=lambda path: read_text(tree, path),
         )
 
@@ -59,6 +59,19 @@ class StateInputs:
             run_cmd=None if self.caller is None else _shell_runner(self.caller), caller=self.caller,
             tree=self.tree, render=self.render_context(),
         )
+
+
+def tree_functions(tree: StateTree) -> dict[str, Callable[..., Any]]:
+    """``cp.list_master``/``cp.list_master_dirs`` in a template list the tree this run reads
+    (the master's file server, or the local ``file_roots`` under ``pvc call``), as Salt's do."""
+
+    def list_master(saltenv: str = "base", prefix: str = "") -> list[str]:
+        return tree.list(prefix)
+
+    def list_master_dirs(saltenv: str = "base", prefix: str = "") -> list[str]:
+        return list_dirs(tree, prefix)
+
+    return {"cp.list_master": list_master, "cp.list_master_dirs": list_master_dirs}
 
 
 def _shell_runner(caller: ExecCaller) -> CommandRunner:

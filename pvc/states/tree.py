@@ -39,7 +39,8 @@ class StateTree(Protocol):
         """The bytes of file ``path`` (relative, already checked), or None if absent."""
 
     def list(self, prefix: str) -> list[str]:
-        """Every file under directory ``prefix`` (recursively, sorted), as tree paths."""
+        """Every file under directory ``prefix`` ("" for the whole tree; recursively, sorted),
+        as tree paths."""
 
 
 def tree_path(path: str) -> str:
@@ -58,6 +59,22 @@ def tree_path(path: str) -> str:
     if not parts:
         raise UnsafePath(f"path {path!r} names no file")
     return "/".join(parts)
+
+
+def tree_prefix(prefix: str) -> str:
+    """A listing prefix: "" (or "/", ".") is the whole tree, anything else a checked tree path."""
+    return tree_path(prefix) if prefix.strip("/.") else ""
+
+
+def list_dirs(tree: StateTree, prefix: str = "") -> list[str]:
+    """The directories holding files under ``prefix`` (and their parents below it): Salt's
+    ``cp.list_master_dirs`` for templates, from the run's own tree."""
+    found: set[str] = set()
+    for path in tree.list(prefix):
+        parts = path.split("/")[:-1]
+        found.update("/".join(parts[:n]) for n in range(1, len(parts) + 1))
+    base = tree_prefix(prefix)
+    return sorted(d for d in found if not base or d == base or d.startswith(base + "/"))
 
 
 def sls_candidates(sls: str) -> list[tuple[str, bool]]:
@@ -98,10 +115,10 @@ class FileRoots:
         return data
 
     def list(self, prefix: str) -> list[str]:
-        rel = tree_path(prefix)
+        rel = tree_prefix(prefix)
         found: set[str] = set()
         for root in self.roots:
-            top = os.path.join(root, rel)
+            top = os.path.join(root, rel) if rel else root
             if not os.path.isdir(top) or os.path.commonpath([os.path.realpath(top), root]) != root:
                 continue
             for dirpath, _dirs, files in os.walk(top):

@@ -23,10 +23,11 @@ class Tree:
     """A file_roots directory a test writes SLS and templates into, and runs."""
 
     def __init__(self, root: Path, modules: Mapping[str, Any] | None = None,
-                 funcs: MinionFunctions | None = None) -> None:
+                 funcs: MinionFunctions | None = None, grains: Mapping[str, Any] | None = None) -> None:
         self.root = root
-        self.funcs = funcs or MinionFunctions(MinionConfig(id="node1", grains=GRAINS, modules=dict(modules or {})),
-                                              grains=GRAINS)
+        self.grains = {**GRAINS, **(grains or {})}
+        self.funcs = funcs or MinionFunctions(MinionConfig(id="node1", modules=dict(modules or {})),
+                                              grains=self.grains)
 
     def write(self, files: Mapping[str, str]) -> Tree:
         for rel, text in files.items():
@@ -38,7 +39,7 @@ class Tree:
     def inputs(self, pillar: Mapping[str, Any] | None = None) -> StateInputs:
         funcs = self.funcs
         caller = RegistryCaller(funcs.registry, lambda mod, test: funcs.context(mod, test=test), pillar or {})
-        return StateInputs(tree=FileRoots([self.root]), grains=GRAINS, pillar=pillar or {}, caller=caller,
+        return StateInputs(tree=FileRoots([self.root]), grains=self.grains, pillar=pillar or {}, caller=caller,
                            minion_id="node1")
 
     def run(self, *names: str, pillar: Mapping[str, Any] | None = None, test: bool = False) -> StateRun:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from pvc.grains import SALT_DIALECT
 from pvc.states.apply import show_sls
 from pvc.states.errors import CompileError, RenderError
 from tests.states.conftest import Tree
@@ -106,3 +107,34 @@ def test_import_without_context_still_sees_grains_pillar_and_salt(tree: Tree, tm
                               "    - contents: {{ m.os }} {{ m.p }} {{ m.e }}\n"})
     assert tree.run("m", pillar={"x": 1}).ok
     assert (tmp_path / "m").read_text() == "Debian 1 y\n"
+
+
+def test_constructs_of_public_formulas(tree: Tree, tmp_path: Path) -> None:
+    """What the saltstack-formulas map.jinja files do: tplroot from tpldir, computed import
+    paths, nested filter_by with integer keys (osarch 386) and defaults=, config.get with
+    default=, a saltversioninfo gate, cp.list_master_dirs over the run's own tree."""
+    tree.write({
+        "tz/defaults.yaml": "tz:\n  name: Etc/UTC\n  pkg: tzdata\n",
+        "tz/osarchmap.yaml": "386:\n  arch: x86\namd64:\n  arch: x64\n",
+        "tz/files/default/zone.conf": "x\n",
+        "tz/map.jinja": (
+            "{%- set tplroot = tpldir.split('/')[0] %}\n"
+            "{%- import_yaml tplroot ~ '/defaults.yaml' as default_settings %}\n"
+            "{%- import_yaml tplroot ~ '/osarchmap.yaml' as osarchmap %}\n"
+            "{%- set _config = salt['config.get'](tplroot, default={}) %}\n"
+            "{%- set tz = salt['grains.filter_by'](default_settings, default=tplroot,\n"
+            "      merge=salt['grains.filter_by'](osarchmap, grain='osarch',\n"
+            "        merge=salt['grains.filter_by'](_config, default='lookup'))) %}\n"),
+        "tz/init.sls": (
+            "{%- set tplroot = tpldir.split('/')[0] %}\n"
+            "{%- from tplroot ~ '/map.jinja' import tz with context %}\n"
+            f"{tmp_path}/tz:\n  file.managed:\n    - contents: >-\n"
+            "        {{ tz.name }} {{ tz.arch }} {{ tz.pkg }}\n"
+            "        {{ grains['saltversioninfo'] >= [2018, 3, 1] }}\n"
+            "        {{ salt['cp.list_master_dirs'](prefix=tplroot) | join(',') }}\n"
+            "        {{ salt['cp.list_master']() | length }}\n"),
+    })
+    run = Tree(tree.root, grains={"osarch": "386", **SALT_DIALECT}).run("tz", pillar={"tz": {"lookup": {
+        "pkg": "tzdata-legacy"}}})
+    assert run.ok, [r.result.comment for r in run.results]
+    assert (tmp_path / "tz").read_text() == "Etc/UTC x86 tzdata-legacy True tz,tz/files,tz/files/default 5\n"
