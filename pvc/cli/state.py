@@ -19,17 +19,27 @@ from pvc.errors import InvalidArgument
 STATE_TIMEOUT = 300.0
 
 
-def _pillar(text: str | None) -> dict[str, Any] | None:
-    if text is None:
-        return None
+def _run_kwargs(test: bool, pillar: str | None) -> dict[str, Any]:
+    """``test`` and ``--pillar`` (a JSON object merged over the minions' pillar) as job kwargs."""
+    kwargs: dict[str, Any] = {"test": test}
+    if pillar is None:
+        return kwargs
     try:
-        value = json.loads(text)
+        value = json.loads(pillar)
     except ValueError as exc:
         raise InvalidArgument(f"--pillar must be a JSON object, e.g. '{{\"ntp\": {{\"server\": \"a\"}}}}': {exc}") \
             from None
     if not isinstance(value, dict):
         raise InvalidArgument("--pillar must be a JSON object (a mapping), not a list or a scalar")
-    return value
+    kwargs["pillar"] = value
+    return kwargs
+
+
+def _applying(fn: Any) -> Any:
+    """``--test`` and ``--pillar``, for the commands that apply states."""
+    fn = click.option("--pillar", "pillar", metavar="JSON", help="A JSON object merged over the minions' pillar.")(fn)
+    return click.option("--test", is_flag=True,
+                        help="Plan only: nothing changes; states that would change say None.")(fn)
 
 
 def _common(fn: Any) -> Any:
@@ -83,8 +93,7 @@ def state() -> None:
 
 @state.command("apply")
 @_common
-@click.option("--test", is_flag=True, help="Plan only: nothing changes; states that would change say None.")
-@click.option("--pillar", "pillar", metavar="JSON", help="A JSON object merged over the minions' pillar.")
+@_applying
 @click.argument("args", nargs=-1, required=True, metavar="[SLS,...] TARGET")
 @click.pass_context
 def apply(ctx: click.Context, args: tuple[str, ...], test: bool, pillar: str | None, timeout: float, out: str,
@@ -98,29 +107,21 @@ def apply(ctx: click.Context, args: tuple[str, ...], test: bool, pillar: str | N
     if len(args) > 2:
         raise InvalidArgument("pvc state apply takes [SLS,...] TARGET (quote a target with spaces)")
     mods, target = (args[0], args[1]) if len(args) == 2 else (None, args[0])
-    kwargs: dict[str, Any] = {"test": test}
+    kwargs = _run_kwargs(test, pillar)
     if mods:
         kwargs["mods"] = mods
-    extra = _pillar(pillar)
-    if extra is not None:
-        kwargs["pillar"] = extra
     _run(ctx, target, "state.apply", kwargs, timeout, out)
 
 
 @state.command("highstate")
 @_common
-@click.option("--test", is_flag=True, help="Plan only: nothing changes.")
-@click.option("--pillar", "pillar", metavar="JSON", help="A JSON object merged over the minions' pillar.")
+@_applying
 @click.argument("target")
 @click.pass_context
 def highstate(ctx: click.Context, target: str, test: bool, pillar: str | None, timeout: float, out: str,
               **_: Any) -> None:
     """Apply every SLS that top.sls gives each minion matched by TARGET."""
-    kwargs: dict[str, Any] = {"test": test}
-    extra = _pillar(pillar)
-    if extra is not None:
-        kwargs["pillar"] = extra
-    _run(ctx, target, "state.highstate", kwargs, timeout, out)
+    _run(ctx, target, "state.highstate", _run_kwargs(test, pillar), timeout, out)
 
 
 @state.command("show_sls")
