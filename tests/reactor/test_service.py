@@ -35,6 +35,8 @@ RULES = [
         {"notify": {"message": "go from {{ parts[2] }}"}}]},
     {"name": "chain", "tag": "pvc/job/*/ret/m2", "max_depth": 3, "actions": [
         {"job": {"tgt": "m2", "tgt_type": "list", "fun": "test.echo", "args": ["chained"]}}]},
+    {"name": "apply", "tag": "pvc/test/*/state", "actions": [
+        {"state": {"tgt": "{{ parts[2] }}", "tgt_type": "list", "sls": "marker"}}]},
     {"name": "burst", "tag": "pvc/test/*/burst", "max_per_minute": 2, "actions": [{"notify": {"message": "b"}}]},
     {"name": "doc", "tag": "pvc/test/*/runner", "actions": [{"runner": {"name": "sys.doc", "args": ["{{ data.of }}"]}}]},
     {"name": "scratch-fault", "tag": "pvc/beacon/*/scratch", "actions": [
@@ -88,7 +90,11 @@ def lab(tmp_path_factory: pytest.TempPathFactory, zk_hosts: str) -> Iterator[Rea
 
     base = tmp_path_factory.mktemp("reactor")
     root = f"/reactor-{base.name}"
-    with small_tmpfs(base / "disk") as disk, PvcCluster(base / "cluster", master_options={"reactor": RULES}) as c, \
+    srv = base / "srv"
+    srv.mkdir()
+    (srv / "marker.sls").write_text(f"{base}/marker-{{{{ grains['id'] }}}}:\n  file.managed:\n    - contents: reacted\n")
+    options = {"reactor": RULES, "file_roots": {"base": [str(srv)]}}
+    with small_tmpfs(base / "disk") as disk, PvcCluster(base / "cluster", master_options=options) as c, \
             connect(zk_hosts, session_timeout=2.0, timeout=30.0) as zk:
         init_cluster(zk, root)
         c.start_master()
@@ -178,6 +184,19 @@ def test_a_hostile_target_from_an_event_is_a_list_of_ids_not_a_glob(lab: Reactor
     assert reports(lab, "go", "job", trigger) == []
     (failed,) = reports(lab, "go", "failed", trigger)
     assert failed["of"] == "job" and "minion id '*' is not allowed" in failed["error"]
+
+
+def test_a_state_action_applies_the_sls_on_the_target(lab: ReactorLab) -> None:
+    trigger = "pvc/test/m2/state"
+    lab.cluster.client().fire_event(trigger, {})
+    lab.bus.wait(lambda _: reports(lab, "apply", "state", trigger), 15, "the state report")
+    (state,) = reports(lab, "apply", "state", trigger)
+    assert state["fun"] == "state.apply" and state["args"] == ["marker"] and state["minions"] == ["m2"]
+    ret = f"pvc/job/{state['jid']}/ret/m2"
+    lab.bus.wait(lambda _: lab.bus.tagged(ret), 60, "the state run's return")
+    assert lab.bus.tagged(ret)[0]["ok"], lab.bus.tagged(ret)
+    marker = lab.cluster.root.parent / "marker-m2"
+    assert marker.read_text().strip() == "reacted"
 
 
 def test_loop_protection_ends_a_self_triggering_chain(lab: ReactorLab) -> None:
