@@ -142,13 +142,14 @@ def _print(stream: ReturnStream, out: str, progress: Progress, listed: list[str]
 
 
 def _print_returns(result: JobResult, out: str) -> None:
-    from pvc.cli.output import dump, human_return
+    from pvc.cli.output import dump
 
     if out != "human":
         click.echo(dump(result.salt_shape(), out))
         return
-    for mid in sorted(result.returns):
-        click.echo(human_return(mid, result.returns[mid]))
+    from pvc.cli.highstate import print_state_returns
+
+    print_state_returns(result.returns)  # state runs as Salt's highstate output, the rest nested
 
 
 def _interrupted(result: JobResult, batch: bool) -> None:

@@ -230,7 +230,8 @@ class Master:
             except OSError:
                 pass
         self.stats.update(enrol_refused=self.auth.refused + self.enrol_port.refused, handshakes_refused=self.zap.refused,
-                          returns_refused=self.returns.refused, events_refused=self.inbox.refused_events)
+                          returns_refused=self.returns.refused, events_refused=self.inbox.refused_events,
+                          files_refused=self.fileserver.stats["refused"], files_busy=self.fileserver.stats["busy"])
         refused = ", ".join(f"{name} {n}" for name, n in sorted(self.stats.items()) if n)
         log.info("master stopped%s", f" (dropped or refused: {refused})" if refused else "")
 

@@ -214,6 +214,11 @@ def test_cli_apply_prints_salt_highstate_output(cluster):
         assert text in proc.stdout, (text, proc.stdout)
 
 
+def test_pvc_run_prints_state_runs_as_highstate_output(cluster):
+    proc = cluster.pvc("run", "m1", "state.apply", "motd")
+    assert proc.returncode == 0 and "Summary for m1" in proc.stdout and "ID: m1-motd" in proc.stdout
+
+
 def test_cli_failed_state_exits_1_with_requisite_comment(cluster):
     proc = _cli(cluster, "apply", "broken", "m1")
     assert proc.returncode == 1
