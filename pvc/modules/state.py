@@ -16,11 +16,14 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pvc.errors import InvalidArgument
 from pvc.execution.context import ExecContext
 from pvc.execution.registry import ModuleSpec
+
+if TYPE_CHECKING:
+    from pvc.states.tree import StateTree
 
 TOP = "top.sls"
 
@@ -38,7 +41,7 @@ class StateConfig:
 class _Run:
     """Where one run reads from, and the pillar it sees."""
 
-    tree: Any  # pvc.states.tree.StateTree
+    tree: StateTree
     pillar: dict[str, Any]
     saltenv: str
 
@@ -54,7 +57,7 @@ def _remote(ctx: ExecContext) -> bool:
     return ctx.master is not None and cfg.file_client == "remote"
 
 
-def open_tree(ctx: ExecContext, saltenv: str = "base") -> Any:
+def open_tree(ctx: ExecContext, saltenv: str = "base") -> StateTree:
     """The state tree of environment ``saltenv``: the master's (cached by hash) or, under
     ``pvc call`` and ``file_client: local``, this host's ``file_roots``. ``ctx`` is a context of
     this module (other modules get one with ``ctx.context_for("state", test)``)."""
