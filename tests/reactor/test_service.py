@@ -187,15 +187,15 @@ def test_a_hostile_target_from_an_event_is_a_list_of_ids_not_a_glob(lab: Reactor
 
 
 def test_a_state_action_applies_the_sls_on_the_target(lab: ReactorLab) -> None:
-    trigger = "pvc/test/m2/state"
+    trigger = "pvc/test/m1/state"  # m1: jobs on m2 set off the chain rule
     lab.cluster.client().fire_event(trigger, {})
     lab.bus.wait(lambda _: reports(lab, "apply", "state", trigger), 15, "the state report")
     (state,) = reports(lab, "apply", "state", trigger)
-    assert state["fun"] == "state.apply" and state["args"] == ["marker"] and state["minions"] == ["m2"]
-    ret = f"pvc/job/{state['jid']}/ret/m2"
+    assert state["fun"] == "state.apply" and state["args"] == ["marker"] and state["minions"] == ["m1"]
+    ret = f"pvc/job/{state['jid']}/ret/m1"
     lab.bus.wait(lambda _: lab.bus.tagged(ret), 60, "the state run's return")
     assert lab.bus.tagged(ret)[0]["ok"], lab.bus.tagged(ret)
-    marker = lab.cluster.root.parent / "marker-m2"
+    marker = lab.cluster.root.parent / "marker-m1"
     assert marker.read_text().strip() == "reacted"
 
 
