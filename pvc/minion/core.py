@@ -108,6 +108,8 @@ class SocketLoop(Protocol):
 
     def unregister(self, sock: zmq.Socket) -> None: ...
 
+    def touched(self, core: MinionCore) -> None: ...
+
 
 class Unacked:
     """A spooled return (or lost-job report), when it was first sent and when to send it next."""
@@ -282,6 +284,7 @@ class MinionCore:
 
     def _send_up(self, rec: Record) -> None:
         if self.channel is not None and self.chan is not None:
+            self.loop.touched(self)  # a send may take the read signal of a message that just came
             try:
                 self.chan.send(self.channel.seal_up(rec), zmq.NOBLOCK)
             except zmq.Again:

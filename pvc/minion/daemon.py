@@ -23,6 +23,7 @@ from pvc.keys import load_or_create_identity
 from pvc.minion.core import MinionCore
 from pvc.minion.functions import MinionFunctions
 from pvc.minion.runner import JobRunner
+from pvc.minion.socketloop import SocketLoop
 
 if TYPE_CHECKING:
     from pvc.minion.beacons.loop import BeaconLoop
@@ -38,9 +39,8 @@ class MinionProcess:
         self.runner = JobRunner(cfg.workers, max_workers=cfg.max_workers, queue_size=cfg.job_queue_size,
                                 cluster_workers=cfg.cluster_workers, cluster_max_workers=cfg.cluster_max_workers,
                                 job_timeout=cfg.job_timeout or None, kill_grace=cfg.kill_grace)
-        self.poller = zmq.Poller()
-        self.poller.register(self.runner.fd, zmq.POLLIN)
-        self.owners: dict[zmq.Socket, MinionCore] = {}
+        self.sockets = SocketLoop()  # O(ready) per turn: a swarm process holds ~10,000 sockets
+        self.sockets.add_fd(self.runner.fd, self.runner.run_pending)
         self.cores: list[MinionCore] = []
         self.functions: list[MinionFunctions] = []
         self._stop = False
@@ -63,7 +63,7 @@ class MinionProcess:
                 self.functions.append(funcs)
             identity = load_or_create_identity(c.pki_dir, "minion")
             # one protocol core per master: each answers the jobs its master published
-            cores = [MinionCore(_for_master(c, address), identity, funcs, self.runner, self.zctx, self)
+            cores = [MinionCore(_for_master(c, address), identity, funcs, self.runner, self.zctx, self.sockets)
                      for address in masters]
             funcs.events = _fan_out(cores)  # every master's bus hears this node's events
             for core in cores:
@@ -83,14 +83,6 @@ class MinionProcess:
 
             self.presence = Presence.start(cfg, base)
 
-    def register(self, sock: zmq.Socket, core: MinionCore) -> None:
-        self.owners[sock] = core
-        self.poller.register(sock, zmq.POLLIN)
-
-    def unregister(self, sock: zmq.Socket) -> None:
-        self.owners.pop(sock, None)
-        self.poller.unregister(sock)
-
     def stop(self) -> None:
         self._stop = True
 
@@ -107,11 +99,7 @@ class MinionProcess:
                     for core in self.cores:
                         core.tick(now)
                     next_tick = now + TICK
-                for sock, _ in self.poller.poll(max(1, int((next_tick - time.monotonic()) * 1000))):
-                    if sock == self.runner.fd:
-                        self.runner.run_pending()
-                    elif sock in self.owners:  # a socket closed earlier in this turn is gone
-                        self.owners[sock].on_readable(sock)
+                self.sockets.poll(max(1, int((next_tick - time.monotonic()) * 1000)))
         finally:
             self.close()
 
@@ -123,6 +111,7 @@ class MinionProcess:
         for core in self.cores:
             core.close()
         self.runner.close()
+        self.sockets.close()
         for funcs in self.functions:
             funcs.close()
         log.info("minion stopped")

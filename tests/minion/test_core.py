@@ -97,6 +97,9 @@ class Loop:
     def unregister(self, sock: zmq.Socket) -> None:
         self.socks.remove(sock)
 
+    def touched(self, core: MinionCore) -> None:
+        pass
+
 
 class Runner:
     """Runs jobs at once, on the caller's thread."""
