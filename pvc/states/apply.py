@@ -32,6 +32,10 @@ from pvc.states.render import RenderContext, SaltFunctions, render_sls
 from pvc.states.result import StateRun
 from pvc.states.tree import StateTree, list_dirs, read_text, sls_candidates
 
+# what formulas read from ``opts`` (libsaltcli.jinja: which Salt command renders them); a
+# caller may say "salt-call" for a masterless run
+OPTS_DEFAULTS = {"__cli": "salt-minion"}
+
 
 @dataclass(frozen=True)
 class StateInputs:
@@ -48,7 +52,7 @@ class StateInputs:
     def render_context(self) -> RenderContext:
         tree = self.tree
         return RenderContext(
-            grains=self.grains, pillar=self.pillar, opts=self.opts,
+            grains=self.grains, pillar=self.pillar, opts={**OPTS_DEFAULTS, **self.opts},
             salt=SaltFunctions(tree_functions(tree), caller=self.caller), saltenv=self.saltenv,
             sources=lambda path: read_text(tree, path),
         )

@@ -14,6 +14,8 @@ from typing import Any
 
 import yaml
 
+from pvc.states.yamlsafe import load_sls_yaml
+
 
 def _dump_scalar(value: Any, **kwargs: Any) -> str:
     text = yaml.safe_dump(value, default_flow_style=True, width=float("inf"), **kwargs)  # type: ignore[call-overload]
@@ -49,8 +51,9 @@ def yaml_dquote(value: Any) -> str:
 
 
 def load_yaml(value: Any) -> Any:
-    """Parse YAML safely; also what ``{% import_yaml %}`` binds (``str()`` of the rendered module)."""
-    return yaml.safe_load(str(value))
+    """Parse YAML safely, as SLS files are; also what ``{% import_yaml %}`` binds (``str()`` of
+    the rendered module)."""
+    return load_sls_yaml(str(value))
 
 
 def load_json(value: Any) -> Any:

@@ -7,8 +7,9 @@ The template sees what a Salt SLS sees: ``grains``, ``pillar``, ``opts``, ``salt
 ``import_yaml``/``load_yaml``... tags (:mod:`pvc.states.jinja_tags`). ``import``/``from`` names
 starting with ``./`` or ``../`` are relative to the importing file. The environment is
 :class:`jinja2.sandbox.SandboxedEnvironment`: ``''.__class__.__mro__`` and other internals are
-refused, so an SLS can only reach what the context hands it. YAML is ``yaml.safe_load`` (YAML 1.1:
-``on``/``yes`` are booleans, as in Salt).
+refused, so an SLS can only reach what the context hands it. YAML is a safe loader with Salt's
+rules (:mod:`pvc.states.yamlsafe`: YAML 1.1 booleans ``on``/``yes``, ``0644`` is decimal, a
+repeated ID is an error).
 
 Example::
 
@@ -34,6 +35,7 @@ from pvc.states.caller import ExecCaller
 from pvc.states.errors import RenderError, StateError
 from pvc.states.filters import FILTERS
 from pvc.states.jinja_tags import SerializerTags
+from pvc.states.yamlsafe import load_sls_yaml
 
 # another template's source by its path ("map.jinja", "ntp/defaults.yaml"), or None if absent
 SourceLoader = Callable[[str], str | None]
@@ -164,12 +166,13 @@ def render_jinja(text: str, *, sls: str, ctx: RenderContext, tplfile: str | None
     paths = sls_paths(sls, tplfile)
     name = paths["tplfile"]
     env = _environment(name, text, ctx.sources)
-    shared = {"grains": ctx.grains, "pillar": ctx.pillar, "opts": ctx.opts, "salt": ctx.salt, "saltenv": ctx.saltenv}
-    # as in Salt, a map.jinja imported without "with context" still sees grains, pillar and salt
-    env.globals.update(shared)
-    variables = {**paths, **shared, **(extra or {})}
+    variables = {**paths, "grains": ctx.grains, "pillar": ctx.pillar, "opts": ctx.opts, "salt": ctx.salt,
+                 "saltenv": ctx.saltenv, **(extra or {})}
+    # as in Salt, a template imported without "with context" (a formula's libtofs.jinja macros)
+    # still sees grains, pillar, salt and the paths of the template being rendered
+    env.globals.update(variables)
     try:
-        return env.get_template(name).render(variables)
+        return env.get_template(name).render()
     except jinja2.TemplateSyntaxError as exc:
         raise RenderError(sls, f"Jinja syntax error: {exc.message}", exc.lineno) from None
     except Exception as exc:  # noqa: BLE001 - any error inside the template (SecurityError, KeyError...)
@@ -177,23 +180,16 @@ def render_jinja(text: str, *, sls: str, ctx: RenderContext, tplfile: str | None
         raise RenderError(sls, f"Jinja error: {type(exc).__name__}: {exc}", line) from None
 
 
-# libyaml's safe loader when PyYAML has it: the same safe constructors, ~10x faster (parsing was
-# three quarters of a 500-state highstate); the pure-Python one otherwise
-SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
 def load_yaml(text: str, *, sls: str) -> Any:
-    """``yaml.safe_load`` with errors turned into a :class:`RenderError` naming the line."""
-    loader = SAFE_LOADER(text)  # what yaml.safe_load does, with the C loader when there is one
+    """Salt's safe YAML (:mod:`pvc.states.yamlsafe`) with errors turned into a
+    :class:`RenderError` naming the line."""
     try:
-        return loader.get_single_data()
+        return load_sls_yaml(text)
     except yaml.MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark is not None else None
         raise RenderError(sls, f"YAML error: {exc.problem or exc}", line) from None
     except yaml.YAMLError as exc:
         raise RenderError(sls, f"YAML error: {exc}") from None
-    finally:
-        loader.dispose()
 
 
 def render_sls(text: str, *, sls: str, ctx: RenderContext, tplfile: str | None = None) -> dict[str, Any]:
