@@ -171,3 +171,27 @@ def test_contents_from_pillar_and_grains(tree: Tree, tmp_path: Path) -> None:
     assert (tmp_path / "key").read_text() == "-----BEGIN KEY-----\nabc\n-----END KEY-----\n"
     assert (tmp_path / "id").read_text() == "node1\n"
     assert run[f"{tmp_path}/none"].result is False and "'ssh:missing' was not found" in run[f"{tmp_path}/none"].comment
+
+
+def test_plans_what_an_earlier_state_makes_possible(tree: Tree, tmp_path: Path) -> None:
+    """In test mode a missing parent directory or owner may come from an earlier state (Salt
+    plans them too); for real the order makes them exist; ``mode: keep`` leaves the mode."""
+    group = grp.getgrgid(os.getgid()).gr_name
+    tree.write({"later.sls": f"""
+{tmp_path}/new:
+  file.directory: []
+{tmp_path}/new/conf:
+  file.managed:
+    - contents: x
+    - mode: keep
+    - group: {group}
+{tmp_path}/new/link:
+  file.symlink:
+    - target: {tmp_path}/new/conf
+""", "owner.sls": f"{tmp_path}/o:\n  file.managed:\n    - contents: x\n    - user: no-such-user-pvc\n"})
+    converge(tree, "later")
+    planned = tree.run("owner", test=True)
+    assert planned.results[0].result.result is None and planned.results[0].result.changes["user"] == "no-such-user-pvc"
+    real = tree.run("owner")
+    assert real.results[0].result.result is False and "User no-such-user-pvc is not available" in \
+        real.results[0].result.comment

@@ -117,7 +117,7 @@ def managed(ctx: StateContext, name: str, contents: Any = None, source: Any = No
     if os.path.isdir(name):
         return StateResult(False, {}, f"Specified target {name} is a directory")
     parent = os.path.dirname(name)
-    if not os.path.isdir(parent) and not makedirs:
+    if not os.path.isdir(parent) and not makedirs and not ctx.test:  # in a plan, an earlier state may make it
         return StateResult(False, {}, f"Parent directory not present: {parent}")
     if contents is None:
         contents = _pillar_contents(ctx, contents_pillar, contents_grains)
@@ -133,7 +133,7 @@ def managed(ctx: StateContext, name: str, contents: Any = None, source: Any = No
         changes["diff"] = diff(current or "", want)
     if want_mode is not None and (not exists or mode_of(name) != want_mode):
         changes["mode"] = want_mode
-    changes.update(ownership_changes(name if exists else None, user, group))
+    changes.update(ownership_changes(name if exists else None, user, group, ctx.test))
     data = ((want if (want is not None and replace) or not exists else current) or "").encode(
         "utf-8", errors="surrogateescape")
     if "diff" in changes and check_cmd and not ctx.test:
@@ -169,13 +169,13 @@ def directory(ctx: StateContext, name: str, mode: Any = None, dir_mode: Any = No
     if os.path.lexists(name) and not os.path.isdir(name):
         return StateResult(False, {}, f"Specified location {name} exists and is a file")
     parent = os.path.dirname(name.rstrip("/")) or "/"
-    if not os.path.isdir(parent) and not makedirs:
+    if not os.path.isdir(parent) and not makedirs and not ctx.test:
         return StateResult(False, {}, f"No directory to create {name} in")
     exists = os.path.isdir(name)
     changes: dict[str, Any] = {} if exists else {name: "New Dir"}
     if want_mode is not None and (not exists or mode_of(name) != want_mode):
         changes["mode"] = want_mode
-    changes.update(ownership_changes(name if exists else None, user, group))
+    changes.update(ownership_changes(name if exists else None, user, group, ctx.test))
 
     def apply() -> None:
         os.makedirs(name, exist_ok=True)

@@ -178,11 +178,11 @@ def symlink(ctx: StateContext, name: str, target: str, force: bool = False, make
     if bad:
         return bad
     parent = os.path.dirname(name)
-    if not os.path.isdir(parent) and not makedirs:
+    if not os.path.isdir(parent) and not makedirs and not ctx.test:
         return StateResult(False, {}, f"Directory {parent} for symlink is not present")
     is_link = os.path.islink(name)
     if is_link and os.readlink(name) == target:
-        changes = ownership_changes(name, user, group)
+        changes = ownership_changes(name, user, group, ctx.test)
         return ctx.plan(changes, lambda: chown(name, user, group), comment=f"Symlink {name} ownership set",
                         unchanged=f"Symlink {name} is present and owned by {user or 'its owner'}")
     if os.path.lexists(name) and not is_link and not force:

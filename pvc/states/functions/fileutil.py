@@ -26,8 +26,9 @@ from pvc.states.tree import read_text
 
 
 def normalize_mode(mode: Any) -> str | None:
-    """Salt's mode forms -> '0644': 644, '644', '0644', '0o644'. None stays None."""
-    if mode is None:
+    """Salt's mode forms -> '0644': 644, '644', '0644', '0o644'. None, and Salt's ``keep`` (the
+    source's own mode), leave the mode as it is."""
+    if mode is None or str(mode).strip().lower() == "keep":
         return None
     text = str(mode).strip().lower().replace("0o", "")
     if not text or any(ch not in "01234567" for ch in text) or len(text.lstrip("0")) > 4:
@@ -90,9 +91,15 @@ def _ids(user: Any, group: Any) -> tuple[int, int]:
     return uid, gid
 
 
-def ownership_changes(path: str | None, user: Any, group: Any) -> dict[str, Any]:
-    """What chown would change on ``path`` (None: the file does not exist yet)."""
-    uid, gid = _ids(user, group)
+def ownership_changes(path: str | None, user: Any, group: Any, test: bool = False) -> dict[str, Any]:
+    """What chown would change on ``path`` (None: the file does not exist yet). In test mode an
+    owner that does not exist yet (an earlier ``user.present`` creates it) is a planned change."""
+    try:
+        uid, gid = _ids(user, group)
+    except StateError:
+        if not test:
+            raise
+        return {k: str(v) for k, v in (("user", user), ("group", group)) if v is not None}
     st = os.lstat(path) if path is not None and os.path.lexists(path) else None
     changes: dict[str, Any] = {}
     if uid != -1 and (st is None or st.st_uid != uid):

@@ -98,8 +98,11 @@ def present(ctx: StateContext, name: str, user: str, enc: str = "ssh-rsa", comme
 
 def absent(ctx: StateContext, name: str, user: str, enc: str = "ssh-rsa", comment: str = "",
            options: list[str] | None = None, config: str = ".ssh/authorized_keys") -> StateResult:
-    """Ensure the key is not authorized for ``user``."""
-    blob, _ = _parse(name, enc, comment, options)
+    """Ensure the key is not authorized for ``user`` (a malformed key is, by definition, absent)."""
+    try:
+        blob, _ = _parse(name, enc, comment, options)
+    except StateError:
+        return StateResult(True, {}, f"Key {name[:20]}... is not a valid key: nothing to remove")
     path, _info = _key_file(ctx, user, config)
     if not os.path.isfile(path):
         return StateResult(True, {}, f"Key not present for {user}")
