@@ -178,6 +178,7 @@ def markdown(result: dict[str, Any]) -> str:
 
 
 def plot(result: dict[str, Any], path: Path) -> None:
+    """Warm medians as bars on a linear scale (the machine's load in the title)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -192,9 +193,10 @@ def plot(result: dict[str, Any], path: Path) -> None:
     fig, ax = plt.subplots(figsize=(8, 3.5))
     bars = ax.barh(labels, values, color=["#2a7", "#5b9", "#8cb", "#c44"][: len(values)])
     ax.bar_label(bars, labels=[f"{v:.0f} ms" for v in values], padding=3)
-    ax.set_xscale("log")
-    ax.set_xlabel("warm highstate, median wall time (ms, log scale)")
-    ax.set_title(f"Highstate of {result['options']['states']} states, one minion")
+    ax.set_xlim(0, max(values, default=1) * 1.2)
+    ax.set_xlabel("warm highstate, median wall time (ms)")
+    load = result.get("host", {}).get("loadavg_start", [0])[0]
+    ax.set_title(f"Highstate of {result['options']['states']} states, one minion (load average {load:.1f})")
     ax.invert_yaxis()
     fig.tight_layout()
     fig.savefig(path, dpi=110)
