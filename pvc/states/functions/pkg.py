@@ -140,8 +140,8 @@ def managed(ctx: StateContext, name: str, file: str | None = None, refresh: bool
     line = " ".join(name.split())
 
     def change(text: str) -> str:
-        lines = [item for item in text.splitlines() if " ".join(item.split()) != line]
-        return "".join(f"{item}\n" for item in [*lines, line]) if len(lines) == len(text.splitlines()) else text
+        present = any(" ".join(item.split()) == line for item in text.splitlines())
+        return text if present else "".join(f"{item}\n" for item in [*text.splitlines(), line])
 
     result = edit(ctx, path, change, create=True)
     if result.result is True and result.changes and (refresh if refresh_db is None else refresh_db):
