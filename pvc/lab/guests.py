@@ -32,6 +32,7 @@ from pvc.lab.state import Ceph, Vm
 MEMORY_MIB = 128
 DISK_SIZE = "16M"
 JOB_TIMEOUT = 60.0
+Call = tuple[Vm, str, list[Any], dict[str, Any]]  # one job: the VM (its node is the target), function, args, kwargs
 
 
 def rbd_image(vm: str) -> str:
@@ -60,20 +61,23 @@ def placement(nodes: Sequence[str], count: int) -> list[Vm]:
 
 def create(client: Client, nodes: Sequence[str], count: int, ceph: Ceph | None = None) -> list[Vm]:
     """Define and start ``count`` guests spread over ``nodes`` (with ``ceph``: each on a new RBD
-    image); raises naming the first failure."""
+    image, made in the same round as the definitions: only the start needs it); raises naming
+    the first failure."""
     vms = placement(nodes, count)
+    calls: list[Call] = [(vm, "virt.define", [], spec(vm.name, ceph)) for vm in vms]
     if ceph:
-        _all(client, "ceph.volume_create", [(vm, [ceph.pool, rbd_image(vm.name), DISK_SIZE], {}) for vm in vms])
-    _all(client, "virt.define", [(vm, [], spec(vm.name, ceph)) for vm in vms])
-    _all(client, "virt.start", [(vm, [vm.name], {}) for vm in vms])
+        calls += [(vm, "ceph.volume_create", [ceph.pool, rbd_image(vm.name), DISK_SIZE], {}) for vm in vms]
+    _all(client, calls)
+    _all(client, [(vm, "virt.start", [vm.name], {}) for vm in vms])
     return vms
 
 
-def _all(client: Client, fun: str, calls: list[tuple[Vm, list[Any], dict[str, Any]]]) -> None:
+def _all(client: Client, calls: list[Call]) -> None:
     """Publish one job per call without waiting in between, then check every return."""
-    jids = {client.run_async([vm.node], fun, args, kwargs, timeout=JOB_TIMEOUT): vm for vm, args, kwargs in calls}
+    jids = {client.run_async([vm.node], fun, args, kwargs, timeout=JOB_TIMEOUT): (vm, fun)
+            for vm, fun, args, kwargs in calls}
     results = client.collect(list(jids), timeout=JOB_TIMEOUT + 5)
-    for jid, vm in jids.items():
+    for jid, (vm, fun) in jids.items():
         result = results[jid]
         ret = result.returns.get(vm.node)
         if ret is None:
