@@ -255,6 +255,21 @@ def test_cli_bad_input_is_one_line(cluster):
     assert proc.returncode == 1 and "nosuchsls" in proc.stdout and "Traceback" not in proc.stdout + proc.stderr
 
 
+def test_a_flood_of_big_file_requests_leaves_jobs_fast(cluster, evil):
+    big = cluster.salt / "huge.bin"
+    with big.open("wb") as fh:
+        for _ in range(32):
+            fh.write(os.urandom(1024 * 1024))
+    for n in range(200):  # 200 chunk requests at once: 32 wait, the rest are told "busy"
+        evil.send_up(FileReq(1000 + n, "huge.bin", offset=(n % 128) * CHUNK))
+    start = time.monotonic()
+    _alive(cluster)
+    assert time.monotonic() - start < 3.0
+    answers = [r for r in evil.drain_down(5.0) if isinstance(r, FileData)]
+    busy = [r for r in answers if r.error.startswith("file server busy")]
+    assert busy and len(answers) == 200 and all(len(r.data) == CHUNK for r in answers if not r.error)
+
+
 def _alive(c: PvcCluster) -> None:
     assert c.procs["master"].poll() is None, "the master died"
     assert c.client().cmd(["m1", "m2"], "test.ping", timeout=5) == {"m1": True, "m2": True}
