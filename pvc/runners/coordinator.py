@@ -6,8 +6,9 @@ loop never touches ZooKeeper). Several masters -> several coordinators -> one pr
 primary dies, the next one wins within about one ZooKeeper session timeout and resumes what was
 left open (flush/ready requests are in ZooKeeper step by step).
 
-The services, in the one explicit list :data:`SERVICES`: the flush/ready request queue and the VM
-state sync from the event bus. Each is a class with ``name`` and ``run(stop)``; on losing the
+The services, in the one explicit list :data:`SERVICES`: the flush/ready request queue, the VM
+state sync from the event bus, the fence monitor (dead nodes fenced, their VMs started
+elsewhere), the VM restarter (a crashed VM started again) and the reactor. Each is a class with ``name`` and ``run(stop)``; on losing the
 primary seat ``stop`` is set and they return.
 
 Example::
@@ -28,12 +29,14 @@ import threading
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from pvc.config import MasterConfig, load_master
+from pvc.config import FenceSection, MasterConfig, load_master
 from pvc.errors import ConfigError
 from pvc.runners.context import DEFAULT_MIGRATE_URI, RunnerContext
+from pvc.runners.fencemonitor import FenceMonitor
 from pvc.runners.jobs import NodeJobs
 from pvc.runners.queue import RequestQueue
 from pvc.runners.statesync import VMStateSync
+from pvc.runners.vmrestart import VMRestarter
 
 log = logging.getLogger("pvc.runners.coordinator")
 SHARED_CACHE_CHECK = 30.0  # seconds between checks that several masters share one job cache
@@ -45,9 +48,21 @@ class Service(Protocol):
     def run(self, stop: threading.Event) -> None: ...
 
 
+def _reactor(ctx: RunnerContext, cfg: MasterConfig, owner: str) -> Service:
+    """The reactor (``reactor:`` rules, :mod:`pvc.reactor`); its runner actions run here, on the primary."""
+    from pvc.reactor.service import ReactorService
+    from pvc.runners.registry import default_registry
+
+    registry = ctx.registry or default_registry()
+    return ReactorService(cfg, lambda name, args, kwargs: registry.call(ctx, name, args, kwargs), owner)
+
+
 SERVICES: tuple[Callable[[RunnerContext, MasterConfig, str], Service], ...] = (
     lambda ctx, cfg, owner: RequestQueue(ctx, owner),
     lambda ctx, cfg, owner: VMStateSync(ctx, cfg),
+    lambda ctx, cfg, owner: FenceMonitor(ctx, cfg.cluster.fence if cfg.cluster else FenceSection(), owner),
+    lambda ctx, cfg, owner: VMRestarter(ctx, cfg),
+    _reactor,
 )
 
 
@@ -56,6 +71,10 @@ class Coordinator:
                  identity: str | None = None, session_timeout: float | None = None,
                  migrate_uri: str = DEFAULT_MIGRATE_URI) -> None:
         self.cfg = load_master(master_dir)
+        if self.cfg.reactor:  # a bad rule stops the start, not the primary's services later
+            from pvc.reactor.config import check_reactor
+
+            check_reactor(self.cfg.reactor)
         cluster = self.cfg.cluster
         hosts = zk_hosts or (cluster.zookeeper if cluster else None)
         if not hosts:
