@@ -193,14 +193,19 @@ def list_(config_dir: str, zk_hosts: str | None, zk_root: str, out: str) -> None
 @OUT
 def info(config_dir: str, zk_hosts: str | None, zk_root: str, name: str | None, out: str) -> None:
     """One node in detail (default: this host's short name)."""
+    from pvc.cluster.codec import to_plain
     from pvc.cluster.status import node_view
+    from pvc.runners.fencetree import FenceTree
 
     name = name or socket.gethostname().split(".")[0]
     with _store(zk_hosts, config_dir, zk_root) as store:
         rec = store.node(name).record
         alive = name in store.alive()
         vms = sorted(v.record.name for v in store.vms() if v.record.node == name)
-    view = {**node_view(rec, alive, len(vms), time.time()), "vm_names": vms}
+        fence = FenceTree(store).get(name)
+    now = time.time()
+    view = {**node_view(rec, alive, len(vms), now), "vm_names": vms,
+            "fence": None if fence is None else {**to_plain(fence.record), "summary": fence.record.summary(now)}}
     if _emit(view, out):
         return
     r = view["resources"]
@@ -213,6 +218,8 @@ def info(config_dir: str, zk_hosts: str | None, zk_root: str, name: str | None, 
     click.echo(f"vCPUs allocated: {r['vcpus_allocated']}, load {r['load']:.2f}")
     click.echo(f"VMs placed: {len(vms)} {' '.join(vms)}".rstrip())
     click.echo(f"VMs running: {len(r['running_vms'])} {' '.join(r['running_vms'])}".rstrip())
+    if view["fence"] is not None:
+        click.echo(f"Last fence: {view['fence']['summary']}")
 
 
 def _node_request(runner: str, config_dir: str, zk_hosts: str | None, zk_root: str, name: str, wait: bool,

@@ -97,6 +97,19 @@ class FenceRecord:
     def step(self, vm: str) -> RecoveryStep | None:
         return next((s for s in self.steps if s.vm == vm), None)
 
+    def summary(self, now: float) -> str:
+        """One line for an operator: ``fence-failed, attempt 3, next try in 12 s: BMC ...``."""
+        counts = ", ".join(f"{sum(1 for s in self.steps if s.state is st)} {st.value}" for st in StepState
+                           if any(s.state is st for s in self.steps))
+        vms = f"; VMs: {counts}" if counts else ""
+        if self.state is FenceState.FENCE_FAILED:
+            wait = max(0.0, self.next_attempt - now)
+            return f"fence-failed, attempt {self.attempts}, next try in {wait:.0f} s: {self.error}{vms}"
+        if self.confirmed is not None:
+            return (f"{self.state.value}: declared dead {now - self.detected:.0f} s ago, power-off confirmed "
+                    f"{self.confirmed - self.detected:.1f} s later{vms}")
+        return f"{self.state.value}: declared dead {now - self.detected:.0f} s ago{vms}"
+
 
 class FenceTree:
     def __init__(self, store: ClusterStore) -> None:

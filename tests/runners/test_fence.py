@@ -6,6 +6,7 @@ fence real nodes through real BMCs."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import socket
 import time
@@ -129,6 +130,16 @@ def test_no_bmc_means_fence_failed_and_nothing_moves(cluster: ClusterStore) -> N
     assert cluster.node("hv1").record.daemon_state is DaemonState.FENCE_FAILED
     assert cluster.vm("vm1").record.node == "hv1"
     assert events.tags() == ["pvc/node/hv1/dead", "pvc/node/hv1/fence-failed"]
+    # what an operator sees: the state in the list, the reason and the next try in the detail
+    from click.testing import CliRunner
+
+    from pvc.cli.main import cli
+
+    zk = ["--zk", ",".join(f"{h}:{p}" for h, p in cluster.client.zk.hosts), "--zk-root", cluster.schema.root]
+    listed = CliRunner().invoke(cli, ["node", "list", *zk, "--out", "json"], catch_exceptions=False)
+    assert {n["name"]: n["state"] for n in json.loads(listed.output)}["hv1"] == "fence-failed"
+    info = CliRunner().invoke(cli, ["node", "info", "hv1", *zk], catch_exceptions=False)
+    assert "Last fence: fence-failed, attempt 1, next try in " in info.output and "no BMC configured" in info.output
 
 
 def test_unanswering_bmc_is_not_confirmed(cluster: ClusterStore, tmp_path: Any) -> None:
