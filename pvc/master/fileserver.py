@@ -38,7 +38,7 @@ from pvc.errors import PvcError
 from pvc.master.ratelimit import TokenBucket
 from pvc.states.listing import list_roots
 from pvc.states.tree import FileRoots, UnsafePath, tree_path
-from pvc.wire.files import CHUNK, MAX_PATH, MISSING, FileData, FileReq, Listing, ListReq, PillarData, PillarReq
+from pvc.wire.files import BUSY, CHUNK, MAX_PATH, MISSING, FileData, FileReq, Listing, ListReq, PillarData, PillarReq
 from pvc.wire.record import Record
 
 log = logging.getLogger(__name__)
@@ -129,7 +129,7 @@ class FileServer:
 
     def _refuse_busy(self, mid: str, req: Record) -> None:
         self.stats["busy"] += 1
-        self.send(mid, _error(req, "file server busy: try again"))
+        self.send(mid, _error(req, BUSY))
 
     def drain(self) -> None:
         """Send every finished answer (called each loop turn and when :attr:`fd` is readable)."""

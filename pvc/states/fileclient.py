@@ -18,18 +18,21 @@ from __future__ import annotations
 
 import hashlib
 import os
+import random
 import re
 import tempfile
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, replace
 from typing import Any
 
 from pvc.execution.context import MasterLink
 from pvc.states.errors import StateError
 from pvc.states.pillar import PillarError
 from pvc.states.tree import MAX_FILE_BYTES, UnsafePath, tree_path, tree_prefix
-from pvc.wire.files import MISSING, FileData, FileReq, Listing, ListReq, PillarData, PillarReq
+from pvc.wire.files import BUSY, MISSING, FileData, FileReq, Listing, ListReq, PillarData, PillarReq
 
 MAX_RESTARTS = 3
+BUSY_RETRIES = 10
 _SALTENV = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}")
 Paths = list[str]  # (inside RemoteTree, ``list`` is the StateTree method)
 
@@ -143,8 +146,22 @@ class RemoteTree:
         return answer
 
     def _ask(self, req: FileReq | ListReq | PillarReq) -> Any:
-        self.stats.requests += 1
-        return self.link.request(req)
+        return ask(self.link, req, self.stats)
+
+
+def ask(link: MasterLink, req: FileReq | ListReq | PillarReq, stats: FetchStats | None = None) -> Any:
+    """``req``'s answer; a "busy" master (a whole fleet asking at once) is asked again after a
+    jittered, doubling pause, ``BUSY_RETRIES`` times at most (about 12 s in all)."""
+    pause = 0.05
+    for attempt in range(BUSY_RETRIES + 1):
+        if stats is not None:
+            stats.requests += 1
+        answer = link.request(req if attempt == 0 else replace(req, rid=link.next_rid()))
+        if answer.error != BUSY or attempt == BUSY_RETRIES:
+            return answer
+        time.sleep(pause * random.uniform(0.5, 1.5))
+        pause = min(2.0, pause * 2)
+    raise AssertionError("unreachable")
 
 
 def _refusal(rel: str, error: str) -> StateError:
@@ -163,7 +180,7 @@ def _read_bounded(path: str, rel: str) -> bytes:
 
 def fetch_pillar(link: MasterLink, saltenv: str = "base") -> dict[str, Any]:
     """This minion's pillar, rendered for it by the master (and readable by it alone)."""
-    answer = link.request(PillarReq(link.next_rid(), saltenv))
+    answer = ask(link, PillarReq(link.next_rid(), saltenv))
     if not isinstance(answer, PillarData):
         raise PillarError("the master answered a pillar request with something else")
     if answer.error:

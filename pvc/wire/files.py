@@ -90,6 +90,7 @@ class PillarData(Record):
 
 
 MISSING = "missing"
+BUSY = "file server busy: try again"  # the master's queue is full: ask again a little later
 REQUESTS = (FileReq, ListReq, PillarReq)
 ANSWERS = (FileData, Listing, PillarData)
 FileRequest = FileReq | ListReq | PillarReq
