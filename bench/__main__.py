@@ -14,6 +14,7 @@ Examples::
     python -m bench chaos-core --seed 7 --minutes 2                       # crashes lose nothing (issue 14)
     python -m bench cluster --vms 10 --repeat 5 --parallel 1,2,4          # failover, flush on pvc lab (issue 9)
     python -m bench failover --vms 4 --repeat 5                           # node death, primary loss on pvc lab (issue 10)
+    python -m bench chaos --seed 7 --steps 20                             # seeded faults, invariants after each (issue 10)
     python -m bench states --states 500 --repeat 5                        # highstate: master, pvc call, Salt (issue 11)
 
 Without any argument (``make bench``) the cluster benchmark runs after the side-by-side one, so
@@ -141,6 +142,9 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["failover"]:  # python -m bench failover: node death -> VMs elsewhere, primary loss (issue 10)
         from bench import failover
         return failover.main(argv[1:])
+    if argv[:1] == ["chaos"]:  # python -m bench chaos: seeded faults on pvc lab, invariants after each (issue 10)
+        from bench import chaos
+        return chaos.main(argv[1:])
     if argv[:1] == ["states"]:  # python -m bench states: highstate via the master vs pvc call vs Salt (issue 11)
         from bench import states
         return states.main(argv[1:])
