@@ -195,3 +195,26 @@ def test_plan_leaves_unplaceable_vms_stopped(cluster: ClusterStore) -> None:
     assert steps["vm1"] == RecoveryStep("vm1", "hv2")
     assert steps["big"].state is StepState.UNPLACED and "needs 100000 MiB" in steps["big"].error
     assert dataclasses.replace(steps["big"], error="").target == ""
+
+
+def test_failed_fence_migrate_policy_plans_the_moves(cluster: ClusterStore) -> None:
+    """``failed_fence: migrate``: an unconfirmed fence still plans vm1's move (the monitor then
+    carries it out); the default (none) plans nothing, as tested above."""
+    from pvc.cluster.records import FailedFencePolicy
+
+    current = cluster.config()
+    with cluster.batch() as b:
+        b.put_config(dataclasses.replace(current.record, failed_fence=FailedFencePolicy.MIGRATE), current.version)
+    ka = NodeKeepalive(cluster, "hv2", lambda: NodeResources(memory_total=4096, memory_used=512), interval=0.5)
+    ka.start()
+    try:
+        events = Events()
+        fencer = Fencer(context(cluster, events), FenceSection())
+        verdict = find_dead([cluster.node("hv1").record], set(), cluster.config().record, time.time())
+        assert fencer.declare(verdict.dead[0]) is not None
+        rec = fencer.fence("hv1")
+    finally:
+        ka.stop()
+    assert rec is not None and rec.state is FenceState.FENCE_FAILED
+    assert rec.steps == (RecoveryStep("vm1", "hv2"),)
+    assert events.seen[-1][1]["vms_moved"] is True
