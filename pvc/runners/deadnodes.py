@@ -7,6 +7,11 @@ Never dead: a node whose daemon state is not ``run`` (``stopped`` is a clean sto
 beat; ``dead``/``fenced``/``fence-failed`` are the fencer's already), a node that never sent a
 keepalive, and any node while cluster maintenance is on.
 
+Keepalives are counted only from ``watching_since``: the moment this observer started to watch
+without a gap (a new primary's start, or its reconnection to ZooKeeper). After an outage of the
+observer's own ZooKeeper link every keepalive looks old and a node's session may have ended
+meanwhile; each node first gets a whole grace to beat again before it can be declared dead.
+
 The verdict also says when to look again (the earliest moment a node without a session crosses
 the grace), so the monitor sleeps exactly that long instead of polling.
 
@@ -38,7 +43,8 @@ class Verdict:
     recheck_at: float | None = None  # when a node without a session crosses the grace
 
 
-def find_dead(nodes: Iterable[NodeRecord], alive: Collection[str], config: ClusterConfig, now: float) -> Verdict:
+def find_dead(nodes: Iterable[NodeRecord], alive: Collection[str], config: ClusterConfig, now: float,
+              watching_since: float = 0.0) -> Verdict:
     if config.maintenance:
         return Verdict()
     dead: list[Dead] = []
@@ -46,9 +52,9 @@ def find_dead(nodes: Iterable[NodeRecord], alive: Collection[str], config: Clust
     for node in nodes:
         if node.name in alive or node.daemon_state is not DaemonState.RUN or node.keepalive is None:
             continue
-        age = now - node.keepalive
-        if age > config.fence_grace:
-            dead.append(Dead(node.name, node.keepalive, age))
+        last = max(node.keepalive, watching_since)
+        if now - last > config.fence_grace:
+            dead.append(Dead(node.name, node.keepalive, now - node.keepalive))
         else:
-            due.append(node.keepalive + config.fence_grace)
+            due.append(last + config.fence_grace)
     return Verdict(tuple(dead), min(due) if due else None)

@@ -8,7 +8,8 @@ reads the nodes, the live sessions and the open fences, then
   is over; ``fenced``: start its VMs elsewhere) — a new primary so finishes what the previous one
   left half done, each step once;
 * declares the nodes :func:`~pvc.runners.deadnodes.find_dead` names (never one cleanly stopped,
-  never in maintenance; while maintenance is on, no power-off starts either).
+  never in maintenance; while maintenance is on, no power-off starts either), counting keepalives
+  only from when this monitor started or last regained its own ZooKeeper link.
 
 Fences run in a bounded pool (``parallel`` nodes at a time), one task per node at a time. The
 pass sleeps until the next moment something can change — a session ending (a ZooKeeper watch
@@ -46,6 +47,8 @@ class FenceMonitor:
         self.fences = FenceTree(ctx.store)
         self.busy: dict[str, Future[None]] = {}
         self.passes = 0
+        self.watching_since = 0.0  # see deadnodes: keepalives count from when we watch without a gap
+        self._link = ctx.store.client.flag.subscribe()
 
     def run(self, stop: threading.Event) -> None:
         from kazoo.exceptions import LockTimeout
@@ -77,8 +80,12 @@ class FenceMonitor:
         zk.ChildrenWatch(self.ctx.store.schema.path("alive"), on_change)
         fencer = Fencer(self.ctx, self.cfg, cancel=stop)
         recovery = Recovery(self.ctx, self.cfg.recovery_parallel, cancel=stop)
+        self.watching_since = time.time()
         with ThreadPoolExecutor(max_workers=max(1, self.cfg.parallel), thread_name_prefix="fence") as pool:
             while not stop.is_set():
+                if self._link.is_set():  # our own ZooKeeper link changed: count keepalives afresh
+                    self._link.clear()
+                    self.watching_since = time.time()
                 due = self.scan(fencer, recovery, pool)
                 self.passes += 1
                 wake.wait(max(0.05, min(MAX_SLEEP, due - time.time())))
@@ -101,7 +108,7 @@ class FenceMonitor:
                 due = min(due, rec.next_attempt)
                 continue
             self._submit(pool, name, fencer, recovery, power=not waiting)
-        verdict = find_dead((n.record for n in store.nodes()), store.alive(), config, now)
+        verdict = find_dead((n.record for n in store.nodes()), store.alive(), config, now, self.watching_since)
         for dead in verdict.dead:
             if not self._running(dead.node) and fencer.declare(dead) is not None:
                 self._submit(pool, dead.node, fencer, recovery, power=True)

@@ -50,6 +50,14 @@ def test_dead_verdict(record: NodeRecord, alive: set[str], config: ClusterConfig
     assert [d.node for d in verdict.dead] == (["hv1"] if dead else [])
 
 
+def test_keepalives_count_from_when_the_observer_watches() -> None:
+    """After the observer's own ZooKeeper outage (or a new primary's start) at 105, a node whose
+    keepalive is 7 s old gets a whole grace to beat again."""
+    verdict = find_dead([node("hv1", 100.0)], set(), ClusterConfig(), now=107.0, watching_since=105.0)
+    assert verdict.dead == () and verdict.recheck_at == 111.0
+    assert [d.node for d in find_dead([node("hv1", 100.0)], set(), ClusterConfig(), 111.5, 105.0).dead] == ["hv1"]
+
+
 def test_verdict_says_when_to_look_again() -> None:
     verdict = find_dead([node("hv1", 102.0), node("hv2", 101.5), node("hv3", 90.0)], {"hv3"}, ClusterConfig(), 104.0)
     assert verdict.dead == () and verdict.recheck_at == 107.5
