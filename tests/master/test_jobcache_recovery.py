@@ -57,18 +57,16 @@ def test_lookup_jobs_says_who_is_expected_returned_and_missing(cache):
     assert cache.lookup_jobs([]) == {}
 
 
-def test_lookup_jobs_is_one_statement_and_fast_for_1000_jobs(cache):
+def test_lookup_jobs_is_one_statement_for_1000_jobs(cache):
+    """One query whatever the number of jobs (its speed is the benchmark's, not a timed test's)."""
     minions = [f"m{i}" for i in range(20)]
     jobs = [_job(f"j{i:04d}", minions) for i in range(1000)]
     cache.write(jobs, [(job.jid, m, {"ok": True}, 1.0) for job in jobs for m in minions[:10]])
     jids = [job.jid for job in jobs]
     sent = _count_statements(cache)
-    start = time.perf_counter()
     found = cache.lookup_jobs(jids)
-    elapsed = time.perf_counter() - start
     assert len(sent) == 1
     assert len(found) == 1000 and all(len(t.returned) == 10 and len(t.expected) == 20 for t in found.values())
-    assert elapsed < 0.5, f"{elapsed * 1000:.0f} ms"  # ~30 ms here with 10,000 returns; margin for a busy CI
 
 
 def test_a_resent_return_is_stored_once_and_reported_as_not_new(cache):
