@@ -82,7 +82,7 @@ def one(world: World, watch: Watcher, index: int, name: str, act: Any) -> dict[s
         traceback.print_exc()
         step = Step(name, (), t0, error=f"{type(exc).__name__}: {exc}")
     step.seconds = round(time.time() - t0, 3)
-    watch.sample()
+    wait_until("a watcher sample of the step's end", watch.try_sample, 30, every=0.25)
     found = [Violation(v.invariant, v.detail, index) for v in check(world, step, watch.since(min(t0, step.t0)))]
     record = {"index": index, **asdict(step), "violations": [str(v) for v in found]}
     for key in ("may_fence", "clean"):
@@ -113,7 +113,7 @@ def chaos(opts: ChaosOptions, lab_dir: Path, work: Path, result: dict[str, Any])
                 if result["steps"][-1]["error"]:
                     result["errors"]["repair"] = result["steps"][-1]["error"]
                     return  # the lab is not whole again: the next fault would test nothing
-            result["watch_samples"] = watch.samples
+            result["watch_samples"], result["watch_missed"] = watch.samples, watch.missed
 
 
 def run(opts: ChaosOptions, work: Path, result: dict[str, Any]) -> None:

@@ -27,6 +27,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
+from pvc.cluster.errors import ClusterError
 from pvc.lab.errors import LabError
 from pvc.lab.invariants import snapshot
 
@@ -59,7 +60,7 @@ class Watcher:
         self.double_runs: deque[Seen] = deque(maxlen=MAX_EVENTS)
         self.moves: deque[Seen] = deque(maxlen=MAX_EVENTS)
         self.fencers: deque[Seen] = deque(maxlen=MAX_EVENTS)
-        self.samples = 0
+        self.samples = self.missed = 0
         self._homes: dict[str, tuple[str, ...]] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -75,10 +76,18 @@ class Watcher:
 
     def _run(self) -> None:
         while not self._stop.wait(EVERY_S):
-            try:
-                self.sample()
-            except (LabError, OSError):  # a node powering off mid-read: the next sample
-                continue
+            if not self.try_sample():  # a node powering off mid-read, ZooKeeper losing its leader
+                self.missed += 1
+
+    def try_sample(self) -> bool:
+        """One sample now; False when a node or ZooKeeper did not answer (try again)."""
+        from kazoo.exceptions import KazooException
+
+        try:
+            self.sample()
+        except (LabError, OSError, KazooException, ClusterError):
+            return False
+        return True
 
     def sample(self) -> None:
         """Read every node's libvirt and the open fences once (the thread calls it; so may a check)."""

@@ -58,17 +58,17 @@ class RunningLab:
 
 @contextmanager
 def running_lab(tmp_path_factory: pytest.TempPathFactory, name: str, nodes: int, vms: int,
-                ceph: bool = False) -> Iterator[RunningLab]:
-    """``pvc lab up`` (``--ceph`` with ``ceph``) as a separate process (skipped, with the probed
-    reason, where the kernel cannot make the namespaces), and ``pvc lab down`` at the end
-    whatever happened."""
+                ceph: bool = False, masters: int = 1, zk: int = 1) -> Iterator[RunningLab]:
+    """``pvc lab up`` (``--ceph`` with ``ceph``, ``--masters``, ``--zk``: 1 or a 3-server
+    ensemble) as a separate process (skipped, with the probed reason, where the kernel cannot
+    make the namespaces), and ``pvc lab down`` at the end whatever happened."""
     reason = missing_lab_support()
     if reason:
         pytest.skip(reason)
     lab_dir = tmp_path_factory.mktemp(name) / "lab"
     t0 = time.monotonic()
     proc = pvc("lab", "up", "--dir", str(lab_dir), "--nodes", str(nodes), "--vms", str(vms),
-               *(["--ceph"] if ceph else []))
+               "--masters", str(masters), "--zk", str(zk), *(["--ceph"] if ceph else []))
     seconds = time.monotonic() - t0
     try:
         assert proc.returncode == 0, proc.stdout + proc.stderr
