@@ -12,6 +12,8 @@ the steady state of a config-management fleet):
 - **pvc call CLI**: ``pvc call state.highstate --out json`` on the same minion config with local
   ``file_roots`` (the issue's target: through the master <= 1.5x this);
 - **pvc master API**: the same job from :class:`pvc.client.Client` (no process start);
+- **pvc in-process**: ``state.highstate`` called in the bench process on local ``file_roots``
+  (the states engine alone: render, compile, order, apply);
 - **salt CLI**: ``salt m01 state.highstate --out json`` (Salt 3008, its defaults; target: pvc's
   master CLI >= 10x faster).
 
@@ -119,9 +121,29 @@ def measure_pvc(work: Path, states: int, repeat: int) -> dict[str, Any]:
             if not ret.ok or len(ret.data) != states:
                 raise RuntimeError(f"pvc master API: {ret.error or 'wrong number of states'}")
         result["master_api"] = {"warm_ms": summarize(api)}
+        result["in_process"] = measure_in_process(work / "srv" / "inproc", work / "out-inproc", states, repeat)
         version = subprocess.run([*system.pvc, "--version"], capture_output=True, text=True, check=False)
         result["version"] = version.stdout.strip()
     return result
+
+
+def measure_in_process(tree: Path, out: Path, states: int, repeat: int) -> dict[str, Any]:
+    """The same highstate applied in this process (no daemon, no CLI start): what the states
+    engine itself costs, render to results."""
+    from pvc.config import MinionConfig
+    from pvc.minion.functions import MinionFunctions
+
+    write_tree(tree, out, states)
+    roots = {"file_roots": {"base": [str(tree)]}, "pillar_roots": {"base": [str(tree.parent / "no-pillar")]}}
+    funcs = MinionFunctions(MinionConfig(id=MINION, modules={"state": roots}), grains={"id": MINION})
+    times = []
+    for _ in range(repeat + 1):
+        t0 = time.perf_counter()
+        ret = funcs.call("state.highstate")
+        times.append((time.perf_counter() - t0) * 1000)
+        if not ret.ok or len(ret.data) != states:
+            raise RuntimeError(f"pvc in-process apply: {ret.error or 'wrong number of states'}")
+    return {"cold_ms": times[0], "warm_ms": summarize(times[1:])}
 
 
 def measure_salt(work: Path, states: int, repeat: int) -> dict[str, Any]:
@@ -157,7 +179,8 @@ def targets(result: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 ROWS = (("pvc", "master_cli", "pvc state highstate (CLI)"), ("pvc", "call_cli", "pvc call state.highstate (CLI)"),
-        ("pvc", "master_api", "pvc through the master (Client API)"), ("salt", "master_cli", "salt state.highstate (CLI)"))
+        ("pvc", "master_api", "pvc through the master (Client API)"), ("pvc", "in_process", "pvc in-process apply"),
+        ("salt", "master_cli", "salt state.highstate (CLI)"))
 
 
 def markdown(result: dict[str, Any]) -> str:
@@ -191,7 +214,7 @@ def plot(result: dict[str, Any], path: Path) -> None:
             labels.append(label)
             values.append(row["warm_ms"]["median"])
     fig, ax = plt.subplots(figsize=(8, 3.5))
-    bars = ax.barh(labels, values, color=["#2a7", "#5b9", "#8cb", "#c44"][: len(values)])
+    bars = ax.barh(labels, values, color=["#2a7", "#5b9", "#8cb", "#ade", "#c44"][: len(values)])
     ax.bar_label(bars, labels=[f"{v:.0f} ms" for v in values], padding=3)
     ax.set_xlim(0, max(values, default=1) * 1.2)
     ax.set_xlabel("warm highstate, median wall time (ms)")
