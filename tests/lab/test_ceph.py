@@ -1,8 +1,9 @@
 """``pvc lab up --ceph`` on real processes: a memstore Ceph on the bridge address, recorded in
 lab.json with a private keyring; guests on RBD images whose lock their QEMU holds from inside
 their node (seen through the minions' ``ceph`` module, as the runners see it); an RBD-backed VM
-flushed live to another node by the cluster's runners, its lock and its ticks following it;
-``lab down`` stopping Ceph with the rest. One lab for the module (2 nodes, 2 guests); the tests
+flushed live to another node by the cluster's runners and made ready back, its lock and its
+ticks following it; the node holding it fenced after a power cut, its lock blocklisted and broken
+and the VM recovered elsewhere; ``lab down`` stopping Ceph with the rest. One lab for the module (2 nodes, 2 guests); the tests
 run in file order and the last one takes it down.
 """
 
@@ -36,8 +37,9 @@ def ceph_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningLab]:
 
 
 def _lockers(client: Client, image: str) -> list[str]:
-    """Addresses holding a lock on ``vms/<image>``, asked through hv1's minion (``ceph.lock_list``)."""
-    ret = client.run(["hv1"], "ceph.lock_list", ["vms", image], timeout=20).returns["hv1"]
+    """Addresses holding a lock on ``vms/<image>``, asked through hv2's minion (``ceph.lock_list``;
+    hv2 is never powered off here)."""
+    ret = client.run(["hv2"], "ceph.lock_list", ["vms", image], timeout=20).returns["hv2"]
     assert ret.ok, ret.error
     return [lock["address"] for lock in ret.data]
 
@@ -166,6 +168,45 @@ def test_flush_moves_an_rbd_vm_live_with_its_lock(ceph_lab: RunningLab, rbd_vm: 
     boots, numbers = _ticks(ceph_lab, rbd_vm)
     assert boots == 1 and numbers == list(range(len(numbers))), f"the guest restarted or skipped ticks: {numbers}"
     print(f"\nflush of an RBD-backed VM hv1 -> hv2: {flush_s:.1f} s (CLI, plan to done); lock now on hv2")
+
+
+def test_ready_brings_it_back_live_with_its_lock(ceph_lab: RunningLab) -> None:
+    addresses = {n["name"]: n["address"] for n in ceph_lab.json()["nodes"]}
+    proc = pvc("-c", ceph_lab.master_dir, "node", "ready", "hv1", "--wait", timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert _vm_row(ceph_lab, "r1")["node"] == "hv1"
+    with Client(ceph_lab.master_dir) as client:
+        wait_for(lambda: _held_from(client, "r1-disk0", addresses["hv1"]), 60, "the lock of r1-disk0 back on hv1",
+                 every=0.5)
+    boots, numbers = _ticks(ceph_lab, "r1")
+    assert boots == 1 and numbers == list(range(len(numbers))), f"the guest restarted or skipped ticks: {numbers}"
+
+
+def test_fencing_breaks_a_dead_nodes_lock_and_recovers_its_rbd_vm(ceph_lab: RunningLab) -> None:
+    """The runners' RBD plumbing on real Ceph: hv1 loses power holding r1's lock; the primary
+    fences hv1 through its BMC, blocklists and breaks the lock (``ceph.lock_list``/``lock_break``
+    jobs on a live node, the minions' ceph module) and starts r1 on hv2, whose QEMU then takes
+    the lock."""
+    cfg = state.load(ceph_lab.dir).ceph
+    assert cfg is not None
+    addresses = {n["name"]: n["address"] for n in ceph_lab.json()["nodes"]}
+    with Client(ceph_lab.master_dir) as client:
+        (dead_holder,) = _lockers(client, "r1-disk0")
+        assert dead_holder.startswith(f"{addresses['hv1']}:")
+        t0 = time.monotonic()
+        off = pvc("lab", "power", "hv1", "off", "--dir", str(ceph_lab.dir))
+        assert off.returncode == 0, off.stdout + off.stderr
+        wait_for(lambda: _vm_row(ceph_lab, "r1")["node"] == "hv2" and _vm_row(ceph_lab, "r1")["state"] == "running",
+                 120, "r1 recovered on hv2", every=1.0)
+        recovered_s = time.monotonic() - t0
+        with ceph.admin(cfg) as admin:
+            ret, out, err = admin.mon_command(json.dumps({"prefix": "osd blocklist ls", "format": "json"}), b"")
+        assert ret == 0 and dead_holder in out.decode(), (err, out)  # the dead QEMU can never write again
+        wait_for(lambda: _held_from(client, "r1-disk0", addresses["hv2"]), BOOT_TIMEOUT,
+                 "r1's new QEMU on hv2 to lock r1-disk0", every=1.0)
+        assert _lockers(client, "r1-disk0") != [dead_holder]
+    assert len(_qemus(ceph_lab, "r1")["hv2"]) == 1
+    print(f"\npower cut of hv1 -> r1 running on hv2 {recovered_s:.1f} s later, its lock broken and retaken")
 
 
 def test_down_stops_ceph_and_leaves_nothing(ceph_lab: RunningLab) -> None:
