@@ -156,7 +156,7 @@ class ClientHandlers:
             else:
                 ctx.publisher.to_each(wire, (mid for mid in ids if mid in connected))
         ctx.observers.job_published(jid, req.fun, req.tgt, req.tgt_type, expected)
-        if not job.outstanding():
+        if job.complete:
             ctx.returns.finish(job)
 
     def job_get(self, peer: bytes, req: JobGet) -> None:

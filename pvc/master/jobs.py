@@ -21,6 +21,11 @@ LATE_GRACE = 60.0
 
 @dataclass
 class ActiveJob:
+    """One job in flight. ``returned`` and ``lost`` change only through :meth:`settle` and
+    :meth:`unsettle`, which keep ``waiting`` (the size of :meth:`outstanding`) so that "has
+    everyone answered?" costs O(1) per return, not O(minions): at 10,000 minions, asking it
+    after every batch of returns made a job O(minions^2)."""
+
     jid: str
     expected: frozenset[str]
     not_connected: frozenset[str]
@@ -28,9 +33,44 @@ class ActiveJob:
     returned: set[str] = field(default_factory=set)
     lost: dict[str, str] = field(default_factory=dict)  # minion -> why it will never return
     finished: bool = False
+    waiting: int = field(init=False, default=0)
+
+    def __post_init__(self) -> None:
+        self.waiting = len(self.outstanding())
 
     def outstanding(self) -> set[str]:
         return set(self.expected - self.not_connected) - self.returned - self.lost.keys()
+
+    @property
+    def complete(self) -> bool:
+        """Every expected, connected minion returned or will never return."""
+        return self.waiting == 0
+
+    def _counted(self, mid: str) -> bool:
+        return mid in self.expected and mid not in self.not_connected
+
+    def settle(self, mid: str, lost: str | None = None) -> bool:
+        """``mid`` returned (``lost=None``) or will never return (why). False if it already had."""
+        if mid in self.returned or (lost is not None and mid in self.lost):
+            return False
+        if mid not in self.lost and self._counted(mid):
+            self.waiting -= 1
+        if lost is None:
+            self.returned.add(mid)
+        else:
+            self.lost[mid] = lost
+        return True
+
+    def unsettle(self, mid: str, lost: bool = False) -> None:
+        """Forget ``mid``'s return (with ``lost``: its loss): it was not stored, and the minion
+        sends it again."""
+        if lost:
+            was = self.lost.pop(mid, None) is not None
+        else:
+            was = mid in self.returned
+            self.returned.discard(mid)
+        if was and mid not in self.returned and mid not in self.lost and self._counted(mid):
+            self.waiting += 1
 
     def missing(self, running: Callable[[str, str], bool] = lambda mid, jid: False) -> dict[str, str]:
         """Who did not return and why; ``running(mid, jid)`` tells a minion still on the job

@@ -78,8 +78,7 @@ class Returns:
             return
         if mid in job.expected:
             self._acks[mid].append(msg.jid)
-            if mid not in job.returned and mid not in job.lost:
-                job.lost[mid] = msg.reason
+            if job.settle(mid, lost=msg.reason):
                 self._lost[msg.jid][mid] = msg.reason
         else:
             self._refuse(mid, msg.jid)
@@ -89,9 +88,8 @@ class Returns:
             self._refuse(mid, job.jid)
             return
         self._acks[mid].append(job.jid)
-        if mid in job.returned:
+        if not job.settle(mid):
             return  # a resend whose ack was lost: ack again, store nothing
-        job.returned.add(mid)
         self._pending.append((job.jid, mid, ret, time.time()))
 
     def _refuse(self, mid: str, jid: str) -> None:
@@ -149,7 +147,7 @@ class Returns:
             if job is not None:
                 touched[jid] = job
         for job in touched.values():  # only after every return of this turn went out
-            if not job.finished and not job.outstanding():
+            if not job.finished and job.complete:
                 self.finish(job)
 
     def _cache_failed(self, jobs: list[JobRecord], pending: list[tuple[str, str, ReturnRec, float]],
@@ -162,13 +160,13 @@ class Returns:
         for jid, mid, _, _ in pending:
             job = self.jobs.get(jid)
             if job is not None:
-                job.returned.discard(mid)
+                job.unsettle(mid)
         self._acks.clear()
         for jid, missing in self._lost.items():  # reported again: the minions resend what was not acked
             job = self.jobs.get(jid)
             if job is not None:
                 for mid in missing:
-                    job.lost.pop(mid, None)
+                    job.unsettle(mid, lost=True)
         self._lost.clear()
         self.retry_at = time.monotonic() + CACHE_RETRY
 
@@ -194,8 +192,8 @@ class Returns:
         count = 0
         for t in self.cache.open_jobs(since, limit):
             deadline = now + max(0.0, t.created + t.timeout - now_wall)
-            job = ActiveJob(t.jid, t.expected, frozenset(), deadline, returned=set(t.returned))
-            job.lost.update({m: "" for m in t.missing})
+            job = ActiveJob(t.jid, t.expected, frozenset(), deadline, returned=set(t.returned),
+                            lost={m: "" for m in t.missing})
             self.jobs.add(job)
             count += 1
         return count

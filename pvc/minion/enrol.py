@@ -5,9 +5,10 @@ challenge, reads the reply and closes. A failed attempt is simply closed and a f
 opened later, so nothing half-done lingers, and an idle minion holds no enrolment connection
 (the master has room for the strangers it must bound).
 
-libzmq never reconnects it by itself: a master at its enrolment limits closes surplus
-connections at once, and a fleet whose sockets all reopened every 100 ms would spend those
-limits (and the master's loop) on the herd instead of on auths. The minion core retries
+libzmq never reconnects it by itself (its reconnect interval outlives any attempt; ``-1``
+would also swallow libzmq's disconnect notice): a master at its enrolment limits closes
+surplus connections at once, and a fleet whose sockets all reopened every 100 ms would spend
+those limits (and the master's loop) on the herd instead of on auths. The minion core retries
 instead, with jittered backoff (:attr:`EnrolConnection.dropped`).
 """
 
@@ -21,6 +22,7 @@ from pvc.wire.stream import Deframer, frame
 
 PEER = b"master"
 REPLY_MAX = 65536
+NO_RECONNECT_MS = 120_000  # longer than an attempt lives: the socket is closed long before
 
 
 class EnrolConnection:
@@ -28,7 +30,7 @@ class EnrolConnection:
         self.sock = zctx.socket(zmq.STREAM)
         self.sock.setsockopt(zmq.LINGER, 0)
         self.sock.setsockopt(zmq.CONNECT_ROUTING_ID, PEER)
-        self.sock.setsockopt(zmq.RECONNECT_IVL, -1)
+        self.sock.setsockopt(zmq.RECONNECT_IVL, NO_RECONNECT_MS)
         self.sock.connect(address)
         self.deframer = Deframer(REPLY_MAX)
         self.up = False
