@@ -5,7 +5,10 @@ channel (:class:`~pvc.execution.context.MasterLink`). Each file is kept under th
 directory; asking for it sends the hash of the cached copy, and the master answers "same"
 unless it changed, so a second highstate transfers only what changed. A tree lives for one run
 and remembers what it read, so a ``map.jinja`` imported by twenty SLS costs one request. A
-download is checked against the master's SHA-256 before it replaces the cached copy.
+download is checked against the master's SHA-256 before it replaces the cached copy. The cache
+follows the master and stays bounded in bytes (:mod:`pvc.states.filecache`): a file the master
+no longer has, or a listing no longer shows, leaves it, and the least recently used files go
+when downloads take it past :data:`~pvc.states.filecache.MAX_CACHE_BYTES`.
 
 Example::
 
@@ -27,6 +30,8 @@ from typing import Any
 
 from pvc.execution.context import MasterLink
 from pvc.states.errors import StateError
+from pvc.states.filecache import MAX_CACHE_BYTES, CacheBudget, forget, prune, touch
+from pvc.states.listing import MAX_LISTING
 from pvc.states.pillar import PillarError
 from pvc.states.tree import MAX_FILE_BYTES, UnsafePath, tree_path, tree_prefix
 from pvc.wire.files import BUSY, MISSING, FileData, FileReq, Listing, ListReq, PillarData, PillarReq
@@ -63,7 +68,7 @@ def _sha256(path: str) -> str:
 
 
 class RemoteTree:
-    def __init__(self, link: MasterLink, saltenv: str = "base") -> None:
+    def __init__(self, link: MasterLink, saltenv: str = "base", max_cache_bytes: int = MAX_CACHE_BYTES) -> None:
         if not _SALTENV.fullmatch(saltenv):  # it names a directory of the cache
             raise UnsafePath(f"saltenv {saltenv[:64]!r}: use letters, digits, '_', '-' or '.' (not first)")
         self.link = link
@@ -71,6 +76,7 @@ class RemoteTree:
         self.stats = FetchStats()
         self._read: dict[str, bytes | None] = {}
         self._lists: dict[str, Paths] = {}
+        self.budget = CacheBudget(link.cache_dir, max_cache_bytes)
 
     def cached_path(self, path: str) -> str:
         return os.path.join(self.link.cache_dir, self.saltenv, tree_path(path))
@@ -78,9 +84,19 @@ class RemoteTree:
     def read(self, path: str) -> bytes | None:
         rel = tree_path(path)
         if rel not in self._read:
-            local = self.fetch(rel)
-            self._read[rel] = None if local is None else _read_bounded(local, rel)
+            self._read[rel] = self._read_current(rel)
         return self._read[rel]
+
+    def _read_current(self, rel: str) -> bytes | None:
+        for _ in range(MAX_RESTARTS):
+            local = self.fetch(rel)
+            if local is None:
+                return None
+            try:
+                return _read_bounded(local, rel)
+            except FileNotFoundError:  # another run's eviction took it meanwhile: fetch it again
+                continue
+        raise FetchError(f"salt://{rel} kept leaving the cache while it was read")
 
     def list(self, prefix: str) -> Paths:
         rel = tree_prefix(prefix)
@@ -93,6 +109,8 @@ class RemoteTree:
         assert isinstance(answer, Listing)
         if answer.error:
             raise FetchError(f"listing salt://{prefix}: {answer.error}")
+        if not dirs and len(answer.paths) < MAX_LISTING:  # complete: what it lacks is gone
+            prune(os.path.join(self.link.cache_dir, self.saltenv), tree_prefix(prefix), frozenset(answer.paths))
         return answer.paths
 
     def fetch(self, rel: str) -> str | None:
@@ -102,16 +120,19 @@ class RemoteTree:
             have = _sha256(local)
             first = self._chunk(rel, 0, have)
             if first.error == MISSING:
+                forget(local)
                 return None
             if first.error:
                 raise _refusal(rel, first.error)
             if first.same:
                 self.stats.same += 1
+                touch(local)
                 return local
             if first.size > MAX_FILE_BYTES:
                 raise FetchError(f"salt://{rel} is {first.size} bytes, more than {MAX_FILE_BYTES}")
             if self._download(rel, local, first):
                 self.stats.fetched += 1
+                self.budget.added(local, first.size)
                 return local
         raise FetchError(f"salt://{rel} kept changing while it was fetched")
 
