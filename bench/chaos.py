@@ -38,7 +38,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from bench.chaos_checks import Violation, check
+from bench.chaos_checks import Violation, check, gather
 from bench.chaos_faults import FAULTS, Step, World, repair
 from bench.chaos_report import markdown, plot, summarise
 from bench.chaos_watch import Watcher
@@ -83,7 +83,7 @@ def one(world: World, watch: Watcher, index: int, name: str, act: Any) -> dict[s
         step = Step(name, (), t0, error=f"{type(exc).__name__}: {exc}")
     step.seconds = round(time.time() - t0, 3)
     wait_until("a watcher sample of the step's end", watch.try_sample, 30, every=0.25)
-    found = [Violation(v.invariant, v.detail, index) for v in check(world, step, watch.since(min(t0, step.t0)))]
+    found = [Violation(v.invariant, v.detail, index) for v in check(step, watch.since(min(t0, step.t0)), gather(world, step))]
     record = {"index": index, **asdict(step), "violations": [str(v) for v in found]}
     for key in ("may_fence", "clean"):
         record[key] = sorted(record[key])

@@ -14,19 +14,24 @@ the BMCs' power logs (when a node was really off), the fence records in ZooKeepe
   never of a node that stopped cleanly (no fence record, no power-off order in its BMC's log);
 * ``two-fencers``: open fences never owned by two coordinators at once.
 
+The reading (:func:`gather`) is apart from the judging (:func:`check`, pure), so each invariant
+is tested on made-up evidence too (tests/bench/test_chaos_checks.py).
+
 Example::
 
-    found = check(world, step, watcher.since(step.t0))   # [] when all hold
+    found = check(step, watcher.since(step.t0), gather(world, step))   # [] when all hold
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from bench.chaos_faults import Step, World
 from bench.chaos_watch import Sight
 from pvc.cluster.errors import RecordNotFound
+from pvc.cluster.records import VMRecord
 from pvc.lab import state
 from pvc.lab.invariants import snapshot
 from pvc.runners.fencetree import FenceRecord, FenceState, StepState
@@ -44,16 +49,11 @@ class Violation:
         return f"step {self.step}: {self.invariant}: {self.detail}"
 
 
-def bmc_log(lab_dir: Path, node: str, since: float) -> list[tuple[float, str]]:
-    """(Unix time, text) of each line the node's BMC logged from ``since`` on (other output of
-    the boots it spawned, without a time stamp, is skipped)."""
-    log = Path(state.load(lab_dir).node(node).bmc.dir) / "chassis.log"
-    try:
-        lines = log.read_text(errors="replace").splitlines()
-    except OSError:
-        return []
+def parse_bmc_log(text: str, since: float) -> list[tuple[float, str]]:
+    """(Unix time, text) of each line of a BMC's chassis.log from ``since`` on; lines without a
+    time stamp (output of the boots it spawned) are skipped."""
     out = []
-    for line in lines:
+    for line in text.splitlines():
         stamp, _, rest = line.partition(" ")
         try:
             at = float(stamp)
@@ -62,6 +62,14 @@ def bmc_log(lab_dir: Path, node: str, since: float) -> list[tuple[float, str]]:
         if at >= since:
             out.append((at, rest))
     return out
+
+
+def bmc_log(lab_dir: Path, node: str, since: float) -> list[tuple[float, str]]:
+    log = Path(state.load(lab_dir).node(node).bmc.dir) / "chassis.log"
+    try:
+        return parse_bmc_log(log.read_text(errors="replace"), since)
+    except OSError:
+        return []
 
 
 def power_offs(lab_dir: Path, node: str, since: float) -> list[float]:
@@ -73,26 +81,54 @@ def power_off_orders(lab_dir: Path, node: str, since: float) -> int:
     return sum(1 for _, text in bmc_log(lab_dir, node, since) if text == "set power 0")
 
 
-def check(w: World, step: Step, sight: Sight) -> list[Violation]:
+@dataclass(frozen=True)
+class Evidence:
+    """What the checks read at a step's end, gathered once by :func:`gather`: every node's
+    latest fence record, the deaths and power-off orders its BMC logged since the step began,
+    where each VM runs (its nodes' libvirt) and each VM's record (None: no longer defined)."""
+
+    fences: Mapping[str, FenceRecord]
+    deaths: Mapping[str, list[float]]
+    off_orders: Mapping[str, int]
+    homes: Mapping[str, list[str]]
+    vms: Mapping[str, VMRecord | None]
+
+
+def gather(w: World, step: Step) -> Evidence:
+    nodes = [n.name for n in state.load(w.lab_dir).nodes]
+    vms: dict[str, VMRecord | None] = {}
+    for vm in w.vms:
+        try:
+            vms[vm] = w.store.vm(vm).record
+        except RecordNotFound:
+            vms[vm] = None
+    return Evidence(fences={n: f.record for n, f in w.fences.all().items()},
+                    deaths={n: power_offs(w.lab_dir, n, step.t0) for n in nodes},
+                    off_orders={n: power_off_orders(w.lab_dir, n, step.t0) for n in nodes},
+                    homes=snapshot(w.lab_dir).homes(), vms=vms)
+
+
+def check(step: Step, sight: Sight, ev: Evidence) -> list[Violation]:
+    """Every invariant over one step: what the watcher saw during it and the evidence at its end."""
     found = [Violation("double-run", f"{s.vm} on {', '.join(s.nodes)} at +{s.at - step.t0:.2f} s")
              for s in sight.double_runs]
     found += [Violation("two-fencers", f"open fences owned by {', '.join(s.nodes)} at +{s.at - step.t0:.2f} s")
               for s in sight.fencers]
-    fences = {n: f.record for n, f in w.fences.all().items() if f.record.detected >= step.t0}
-    for node, rec in sorted(fences.items()):
+    opened = {n: f for n, f in ev.fences.items() if f.detected >= step.t0}
+    for node, rec in sorted(opened.items()):
         if node in step.clean:
             found.append(Violation("clean-fenced", f"{node} stopped cleanly and was fenced ({rec.state.value})"))
         elif node not in step.may_fence:
             found.append(Violation("false-fence", f"{node} fenced ({rec.state.value}) after a {step.kind}"))
-        found += early_starts(w, step, rec, sight)
-    for node in sorted(step.clean - set(fences)):
-        if power_off_orders(w.lab_dir, node, step.t0):
-            found.append(Violation("clean-fenced", f"{node} stopped cleanly and its BMC got a power-off order"))
-    found += lost(w, step, fences)
-    return found
+        found += early_starts(step, rec, ev.deaths.get(node, []), sight)
+    found += [Violation("clean-fenced", f"{node} stopped cleanly and its BMC got a power-off order")
+              for node in sorted(step.clean - set(opened)) if ev.off_orders.get(node)]
+    return found + lost(step, ev)
 
 
-def early_starts(w: World, step: Step, rec: FenceRecord, sight: Sight) -> list[Violation]:
+def early_starts(step: Step, rec: FenceRecord, deaths: list[float], sight: Sight) -> list[Violation]:
+    """Each VM of fence ``rec`` started elsewhere only after the node died (``deaths``: the
+    moments its BMC logged it dead) and the fence confirmed it off."""
     done = [s for s in rec.steps if s.state is StepState.DONE]
     if not done:
         return []
@@ -101,11 +137,11 @@ def early_starts(w: World, step: Step, rec: FenceRecord, sight: Sight) -> list[V
     found = [Violation("early-start", f"{s.vm} started on {s.target} {rec.confirmed - (s.done_at or 0):.3f} s "
                                       f"before {rec.node} was confirmed off")
              for s in done if s.done_at is None or s.done_at < rec.confirmed]
-    deaths = [t for t in power_offs(w.lab_dir, rec.node, step.t0) if t <= rec.confirmed]
-    if not deaths:
+    before = [t for t in deaths if t <= rec.confirmed]
+    if not before:
         return [*found, Violation("early-start", f"{rec.node} confirmed off but its BMC log shows no death since "
                                                  f"the {step.kind}")]
-    death = deaths[-1]
+    death = before[-1]
     for s in done:
         first = next((m.at for m in sight.moves if m.vm == s.vm and s.target in m.nodes), None)
         if first is not None and first < death:
@@ -114,24 +150,21 @@ def early_starts(w: World, step: Step, rec: FenceRecord, sight: Sight) -> list[V
     return found
 
 
-def lost(w: World, step: Step, fences: dict[str, FenceRecord]) -> list[Violation]:
-    homes = snapshot(w.lab_dir).homes()
-    waiting = {n for n, f in (fences | {n: v.record for n, v in w.fences.all().items()}).items()
-               if f.state in (FenceState.DEAD, FenceState.FENCE_FAILED)}
-    stopped_with_reason = {s.vm for f in w.fences.all().values() for s in f.record.steps
-                           if s.state in (StepState.UNPLACED, StepState.FAILED) and s.error}
+def lost(step: Step, ev: Evidence) -> list[Violation]:
+    """Every VM defined and running on one node, unless legitimately waiting (its node's fence
+    not confirmed: nothing may move) or stopped with its reason."""
+    waiting = {n for n, f in ev.fences.items() if f.state in (FenceState.DEAD, FenceState.FENCE_FAILED)}
+    with_reason = {s.vm for f in ev.fences.values() for s in f.steps
+                   if s.state in (StepState.UNPLACED, StepState.FAILED) and s.error}
     found = []
-    for vm in w.vms:
-        try:
-            record = w.store.vm(vm).record
-        except RecordNotFound:
+    for vm, record in sorted(ev.vms.items()):
+        if record is None:
             found.append(Violation("lost", f"{vm}: no longer defined in the cluster"))
             continue
-        where = homes.get(vm, [])
-        if len(where) == 1 or vm in stopped_with_reason or record.node in waiting:
-            continue
-        if not where:
-            reason = record.failure_reason or (step.error and f"the {step.kind} step failed")
-            found.append(Violation("lost", f"{vm} runs nowhere (ZooKeeper: node {record.node}"
-                                           f"{', reason ' + reason if reason else ''})"))
+        where = ev.homes.get(vm, [])
+        if where or vm in with_reason or record.node in waiting:
+            continue  # two nodes is a double run, reported above
+        reason = record.failure_reason or (step.error and f"the {step.kind} step failed")
+        found.append(Violation("lost", f"{vm} runs nowhere (ZooKeeper: node {record.node}"
+                                       f"{', reason ' + reason if reason else ''})"))
     return found

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.chaos_checks import check
+from bench.chaos_checks import check, gather
 from bench.chaos_faults import World, fail_nodes, repair
 from bench.chaos_faults import zk_leader as zk_leader_fault
 from bench.chaos_watch import Watcher
@@ -59,7 +59,7 @@ class FaultLab:
     def repaired(self) -> None:
         step = repair(self.world)
         assert not step.error, step
-        assert not check(self.world, step, self.watch.since(step.t0))
+        assert not check(step, self.watch.since(step.t0), gather(self.world, step))
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +91,7 @@ def test_zk_leader_killed_no_false_fence(flab: FaultLab) -> None:
     assert sorted(fl.world.store.alive()) == ["hv1", "hv2", "hv3"]
     assert fl.world.fences.all() == {} or all(f.record.detected < step.t0 for f in fl.world.fences.all().values())
     assert fl.running() == before  # nothing moved
-    assert not check(fl.world, step, fl.watch.since(step.t0))
+    assert not check(step, fl.watch.since(step.t0), gather(fl.world, step))
     fl.repaired()
     assert outages.zk_modes(fl.lab.dir)[leader] in ("follower", "leader")
 
@@ -109,7 +109,7 @@ def test_partitioned_node_fenced_never_twice(flab: FaultLab) -> None:
     assert all(s.state is StepState.DONE and s.target != "hv2" for s in rec.steps), rec
     homes = fl.running()
     assert all(len(homes[v]) == 1 and homes[v][0] != "hv2" for v in step.moved), homes
-    violations = check(fl.world, step, fl.watch.since(step.t0))
+    violations = check(step, fl.watch.since(step.t0), gather(fl.world, step))
     assert not violations, violations  # never on two nodes, none started before hv2 was off
     print(f"\npartitioned hv2 -> {list(step.moved)} running elsewhere {step.recovery_s:.2f} s later "
           f"(declared dead +{rec.detected - step.t0:.2f} s, confirmed off +{rec.confirmed - step.t0:.2f} s)")
@@ -135,7 +135,7 @@ def test_two_nodes_at_once_what_fits_runs(flab: FaultLab) -> None:
     vm_list = {v["name"]: v for v in _json_list(fl)}
     print(f"\nhv1 hung + hv2 powered off -> {moved} on hv3 {step.recovery_s:.2f} s later; t3: {reasons['t3'][1]!r}; "
           f"pvc vm list: {vm_list['t3']}")
-    assert not check(fl.world, step, fl.watch.since(step.t0))
+    assert not check(step, fl.watch.since(step.t0), gather(fl.world, step))
     assert step.recovery_s is not None and step.recovery_s < TARGET_S
     fl.repaired()
     time.sleep(1)
