@@ -91,7 +91,7 @@ def state() -> None:
     """
 
 
-@state.command("apply")
+@state.command("apply", short_help="Apply SLS to TARGET (TARGET alone: the highstate).")
 @_common
 @_applying
 @click.argument("args", nargs=-1, required=True, metavar="[SLS,...] TARGET")

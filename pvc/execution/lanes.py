@@ -35,6 +35,20 @@ LANES: Mapping[str, str] = MappingProxyType({
     "keepalive": CLUSTER,
     "cmd": GENERAL,
     "test": GENERAL,
+    # node configuration and the helpers templates call: an operator's jobs, not the cluster's
+    "config": GENERAL,
+    "cp": GENERAL,
+    "defaults": GENERAL,
+    "file": GENERAL,
+    "group": GENERAL,
+    "log": GENERAL,
+    "pillar": GENERAL,
+    "pkg": GENERAL,
+    "service": GENERAL,
+    "slsutil": GENERAL,
+    "sysctl": GENERAL,
+    "timezone": GENERAL,
+    "user": GENERAL,
 })
 
 
