@@ -113,7 +113,7 @@ def apply(ctx: click.Context, args: tuple[str, ...], test: bool, pillar: str | N
     _run(ctx, target, "state.apply", kwargs, timeout, out)
 
 
-@state.command("highstate")
+@state.command("highstate", short_help="Apply what top.sls gives each minion of TARGET.")
 @_common
 @_applying
 @click.argument("target")
@@ -124,7 +124,7 @@ def highstate(ctx: click.Context, target: str, test: bool, pillar: str | None, t
     _run(ctx, target, "state.highstate", _run_kwargs(test, pillar), timeout, out)
 
 
-@state.command("show_sls")
+@state.command("show_sls", short_help="Show the states SLS compiles to on TARGET.")
 @_common
 @click.argument("sls")
 @click.argument("target")
@@ -134,7 +134,7 @@ def show_sls(ctx: click.Context, sls: str, target: str, timeout: float, out: str
     _run(ctx, target, "state.show_sls", {"mods": sls}, timeout, out)
 
 
-@state.command("show_top")
+@state.command("show_top", short_help="Show the SLS top.sls gives each minion of TARGET.")
 @_common
 @click.argument("target", default="*")
 @click.pass_context
