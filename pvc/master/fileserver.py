@@ -3,9 +3,9 @@
 Minions ask over their sealed channel (:mod:`pvc.wire.files`); the loop hands each request to
 a worker thread (:meth:`FileServer.submit`) and sends the answers the worker left, sealed to
 that minion, on its next turn (:meth:`FileServer.drain`; an eventfd in the loop's poller wakes
-it). So disk reads, hashing and pillar rendering never block the loop, and the work is bounded:
-at most ``QUEUE_MAX`` requests wait (``PER_MINION`` per minion), each answer carries at most one
-chunk, file hashes are cached by (size, mtime, inode).
+it: :mod:`pvc.master.offloop`). So disk reads, hashing and pillar rendering never block the
+loop, and the work is bounded: at most ``QUEUE_MAX`` requests wait (``PER_MINION`` per minion),
+each answer carries at most one chunk, file hashes are cached by (size, mtime, inode).
 
 Every path is hostile: :func:`pvc.states.tree.tree_path` refuses ``..``, absolute paths, NUL and
 backslashes, and :class:`ServedRoots` refuses a file whose real path leaves its root (a symlink
@@ -26,15 +26,14 @@ from __future__ import annotations
 
 import logging
 import os
-import queue
 import stat
-import threading
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from pvc.errors import PvcError
+from pvc.master.offloop import OffLoop
 from pvc.master.ratelimit import TokenBucket
 from pvc.states.listing import list_roots
 from pvc.states.tree import FileRoots, UnsafePath, tree_path
@@ -103,73 +102,24 @@ class FileServer:
         self.files = _roots(file_roots)
         self.pillars = _roots(pillar_roots)
         self.grains = grains
-        self.send = send
         self.stats: Counter[str] = Counter()
-        self.fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
-        self._todo: queue.Queue[tuple[str, Record, Mapping[str, Any]] | None] = queue.Queue(QUEUE_MAX)
-        self._done: queue.Queue[tuple[str, Record]] = queue.Queue()
-        self._pending: Counter[str] = Counter()  # loop thread only
         self._log_budget = TokenBucket(2.0, 20.0)
-        self._thread = threading.Thread(target=self._work, name="pvc-fileserver", daemon=True)
-        self._thread.start()
+        self.worker = OffLoop("pvc-fileserver", self.answer, _error, send, BUSY, QUEUE_MAX, PER_MINION, self.stats)
+        self.fd = self.worker.fd
 
     # -- loop thread ------------------------------------------------------------------------
     def submit(self, mid: str, req: Record) -> None:
-        """Queue ``req`` from ``mid``; a full queue (or a minion with too many waiting) gets a
-        "busy" answer at once: it retries, nobody else waits."""
-        if self._pending[mid] >= PER_MINION:
-            self._refuse_busy(mid, req)
-            return
-        try:
-            self._todo.put_nowait((mid, req, self.grains.get(mid, {})))
-        except queue.Full:
-            self._refuse_busy(mid, req)
-            return
-        self._pending[mid] += 1
-
-    def _refuse_busy(self, mid: str, req: Record) -> None:
-        self.stats["busy"] += 1
-        self.send(mid, _error(req, BUSY))
+        """Queue ``req`` from ``mid`` with the grains it reported; a full queue (or a minion with
+        too many waiting) gets a "busy" answer at once: it retries, nobody else waits."""
+        self.worker.submit(mid, req, self.grains.get(mid, {}))
 
     def drain(self) -> None:
-        """Send every finished answer (called each loop turn and when :attr:`fd` is readable)."""
-        try:
-            os.eventfd_read(self.fd)
-        except BlockingIOError:
-            pass
-        while True:
-            try:
-                mid, answer = self._done.get_nowait()
-            except queue.Empty:
-                return
-            self._pending[mid] -= 1
-            if self._pending[mid] <= 0:
-                del self._pending[mid]
-            self.send(mid, answer)
+        self.worker.drain()
 
     def close(self) -> None:
-        try:
-            self._todo.put_nowait(None)
-        except queue.Full:
-            pass
-        self._thread.join(2.0)
-        os.close(self.fd)
+        self.worker.close()
 
     # -- worker thread ----------------------------------------------------------------------
-    def _work(self) -> None:
-        while True:
-            item = self._todo.get()
-            if item is None:
-                return
-            mid, req, grains = item
-            try:
-                answer = self.answer(mid, req, grains)
-            except Exception:  # a bug must not kill the file server; the minion gets an error
-                log.exception("file server: internal error answering %s for %s", req.KIND, mid)
-                answer = _error(req, "internal error on the master (see its log)")
-            self._done.put((mid, answer))
-            os.eventfd_write(self.fd, 1)
-
     def answer(self, mid: str, req: Record, grains: Mapping[str, Any]) -> Record:
         try:
             if isinstance(req, FileReq):
