@@ -33,16 +33,17 @@ import sys
 import tempfile
 import time
 import traceback
+from collections import Counter
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from bench.chaos_checks import Violation, check, gather
+from bench.chaos_checks import Violation, check, extra_boots, gather, started_by
 from bench.chaos_faults import FAULTS, Step, World, repair
 from bench.chaos_report import markdown, plot, summarise
 from bench.chaos_watch import Watcher
-from bench.cluster import pvc, pvc_json, wait_until
+from bench.cluster import pvc, pvc_json, ticks, wait_until
 from bench.results import host_facts
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -55,6 +56,7 @@ class ChaosOptions:
     steps: int
     vms: int = 6
     faults: tuple[str, ...] = tuple(FAULTS)
+    boot_wait: float = 120.0
 
 
 def define_vms(lab: Any, count: int, xml_dir: Path) -> list[str]:
@@ -83,8 +85,9 @@ def one(world: World, watch: Watcher, index: int, name: str, act: Any) -> dict[s
         step = Step(name, (), t0, error=f"{type(exc).__name__}: {exc}")
     step.seconds = round(time.time() - t0, 3)
     wait_until("a watcher sample of the step's end", watch.try_sample, 30, every=0.25)
-    found = [Violation(v.invariant, v.detail, index) for v in check(step, watch.since(min(t0, step.t0)), gather(world, step))]
-    record = {"index": index, **asdict(step), "violations": [str(v) for v in found]}
+    evidence = gather(world, step)
+    found = [Violation(v.invariant, v.detail, index) for v in check(step, watch.since(min(t0, step.t0)), evidence)]
+    record = {"index": index, **asdict(step), "violations": [str(v) for v in found], "started": started_by(step, evidence)}
     for key in ("may_fence", "clean"):
         record[key] = sorted(record[key])
     print(f"bench chaos: step {index}: {name} {list(step.nodes)} recovery {step.recovery_s} s, "
@@ -114,6 +117,24 @@ def chaos(opts: ChaosOptions, lab_dir: Path, work: Path, result: dict[str, Any])
                     result["errors"]["repair"] = result["steps"][-1]["error"]
                     return  # the lab is not whole again: the next fault would test nothing
             result["watch_samples"], result["watch_missed"] = watch.samples, watch.missed
+    result["boots"] = count_boots(lab_dir, names, result["steps"], opts.boot_wait)
+
+
+def count_boots(lab_dir: Path, names: list[str], steps: list[dict[str, Any]], wait: float) -> dict[str, Any]:
+    """Each guest's boots (its serial console's GUEST-UP lines) against its starts, once every
+    guest has booted as often as it was started or ``wait`` seconds passed (TCG guests boot
+    slowly on a loaded machine: fewer boots is reported as pending, more is a violation)."""
+    expected = Counter(names) + Counter(vm for s in steps for vm in s["started"])
+
+    def boots() -> dict[str, int]:
+        return {vm: ticks(lab_dir, vm)[0] if (lab_dir / "console" / f"{vm}.log").exists() else 0 for vm in names}
+    try:
+        wait_until("every guest booted", lambda: all(n >= expected[vm] for vm, n in boots().items()), wait, every=1.0)
+    except RuntimeError:
+        pass  # reported as pending below
+    seen = boots()
+    return {"expected": dict(expected), "seen": seen, "pending": sorted(vm for vm in names if seen[vm] < expected[vm]),
+            "violations": [str(v) for v in extra_boots(expected, seen)]}
 
 
 def run(opts: ChaosOptions, work: Path, result: dict[str, Any]) -> None:
@@ -152,12 +173,14 @@ def parse_args(argv: list[str]) -> tuple[ChaosOptions, argparse.Namespace]:
     p.add_argument("--steps", type=int, required=True, help=f"faults to inflict, each followed by a repair (1..{MAX_STEPS})")
     p.add_argument("--vms", type=int, default=6, help="guests, round-robin over the 3 nodes (default 6)")
     p.add_argument("--faults", type=_faults, default=tuple(FAULTS), help="the faults to draw from (default all)")
+    p.add_argument("--boot-wait", type=float, default=120.0,
+                   help="at the end, how long to wait for every guest's boots to be counted (default 120 s)")
     p.add_argument("--out-dir", type=Path, default=RESULTS_DIR, help="where the JSON and PNG go")
     p.add_argument("--keep", action="store_true", help="keep the work directory (lab logs, consoles) after lab down")
     args = p.parse_args(argv)
-    if not 1 <= args.steps <= MAX_STEPS or not 1 <= args.vms <= 30:
-        p.error(f"--steps must be 1..{MAX_STEPS} and --vms 1..30")
-    return ChaosOptions(args.seed, args.steps, args.vms, args.faults), args
+    if not 1 <= args.steps <= MAX_STEPS or not 1 <= args.vms <= 30 or not 0 <= args.boot_wait <= 600:
+        p.error(f"--steps must be 1..{MAX_STEPS}, --vms 1..30 and --boot-wait 0..600")
+    return ChaosOptions(args.seed, args.steps, args.vms, args.faults, args.boot_wait), args
 
 
 def main(argv: list[str]) -> int:
@@ -174,7 +197,7 @@ def main(argv: list[str]) -> int:
         else:
             shutil.rmtree(work, ignore_errors=True)
     result["host"]["loadavg_end"] = list(os.getloadavg())
-    result["summary"] = summarise(result["steps"])
+    result["summary"] = summarise(result["steps"], result.get("boots", {}).get("violations", []))
     args.out_dir.mkdir(parents=True, exist_ok=True)
     out = args.out_dir / f"chaos-{date}.json"
     out.write_text(json.dumps(result, indent=1, default=str) + "\n")

@@ -12,7 +12,11 @@ the BMCs' power logs (when a node was really off), the fence records in ZooKeepe
   says the node died, and the VM first seen running on its new node after that death;
 * ``false-fence`` / ``clean-fenced``: no fence of a node the step had no reason to fence, and
   never of a node that stopped cleanly (no fence record, no power-off order in its BMC's log);
-* ``two-fencers``: open fences never owned by two coordinators at once.
+* ``two-fencers``: open fences never owned by two coordinators at once;
+* ``started-twice`` (at the end of the run): no guest booted more often than it was started —
+  once at its definition, once per recovery that started it, once per return that was not a
+  live migration — counted from its serial console (a start on two nodes that the samples
+  missed still shows there).
 
 The reading (:func:`gather`) is apart from the judging (:func:`check`, pure), so each invariant
 is tested on made-up evidence too (tests/bench/test_chaos_checks.py).
@@ -168,3 +172,16 @@ def lost(step: Step, ev: Evidence) -> list[Violation]:
         found.append(Violation("lost", f"{vm} runs nowhere (ZooKeeper: node {record.node}"
                                        f"{', reason ' + reason if reason else ''})"))
     return found
+
+
+def started_by(step: Step, ev: Evidence) -> list[str]:
+    """The VMs this step started anew: recovered from a fence opened in it, or moved back by a
+    return that was not live."""
+    return [*(s.vm for f in ev.fences.values() if f.detected >= step.t0 for s in f.steps
+              if s.state is StepState.DONE and s.start), *step.notes.get("rebooted_by_ready", [])]
+
+
+def extra_boots(expected: Mapping[str, int], boots: Mapping[str, int]) -> list[Violation]:
+    """Guests that booted more often than they were started."""
+    return [Violation("started-twice", f"{vm} booted {boots[vm]} times, started {n} times")
+            for vm, n in sorted(expected.items()) if boots.get(vm, 0) > n]

@@ -331,5 +331,7 @@ def repair(w: World) -> Step:
             if ready.get("state") != "done":
                 step.error = f"node ready {name}: {ready}"
             back.append(name)
+            rebooted = step.notes.setdefault("rebooted_by_ready", [])  # not live: the guest boots again
+            rebooted += [s["vm"] for s in ready.get("steps", []) if s.get("state") == "done" and s.get("method") != "live"]
     step.nodes = tuple(back)
     return step

@@ -14,6 +14,7 @@ Example::
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ def death_to_running(step: dict[str, Any]) -> float:
     return round(float(step["recovery_s"]) - float(step["notes"].get("bmc_back_s", 0.0)), 3)
 
 
-def summarise(steps: list[dict[str, Any]]) -> dict[str, Any]:
+def summarise(steps: list[dict[str, Any]], boot_violations: Sequence[str] = ()) -> dict[str, Any]:
     faults = [s for s in steps if s["kind"] != "repair"]
     recoveries = [s for s in faults if s["recovery_s"] is not None and s["moved"]]
     slowest = max(recoveries, key=death_to_running, default=None)
@@ -39,7 +40,7 @@ def summarise(steps: list[dict[str, Any]]) -> dict[str, Any]:
             "recoveries_s": [death_to_running(s) for s in recoveries],
             "recoveries_over_target": [s["index"] for s in recoveries if death_to_running(s) >= TARGET_S],
             "failed_steps": [{"step": s["index"], "kind": s["kind"], "error": s["error"]} for s in steps if s["error"]],
-            "violations": [v for s in steps for v in s["violations"]]}
+            "violations": [v for s in steps for v in s["violations"]] + list(boot_violations)}
 
 
 def markdown(result: dict[str, Any]) -> str:
@@ -57,11 +58,19 @@ def markdown(result: dict[str, Any]) -> str:
               f"recoveries: {summary['recoveries']} ({summary['vms_recovered']} VMs), slowest: "
               + (f"{slowest['seconds']:.2f} s ({slowest['kind']} of {','.join(slowest['nodes'])}, step {slowest['step']})"
                  if slowest else "-") + f"; target < {TARGET_S:g} s, PVC ~{PVC_S[0]:g}-{PVC_S[1]:g} s",
-              f"invariant violations: {len(summary['violations'])}"]
+              boots_line(result.get("boots")), f"invariant violations: {len(summary['violations'])}"]
     lines += [f"  {v}" for v in summary["violations"][:50]]
     lines += [f"  step {f['step']} ({f['kind']}) failed: {f['error'][:300]}" for f in summary["failed_steps"]]
     lines += [f"**{name} failed**: {error}" for name, error in result["errors"].items()]
     return "\n".join(lines)
+
+
+def boots_line(boots: dict[str, Any] | None) -> str:
+    if not boots:
+        return "guest boots: not counted"
+    pending = f", not yet booted: {', '.join(boots['pending'])}" if boots["pending"] else ""
+    return (f"guest boots (serial console) vs starts: {sum(boots['seen'].values())} / "
+            f"{sum(boots['expected'].values())}{pending}")
 
 
 def plot(result: dict[str, Any], path: Path) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from bench.chaos_checks import Evidence, Violation, check, parse_bmc_log
+from bench.chaos_checks import Evidence, Violation, check, extra_boots, parse_bmc_log, started_by
 from bench.chaos_faults import Step
 from bench.chaos_report import death_to_running, summarise
 from bench.chaos_watch import Seen, Sight
@@ -106,3 +106,12 @@ def test_summary_times_a_dead_bmc_fault_from_its_bmc_answering() -> None:
     assert summary["slowest_recovery"] == {"step": 2, "kind": "power", "nodes": ["hv2"], "seconds": 11.5}
     assert summary["recoveries_over_target"] == [] and summary["vms_recovered"] == 3
     assert summary["violations"] == ["step 2: lost: c runs nowhere"]
+
+
+def test_boots_beyond_the_starts() -> None:
+    back = dataclasses.replace(Step("repair", (), T0 + 20), notes={"rebooted_by_ready": ["b"]})
+    assert started_by(HANG, evidence()) == ["a"]  # recovered by the fence this step opened
+    assert started_by(back, evidence()) == ["b"]  # the fence is older than the repair
+    assert extra_boots({"a": 2, "b": 1}, {"a": 2, "b": 1}) == []
+    assert extra_boots({"a": 2}, {"a": 1}) == []  # not booted yet: pending, not a violation
+    assert kinds(extra_boots({"a": 2, "b": 1}, {"a": 3, "b": 1})) == ["started-twice"]

@@ -32,7 +32,7 @@ def test_chaos_smoke(tmp_path: Path) -> None:
         pytest.skip(reason)
     out = tmp_path / "out"
     proc = subprocess.run([sys.executable, "-m", "bench", "chaos", "--seed", str(SEED), "--steps", "2", "--vms", "3",
-                           "--faults", FAULTS, "--out-dir", str(out)],
+                           "--faults", FAULTS, "--boot-wait", "20", "--out-dir", str(out)],
                           check=False, cwd=REPO, capture_output=True, text=True, timeout=170)
     assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]
     [result_file] = out.glob("chaos-*.json")
@@ -50,6 +50,9 @@ def test_chaos_smoke(tmp_path: Path) -> None:
     assert summary["recoveries"] == len(moving)
     assert all(s["recovery_s"] is not None and s["recovery_s"] > 0 for s in moving)
     assert result["watch_samples"] > 10
+    boots = result["boots"]
+    assert boots["violations"] == [] and set(boots["expected"]) == {"x1", "x2", "x3"}
+    assert sum(boots["expected"].values()) == 3 + sum(len(s["started"]) for s in steps)
     assert result_file.with_suffix(".png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "invariant violations: 0" in proc.stdout and "| step | fault |" in proc.stdout
     work = re.search(r"bench chaos: lab (\S+)/lab\n", proc.stderr)
