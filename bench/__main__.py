@@ -145,6 +145,9 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["chaos"]:  # python -m bench chaos: seeded faults on pvc lab, invariants after each (issue 10)
         from bench import chaos
         return chaos.main(argv[1:])
+    if argv[:1] == ["scale"]:  # python -m bench scale: 1 ... 10,000 swarm minions on one master (issue 13)
+        from bench import scale
+        return scale.main(argv[1:])
     if argv[:1] == ["states"]:  # python -m bench states: highstate via the master vs pvc call vs Salt (issue 11)
         from bench import states
         return states.main(argv[1:])

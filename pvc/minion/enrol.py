@@ -5,11 +5,13 @@ challenge, reads the reply and closes. A failed attempt is simply closed and a f
 opened later, so nothing half-done lingers, and an idle minion holds no enrolment connection
 (the master has room for the strangers it must bound).
 
-libzmq never reconnects it by itself (its reconnect interval outlives any attempt; ``-1``
-would also swallow libzmq's disconnect notice): a master at its enrolment limits closes
-surplus connections at once, and a fleet whose sockets all reopened every 100 ms would spend
-those limits (and the master's loop) on the herd instead of on auths. The minion core retries
-instead, with jittered backoff (:attr:`EnrolConnection.dropped`).
+A connection the master closed is never reopened by libzmq: a master at its enrolment limits
+closes surplus connections at once, and a fleet whose sockets all reopened every 100 ms would
+spend those limits (and the master's loop) on the herd instead of on auths. The core sees the
+disconnect notice (:attr:`EnrolConnection.dropped`), closes the socket long before libzmq's
+reconnect interval, and retries with jittered backoff. A connection that never came up (the
+master is down or restarting) is retried by libzmq every 1 s to 4 s, so a fleet is back soon
+after its master. (``RECONNECT_IVL -1`` would also swallow libzmq's disconnect notice.)
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from pvc.wire.stream import Deframer, frame
 
 PEER = b"master"
 REPLY_MAX = 65536
-NO_RECONNECT_MS = 120_000  # longer than an attempt lives: the socket is closed long before
+RECONNECT_MS = 1000  # libzmq's retry of a connect that failed (a dropped one is closed before)
 
 
 class EnrolConnection:
@@ -30,7 +32,8 @@ class EnrolConnection:
         self.sock = zctx.socket(zmq.STREAM)
         self.sock.setsockopt(zmq.LINGER, 0)
         self.sock.setsockopt(zmq.CONNECT_ROUTING_ID, PEER)
-        self.sock.setsockopt(zmq.RECONNECT_IVL, NO_RECONNECT_MS)
+        self.sock.setsockopt(zmq.RECONNECT_IVL, RECONNECT_MS)
+        self.sock.setsockopt(zmq.RECONNECT_IVL_MAX, 4 * RECONNECT_MS)
         self.sock.connect(address)
         self.deframer = Deframer(REPLY_MAX)
         self.up = False

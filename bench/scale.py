@@ -1,0 +1,193 @@
+"""``python -m bench scale``: one pvc master against 1 ... 10,000 swarm minions (issue 13).
+
+For each size N (default 1, 10, 100, 1,000, 10,000), in a fresh directory: a master, then N
+identities in ``--processes`` swarm processes (``pvc minion --swarm``: each identity with its
+own keys, sockets, session, replay cache and return spool, through the same minion code as a
+node), and these figures:
+
+- ``startup``: seconds from starting the swarm until every identity answered a ``test.ping``;
+- ``ping_api``: ``test.ping`` to all through the Python API (median, p95), every return counted;
+- ``ping_cli``: ``pvc run '*' test.ping --out json`` as a whole process, all N returns printed;
+- ``master``: RSS before the swarm, with N connected, and KiB per connected minion above idle;
+- ``restart`` (the largest size): the master stopped and started with N connected; seconds until
+  every identity answers again (they come back with jittered backoff).
+
+Writes ``<out-dir>/scale-<date>.json`` and ``.png`` (start-up time, ping latency and master RSS
+against N, log scales, with the issue's targets) and prints a markdown table.
+
+Examples::
+
+    python -m bench scale                                  # 1 ... 10,000 (minutes, all CPUs)
+    python -m bench scale --sizes 1,10,100 --out-dir /tmp/s   # a quick run
+    python -m bench scale --sizes 3000 --no-restart
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from bench.driver import DriverError
+from bench.measure import Options, cli_ping, startup
+from bench.procs import tree_memory
+from bench.pvc import PvcSystem, swarm_ids
+from bench.results import host_facts
+from bench.stats import summarize
+from bench.system import MASTER
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+SIZES = (1, 10, 100, 1000, 10_000)
+# the issue's targets at 10,000 minions
+TARGETS = {"startup_s": 30.0, "ping_api_ms": 3000.0, "ping_cli_ms": 4000.0, "kib_per_minion": 20.0,
+           "restart_s": 30.0}
+
+
+def _layout(n: int, processes: int) -> tuple[list[str], int]:
+    """Swarm bases and identities per process: at most ``processes`` processes, as many as
+    divide N evenly (every process runs the same number of identities)."""
+    procs = next(k for k in range(max(1, min(processes, n)), 0, -1) if n % k == 0)
+    return [f"s{k}" for k in range(procs)], n // procs
+
+
+def _ping_api(system: PvcSystem, n: int, repeat: int) -> dict[str, Any]:
+    r = system.driver.call("call", tgt="*", fun="test.ping", args=[], expect=True, repeat=repeat,
+                           timeout=60.0, budget=120.0 + repeat * 90.0)
+    return {**summarize(r["ms"]), "complete_runs": sum(1 for m in r["matched"] if m == n), "returned": r["returned"]}
+
+
+def _master_rss(system: PvcSystem) -> float:
+    return tree_memory([system.procs[MASTER].pid]).rss_mib
+
+
+def measure_size(work: Path, n: int, processes: int, repeat: int, restart: bool, timeout: float) -> dict[str, Any]:
+    bases, per = _layout(n, processes)
+    ids = [mid for base in bases for mid in swarm_ids(base, per)]
+    opts = Options(start_timeout=timeout)
+    out: dict[str, Any] = {"minions": len(ids), "processes": len(bases)}
+    system = PvcSystem(work / f"scale-{n}")
+    with system:
+        system.start_master()
+        idle = _master_rss(system)
+        out["startup"] = startup(system, ids, opts, lambda: system.start_swarm(bases, per))
+        out["ping_api"] = _ping_api(system, len(ids), repeat)
+        out["ping_cli"] = cli_ping(system, max(1, repeat // 2), len(ids), opts.cli_timeout)
+        time.sleep(1.0)
+        rss = _master_rss(system)
+        out["master"] = {"idle_rss_mib": idle, "rss_mib": rss,
+                         "kib_per_minion": round((rss - idle) * 1024 / len(ids), 1)}
+        out["swarm_rss_mib"] = tree_memory([system.procs[f"minion-{bases[0]}"].pid]).rss_mib
+        if restart:
+            out["restart"] = startup(system, ids, opts, lambda: _restart_master(system))
+            out["ping_after_restart"] = _ping_api(system, len(ids), 1)
+        system.check_alive()
+    return out
+
+
+def _restart_master(system: PvcSystem) -> None:
+    system.cluster.stop_master()
+    system.start_master()
+
+
+def markdown(runs: list[dict[str, Any]]) -> str:
+    rows = ["| minions | start-up s | ping API median ms (p95) | CLI ping median ms | master RSS MiB | KiB/minion | restart s |",
+            "|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in runs:
+        if "error" in r:
+            rows.append(f"| {r['minions']} | error: {r['error'][:80]} | | | | | |")
+            continue
+        st, api, cli, m = r["startup"], r["ping_api"], r["ping_cli"], r["master"]
+        restart = r.get("restart", {})
+        rows.append(f"| {r['minions']} | {st['seconds']:.1f} ({st['answered']}/{st['of']}) | "
+                    f"{api.get('median', float('nan')):.0f} ({api.get('p95', float('nan')):.0f}) | "
+                    f"{cli.get('median', float('nan')):.0f} | {m['rss_mib']:.0f} | {m['kib_per_minion']:.0f} | "
+                    f"{restart.get('seconds', float('nan')):.1f} |")
+    rows.append(f"\ntargets at 10,000: start-up < {TARGETS['startup_s']:.0f} s, API ping < {TARGETS['ping_api_ms']:.0f} ms, "
+                f"CLI ping < {TARGETS['ping_cli_ms']:.0f} ms, <= {TARGETS['kib_per_minion']:.0f} KiB per minion, "
+                f"restart < {TARGETS['restart_s']:.0f} s")
+    return "\n".join(rows)
+
+
+def plot(runs: list[dict[str, Any]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ok = [r for r in runs if "error" not in r]
+    ns = [r["minions"] for r in ok]
+    fig, (start, lat, mem) = plt.subplots(1, 3, figsize=(16, 5))
+    start.plot(ns, [r["startup"]["seconds"] for r in ok], "o-", label="start until all answer")
+    restarts = [(r["minions"], r["restart"]["seconds"]) for r in ok if "restart" in r]
+    if restarts:
+        start.plot(*zip(*restarts), "s", label="master restart until all answer")
+    start.axhline(TARGETS["startup_s"], color="gray", linestyle=":", label="target at 10,000")
+    lat.errorbar(ns, [r["ping_api"].get("median", 0) for r in ok],
+                 yerr=[[0] * len(ok), [r["ping_api"].get("p95", 0) - r["ping_api"].get("median", 0) for r in ok]],
+                 fmt="o-", capsize=3, label="test.ping, API (median, bar to p95)")
+    lat.plot(ns, [r["ping_cli"].get("median", 0) for r in ok], "s-", label="pvc run '*' test.ping (CLI)")
+    lat.axhline(TARGETS["ping_api_ms"], color="gray", linestyle=":", label="API target at 10,000")
+    lat.axhline(TARGETS["ping_cli_ms"], color="black", linestyle=":", label="CLI target at 10,000")
+    mem.plot(ns, [r["master"]["rss_mib"] for r in ok], "o-", label="master RSS, N connected")
+    mem.plot(ns, [r["master"]["idle_rss_mib"] + TARGETS["kib_per_minion"] * n / 1024 for r, n in zip(ok, ns)],
+             ":", color="gray", label="idle + 20 KiB per minion (target)")
+    for ax, title, unit in ((start, "Start-up of N swarm minions", "s"), (lat, "test.ping to all N", "ms"),
+                            (mem, "Master memory", "MiB")):
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("minions (N)")
+        ax.set_ylabel(unit)
+        ax.set_title(title)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def main(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench scale", description=__doc__.split("\n\n")[0])
+    p.add_argument("--sizes", default=",".join(map(str, SIZES)), help="comma-separated minion counts (1..100000)")
+    p.add_argument("--processes", type=int, default=4, help="swarm processes (default 4)")
+    p.add_argument("--repeat", type=int, default=5, help="API pings per size (CLI: half as many)")
+    p.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for all minions to answer")
+    p.add_argument("--no-restart", action="store_true", help="skip the master restart at the largest size")
+    p.add_argument("--out-dir", type=Path, default=RESULTS_DIR)
+    args = p.parse_args(argv)
+    try:
+        sizes = sorted({int(x) for x in args.sizes.split(",") if x.strip()})
+    except ValueError:
+        p.error(f"--sizes {args.sizes!r}: use a comma-separated list of counts, e.g. 1,10,100")
+    if not sizes or not all(1 <= n <= 100_000 for n in sizes) or not 1 <= args.processes <= 64:
+        p.error("--sizes: counts 1..100000; --processes: 1..64")
+    date = datetime.now().strftime("%Y-%m-%dT%H%M%S")
+    host = host_facts()
+    runs: list[dict[str, Any]] = []
+    work = Path(tempfile.mkdtemp(prefix="pvc-scale-"))
+    try:
+        for n in sizes:
+            print(f"bench scale: N={n}", file=sys.stderr, flush=True)
+            try:
+                runs.append(measure_size(work, n, args.processes, args.repeat,
+                                         restart=n == sizes[-1] and not args.no_restart, timeout=args.timeout))
+            except (DriverError, RuntimeError, OSError, ValueError) as exc:  # recorded; the next size still runs
+                runs.append({"minions": n, "error": f"{type(exc).__name__}: {exc}"})
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    host["loadavg_end"] = list(os.getloadavg())
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    base = args.out_dir / f"scale-{date}"
+    base.with_suffix(".json").write_text(json.dumps({"date": date, "host": host, "targets": TARGETS,
+                                                     "options": vars(args) | {"out_dir": str(args.out_dir)},
+                                                     "runs": runs}, indent=1) + "\n")
+    plot(runs, base.with_suffix(".png"))
+    print(markdown(runs))
+    print(f"\nwrote {base}.json and .png", file=sys.stderr)
+    return 1 if any("error" in r for r in runs) else 0
