@@ -7,7 +7,8 @@ monitor and the OSD (a guest's QEMU opens its RBD image from inside its node). T
 (../shared/recipes/ceph): memstore (nothing on disk, ~5 s to HEALTH_OK with the fast paxos and
 mgr-stats intervals), pool size 1, the two warnings a one-OSD cluster always raises turned off.
 
-Two keyrings, both 0600: ``keyring`` holds every daemon's key (mon., mgr.x, osd.0 and
+Every file a daemon writes is under that directory (the mon's cluster and audit logs too,
+which default to /var/log/ceph). Two keyrings, both 0600: ``keyring`` holds every daemon's key (mon., mgr.x, osd.0 and
 client.admin: ``ceph-mon --mkfs`` imports them all), ``client.admin.keyring`` only the client's
 (what minions and the host use, named in the conf's ``[client]`` section). Daemons are stopped
 by PID, the OSD first (a mon stopped first makes the OSD wait 5 s for its ack).
@@ -70,6 +71,7 @@ keyring = {root}/keyring
 run dir = {root}/run
 admin socket = {root}/run/$name.asok
 log file = {root}/log/$name.log
+mon cluster log file = default={root}/log/$cluster.$channel.log cluster={root}/log/$cluster.log
 log to stderr = false
 err to stderr = true
 crash dir = {root}/crash

@@ -72,6 +72,7 @@ def test_up_records_a_private_ceph(ceph_lab: RunningLab) -> None:
     assert Path(cfg.conf).is_file() and Path(cfg.conf).parent == ceph_lab.dir / "ceph"
     for pid in ceph.daemons(cfg).values():
         assert procs.alive(pid, cfg.conf)
+    assert (ceph_lab.dir / "ceph" / "log" / "ceph.audit.log").is_file()  # the mon's logs in DIR, not /var/log/ceph
     keyring = Path(cfg.keyring)
     assert stat.S_IMODE(keyring.stat().st_mode) == 0o600
     assert stat.S_IMODE((ceph_lab.dir / "ceph" / "keyring").stat().st_mode) == 0o600

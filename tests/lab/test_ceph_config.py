@@ -43,6 +43,9 @@ def test_configure_writes_private_keyrings_and_a_conf_for_one_address(tmp_path: 
     conf = Path(cfg.conf).read_text()
     assert "mon host = [v2:10.213.7.1:30001,v1:10.213.7.1:30000]" in conf
     assert "public addr = 10.213.7.1" in conf and "ms bind port min = 30010" in conf
+    paths = [w.split("=")[-1] for line in conf.splitlines() for w in line.split()
+             if "/" in w and not line.startswith(("mon host", "public network"))]
+    assert paths and all(p.startswith(str(root)) for p in paths), paths  # nothing written outside root
     assert f"keyring = {root}/client.admin.keyring" in conf.split("[client]")[1].split("[mon]")[0]
     assert ceph.configure(root, "10.213.7.1", 30000).secret_uuid != cfg.secret_uuid
 
