@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.chaos_checks import Violation, check, extra_boots, gather, started_by
-from bench.chaos_faults import FAULTS, Step, World, repair
+from bench.chaos_faults import FAULTS, Step, World, homes, repair
 from bench.chaos_report import markdown, plot, summarise
 from bench.chaos_watch import Watcher
 from bench.cluster import pvc, pvc_json, ticks, wait_until
@@ -99,7 +99,6 @@ def chaos(opts: ChaosOptions, lab_dir: Path, work: Path, result: dict[str, Any])
     from pvc.cluster.client import connect
     from pvc.cluster.store import ClusterStore
     from pvc.lab import state, up
-    from pvc.lab.invariants import snapshot
 
     lab = state.load(lab_dir)
     names = define_vms(lab, opts.vms, work / "xml")
@@ -107,7 +106,7 @@ def chaos(opts: ChaosOptions, lab_dir: Path, work: Path, result: dict[str, Any])
     with connect(lab.zookeeper.hosts) as client:
         store = ClusterStore.open(client, up.CLUSTER_ROOT)
         world = World(lab_dir, store, lab.masters[0].config_dir, names, store.config().record.fence_grace)
-        wait_until("every VM running", lambda: len(snapshot(lab_dir).homes()) == len(names), 60, every=0.2)
+        wait_until("every VM running", lambda: len(homes(lab_dir)) == len(names), 60, every=0.2)
         with Watcher(lab_dir, store) as watch:
             for k in range(opts.steps):
                 kind = rng.choice(opts.faults)

@@ -32,12 +32,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.chaos_faults import Step, World
+from bench.chaos_faults import Step, World, homes
 from bench.chaos_watch import Sight
 from pvc.cluster.errors import RecordNotFound
 from pvc.cluster.records import VMRecord
 from pvc.lab import state
-from pvc.lab.invariants import snapshot
 from pvc.runners.fencetree import FenceRecord, FenceState, StepState
 
 DEAD_LINE = "power off: node dead"
@@ -109,7 +108,7 @@ def gather(w: World, step: Step) -> Evidence:
     return Evidence(fences={n: f.record for n, f in w.fences.all().items()},
                     deaths={n: power_offs(w.lab_dir, n, step.t0) for n in nodes},
                     off_orders={n: power_off_orders(w.lab_dir, n, step.t0) for n in nodes},
-                    homes=snapshot(w.lab_dir).homes(), vms=vms)
+                    homes=homes(w.lab_dir), vms=vms)
 
 
 def check(step: Step, sight: Sight, ev: Evidence) -> list[Violation]:

@@ -45,6 +45,7 @@ from typing import Any
 from bench.cluster import coordinator_id, coordinator_pid, pvc_json, wait_until
 from pvc.cluster.records import DaemonState
 from pvc.lab import faults, masters, outages, procs, state
+from pvc.lab.errors import LabError
 from pvc.lab.invariants import snapshot
 from pvc.runners.fencetree import FINAL_STEPS, FenceRecord, FenceState, FenceTree, StepState
 
@@ -119,16 +120,27 @@ def pick(w: World, rng: random.Random, count: int = 1) -> tuple[str, ...]:
     return tuple(sorted(rng.sample(nodes, count)))
 
 
+def homes(lab_dir: Path, tries: int = 20) -> dict[str, list[str]]:
+    """VM -> the nodes running it, from every node's libvirt; a read that a node's power-off cut
+    short is tried again (``tries`` times, 0.1 s apart)."""
+    for _ in range(tries - 1):
+        try:
+            return snapshot(lab_dir).homes()
+        except LabError:
+            time.sleep(0.1)
+    return snapshot(lab_dir).homes()
+
+
 def vms_on(w: World, nodes: tuple[str, ...]) -> tuple[str, ...]:
-    homes = snapshot(w.lab_dir).homes()
-    return tuple(sorted(vm for vm, where in homes.items() if set(where) & set(nodes)))
+    running = homes(w.lab_dir)
+    return tuple(sorted(vm for vm, where in running.items() if set(where) & set(nodes)))
 
 
 def await_recovery(w: World, step: Step, timeout: float = RECOVERY_TIMEOUT_S) -> Step:
     """Until every node of ``step`` is fenced and recovered and each of its VMs runs elsewhere
     (or stays stopped with its reason in the fence record); records the recovery time."""
-    def vm_done(vm: str, homes: dict[str, list[str]]) -> bool:
-        where = homes.get(vm, [])
+    def vm_done(vm: str, running: dict[str, list[str]]) -> bool:
+        where = running.get(vm, [])
         if len(where) == 1 and where[0] not in step.nodes:
             return True
         for node in step.nodes:
@@ -140,15 +152,15 @@ def await_recovery(w: World, step: Step, timeout: float = RECOVERY_TIMEOUT_S) ->
 
     deadline = time.monotonic() + timeout
     while True:
-        homes = snapshot(w.lab_dir).homes()
-        if step.recovery_s is None and all(vm_done(vm, homes) for vm in step.moved):
+        running = homes(w.lab_dir)
+        if step.recovery_s is None and all(vm_done(vm, running) for vm in step.moved):
             step.recovery_s = round(time.time() - step.t0, 3)
         fences = {n: w.fence(n, step.t0) for n in step.nodes}
         if step.recovery_s is not None and all(f is not None and f.state is FenceState.RECOVERED for f in fences.values()):
             step.notes["fences"] = {n: fence_note(f, step.t0) for n, f in fences.items() if f is not None}
             return step
         if time.monotonic() >= deadline:
-            step.error = (f"not recovered {timeout:g} s after {step.kind}: VMs {homes}, "
+            step.error = (f"not recovered {timeout:g} s after {step.kind}: VMs {running}, "
                           f"fences {({n: f and f.state.value for n, f in fences.items()})}")
             return step
         time.sleep(0.1)
@@ -206,9 +218,9 @@ def bmc_dead(w: World, rng: random.Random) -> Step:
     try:
         wait_until(f"{node} fence-failed", lambda: (r := w.fence(node, step.t0)) and r.state is FenceState.FENCE_FAILED,
                  RECOVERY_TIMEOUT_S, every=0.1)
-        homes = snapshot(w.lab_dir).homes()
-        step.notes["while_fence_failed"] = {vm: homes.get(vm, []) for vm in step.moved}
-        if any(homes.get(vm) != [node] for vm in step.moved):
+        running = homes(w.lab_dir)
+        step.notes["while_fence_failed"] = {vm: running.get(vm, []) for vm in step.moved}
+        if any(running.get(vm) != [node] for vm in step.moved):
             step.error = f"a VM moved while {node}'s fence had failed: {step.notes['while_fence_failed']}"
     except RuntimeError as exc:
         step.error = str(exc)

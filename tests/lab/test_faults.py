@@ -24,14 +24,13 @@ from pathlib import Path
 import pytest
 
 from bench.chaos_checks import check, gather
-from bench.chaos_faults import World, fail_nodes, repair
+from bench.chaos_faults import World, fail_nodes, homes, repair
 from bench.chaos_faults import zk_leader as zk_leader_fault
 from bench.chaos_watch import Watcher
 from bench.cluster import wait_until
 from pvc.cluster.client import ClusterClient, connect
 from pvc.cluster.store import ClusterStore
 from pvc.lab import outages
-from pvc.lab.invariants import snapshot
 from pvc.runners.fencetree import FenceState, StepState
 from tests.lab.conftest import RunningLab, pvc, running_lab
 from tests.runners.conftest import guest_xml
@@ -54,7 +53,7 @@ class FaultLab:
         self.world.vms.append(name)
 
     def running(self) -> dict[str, list[str]]:
-        return snapshot(self.lab.dir).homes()
+        return homes(self.lab.dir)
 
     def repaired(self) -> None:
         step = repair(self.world)
