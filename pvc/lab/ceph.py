@@ -117,6 +117,14 @@ KEYS = (
 )
 
 
+def _listening(address: str, port: int) -> bool:
+    try:
+        with socket.create_connection((address, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
 def _port_free(address: str, port: int) -> bool:
     with socket.socket() as s:
         try:
@@ -203,10 +211,14 @@ def admin(cfg: Ceph, timeout: int = 30) -> Iterator[rados.Rados]:
 
 
 def mon_command(cluster: rados.Rados, prefix: str, **args: Any) -> Any:
-    """A JSON mon command; a failure raises the mapped pvc error (see :mod:`pvc.ceph.cluster`)."""
+    """A JSON mon command; a failure raises the mapped pvc error (see :mod:`pvc.ceph.cluster`),
+    no answer within the connection's timeout :class:`StartFailed`."""
     from pvc.ceph.cluster import mon_json
 
-    return mon_json(cluster, prefix, **args)
+    try:
+        return mon_json(cluster, prefix, **args)
+    except TimeoutError:
+        raise StartFailed(f"ceph: '{prefix}': the cluster did not answer in time (see DIR/ceph/log)") from None
 
 
 def start(cfg: Ceph) -> Ceph:
@@ -222,6 +234,8 @@ def start(cfg: Ceph) -> Ceph:
     _run("ceph-mon", "-c", cfg.conf, "--mkfs", "-i", "a", "--monmap", monmap, "--keyring", str(root / "keyring"))
     cfg = dataclasses.replace(cfg, mon_pid=_spawn(cfg, "mon.a", "ceph-mon", "-i", "a"))
     try:
+        # a mon that cannot bind exits after ~10 s: say so then, not after librados' 30 s
+        _until(cfg, lambda: _listening(address, int(port)), time.monotonic() + START_TIMEOUT, "the mon to listen")
         with admin(cfg) as cluster:
             # the always-on devicehealth module would otherwise create a pool of its own
             mon_command(cluster, "config set", who="mgr", name="mgr/devicehealth/enable_monitoring",
@@ -231,10 +245,12 @@ def start(cfg: Ceph) -> Ceph:
             mon_command(cluster, "osd new", uuid=osd_uuid, id=0)
         _run("ceph-osd", "-c", cfg.conf, "-i", "0", "--mkfs", "--osd-uuid", osd_uuid)
         return dataclasses.replace(cfg, osd_pid=_spawn(cfg, "osd.0", "ceph-osd", "-i", "0"))
-    except PvcError as exc:
-        stop(cfg)
-        raise StartFailed(f"ceph: could not start on {cfg.monitor}: {exc} ({procs.tail(root / 'log' / 'mon.a.log')})") \
-            from None
+    except BaseException as exc:
+        stop(cfg)  # whatever went wrong, no daemon of a half-made cluster outlives this call
+        if isinstance(exc, PvcError) and not isinstance(exc, StartFailed):
+            raise StartFailed(f"ceph: could not start on {cfg.monitor}: {exc} "
+                              f"({procs.tail(root / 'log' / 'mon.a.log')})") from None
+        raise
 
 
 def wait_ready(cfg: Ceph, mgr: bool = True, timeout: float = START_TIMEOUT) -> None:

@@ -1,16 +1,21 @@
-"""The lab's Ceph files without daemons: cephx keys as Ceph makes them, private keyrings, a conf
-bound to the one address given, a fresh cluster in a reused directory, the libvirt secret XML."""
+"""The lab's Ceph files: cephx keys as Ceph makes them, private keyrings, a conf bound to the one
+address given, a fresh cluster in a reused directory, the libvirt secret XML; and a mon that
+cannot bind failing ``start`` with its log line, leaving no daemon behind."""
 
 from __future__ import annotations
 
 import base64
+import socket
 import stat
 import struct
 import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from pvc.lab import ceph, cephsecret, guests
+import pytest
+
+from pvc.lab import ceph, cephsecret, guests, procs
+from pvc.lab.errors import StartFailed
 from pvc.lab.state import Ceph
 
 
@@ -61,3 +66,14 @@ def test_guest_disk_and_secret_xml() -> None:
     assert secret.findtext("uuid") == cfg.secret_uuid
     usage = secret.find("usage")
     assert usage is not None and usage.get("type") == "ceph" and usage.findtext("name") == cephsecret.USAGE
+
+
+def test_a_mon_that_cannot_bind_fails_start_with_its_reason(tmp_path: Path) -> None:
+    port = ceph.pick_port("127.0.0.1")
+    with socket.socket() as taken:  # bound, not listening: the mon's bind fails, a connect is refused
+        taken.bind(("127.0.0.1", port))
+        cfg = ceph.configure(tmp_path / "ceph", "127.0.0.1", port)
+        with pytest.raises(StartFailed, match=r"mon\.a \(pid \d+\) exited .*Address already in use"):
+            ceph.start(cfg)
+    assert not [p for p in procs.all_pids() if cfg.conf in procs.cmdline(p) and procs.alive(p)
+                and any(d in procs.cmdline(p) for d in ceph.PROGRAMS)]
