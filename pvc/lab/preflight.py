@@ -35,6 +35,7 @@ CEPH_PROGRAMS = {
     "/usr/bin/ceph-osd": "ceph-osd",
     "/usr/bin/ceph-authtool": "ceph-common",
     "/usr/bin/monmaptool": "ceph-common",
+    "/usr/lib/x86_64-linux-gnu/qemu/block-rbd.so": "qemu-block-extra (QEMU's RBD driver)",
 }
 
 
