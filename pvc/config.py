@@ -91,6 +91,10 @@ class MasterConfig(DaemonConfig):
     # Salt's option names: environment -> directories searched in order; relative to the config dir
     file_roots: dict[str, tuple[str, ...]] = field(default_factory=lambda: {"base": ("/srv/salt",)})
     pillar_roots: dict[str, tuple[str, ...]] = field(default_factory=lambda: {"base": ("/srv/pillar",)})
+    # the mine (pvc.master.mine): what minions send is kept on disk, at most this much per
+    # minion and in all; an update past either is refused (the older data stays)
+    mine_minion_max_bytes: int = 1024 * 1024
+    mine_max_bytes: int = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -116,6 +120,10 @@ class MinionConfig(DaemonConfig):
     spool_max_age: float = 24.0              # hours an unacked return is kept
     spool_fsync: bool = False                # fsync each spooled return (power-loss safe, slower)
     beacons: dict[str, Any] = field(default_factory=dict)  # name -> periodic check (pvc.minion.beacons.config)
+    # Salt's mine: name -> [args] or {mine_function: fun, ...kwargs}, run at start and every
+    # mine_interval minutes, the results sent to the master(s) (pvc.modules.mine)
+    mine_functions: dict[str, Any] = field(default_factory=dict)
+    mine_interval: float = 60.0
 
     @property
     def masters(self) -> tuple[str, ...]:
@@ -208,9 +216,16 @@ def minion_from_mapping(data: Mapping[str, Any], config_dir: str | os.PathLike[s
     return _resolve_paths(dataclasses.replace(cfg, id=mid), "minion", base)
 
 
+# modules whose options Salt spells as top-level minion options: module -> {field: option}
+TOP_LEVEL_OPTIONS: dict[str, dict[str, str]] = {"mine": {"functions": "mine_functions", "interval": "mine_interval"}}
+
+
 def module_config(cfg: MinionConfig, module: str, cls: type | None) -> Any:
-    """The typed config of one module, from the minion's ``modules.<name>`` section."""
+    """The typed config of one module, from the minion's ``modules.<name>`` section (or, for
+    the modules of :data:`TOP_LEVEL_OPTIONS`, from Salt's top-level option names)."""
     section = cfg.modules.get(module)
+    if module in TOP_LEVEL_OPTIONS and section is None:
+        section = {name: getattr(cfg, option) for name, option in TOP_LEVEL_OPTIONS[module].items()}
     if cls is None:
         if section:
             raise ConfigError(f"minion: modules.{module}: this module takes no options")

@@ -26,6 +26,7 @@ from pvc.execution.resources import Resources
 if TYPE_CHECKING:
     from pvc.execution.registry import Registry
     from pvc.wire.files import FileAnswer, FileRequest
+    from pvc.wire.mine import MineData, MineRequest
 
 
 class EventSink(Protocol):
@@ -44,15 +45,15 @@ def log_events(log: logging.Logger) -> EventSink:
 
 
 class MasterLink(Protocol):
-    """A job's way to ask the master for files and pillar over the minion's sealed channel
-    (:mod:`pvc.wire.files`); None under ``pvc call``. ``request`` blocks the job's thread until
+    """A job's way to ask the master for files, pillar (:mod:`pvc.wire.files`) and mine data
+    (:mod:`pvc.wire.mine`) over the minion's sealed channel; None under ``pvc call``. ``request`` blocks the job's thread until
     the answer with the same ``rid`` arrives; ``cache_dir`` is where fetched files are kept."""
 
     cache_dir: str
 
     def next_rid(self) -> int: ...
 
-    def request(self, rec: FileRequest) -> FileAnswer: ...
+    def request(self, rec: FileRequest | MineRequest) -> FileAnswer | MineData: ...
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,8 @@ from pvc.master.inbox import Inbox
 from pvc.master.jobcache import open_job_cache
 from pvc.master.jobs import ActiveJobs
 from pvc.master.keystore import KeyStore
+from pvc.master.mine import MineServer
+from pvc.master.minestore import MineStore
 from pvc.master.observers import BusObserver, ClientStreams
 from pvc.master.publisher import Publisher
 from pvc.master.ratelimit import PeerLimiter, TokenBucket
@@ -133,8 +135,10 @@ class Master:
         self.returns = Returns(self.cache, self.jobs, Delivery(self._ack, self.send_client, self.observers,
                                                                self.sessions.running))
         self.fileserver = FileServer(cfg.file_roots, cfg.pillar_roots, self.grains, self._reply_to)
+        self.mine = MineServer(MineStore(os.path.join(cfg.cachedir, "mine"), cfg.mine_minion_max_bytes, cfg.mine_max_bytes),
+                               cfg.nodegroups, self.grains, self._reply_to)
         self.inbox = Inbox(self.returns, self.grains, self._reply, self.bus.fire, self.end_session,
-                           self.fileserver.submit, self.sessions.pace)
+                           self.fileserver.submit, self.sessions.pace, self.mine.submit)
         params = ReplyParams(self.identity, cfg.publish_port, cfg.channel_port, curve_pub)
         self.enrol_port = EnrolmentPort(self.enrol, cfg.max_preauth_size, cfg.address_rate,
                                         lambda conn, payload: self.auth.on_message(conn, payload))
@@ -158,6 +162,7 @@ class Master:
         for sock, _, _, _ in self.handlers:
             self.poller.register(sock, zmq.POLLIN)
         self.poller.register(self.fileserver.fd, zmq.POLLIN)  # answers of the file server's thread
+        self.poller.register(self.mine.fd, zmq.POLLIN)  # and of the mine's
 
     def _socket(self, kind: int, port: int, domain: bytes, curve: bool = False) -> zmq.Socket:
         sock = self.zctx.socket(kind)
@@ -199,6 +204,7 @@ class Master:
                 self._guarded(partial(self.auth.serve, now))
                 self._guarded(self.returns.flush)
                 self._guarded(self.fileserver.drain)
+                self._guarded(self.mine.drain)
                 self._guarded(partial(self.returns.finish_due, now))
                 self.inbox.expire_held(now)
                 self.enrol_port.sweep(now)
@@ -228,6 +234,7 @@ class Master:
             sock.close(0)
         self.bus.close()
         self.fileserver.close()
+        self.mine.close()
         self.zap.close()
         self.cache.close()
         for path in (CLIENT_SOCKET, EVENTS_SOCKET, PID_FILE):  # the next client says "not running" at once
@@ -237,7 +244,8 @@ class Master:
                 pass
         self.stats.update(enrol_refused=self.auth.refused + self.enrol_port.refused, handshakes_refused=self.zap.refused,
                           returns_refused=self.returns.refused, events_refused=self.inbox.refused_events,
-                          files_refused=self.fileserver.stats["refused"], files_busy=self.fileserver.stats["busy"])
+                          files_refused=self.fileserver.stats["refused"], files_busy=self.fileserver.stats["busy"],
+                          mine_refused=self.mine.stats["refused"], mine_busy=self.mine.stats["busy"])
         refused = ", ".join(f"{name} {n}" for name, n in sorted(self.stats.items()) if n)
         log.info("master stopped%s", f" (dropped or refused: {refused})" if refused else "")
 
@@ -360,6 +368,7 @@ class Master:
         that lost their session."""
         self.keys.reload()  # `pvc key` changed the files
         self.accepted = {k.id: k.raw for k in self.keys.find(states=(ACCEPTED,))}
+        self.mine.keep_only(self.accepted)  # a deleted key's mine data goes with it
         sessions = {**self.sessions.pending, **self.sessions.by_id}
         revoked = [mid for mid, s in sessions.items() if self.accepted.get(mid) != s.pub]
         if not revoked:

@@ -23,6 +23,7 @@ from pvc.master.sessions import Session
 from pvc.master.vmclaims import VmClaims
 from pvc.wire.files import REQUESTS as FILE_REQUESTS
 from pvc.wire.inner import Bye, EventMsg, Grains, Heartbeat, Lost, Pong, Ret
+from pvc.wire.mine import REQUESTS as MINE_REQUESTS
 from pvc.wire.record import Record
 
 log = logging.getLogger(__name__)
@@ -31,12 +32,17 @@ SKEW_WARN = 60.0
 HOLD_MAX = 1024
 
 
+def _served(serve: Callable[[str, Record], None], mid: str, session: Session, body: Record) -> None:
+    serve(mid, body)
+
+
 class Inbox:
     def __init__(self, returns: Returns, grains: dict[str, dict[str, Any]],
                  reply: Callable[[Session, Record], None], fire: Callable[[str, dict], None],
                  end_session: Callable[[str, str], None],
                  files: Callable[[str, Record], None] | None = None,
-                 pace: Callable[[], float] = lambda: 0.0) -> None:
+                 pace: Callable[[], float] = lambda: 0.0,
+                 mine: Callable[[str, Record], None] | None = None) -> None:
         self.returns = returns
         self.pace = pace  # the heartbeat interval to ask of a minion (pvc.master.sessions)
         self.grains = grains
@@ -54,14 +60,16 @@ class Inbox:
             Grains: self._grains,
             Bye: lambda mid, s, body: end_session(mid, "said goodbye"),
         }
-        for kind in FILE_REQUESTS:  # files and pillar: pvc.master.fileserver, off the loop thread
-            self.table[kind] = (lambda mid, s, body: files(mid, body)) if files is not None else self._no_files
+        # files and pillar (pvc.master.fileserver) and the mine (pvc.master.mine), off the loop thread
+        for kinds, serve in ((FILE_REQUESTS, files), (MINE_REQUESTS, mine)):
+            for kind in kinds:
+                self.table[kind] = self._unserved if serve is None else partial(_served, serve)
 
     def handle(self, mid: str, session: Session, body: Record) -> None:
         self.table[type(body)](mid, session, body)
 
-    def _no_files(self, mid: str, session: Session, body: Record) -> None:
-        log.debug("minion %s asked for files; this master serves none", mid)
+    def _unserved(self, mid: str, session: Session, body: Record) -> None:
+        log.debug("minion %s sent a %s; this master serves none", mid, body.KIND)
 
     def _heartbeat(self, mid: str, session: Session, hb: Heartbeat) -> None:
         session.vms = frozenset(hb.vms)

@@ -40,8 +40,8 @@ from pvc.results import RESTARTED, Return
 from pvc.targeting import Target, compile_target
 from pvc.wire.auth import ACCEPTED, Offer, make_request, open_reply
 from pvc.wire.codec import decode, pack, unpack
-from pvc.wire.files import ANSWERS as FILE_ANSWERS
 from pvc.wire.inner import (
+    ANSWERS,
     UP,
     Ack,
     Bye,
@@ -450,7 +450,7 @@ class MinionCore:
         elif isinstance(body, Pong):
             self.clock_offset = body.mtime - time.time()
             self.hb_every = max(self.cfg.heartbeat, body.every)
-        elif isinstance(body, FILE_ANSWERS):
+        elif isinstance(body, ANSWERS):
             self.link.deliver(body)
         elif isinstance(body, Kill):
             outcome = self.runner.kill(body.jid) if body.jid in self.running else "unknown"

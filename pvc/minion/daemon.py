@@ -27,6 +27,7 @@ from pvc.minion.socketloop import SocketLoop
 
 if TYPE_CHECKING:
     from pvc.minion.beacons.loop import BeaconLoop
+    from pvc.minion.mineschedule import MineSchedule
     from pvc.minion.nodestate import NodePresence
 
 log = logging.getLogger(__name__)
@@ -76,6 +77,12 @@ class MinionProcess:
             from pvc.minion.beacons.loop import BeaconLoop as Beacons
 
             self.beacons = Beacons.start(cfg, base.events)
+        # the mine: imported and scheduled only when mine_functions is set
+        self.mine: MineSchedule | None = None
+        if cfg.mine_functions and not swarm:
+            from pvc.minion.mineschedule import MineSchedule as Schedule
+
+            self.mine = Schedule.start(cfg, base, self.cores, self.runner)
         # a hypervisor node: its keepalive in ZooKeeper (not for a swarm of test identities)
         self.presence: NodePresence | None = None
         if cfg.cluster is not None and not swarm:
@@ -98,6 +105,8 @@ class MinionProcess:
                 if now >= next_tick:
                     for core in self.cores:
                         core.tick(now)
+                    if self.mine is not None:
+                        self.mine.tick(now)
                     next_tick = now + TICK
                 self.sockets.poll(max(1, int((next_tick - time.monotonic()) * 1000)))
         finally:

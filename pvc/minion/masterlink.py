@@ -1,4 +1,4 @@
-"""Requests from a job's thread to the master (files, pillar), answered over the sealed channel.
+"""Requests from a job's thread to the master (files, pillar, the mine), answered over the sealed channel.
 
 A job (``state.apply`` on a worker thread) calls :meth:`MasterRequests.request`; the request is
 sealed and sent by the loop thread (sockets are not thread-safe), and the job's thread waits
@@ -21,6 +21,7 @@ from collections.abc import Callable
 
 from pvc.errors import PvcError
 from pvc.wire.files import FileAnswer, FileRequest
+from pvc.wire.mine import MineData, MineRequest
 from pvc.wire.record import Record
 
 MAX_WAITING = 256
@@ -28,7 +29,7 @@ TIMEOUT = 30.0
 
 
 class MasterUnreachable(PvcError, TimeoutError):
-    """The master did not answer a file or pillar request in time (or is not connected)."""
+    """The master did not answer a request (files, pillar, mine) in time (or is not connected)."""
 
 
 class _Waiter:
@@ -36,7 +37,7 @@ class _Waiter:
 
     def __init__(self) -> None:
         self.event = threading.Event()
-        self.answer: FileAnswer | None = None
+        self.answer: FileAnswer | MineData | None = None
 
 
 class MasterRequests:
@@ -54,7 +55,7 @@ class MasterRequests:
         with self._lock:
             return next(self._rids)
 
-    def request(self, rec: FileRequest) -> FileAnswer:
+    def request(self, rec: FileRequest | MineRequest) -> FileAnswer | MineData:
         """Send ``rec`` (which carries a fresh ``rid``) and wait for its answer (any thread but
         the loop's)."""
         rid = rec.rid
@@ -72,7 +73,7 @@ class MasterRequests:
             with self._lock:
                 self._waiting.pop(rid, None)
 
-    def deliver(self, answer: FileAnswer) -> None:
+    def deliver(self, answer: FileAnswer | MineData) -> None:
         """Loop thread: hand ``answer`` to the job waiting for its ``rid`` (else drop it)."""
         with self._lock:
             waiter = self._waiting.get(answer.rid)

@@ -40,6 +40,7 @@ MODULES: tuple[str, ...] = (
     "timezone",
     "service",
     "cp",
+    "mine",
 )
 
 
@@ -115,6 +116,9 @@ def _spec(name: str) -> ModuleSpec:
         case "cp":
             from pvc.modules import cp as cp_module
             return cp_module.SPEC
+        case "mine":
+            from pvc.modules import mine as mine_module
+            return mine_module.SPEC
     raise LookupError(f"no execution module {name!r}")
 
 

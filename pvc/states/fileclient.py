@@ -35,6 +35,8 @@ from pvc.states.listing import MAX_LISTING
 from pvc.states.pillar import PillarError
 from pvc.states.tree import MAX_FILE_BYTES, UnsafePath, tree_path, tree_prefix
 from pvc.wire.files import BUSY, MISSING, FileData, FileReq, Listing, ListReq, PillarData, PillarReq
+from pvc.wire.mine import BUSY as MINE_BUSY
+from pvc.wire.mine import MineRequest
 
 MAX_RESTARTS = 3
 BUSY_RETRIES = 10
@@ -170,15 +172,16 @@ class RemoteTree:
         return ask(self.link, req, self.stats)
 
 
-def ask(link: MasterLink, req: FileReq | ListReq | PillarReq, stats: FetchStats | None = None) -> Any:
+def ask(link: MasterLink, req: FileReq | ListReq | PillarReq | MineRequest, stats: FetchStats | None = None) -> Any:
     """``req``'s answer; a "busy" master (a whole fleet asking at once) is asked again after a
-    jittered, doubling pause, ``BUSY_RETRIES`` times at most (about 12 s in all)."""
+    jittered, doubling pause, ``BUSY_RETRIES`` times at most (about 12 s in all). The mine's
+    requests (:mod:`pvc.modules.mine`) come this way too."""
     pause = 0.05
     for attempt in range(BUSY_RETRIES + 1):
         if stats is not None:
             stats.requests += 1
         answer = link.request(req if attempt == 0 else replace(req, rid=link.next_rid()))
-        if answer.error != BUSY or attempt == BUSY_RETRIES:
+        if answer.error not in (BUSY, MINE_BUSY) or attempt == BUSY_RETRIES:
             return answer
         time.sleep(pause * random.uniform(0.5, 1.5))
         pause = min(2.0, pause * 2)

@@ -1,9 +1,10 @@
 """What travels inside a sealed box: one typed record per kind, dispatched by a table.
 
 Minion -> master (``UP``): a job's return, a heartbeat (with the VMs the minion holds), an
-event, its grains, a job lost to a restart, goodbye. Master -> minion (``DOWN``): acks of
-stored returns, a new session key, a heartbeat answer with the master's clock, and a job
-sealed to this minion alone (list targets).
+event, its grains, a job lost to a restart, goodbye, and requests for files, pillar and the
+mine. Master -> minion (``DOWN``): acks of stored returns, a new session key, a heartbeat
+answer with the master's clock, a job sealed to this minion alone (list targets), and the
+answers to its requests (:data:`ANSWERS`, matched by ``rid``).
 
 Example::
 
@@ -18,8 +19,10 @@ from typing import Any
 
 from pvc.events import MAX_TAG
 from pvc.results import Return
+from pvc.wire.files import ANSWERS as FILE_ANSWERS
 from pvc.wire.files import FileData, FileReq, Listing, ListReq, PillarData, PillarReq
 from pvc.wire.messages import MAX_ID, Job
+from pvc.wire.mine import MineData, MineDelete, MineGet, MineUpdate
 from pvc.wire.record import Kinds, Record, f, record
 
 MAX_JID = 64
@@ -138,5 +141,7 @@ class Kill(Record):
     jid: str = f(max=MAX_JID)
 
 
-UP = Kinds([Ret, Heartbeat, EventMsg, Grains, Lost, Bye, FileReq, ListReq, PillarReq])  # files: pvc.wire.files
-DOWN = Kinds([Ack, Rekey, Pong, JobBox, Kill, FileData, Listing, PillarData])
+UP = Kinds([Ret, Heartbeat, EventMsg, Grains, Lost, Bye, FileReq, ListReq, PillarReq,  # files: pvc.wire.files
+           MineUpdate, MineDelete, MineGet])  # the mine: pvc.wire.mine
+DOWN = Kinds([Ack, Rekey, Pong, JobBox, Kill, FileData, Listing, PillarData, MineData])
+ANSWERS = (*FILE_ANSWERS, MineData)  # what a job waits for by rid (pvc.minion.masterlink)

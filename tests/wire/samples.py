@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pvc.wire import files, inner, local, messages
+from pvc.wire import files, inner, local, messages, mine
 from pvc.wire.record import Record
 
 K32 = bytes(range(32))
@@ -40,6 +40,11 @@ UP_RECORDS: list[Record] = [
     files.FileReq(2, "blob.bin", "base", 262144, "ab" * 32),
     files.ListReq(3, "ntp", "base", True),
     files.PillarReq(4),
+    mine.MineUpdate(5, [mine.MineEntry("grains.items", {"os": "Debian", "n": [1, 2.5]}),
+                        mine.MineEntry("addrs", ["10.0.0.1"], "hv*", "glob")], clear=True),
+    mine.MineDelete(6, ["addrs"]),
+    mine.MineDelete(7, flush=True),
+    mine.MineGet(8, "G@role:hv and not hv3", "compound", ["grains.items", "addrs"]),
 ]
 
 DOWN_RECORDS: list[Record] = [
@@ -54,6 +59,8 @@ DOWN_RECORDS: list[Record] = [
     files.FileData(3, error="missing"),
     files.Listing(4, ["top.sls", "motd/init.sls"]),
     files.PillarData(5, {"secret": "x", "n": [1, 2]}),
+    mine.MineData(6, {"addrs": {"hv1": ["10.0.0.1"], "hv2": None}}),
+    mine.MineData(7, error="the mine is full"),
 ]
 
 REQUEST_RECORDS: list[messages.Outer] = [

@@ -55,8 +55,9 @@ def test_local_tables_round_trip(table: local.OuterKinds, recs: list[messages.Ou
 
 
 def test_tables_cover_every_kind() -> None:
-    assert set(UP.table) == {"ret", "hb", "event", "grains", "lost", "bye", "file_req", "file_list_req", "pillar_req"}
-    assert set(DOWN.table) == {"ack", "rekey", "pong", "jobbox", "kill", "file_data", "file_list", "pillar"}
+    assert set(UP.table) == {"ret", "hb", "event", "grains", "lost", "bye", "file_req", "file_list_req", "pillar_req",
+                             "mine_update", "mine_delete", "mine_get"}
+    assert set(DOWN.table) == {"ack", "rekey", "pong", "jobbox", "kill", "file_data", "file_list", "pillar", "mine_data"}
     assert set(REQUESTS.table) == {"publish", "job_get", "job_list", "keys_changed", "event_fire", "expected", "ping",
                                    "job_kill", "job_active", "status"}
     assert set(REPLIES.table) == {"published", "ret", "done", "job", "jobs", "ok", "error", "minions", "active",
