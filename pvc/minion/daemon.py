@@ -36,6 +36,12 @@ TICK = 0.1
 
 class MinionProcess:
     def __init__(self, cfg: MinionConfig, swarm: int = 0) -> None:
+        # the mine: imported only when mine_functions is set, and checked before any socket opens
+        self.mine: MineSchedule | None = None
+        if cfg.mine_functions and not swarm:
+            from pvc.minion.mineschedule import MineSchedule as Schedule
+
+            self.mine = Schedule(cfg)
         self.zctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context.instance()
         self.runner = JobRunner(cfg.workers, max_workers=cfg.max_workers, queue_size=cfg.job_queue_size,
                                 cluster_workers=cfg.cluster_workers, cluster_max_workers=cfg.cluster_max_workers,
@@ -77,12 +83,8 @@ class MinionProcess:
             from pvc.minion.beacons.loop import BeaconLoop as Beacons
 
             self.beacons = Beacons.start(cfg, base.events)
-        # the mine: imported and scheduled only when mine_functions is set
-        self.mine: MineSchedule | None = None
-        if cfg.mine_functions and not swarm:
-            from pvc.minion.mineschedule import MineSchedule as Schedule
-
-            self.mine = Schedule.start(cfg, base, self.cores, self.runner)
+        if self.mine is not None:
+            self.mine.serve(base, self.cores, self.runner)
         # a hypervisor node: its keepalive in ZooKeeper (not for a swarm of test identities)
         self.presence: NodePresence | None = None
         if cfg.cluster is not None and not swarm:

@@ -10,8 +10,9 @@ only when ``mine_functions`` is set: an idle plain minion pays nothing.
 
 Example::
 
-    schedule = MineSchedule.start(cfg, functions, cores, runner)   # ConfigError if badly set
-    schedule.tick(time.monotonic())                                # from the process loop
+    schedule = MineSchedule(cfg)                     # ConfigError if badly set: before any socket
+    schedule.serve(functions, cores, runner)         # once the minion's cores exist
+    schedule.tick(time.monotonic())                  # from the process loop
 """
 
 from __future__ import annotations
@@ -44,23 +45,20 @@ class _Slot:
 
 
 class MineSchedule:
-    def __init__(self, interval: float, functions: MinionFunctions, cores: Sequence[MinionCore],
-                 runner: JobRunner) -> None:
-        self.interval = interval  # seconds
+    def __init__(self, cfg: MinionConfig) -> None:
+        """The schedule of ``cfg``'s mine; its functions are checked now, so a bad
+        ``mine_functions`` stops the minion at start with the reason."""
+        names = [fn.name for fn in mine_functions(MineConfig(dict(cfg.mine_functions), cfg.mine_interval))]
+        log.info("mine: %s every %g min", ", ".join(names), cfg.mine_interval)
+        self.interval = cfg.mine_interval * 60.0  # seconds
+        self.slots: list[_Slot] = []
+        self._jids = itertools.count(1)
+
+    def serve(self, functions: MinionFunctions, cores: Sequence[MinionCore], runner: JobRunner) -> None:
+        """Run the mine for these cores (one per master) with the minion's functions and lanes."""
         self.functions = functions
         self.runner = runner
         self.slots = [_Slot(core) for core in cores]
-        self._jids = itertools.count(1)
-
-    @classmethod
-    def start(cls, cfg: MinionConfig, functions: MinionFunctions, cores: Sequence[MinionCore],
-              runner: JobRunner) -> MineSchedule:
-        """The schedule for ``cfg``'s mine; its functions are checked now, so a bad
-        ``mine_functions`` stops the minion at start with the reason."""
-        config = MineConfig(dict(cfg.mine_functions), cfg.mine_interval)
-        names = [fn.name for fn in mine_functions(config)]
-        log.info("mine: %s every %g min", ", ".join(names), cfg.mine_interval)
-        return cls(cfg.mine_interval * 60.0, functions, cores, runner)
 
     def tick(self, now: float) -> None:
         for slot in self.slots:
