@@ -224,10 +224,13 @@ TOP_LEVEL_OPTIONS: dict[str, dict[str, str]] = {"mine": {"functions": "mine_func
 
 def module_config(cfg: MinionConfig, module: str, cls: type | None) -> Any:
     """The typed config of one module, from the minion's ``modules.<name>`` section (or, for
-    the modules of :data:`TOP_LEVEL_OPTIONS`, from Salt's top-level option names)."""
+    the modules of :data:`TOP_LEVEL_OPTIONS`, from Salt's top-level option names only)."""
     section = cfg.modules.get(module)
-    if module in TOP_LEVEL_OPTIONS and section is None:
-        section = {name: getattr(cfg, option) for name, option in TOP_LEVEL_OPTIONS[module].items()}
+    if module in TOP_LEVEL_OPTIONS:
+        options = TOP_LEVEL_OPTIONS[module]
+        if section is not None:
+            raise ConfigError(f"minion: modules.{module}: set the top-level options {', '.join(options.values())} instead")
+        section = {name: getattr(cfg, option) for name, option in options.items()}
     if cls is None:
         if section:
             raise ConfigError(f"minion: modules.{module}: this module takes no options")

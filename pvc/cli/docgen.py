@@ -13,6 +13,8 @@ import dataclasses
 import sys
 from typing import Any
 
+from pvc.config import TOP_LEVEL_OPTIONS
+
 HEADER = """\
 # Execution modules
 
@@ -54,9 +56,11 @@ def _module(module: Any, docs: dict[str, str]) -> str:
     if module.requires:
         lines += [f"Needs: {', '.join(module.requires)} (calls fail with a clear error where it is missing).", ""]
     if module.config is not None and dataclasses.is_dataclass(module.config):
-        lines += [f"Options (`modules: {{{module.name}: {{...}}}}`):", "", "| option | default |", "|---|---|"]
+        top = TOP_LEVEL_OPTIONS.get(module.name)
+        where = "top-level minion options, Salt's names" if top else f"`modules: {{{module.name}: {{...}}}}`"
+        lines += [f"Options ({where}):", "", "| option | default |", "|---|---|"]
         for f in dataclasses.fields(module.config):
-            lines.append(f"| `{f.name}` | `{_default(f)}` |")
+            lines.append(f"| `{top[f.name] if top else f.name}` | `{_default(f)}` |")
         lines.append("")
     for name in sorted(docs):
         signature, _, text = docs[name].partition("\n\n")

@@ -41,3 +41,8 @@ def test_valid_reads_the_top_level_options_and_pvc_call_has_no_master(tmp_path) 
     for fun, args in (("mine.get", ["*", "ips"]), ("mine.update", []), ("mine.send", ["x"]), ("mine.flush", [])):
         ret = funcs.call(fun, args)
         assert not ret.ok and ret.error_type == "BackendUnavailable" and "pvc call runs without one" in ret.error
+
+
+def test_the_mine_is_set_by_salts_top_level_options_only() -> None:
+    with pytest.raises(ConfigError, match="top-level options mine_functions, mine_interval"):
+        MinionFunctions(MinionConfig(id="hv1", modules={"mine": {"functions": {}}}), grains={"id": "hv1"})
