@@ -1,4 +1,4 @@
-"""libvirt lifecycle events -> pvc bus events ``pvc/vm/<name>/started|stopped|migrated|crashed``.
+"""libvirt lifecycle events -> pvc bus events ``pvc/vm/<name>/started|stopped|migrated|crashed|undefined``.
 
 libvirt delivers events only on connections opened *after* an event loop implementation is
 registered, and only while that loop runs; so the watcher registers libvirt's default loop once
@@ -33,7 +33,7 @@ RECONNECT_S = (0.5, 1.0, 2.0, 5.0)
 
 # (libvirt event, detail) -> pvc event; (event, None) is the default for that event.
 # Values are libvirt's virDomainEventType / *DetailType numbers (stable ABI).
-STARTED, STOPPED, CRASHED = 2, 5, 8
+UNDEFINED, STARTED, STOPPED, CRASHED = 1, 2, 5, 8
 _MIGRATED_STARTED, _MIGRATED_STOPPED, _CRASHED_STOPPED, _FAILED_STOPPED = 1, 3, 2, 5
 _EVENT_NAMES = {0: "DEFINED", 1: "UNDEFINED", 2: "STARTED", 3: "SUSPENDED", 4: "RESUMED", 5: "STOPPED",
                 6: "SHUTDOWN", 7: "PMSUSPENDED", 8: "CRASHED"}
@@ -45,6 +45,9 @@ _TABLE: dict[tuple[int, int | None], tuple[str, str]] = {
     (STOPPED, _FAILED_STOPPED): ("crashed", ""),
     (STOPPED, None): ("stopped", ""),
     (CRASHED, None): ("crashed", ""),
+    # the minion lets go of a VM it no longer holds on this event (a move by definition, a removal),
+    # so the master takes the VM's events from its new node
+    (UNDEFINED, None): ("undefined", ""),
 }
 
 

@@ -27,6 +27,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -345,3 +346,41 @@ def test_killed_qemu_restarted_on_its_node(flab: FenceLab) -> None:
     vm = fl.store.vm("q1").record
     assert vm.node == "hv1" and vm.desired_state.value == "start" and vm.failure_reason is None
     print(f"\nq1's QEMU killed -> running again on hv1 {took:.2f} s later")
+
+
+def test_crash_loop_restarts_then_moves_then_fails(flab: FenceLab) -> None:
+    """A VM whose QEMU keeps dying: restarted 3 times on its node, moved once, restarted 3 times
+    there, then marked fail with the reason (`pvc vm list` shows it) and left stopped."""
+    fl = flab
+    fl.define("c1", "hv3")
+    wait_for("c1 running on hv3", lambda: fl.running().get("c1") == ["hv3"], 60)
+    bus = Bus(fl.lab.master_dir)
+    answers = ("restarted", "moved", "failed")
+
+    def actions() -> list[str]:
+        return [t.split("/")[3] for t in bus.tags("pvc/vm/c1/") if t.split("/")[3] in answers]
+
+    def answered(count: int) -> bool:
+        return len(actions()) >= count
+
+    try:
+        for kill in range(8):
+            node = fl.store.vm("c1").record.node
+            assert node is not None
+            pids: list[int] = wait_for(f"c1's QEMU on {node}", partial(faults.qemu_pids, fl.dir, node, "c1"), 60)
+            procs.signal_pid(pids[0], signal.SIGKILL)
+            wait_for(f"the restarter's answer to crash {kill + 1}", partial(answered, kill + 1), 60, every=0.05)
+            if actions()[-1] == "failed":
+                break
+            wait_for("c1 running again", lambda: len(fl.running().get("c1", [])) == 1, 60)
+    finally:
+        bus.close()
+    seen = actions()
+    assert seen == ["restarted"] * 3 + ["moved"] + ["restarted"] * 3 + ["failed"], seen
+    vm = fl.store.vm("c1").record
+    assert vm.desired_state.value == "fail" and vm.node != "hv3" and vm.last_node == "hv3", vm
+    assert vm.failure_reason is not None and "crashed 8 times" in vm.failure_reason, vm.failure_reason
+    listed = pvc("-c", fl.lab.master_dir, "vm", "list")
+    assert f"c1: {vm.failure_reason}" in listed.stdout, listed.stdout
+    time.sleep(1)
+    assert "c1" not in fl.running()

@@ -16,6 +16,7 @@ from pvc.virt.events import translate
     (libvirt.VIR_DOMAIN_EVENT_STOPPED, libvirt.VIR_DOMAIN_EVENT_STOPPED_CRASHED, "crashed", None),
     (libvirt.VIR_DOMAIN_EVENT_STOPPED, libvirt.VIR_DOMAIN_EVENT_STOPPED_FAILED, "crashed", None),
     (libvirt.VIR_DOMAIN_EVENT_CRASHED, libvirt.VIR_DOMAIN_EVENT_CRASHED_PANICKED, "crashed", None),
+    (libvirt.VIR_DOMAIN_EVENT_UNDEFINED, libvirt.VIR_DOMAIN_EVENT_UNDEFINED_REMOVED, "undefined", None),
 ])
 def test_reported_events(event: int, detail: int, tag: str, direction: str | None) -> None:
     found = translate("vm1", "u-1", event, detail, "hv1")
