@@ -33,7 +33,7 @@ import struct
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import zmq
 
@@ -57,6 +57,8 @@ from pvc.wire.publication import BROADCAST, topic_for
 from pvc.wire.record import Record
 from pvc.wire.sealed import _UP_NONCE, Channel
 from pvc.wire.stream import Deframer, frame
+
+R = TypeVar("R", bound=Record)
 
 HOST = "127.0.0.1"
 
@@ -271,6 +273,16 @@ class RogueMinion:
         if msg["k"] != Sealed.KIND or self.channel is None:
             return None
         return self.channel.open_down(Sealed.from_map(msg), 64 * 1024 * 1024)
+
+    def answer(self, req: Record, kind: type[R], timeout: float = 5.0) -> R:
+        """Send ``req`` (a request with a ``rid``: files, pillar, mine) and wait for its answer."""
+        self.send_up(req)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            rec = self.recv_down(0.5)
+            if isinstance(rec, kind) and getattr(rec, "rid", None) == getattr(req, "rid", None):
+                return rec
+        raise AssertionError(f"no answer to {req}")
 
     def drain_down(self, seconds: float) -> list[Record]:
         out: list[Record] = []

@@ -115,27 +115,17 @@ def test_pvc_call_has_no_mine(cluster):
     assert "Traceback" not in proc.stderr
 
 
-@pytest.fixture
-def evil(cluster):
-    rogue = RogueMinion(cluster, f"evil{os.urandom(3).hex()}")
-    assert rogue.auth() == "accepted"
-    rogue.drain_down(0.3)
-    yield rogue
-    rogue.close()
+def test_a_hostile_minion_writes_only_its_own_and_leaves_with_its_key(cluster):
+    evil = RogueMinion(cluster, f"evil{os.urandom(3).hex()}")
+    try:
+        assert evil.auth() == "accepted"
+        hostile_writes_and_reads(cluster, evil)
+    finally:
+        evil.close()
 
 
-def answer(rogue: RogueMinion, req) -> MineData:
-    rogue.send_up(req)
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        rec = rogue.recv_down(0.5)
-        if isinstance(rec, MineData) and rec.rid == req.rid:
-            return rec
-    raise AssertionError(f"no answer to {req}")
-
-
-def test_a_hostile_minion_writes_only_its_own_and_leaves_with_its_key(cluster, evil):
-    assert answer(evil, MineUpdate(1, [MineEntry("grains.items", {"role": "hv", "forged": True})])) == MineData(1)
+def hostile_writes_and_reads(cluster: PvcCluster, evil: RogueMinion) -> None:
+    assert evil.answer(MineUpdate(1, [MineEntry("grains.items", {"role": "hv", "forged": True})]), MineData) == MineData(1)
     # a box claiming to be m1's from evil's connection is refused: m1's entry stays m1's
     evil.send_channel(evil.seal_plain({"t": "mine_update", "rid": 2, "entries": [
         {"fun": "grains.items", "data": {"forged": True}}]}, mid="m1"))
@@ -145,7 +135,7 @@ def test_a_hostile_minion_writes_only_its_own_and_leaves_with_its_key(cluster, e
     seen = mine_get(cluster, "m2", "*", "grains.items")
     assert seen[evil.mid] == {"role": "hv", "forged": True} and "forged" not in seen["m1"]
     for tgt, tgt_type in (("(" * 200 + "m1", "compound"), ("x", "nonsense"), ("[", "pcre")):
-        assert answer(evil, MineGet(5, tgt, tgt_type, ["grains.items"])).error
+        assert evil.answer(MineGet(5, tgt, tgt_type, ["grains.items"]), MineData).error
     assert cluster.procs["master"].poll() is None
     assert cluster.pvc("key", "delete", evil.mid, "--yes").returncode == 0
     assert evil.mid not in wait_mine(cluster, "m2", "*", "grains.items", lambda d: evil.mid not in d)
