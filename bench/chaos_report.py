@@ -68,9 +68,9 @@ def markdown(result: dict[str, Any]) -> str:
 def boots_line(boots: dict[str, Any] | None) -> str:
     if not boots:
         return "guest boots: not counted"
-    pending = f", not yet booted: {', '.join(boots['pending'])}" if boots["pending"] else ""
-    return (f"guest boots (serial console) vs starts: {sum(boots['seen'].values())} / "
-            f"{sum(boots['expected'].values())}{pending}")
+    fewer = boots.get("fewer_boots", [])
+    return (f"guest boots (serial console) vs starts: {sum(boots['seen'].values())} / {sum(boots['expected'].values())}"
+            f" (never more; fewer for {', '.join(fewer) or 'none'}: cut short by a later fault or still booting)")
 
 
 def plot(result: dict[str, Any], path: Path) -> None:
