@@ -146,6 +146,7 @@ def test_up_refuses_a_dir_with_a_running_lab(lab: RunningLab) -> None:
 def test_down_leaves_nothing(lab: RunningLab) -> None:
     data = lab.json()
     pids = [s["pid"] for s in data["zookeeper"]["servers"]] + [m["pid"] for m in data["masters"]]
+    pids += [data["ceph"][f"{d}_pid"] for d in ("mon", "mgr", "osd")]  # the module's lab runs --ceph
     for n in data["nodes"]:
         pids += [n["init_pid"], n["unshare_pid"], n["minion_pid"], n["libvirtd_pid"], n["bmc"]["pid"]]
         pids += procs.in_pid_namespace(n["init_pid"])
