@@ -21,6 +21,7 @@ Example::
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache
@@ -29,7 +30,7 @@ from typing import Any
 from pvc.errors import InvalidTarget, ProtocolError
 from pvc.master.minestore import Entry, MineFull, MineStore
 from pvc.master.offloop import OffLoop
-from pvc.master.ratelimit import TokenBucket
+from pvc.master.ratelimit import PeerLimiter, TokenBucket
 from pvc.targeting import Target, compile_target
 from pvc.wire.codec import pack, unpack
 from pvc.wire.mine import BUSY, MineData, MineDelete, MineGet, MineUpdate
@@ -39,6 +40,9 @@ log = logging.getLogger(__name__)
 QUEUE_MAX = 1024
 PER_MINION = 16
 MAX_ANSWER = 16 * 1024 * 1024  # bytes of mine data in one answer (msgpack, before sealing)
+# writes per second (and saved up) one minion may make: each costs an fsync on the worker, and
+# a mine is written once per mine_interval
+WRITE_RATE, WRITE_BURST = 1.0, 10.0
 
 Grains = Mapping[str, Mapping[str, Any]]
 
@@ -50,6 +54,7 @@ class MineServer:
         self.grains = grains
         self.stats: Counter[str] = Counter()
         self._log_budget = TokenBucket(2.0, 20.0)
+        self._writes = PeerLimiter(WRITE_RATE, WRITE_BURST)
         self._target: Callable[[str, str], Target] = lru_cache(maxsize=256)(
             lambda tgt, tgt_type: compile_target(tgt, tgt_type, nodegroups))
         self.worker = OffLoop("pvc-mine", self.answer, _error, send, BUSY, QUEUE_MAX, PER_MINION, self.stats)
@@ -58,7 +63,11 @@ class MineServer:
     # -- loop thread ------------------------------------------------------------------------
     def submit(self, mid: str, req: Record) -> None:
         """Queue ``req`` from ``mid``; a get takes along a snapshot of the reported grains (the
-        loop replaces a minion's grains while the worker matches targets)."""
+        loop replaces a minion's grains while the worker matches targets). A minion writing
+        faster than ``WRITE_RATE`` is told "busy" at once."""
+        if isinstance(req, (MineUpdate, MineDelete)) and not self._writes.allow(mid.encode(), time.monotonic()):
+            self.worker.refuse_busy(mid, req)
+            return
         self.worker.submit(mid, req, dict(self.grains) if isinstance(req, MineGet) else None)
 
     def keep_only(self, ids: Iterable[str]) -> None:

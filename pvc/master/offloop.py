@@ -58,12 +58,12 @@ class OffLoop:
     def submit(self, mid: str, req: Record, extra: Any = None) -> None:
         """Queue ``req`` from ``mid`` (``extra`` goes to ``answer`` with it), or answer "busy"."""
         if self._pending[mid] >= self.per_minion:
-            self._refuse_busy(mid, req)
+            self.refuse_busy(mid, req)
             return
         try:
             self._todo.put_nowait((mid, req, extra))
         except queue.Full:
-            self._refuse_busy(mid, req)
+            self.refuse_busy(mid, req)
             return
         self._pending[mid] += 1
 
@@ -75,7 +75,8 @@ class OffLoop:
             return False
         return True
 
-    def _refuse_busy(self, mid: str, req: Record) -> None:
+    def refuse_busy(self, mid: str, req: Record) -> None:
+        """Answer "busy" at once (the minion asks again a little later)."""
         self.stats["busy"] += 1
         self.send(mid, self.refuse(req, self.busy))
 

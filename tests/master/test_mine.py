@@ -88,3 +88,12 @@ def test_off_the_loop_bounded_per_minion_and_key_deletion(server):
         server.drain()
     final = [rec for _, rec in server.sent if rec.rid == 1000]
     assert final and list(final[0].data["grains.items"]) == ["hv1", "hv2"]
+
+
+def test_a_minion_writing_too_fast_is_told_busy_others_are_not(server):
+    for n in range(int(mine_mod.WRITE_BURST) + 5):
+        server.submit("hv1", MineUpdate(100 + n, [MineEntry("x", n)]))
+    server.submit("hv2", MineUpdate(200, [MineEntry("x", 1)]))
+    busy = [(mid, rec.rid) for mid, rec in server.sent if rec.error == BUSY]
+    assert busy and {mid for mid, _ in busy} == {"hv1"}
+    assert server.stats["busy"] == len(busy)
