@@ -109,6 +109,14 @@ class Watcher:
                 self.fencers.append(Seen(now, "", owners))
             self.samples += 1
 
+    def forget(self, vm: str) -> None:
+        """Drop what was seen of ``vm`` (a test that made it run twice on purpose)."""
+        with self._lock:
+            for seen in (self.double_runs, self.moves):
+                kept = [s for s in seen if s.vm != vm]
+                seen.clear()
+                seen.extend(kept)
+
     def since(self, t0: float) -> Sight:
         with self._lock:
             return Sight([s for s in self.double_runs if s.at >= t0], [s for s in self.moves if s.at >= t0],

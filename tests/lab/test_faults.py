@@ -8,7 +8,9 @@ tests prove holds for it too):
 * a partitioned node (its link down; everything in it still runs) -> fenced through its BMC, its
   VMs run elsewhere, never on two nodes (its libvirt is read on its unix socket all along);
 * two nodes dying at once (a hang and a power cut) -> both fenced; the VMs that fit run on the
-  last node, the one whose node limit names only the dead nodes stays stopped with the reason.
+  last node, the one whose node limit names only the dead nodes stays stopped with the reason;
+* a link down for a second is not fenced; a copy of a VM started behind the cluster's back on a
+  second node is seen and reported by the checks (they do see a real violation).
 
 Each test repairs the lab (power on, ``pvc node ready``) and checks the invariants again.
 """
@@ -24,13 +26,13 @@ from pathlib import Path
 import pytest
 
 from bench.chaos_checks import check, gather
-from bench.chaos_faults import World, fail_nodes, homes, repair
+from bench.chaos_faults import Step, World, fail_nodes, homes, repair
 from bench.chaos_faults import zk_leader as zk_leader_fault
 from bench.chaos_watch import Watcher
 from bench.cluster import wait_until
 from pvc.cluster.client import ClusterClient, connect
 from pvc.cluster.store import ClusterStore
-from pvc.lab import outages
+from pvc.lab import outages, state
 from pvc.runners.fencetree import FenceState, StepState
 from tests.lab.conftest import RunningLab, pvc, running_lab
 from tests.runners.conftest import guest_xml
@@ -132,6 +134,7 @@ def test_two_nodes_at_once_what_fits_runs(flab: FaultLab) -> None:
     reasons = {s.vm: (s.state, s.error) for n in ("hv1", "hv2") if (r := fl.world.fence(n, step.t0)) for s in r.steps}
     assert reasons["t3"][0] is StepState.UNPLACED and reasons["t3"][1], reasons
     vm_list = {v["name"]: v for v in _json_list(fl)}
+    assert "no eligible node" in str(vm_list["t3"]["failure_reason"]), vm_list["t3"]  # the reason, for the operator
     print(f"\nhv1 hung + hv2 powered off -> {moved} on hv3 {step.recovery_s:.2f} s later; t3: {reasons['t3'][1]!r}; "
           f"pvc vm list: {vm_list['t3']}")
     assert not check(step, fl.watch.since(step.t0), gather(fl.world, step))
@@ -163,3 +166,28 @@ def test_brief_partition_not_fenced(flab: FaultLab) -> None:
     time.sleep(fl.world.grace + 4)
     assert fl.world.fence("hv3", t0) is None
     assert "hv3" in fl.world.store.alive()
+
+
+def test_the_checks_see_a_real_double_run(flab: FaultLab) -> None:
+    """The eyes of the chaos run on a real violation: a copy of a cluster VM started behind the
+    cluster's back in another node's libvirt is seen running on two nodes, and reported."""
+    import libvirt
+
+    fl = flab
+    fl.define("d1", "hv1")
+    wait_until("d1 on hv1", lambda: fl.running().get("d1") == ["hv1"], 60, every=0.1)
+    eyes = Watcher(fl.lab.dir, fl.world.store)  # its own samples: the module's watcher must stay clean
+    step = Step("double-run probe", (), time.time())
+    conn = libvirt.open(state.load(fl.lab.dir).node("hv3").libvirt_uri)
+    try:
+        dom = conn.createXML(guest_xml(fl.lab.dir, "d1").read_text(), 0)  # transient: gone once destroyed
+        try:
+            eyes.sample()
+        finally:
+            dom.destroy()
+    finally:
+        conn.close()
+    found = check(step, eyes.since(step.t0), gather(fl.world, step))
+    assert [v.invariant for v in found] == ["double-run"] and "d1 on hv1, hv3" in found[0].detail, found
+    fl.watch.forget("d1")  # the module's watcher may have caught the probe too
+    assert fl.running()["d1"] == ["hv1"]
