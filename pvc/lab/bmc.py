@@ -8,7 +8,9 @@ The password lives in a 0600 file: ipmitool reads it with ``-f`` (never ``-P``: 
 /proc), and lan.conf, which must hold it too, is 0600 in a 0700 directory.
 
 ipmitool needs ``-C 3`` (otherwise it probes cipher suites the simulator does not answer, 10 s
-per call) and ``-N 1 -R 1`` (a dead BMC fails after 2 s instead of 20 s). Output is parsed
+per call) and ``-N 1 -R 1`` (a dead BMC fails after 2 s instead of 20 s); a power change waits
+``-N 5`` for its answer (the simulator answers once the chassis program is done, which takes
+over a second on a loaded machine, and a retransmitted request is refused). Output is parsed
 case-insensitively.
 
 Example::
@@ -35,6 +37,7 @@ IPMI_SIM = "/usr/bin/ipmi_sim"
 IPMITOOL = "/usr/bin/ipmitool"
 USER = "admin"
 ACTIONS = ("on", "off", "status", "reset", "cycle")
+POWER_WAIT = 5  # seconds ipmitool waits for the answer to a power change
 _STATE = re.compile(r"chassis power is (on|off)", re.IGNORECASE)
 _CONTROL = re.compile(r"chassis power control: (up/on|down/off|reset|cycle)", re.IGNORECASE)
 
@@ -105,8 +108,9 @@ def wait_ready(bmc: Bmc, timeout: float = 10.0) -> None:
         time.sleep(0.05)
 
 
-def ipmitool(bmc: Bmc, *args: str, timeout: float = 30.0) -> str:
-    argv = [IPMITOOL, "-I", "lanplus", "-C", "3", "-N", "1", "-R", "1", "-H", bmc.host, "-p", str(bmc.port),
+def ipmitool(bmc: Bmc, *args: str, timeout: float = 30.0, wait: int = 1) -> str:
+    """Run ipmitool against ``bmc``; ``wait`` is how many seconds it waits for each answer (``-N``)."""
+    argv = [IPMITOOL, "-I", "lanplus", "-C", "3", "-N", str(wait), "-R", "1", "-H", bmc.host, "-p", str(bmc.port),
             "-U", bmc.user, "-f", bmc.password_file, *args]
     try:
         proc = subprocess.run(argv, check=False, capture_output=True, text=True, timeout=timeout)
@@ -122,7 +126,7 @@ def power(bmc: Bmc, action: str) -> str:
     """``chassis power ACTION``; returns "on"/"off" for status, the control word otherwise."""
     if action not in ACTIONS:
         raise LabError(f"power action must be one of {', '.join(ACTIONS)}, not {action!r}")
-    out = ipmitool(bmc, "chassis", "power", action)
+    out = ipmitool(bmc, "chassis", "power", action, wait=1 if action == "status" else POWER_WAIT)
     match = (_STATE if action == "status" else _CONTROL).search(out)
     if match is None:
         raise LabError(f"ipmitool chassis power {action} on {bmc.host}:{bmc.port}: unexpected answer {out.strip()!r}")
