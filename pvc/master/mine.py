@@ -5,7 +5,8 @@ sealed channel names the sender: no minion can write another's) and ask ``MineGe
 hands each to a worker thread (:class:`~pvc.master.offloop.OffLoop`, as the file server does), so
 fsyncs and lookups never block it, and the answers go back sealed to the asking minion. A get
 matches the target (Salt's target types, :mod:`pvc.targeting`) against the minions that have
-mine data, with the grains they last reported, and returns only the entries the asker may read
+mine data, with the grains they reported (a minion that is away has none here, so grain targets
+leave it out; glob, list and pcre targets still find it), and returns only the entries the asker may read
 (an entry's ``allow_tgt``). An answer is bounded (``MAX_ANSWER`` bytes of data): past it, an
 error that says to narrow the target. The data is kept by :class:`~pvc.master.minestore.MineStore`
 (bounded, on disk, back after a restart); a minion whose key is deleted loses its entries.
