@@ -1,7 +1,7 @@
 """The mine through a real master and two real minions: m1's mine_functions reach the master at
 start and m2's template reads them with salt['mine.get'](...); an interval re-runs them;
 allow_tgt hides an entry; send/delete/flush; the bounds refuse and keep the older data; a master
-restart keeps everything (m1 does not send again within its interval); a hostile minion writes
+restart or a SIGKILL keeps everything (m1 does not send again within its interval); a hostile minion writes
 only its own entries, gets errors for hostile targets, and its data goes with its key."""
 
 from __future__ import annotations
@@ -99,14 +99,17 @@ def test_send_delete_flush_and_the_bound(cluster):
     assert "m1" in mine_get(cluster, "m2", "m1", "grains.items")
 
 
-def test_a_master_restart_keeps_the_mine(cluster):
+@pytest.mark.parametrize("stop", ["stop_master", "kill_master"])
+def test_a_master_restart_or_crash_keeps_the_mine(cluster, stop):
     wait_mine(cluster, "m2", "m1", "grains.items", lambda d: "m1" in d)
-    cluster.stop_master()
+    assert run(cluster, "m1", "mine.send", "last", mine_function="test.echo", text=stop).ok
+    getattr(cluster, stop)()  # kill_master: SIGKILL right after the answer
     cluster.start_master()
     cluster.wait_connected(["m1", "m2"])
     # m1 sends again only in an hour: what m2 reads came back from the master's disk
     assert mine_get(cluster, "m2", "m1", "grains.items")["m1"]["role"] == "hv"
     assert mine_get(cluster, "m2", "m1", "addrs") == {"m1": ["10.0.0.11", "10.1.0.11"]}
+    assert mine_get(cluster, "m2", "m1", "last") == {"m1": stop}
 
 
 def test_pvc_call_has_no_mine(cluster):
