@@ -143,3 +143,17 @@ def hostile_writes_and_reads(cluster: PvcCluster, evil: RogueMinion) -> None:
     assert cluster.pvc("key", "delete", evil.mid, "--yes").returncode == 0
     assert evil.mid not in wait_mine(cluster, "m2", "*", "grains.items", lambda d: evil.mid not in d)
     assert cluster.client().cmd(["m1", "m2"], "test.ping", timeout=5) == {"m1": True, "m2": True}
+
+
+def test_a_minion_of_two_masters_sends_its_mine_to_each(tmp_path):
+    from tests.integration.test_multi_master import two_masters
+
+    with two_masters(tmp_path, "mm1", auto_accept=True) as (a, b):
+        a.stop_minion("mm1")
+        a.add_minion("mm1", master=[f"127.0.0.1:{a.ret_port}", f"127.0.0.1:{b.ret_port}"],
+                     grains={"role": "hv"}, mine_functions={"role": {"mine_function": "grains.get", "key": "role"}})
+        a.wait_connected(["mm1"])
+        b.wait_connected(["mm1"])
+        for master in (a, b):  # each master answers from its own store, filled by the minion
+            assert wait_mine(master, "mm1", "mm1", "role", lambda d: "mm1" in d) == {"mm1": "hv"}
+        assert sorted(os.listdir(a.master_dir / "root" / "cache" / "master" / "mine")) == ["mm1.mine"]
