@@ -99,7 +99,8 @@ class MineStore:
         """Forget ``funs`` of ``mid`` (None: all of its entries)."""
         if mid not in self.minions:
             return
-        kept = {} if funs is None else {f: e for f, e in self.minions[mid].items() if f not in set(funs)}
+        drop = None if funs is None else set(funs)
+        kept = {} if drop is None else {f: e for f, e in self.minions[mid].items() if f not in drop}
         self._write(mid, kept)
 
     def keep_only(self, ids: Iterable[str]) -> list[str]:
