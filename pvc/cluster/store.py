@@ -199,6 +199,32 @@ class ClusterStore:
             lock.release()
 
 
+def compare_and_set(store: ClusterStore, read: Callable[[], Versioned[T] | None],
+                    put: Callable[[Batch, T, int], None], change: Callable[[T], T],
+                    extra: Callable[[T, Batch], None] | None = None, attempts: int = 8) -> T | None:
+    """Read-modify-write one record: ``put(batch, change(record), version)`` plus ``extra(new,
+    batch)`` in one transaction; on a conflict re-read and retry, up to ``attempts`` times, then
+    raise it. None when ``read`` finds no record.
+
+    Example: ``compare_and_set(store, lambda: tree.request("hv1"), tree.put_request, finish)``
+    """
+    for attempt in range(attempts):
+        found = read()
+        if found is None:
+            return None
+        new = change(found.record)
+        try:
+            with store.batch() as b:
+                put(b, new, found.version)
+                if extra is not None:
+                    extra(new, b)
+            return new
+        except TransactionConflict:
+            if attempt == attempts - 1:
+                raise
+    return None
+
+
 def read_schema_version(client: ClusterClient, root: str = "/pvc") -> int:
     """The tree's schema version (v1's path is the same in every version by design)."""
     from kazoo.exceptions import NoNodeError

@@ -26,8 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from pvc.cluster.codec import decode, encode
-from pvc.cluster.errors import TransactionConflict
-from pvc.cluster.store import Batch, ClusterStore, Versioned
+from pvc.cluster.store import Batch, ClusterStore, Versioned, compare_and_set
 from pvc.ids import validate_minion_id
 
 
@@ -147,21 +146,7 @@ class FenceTree:
         batch.set(self.path_of(record.node), encode(record), version)
 
     def update(self, node: str, change: Callable[[FenceRecord], FenceRecord],
-               extra: Callable[[FenceRecord, Batch], None] | None = None, attempts: int = 8) -> FenceRecord | None:
+               extra: Callable[[FenceRecord, Batch], None] | None = None) -> FenceRecord | None:
         """Compare-and-set the record (and ``extra`` operations in the same transaction); None if
         there is no record."""
-        for attempt in range(attempts):
-            found = self.get(node)
-            if found is None:
-                return None
-            new = change(found.record)
-            try:
-                with self.store.batch() as b:
-                    self.put(b, new, found.version)
-                    if extra is not None:
-                        extra(new, b)
-                return new
-            except TransactionConflict:
-                if attempt == attempts - 1:
-                    raise
-        return None
+        return compare_and_set(self.store, lambda: self.get(node), self.put, change, extra)

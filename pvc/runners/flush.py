@@ -27,9 +27,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from pvc import events
-from pvc.cluster.errors import TransactionConflict
 from pvc.cluster.records import DomainState, NodeRecord, VMRecord
-from pvc.cluster.store import Batch, ClusterStore
+from pvc.cluster.store import Batch, ClusterStore, compare_and_set
 from pvc.runners.context import RunnerContext
 from pvc.runners.errors import NodeJobFailed
 from pvc.runners.inventory import node_views, vm_demand
@@ -187,24 +186,10 @@ class RequestRunner:
         return None if found is None else found.record
 
     def _update(self, node: str, change: Callable[[NodeRequest], NodeRequest],
-                extra: Callable[[NodeRequest, Batch], None] | None = None, attempts: int = 8) -> NodeRequest | None:
+                extra: Callable[[NodeRequest, Batch], None] | None = None) -> NodeRequest | None:
         """Compare-and-set the request (and ``extra`` operations) in one transaction."""
         with self._write:
-            for attempt in range(attempts):
-                found = self.tree.request(node)
-                if found is None:
-                    return None
-                new = change(found.record)
-                try:
-                    with self.ctx.store.batch() as b:
-                        self.tree.put_request(b, new, found.version)
-                        if extra is not None:
-                            extra(new, b)
-                    return new
-                except TransactionConflict:
-                    if attempt == attempts - 1:
-                        raise
-        return None
+            return compare_and_set(self.ctx.store, lambda: self.tree.request(node), self.tree.put_request, change, extra)
 
 
 def _with_step(req: NodeRequest, vm: str, **fields: Any) -> NodeRequest:
