@@ -21,10 +21,12 @@ from pvc.cluster.store import ClusterStore
 from pvc.config import FenceSection
 from pvc.runners.context import RunnerContext
 from pvc.runners.deadnodes import find_dead
+from pvc.runners.errors import StateError
 from pvc.runners.fence import Fencer
 from pvc.runners.fencetree import FenceRecord, FenceState, FenceTree, RecoveryStep, StepState
 from pvc.runners.jobs import NodeJobs, no_jobs
 from pvc.runners.recovery import plan_steps
+from pvc.runners.unfence import unfence
 from pvc.runners.vmrestart import RestartHistory, RestartPolicy, decide
 from pvc.runners.vmxml import rbd_images
 
@@ -148,6 +150,9 @@ def test_no_bmc_means_fence_failed_and_nothing_moves(cluster: ClusterStore) -> N
     assert {n["name"]: n["state"] for n in json.loads(listed.output)}["hv1"] == "fence-failed"
     info = CliRunner().invoke(cli, ["node", "info", "hv1", *zk], catch_exceptions=False)
     assert "Last fence: fence-failed, attempt 1, next try in " in info.output and "no BMC configured" in info.output
+    # return to service is explicit, and only once the node is back
+    with pytest.raises(StateError, match="hv1 is fence-failed and has no live session: power it on"):
+        unfence(context(cluster, events), "hv1")
 
 
 def test_unanswering_bmc_is_not_confirmed(cluster: ClusterStore, tmp_path: Any) -> None:
