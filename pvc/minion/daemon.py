@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 TICK = 0.1
+FDS_PER_CORE = 16  # descriptors per identity and master: 5 socket mailboxes, 3 TCP connections, a spool, closing ones
 
 
 class MinionProcess:
@@ -58,8 +59,10 @@ class MinionProcess:
         else:
             configs = [cfg]
         masters = cfg.masters
-        # per identity and master: enrolment, channel, its monitor, SUB
-        self.zctx.max_sockets = max(1024, 4 * len(configs) * len(masters) + 64)
+        # per identity and master: enrolment, channel, its monitor (a pair: two sockets), SUB; twice
+        # that, since libzmq counts a closed socket until its reaper thread has freed it
+        self.zctx.max_sockets = max(1024, 10 * len(configs) * len(masters) + 64)
+        _raise_fd_limit(FDS_PER_CORE * len(configs) * len(masters) + 256)
         base = MinionFunctions(cfg)
         self.functions.append(base)
         for c in configs:
@@ -126,6 +129,23 @@ class MinionProcess:
         for funcs in self.functions:
             funcs.close()
         log.info("minion stopped")
+
+
+def _raise_fd_limit(want: int) -> None:
+    """Raise this process's open-file limit to ``want`` when it is lower (a swarm of 2,500
+    identities holds ~22,000 descriptors: each socket's mailbox, its TCP connections, a spool
+    file); beyond the hard limit only root may go. Not enough is logged, not fatal: a normal
+    minion needs a few dozen."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or soft >= want:
+        return
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, max(want, hard) if hard != resource.RLIM_INFINITY else hard))
+    except (ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        log.warning("open-file limit %d is below the %d this process needs (raise LimitNOFILE)", hard, want)
 
 
 def _for_master(cfg: MinionConfig, address: str) -> MinionConfig:

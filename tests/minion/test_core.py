@@ -95,7 +95,8 @@ class Loop:
         self.socks.append(sock)
 
     def unregister(self, sock: zmq.Socket) -> None:
-        self.socks.remove(sock)
+        if sock in self.socks:  # as the real loop: a socket it never saw is no error
+            self.socks.remove(sock)
 
     def touched(self, core: MinionCore) -> None:
         pass
@@ -360,6 +361,7 @@ def test_unacked_returns_resent_with_backoff(env: dict[str, Any]) -> None:
     core.tick(start + 2 * RESEND_FIRST)
     assert [r.jid for r in master.ups(core) if isinstance(r, Ret)] == [j.jid]
     master.down(core, Ack([j.jid]))
+    core.last_heard = start + 100 * RESEND_FIRST  # still not silent
     core.tick(start + 100 * RESEND_FIRST)
     assert not [r for r in master.ups(core) if isinstance(r, Ret)]
 
@@ -409,6 +411,19 @@ def test_reauth_sends_the_core_back_to_enrolment(env: dict[str, Any]) -> None:
     core, _, _ = _authed(env)
     core._on_channel([Reauth().encode()])
     assert core.state == "new" and core.channel is None
+
+
+def test_a_lost_channel_closes_its_sockets_at_once(env: dict[str, Any]) -> None:
+    """A master that restarted refuses the old CURVE connections: they are closed when the loss
+    is seen, not at the next auth (a swarm would hold old and new sockets at once)."""
+    core = env["new"]()
+    core.state = "authed"
+    core._connect(CHAN_PORT, PUB_PORT, Master().curve)
+    socks = [core.chan, core.monitor, core.sub]
+    assert all(s is not None and not s.closed for s in socks)
+    core._on_monitor([b"event"])
+    assert all(s.closed for s in socks) and core.chan is core.sub is core.monitor is None  # type: ignore[union-attr]
+    assert core.state == "new" and core.endpoint == ("", b"")
 
 
 def test_boxes_from_an_old_channel_refused_after_reauth(env: dict[str, Any]) -> None:
