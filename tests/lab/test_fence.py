@@ -14,7 +14,8 @@ and records any VM running on two nodes (pvc.lab.invariants): that must never ha
   fences it and the VMs move;
 * the primary's coordinator SIGKILLed during a recovery -> a second coordinator finishes it, each
   VM booted exactly once more;
-* a QEMU killed -> the VM restarted on its node.
+* a QEMU killed -> the VM restarted on its node; a crash loop -> restarted 3 times, moved once,
+  restarted 3 times there, then marked fail with the reason.
 """
 
 from __future__ import annotations
