@@ -129,10 +129,14 @@ def plot(runs: list[dict[str, Any]], path: Path) -> None:
     if restarts:
         start.plot(*zip(*restarts), "s", label="master restart until all answer")
     start.axhline(TARGETS["startup_s"], color="gray", linestyle=":", label="target at 10,000")
-    lat.errorbar(ns, [r["ping_api"].get("median", 0) for r in ok],
-                 yerr=[[0] * len(ok), [r["ping_api"].get("p95", 0) - r["ping_api"].get("median", 0) for r in ok]],
-                 fmt="o-", capsize=3, label="test.ping, API (median, bar to p95)")
-    lat.plot(ns, [r["ping_cli"].get("median", 0) for r in ok], "s-", label="pvc run '*' test.ping (CLI)")
+    api = [(r["minions"], r["ping_api"]["median"], r["ping_api"]["p95"]) for r in ok if r["ping_api"].get("runs")]
+    if api:
+        an, med, p95 = zip(*api)
+        lat.errorbar(an, med, yerr=[[0.0] * len(med), [p - m for m, p in zip(med, p95)]], fmt="o-", capsize=3,
+                     label="test.ping, API (median, bar to p95)")
+    cli = [(r["minions"], r["ping_cli"]["median"]) for r in ok if r["ping_cli"].get("runs")]
+    if cli:
+        lat.plot(*zip(*cli), "s-", label="pvc run '*' test.ping (CLI)")
     lat.axhline(TARGETS["ping_api_ms"], color="gray", linestyle=":", label="API target at 10,000")
     lat.axhline(TARGETS["ping_cli_ms"], color="black", linestyle=":", label="CLI target at 10,000")
     mem.plot(ns, [r["master"]["rss_mib"] for r in ok], "o-", label="master RSS, N connected")
