@@ -7,6 +7,7 @@ ready`) before the next. Throughout, a watcher reads every node's libvirt four t
 and records any VM running on two nodes (pvc.lab.invariants): that must never happen.
 
 * a clean minion stop (its init frozen so it cannot respawn) is not fenced;
+* with cluster maintenance on, a hung node is not fenced; once it is off, it is;
 * a hung node (minion and QEMUs SIGSTOPped) is declared dead, powered off through its BMC,
   confirmed off, and its VMs run elsewhere — the seconds from the hang are printed;
 * a power cut by the test through the BMC -> fenced at once, VMs recovered;
@@ -221,6 +222,27 @@ def test_clean_minion_stop_is_not_fenced(flab: FenceLab) -> None:
         procs.signal_pid(node.init_pid, signal.SIGCONT)
         bus.close()
     wait_for("hv2's minion respawned", lambda: fl.store.node("hv2").record.daemon_state is DaemonState.RUN, 30)
+
+
+def test_maintenance_fences_nothing(flab: FenceLab) -> None:
+    """With maintenance on, a hung node is left alone (not even declared dead); once maintenance
+    is off it is fenced and its VM runs elsewhere."""
+    fl = flab
+    fl.define("m1", "hv3")
+    wait_for("m1 on hv3", lambda: fl.running().get("m1") == ["hv3"], 60)
+    grace = fl.store.config().record.fence_grace
+    assert pvc("-c", fl.lab.master_dir, "cluster", "maintenance", "on").returncode == 0
+    try:
+        fl.hang("hv3")
+        wait_for("hv3's session gone", lambda: "hv3" not in fl.store.alive(), 30)
+        time.sleep(grace + 3)
+        assert fl.fence("hv3") is None and fl.store.node("hv3").record.daemon_state is DaemonState.RUN
+        assert fl.running()["m1"] == ["hv3"] and fl.node("hv3").power == "on"
+    finally:
+        assert pvc("-c", fl.lab.master_dir, "cluster", "maintenance", "off").returncode == 0
+    recovered_to(fl, ["m1"], "hv3", 60)
+    check_fenced(fl, "hv3", ["m1"])
+    assert fl.bring_back("hv3")["state"] == "done"
 
 
 def test_hung_node_fenced_vms_elsewhere(flab: FenceLab) -> None:
