@@ -250,7 +250,19 @@ def clean_stop(w: World, rng: random.Random) -> Step:
         wait_until(f"{node}'s minion respawned", lambda: w.store.node(node).record.daemon_state is DaemonState.RUN, 60, every=0.1)
     except RuntimeError as exc:
         step.error = step.error or str(exc)
+    record_minion(w, node)
     return step
+
+
+def record_minion(w: World, node: str) -> int:
+    """Record in lab.json the PID of the minion the node runs now. Its init respawns a minion
+    that stopped, and lab.json keeps the PID of the boot's first one: a later hang would
+    SIGSTOP that stale (perhaps reused) PID and leave the live minion running."""
+    rec = state.load(w.lab_dir).node(node)
+    pid = procs.find_in(procs.in_pid_namespace(rec.init_pid), rec.minion_config_dir) if rec.init_pid else 0
+    if pid and pid != rec.minion_pid:
+        state.update_node(w.lab_dir, node, minion_pid=pid)
+    return pid
 
 
 def primary_kill(w: World, rng: random.Random) -> Step:
@@ -318,7 +330,8 @@ def restart_master(w: World, name: str) -> None:
 
 def repair(w: World) -> Step:
     """Everything back: BMCs resumed, ZooKeeper servers and masters restarted, links up, nodes
-    that are off powered on, every fenced node returned with ``pvc node ready --wait``."""
+    that are off powered on and those on resumed, every fenced node returned with
+    ``pvc node ready --wait``."""
     step = Step("repair", (), time.time())
     for name in sorted(w.stopped_bmcs):
         procs.signal_pid(state.load(w.lab_dir).node(name).bmc.pid, signal.SIGCONT)
@@ -334,6 +347,8 @@ def repair(w: World) -> Step:
         outages.heal(w.lab_dir, node.name)
         if node.power != "on":
             faults.power(w.lab_dir, node.name, "on")
+        elif record_minion(w, node.name):
+            faults.resume(w.lab_dir, node.name)  # a hang that was not fenced (it should have been)
     names = [node.name for node in lab.nodes]
     wait_until(f"{names} alive in ZooKeeper", lambda: set(names) <= set(w.store.alive()), BACK_TIMEOUT_S, every=0.2)
     back = []
