@@ -12,7 +12,9 @@ the BMCs' power logs (when a node was really off), the fence records in ZooKeepe
   says the node died, and the VM first seen running on its new node after that death;
 * ``false-fence`` / ``clean-fenced``: no fence of a node the step had no reason to fence, and
   never of a node that stopped cleanly (no fence record, no power-off order in its BMC's log);
-* ``two-fencers``: open fences never owned by two coordinators at once;
+* ``two-fencers``: open fences never owned by two coordinators at once (the owner is who last
+  tried the power-off; a new primary finishing an old one's recovery leaves it, so this could
+  only misfire if two nodes died across a primary change — no fault here does that);
 * ``started-twice`` (at the end of the run): no guest booted more often than it was started —
   once at its definition, once per recovery that started it, once per return that was not a
   live migration — counted from its serial console (a start on two nodes that the samples
