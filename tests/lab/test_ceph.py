@@ -25,6 +25,7 @@ from pvc.lab import ceph, guests, procs, state
 from pvc.virt.domain import domain_xml, parse_spec
 from tests.cluster.wait import wait_for
 from tests.lab.conftest import RunningLab, pvc, running_lab
+from tests.runners.conftest import ticks
 
 pytestmark = pytest.mark.timeout(420)
 BOOT_TIMEOUT = 240  # a TCG guest boots in ~15 s on a quiet box; 2 cores shared by 6 engineers are not quiet
@@ -53,12 +54,6 @@ def _qemus(lab: RunningLab, vm: str) -> dict[str, list[int]]:
     return {n["name"]: [p for p in procs.in_pid_namespace(n["init_pid"])
                         if "qemu-system" in procs.cmdline(p) and f"guest={vm}," in procs.cmdline(p)]
             for n in lab.json()["nodes"]}
-
-
-def _ticks(lab: RunningLab, vm: str) -> tuple[int, list[int]]:
-    lines = (lab.dir / "console" / f"{vm}.log").read_text(errors="replace").splitlines()
-    numbers = [int(w[1]) for w in (line.split() for line in lines) if len(w) == 2 and w[0] == "tick" and w[1].isdigit()]
-    return sum(1 for line in lines if line.startswith("GUEST-UP")), numbers
 
 
 def test_up_records_a_private_ceph(ceph_lab: RunningLab) -> None:
@@ -152,7 +147,7 @@ def test_flush_moves_an_rbd_vm_live_with_its_lock(ceph_lab: RunningLab, rbd_vm: 
     with Client(ceph_lab.master_dir) as client:
         wait_for(lambda: _held_from(client, image, addresses["hv1"]), BOOT_TIMEOUT,
                  f"{rbd_vm}'s QEMU on hv1 to lock {image}", every=1.0)
-        wait_for(lambda: len(_ticks(ceph_lab, rbd_vm)[1]) >= 2, 60, f"{rbd_vm} to tick")
+        wait_for(lambda: len(ticks(ceph_lab.dir, rbd_vm)[1]) >= 2, 60, f"{rbd_vm} to tick")
         (source_qemu,) = _qemus(ceph_lab, rbd_vm)["hv1"]
         t0 = time.monotonic()
         proc = pvc("-c", ceph_lab.master_dir, "node", "flush", "hv1", "--wait", "--out", "json", timeout=300)
@@ -164,9 +159,9 @@ def test_flush_moves_an_rbd_vm_live_with_its_lock(ceph_lab: RunningLab, rbd_vm: 
         wait_for(lambda: _held_from(client, image, addresses["hv2"]), 60, f"the lock of {image} to move to hv2",
                  every=0.5)
         assert not _held_from(client, image, addresses["hv1"])
-    before = len(_ticks(ceph_lab, rbd_vm)[1])
-    wait_for(lambda: len(_ticks(ceph_lab, rbd_vm)[1]) >= before + 2, 60, f"{rbd_vm} to tick on hv2")
-    boots, numbers = _ticks(ceph_lab, rbd_vm)
+    before = len(ticks(ceph_lab.dir, rbd_vm)[1])
+    wait_for(lambda: len(ticks(ceph_lab.dir, rbd_vm)[1]) >= before + 2, 60, f"{rbd_vm} to tick on hv2")
+    boots, numbers = ticks(ceph_lab.dir, rbd_vm)
     assert boots == 1 and numbers == list(range(len(numbers))), f"the guest restarted or skipped ticks: {numbers}"
     print(f"\nflush of an RBD-backed VM hv1 -> hv2: {flush_s:.1f} s (CLI, plan to done); lock now on hv2")
 
@@ -179,7 +174,7 @@ def test_ready_brings_it_back_live_with_its_lock(ceph_lab: RunningLab) -> None:
     with Client(ceph_lab.master_dir) as client:
         wait_for(lambda: _held_from(client, "r1-disk0", addresses["hv1"]), 60, "the lock of r1-disk0 back on hv1",
                  every=0.5)
-    boots, numbers = _ticks(ceph_lab, "r1")
+    boots, numbers = ticks(ceph_lab.dir, "r1")
     assert boots == 1 and numbers == list(range(len(numbers))), f"the guest restarted or skipped ticks: {numbers}"
 
 
