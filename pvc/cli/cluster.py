@@ -192,7 +192,8 @@ def list_(config_dir: str, zk_hosts: str | None, zk_root: str, out: str) -> None
 @click.argument("name", required=False)
 @OUT
 def info(config_dir: str, zk_hosts: str | None, zk_root: str, name: str | None, out: str) -> None:
-    """One node in detail (default: this host's short name)."""
+    """One node in detail (default: this host's short name): state, resources, VMs, and its last
+    fence (why a fence failed and when it is tried again, or how fast the power-off was confirmed)."""
     from pvc.cluster.codec import to_plain
     from pvc.cluster.status import node_view
     from pvc.runners.fencetree import FenceTree
