@@ -75,11 +75,13 @@ from pvc.wire.replay import ReplayGuard
 from pvc.wire.sealed import Channel
 
 log = logging.getLogger(__name__)
-AUTH_REPLY_TIMEOUT = 5.0
-# once the auth request is sent it may wait in the master's queue (at most MAX_QUEUED / auth_rate,
-# ~8 s); the master answers or closes the connection within its 10 s lifetime (enrolport.LIFETIME)
-AUTH_QUEUE_WAIT = 12.0
+# how long one enrolment attempt may take: the master answers or closes every enrolment connection
+# within its 10 s lifetime (enrolport.LIFETIME; the auth request may queue, at most MAX_QUEUED /
+# auth_rate ~8 s), and a close is seen at once; so this only catches a hung master. Shorter, an
+# overloaded fleet abandoned attempts the master was about to answer, and retried: more load.
+ENROL_WAIT = 12.0
 REFUSED_FIRST = 0.5  # first retry after the master closed our enrolment connection (it was busy)
+REFUSED_MAX = 5.0  # the retry wait doubles up to this (jittered)
 RESEND_FIRST = 3.0
 RESEND_MAX = 60.0
 EARLY_EVENTS = 256  # events fired before the first auth, kept (newest) until it completes
@@ -237,7 +239,7 @@ class MinionCore:
         self.enrol.opening = Hello().encode()
         self.enrol.send(self.enrol.opening)
         self.state = "hello"
-        self.next_action = now + _jitter(AUTH_REPLY_TIMEOUT)
+        self.next_action = now + ENROL_WAIT + random.uniform(0, ENROL_WAIT / 4)
 
     def _close_enrol(self) -> None:
         if self.enrol is not None:
@@ -321,7 +323,6 @@ class MinionCore:
                                                       Challenge.from_map(msg).c)
                     self.enrol.send(self.req.encode())
                     self.state = "auth"
-                    self.next_action = time.monotonic() + _jitter(AUTH_QUEUE_WAIT)
             elif self.state == "auth":
                 self._close_enrol()  # one exchange per connection: done either way
                 self._on_auth_reply(AuthReply.from_map(msg))
@@ -336,7 +337,7 @@ class MinionCore:
         self._close_enrol()
         self.state = "new"
         self.attempts += 1
-        self.next_action = time.monotonic() + _jitter(min(AUTH_REPLY_TIMEOUT, REFUSED_FIRST * 2 ** min(self.attempts, 4)))
+        self.next_action = time.monotonic() + _jitter(min(REFUSED_MAX, REFUSED_FIRST * 2 ** min(self.attempts, 4)))
 
     def _on_auth_reply(self, rep: AuthReply) -> None:
         assert self.req is not None and self.eph is not None
