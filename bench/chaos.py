@@ -116,6 +116,7 @@ def chaos(opts: ChaosOptions, lab_dir: Path, work: Path, result: dict[str, Any])
                     result["errors"]["repair"] = result["steps"][-1]["error"]
                     return  # the lab is not whole again: the next fault would test nothing
             result["watch_samples"], result["watch_missed"] = watch.samples, watch.missed
+            result["watch_transients"] = [asdict(t) for t in list(watch.transients)[:50]]
     result["boots"] = count_boots(lab_dir, names, result["steps"], opts.boot_wait)
 
 
