@@ -1,8 +1,8 @@
 """``pvc lab down``: stop everything by PID and namespace, then prove nothing is left.
 
 Nodes are powered off in parallel (link cut, SIGKILL of the node's init, namespace deleted), then
-the BMCs, masters, ZooKeeper and Ceph (OSD first) stop (SIGTERM, SIGKILL after a grace), then the
-bridge goes.
+the masters, BMCs and Ceph (OSD first) stop (SIGTERM, SIGKILL after a grace), ZooKeeper once the
+masters are gone, then the bridge goes.
 :func:`leftovers` then looks for anything of this lab outside DIR: a recorded PID still running,
 a process whose command line names DIR, a namespace or link with the lab's prefix, a mount naming
 DIR or the prefix, a route into the lab's subnet. Only PIDs recorded in lab.json, found in the
@@ -31,7 +31,8 @@ from pvc.lab.errors import LabError
 from pvc.lab.state import Lab
 
 # a process naming DIR on its command line is the lab's only if it is one of these
-LAB_PROGRAMS = ("pvc.lab.", "pvc.minion", "pvc.cli.main master", "pvc.cli.main minion", "ipmi_sim", "QuorumPeerMain",
+LAB_PROGRAMS = ("pvc.lab.", "pvc.minion", "pvc.cli.main master", "pvc.cli.main minion", "pvc.runners.coordinator",
+                "ipmi_sim", "QuorumPeerMain",
                 libvirtd.LIBVIRTD, "unshare", "qemu-system", *ceph.PROGRAMS)
 
 
@@ -59,11 +60,15 @@ def down(lab_dir: Path, remove: bool = False) -> DownReport:
                 errors.append(f"{name}: {exc}")
     lab = state.load(lab_dir)
     with ThreadPoolExecutor(max_workers=4) as pool:
-        stops: list[Future[bool]] = [pool.submit(bmc.stop, n.bmc) for n in lab.nodes]
-        stops += [pool.submit(masters.stop, m) for m in lab.masters]
-        stops += [pool.submit(zookeeper.stop, s) for s in lab.zookeeper.servers]
+        # masters before ZooKeeper: a master's coordinator stops in ~2 s while ZooKeeper answers,
+        # and hangs in kazoo's retries (SIGKILL after 5 s, the coordinator orphaned) once it is gone
+        stops: list[Future[bool]] = [pool.submit(masters.stop, m) for m in lab.masters]
+        stops += [pool.submit(bmc.stop, n.bmc) for n in lab.nodes]
         if lab.ceph:
             stops.append(pool.submit(ceph.stop, lab.ceph))
+        for stopped in stops[:len(lab.masters)]:
+            stopped.result()
+        stops += [pool.submit(zookeeper.stop, s) for s in lab.zookeeper.servers]
         for stopped in stops:
             if not stopped.result():
                 errors.append("a process did not stop")
