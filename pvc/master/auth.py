@@ -40,6 +40,11 @@ from pvc.wire.messages import CHALLENGE_LEN, ENROL_KINDS, AuthRequest, Challenge
 log = logging.getLogger(__name__)
 CHALLENGE_TTL = 30.0
 MAX_QUEUED = 4096          # connections with a request waiting for its signature check
+# at most this many seconds of auth work wait in the queue (at the rate the loop achieves): a
+# request queued longer outlives its connection (enrolport.LIFETIME, 10 s) and is checked for
+# nothing; a fleet larger than the queue is told "busy" (closed) at once and backs off instead
+QUEUE_SECONDS = 4.0
+MIN_QUEUED = 64
 ENROL_RATE = 10.0          # messages per second per enrolment connection (an auth needs two)
 USED_MAX = 200_000
 
@@ -91,6 +96,14 @@ class Enrolment:
         self.bucket = TokenBucket(cfg.auth_rate, cfg.auth_rate)
         self.peers = PeerLimiter(ENROL_RATE, 2 * ENROL_RATE, max_peers=65_536)
         self.refused = 0
+        self.served_rate = cfg.auth_rate  # auths per second the loop achieves while it has a backlog
+        self._window = (time.monotonic(), 0)  # (start, auths served since)
+
+    def queue_limit(self) -> int:
+        """Requests that may wait: ``QUEUE_SECONDS`` of work at the achieved rate. On a loaded
+        master a FIFO of MAX_QUEUED held ~30 s of work: every request outlived its connection,
+        none succeeded, and the fleet retried forever (congestion collapse)."""
+        return min(MAX_QUEUED, max(MIN_QUEUED, int(self.served_rate * QUEUE_SECONDS)))
 
     def on_message(self, peer: bytes, payload: bytes) -> None:
         """One frame from enrolment connection ``peer``: cheap checks only (no signature yet).
@@ -102,16 +115,19 @@ class Enrolment:
             raise ProtocolError("too many enrolment messages on one connection")
         msg = decode(payload, ENROL_KINDS, self.cfg.max_preauth_size)
         if msg["k"] == Hello.KIND:
+            if peer not in self.queue and len(self.queue) >= self.queue_limit():
+                raise ProtocolError("the enrolment queue is full")  # closed: the minion backs off
             self.send(peer, Challenge(self.challenges.issue(peer, now)).encode())
             return
         req = AuthRequest.from_map(msg)
         validate_minion_id(req.id)
         self.challenges.consume(req.chal, peer, now)
-        if peer not in self.queue and len(self.queue) >= MAX_QUEUED:
+        if peer not in self.queue and len(self.queue) >= self.queue_limit():
             raise ProtocolError("the enrolment queue is full")
         self.queue[peer] = req
 
     def serve(self, now: float, budget: int = 200) -> None:
+        served = 0
         while self.queue and budget > 0:
             budget -= 1
             peer = next(iter(self.queue))
@@ -119,8 +135,9 @@ class Enrolment:
                 del self.queue[peer]
                 continue
             if not self.bucket.take(1.0, now):
-                return
+                break
             req = self.queue.pop(peer)
+            served += 1
             try:
                 self._serve_one(peer, req)
             except AuthError as exc:
@@ -128,6 +145,21 @@ class Enrolment:
                 log.debug("auth refused: %s", exc)
             except PvcError as exc:  # e.g. a corrupt key file: refuse this one, keep serving
                 log.error("auth of %r failed: %s", req.id, exc)
+        self._measure(now, served)
+
+    def _measure(self, now: float, served: int) -> None:
+        """Once a second: while a backlog waits, the achieved rate is the capacity (smoothed);
+        without one, the capacity is unknown and drifts back up to ``auth_rate``."""
+        start, count = self._window
+        count += served
+        if now - start < 1.0:
+            self._window = (start, count)
+            return
+        if self.queue:
+            self.served_rate = max(1.0, 0.7 * self.served_rate + 0.3 * count / (now - start))
+        else:
+            self.served_rate = min(self.cfg.auth_rate, 1.5 * self.served_rate)
+        self._window = (now, 0)
 
     def _serve_one(self, peer: bytes, req: AuthRequest) -> None:
         check_request(req)

@@ -58,10 +58,10 @@ log = logging.getLogger(__name__)
 DRAIN_LIMIT = 5000
 PRUNE_EVERY = 3600.0
 ENROL_DRAIN = 256  # enrolment chunks read per loop turn: strangers never crowd out minions
-# TCP connections the kernel holds for each port until the loop accepts them (libzmq's default
-# is 100): a fleet comes back at once after a master restart, and a SYN dropped for a full queue
-# costs its minion a 1-3 s retransmit. Pending connections cost the kernel, not this process;
-# the enrolment limits still apply to every connection once accepted.
+# TCP connections the kernel holds for the CURVE ports until libzmq accepts them (its default is
+# 100): a fleet reconnects at once after a master restart, and a SYN dropped for a full queue costs
+# its minion a 1-3 s retransmit. Pending connections cost the kernel, not this process, and only
+# keys that authenticated complete a handshake.
 LISTEN_BACKLOG = 4096
 
 
@@ -167,7 +167,8 @@ class Master:
     def _socket(self, kind: int, port: int, domain: bytes, curve: bool = False) -> zmq.Socket:
         sock = self.zctx.socket(kind)
         sock.setsockopt(zmq.LINGER, 0)
-        sock.setsockopt(zmq.BACKLOG, LISTEN_BACKLOG)
+        if curve:  # the enrolment port keeps libzmq's 100: its strangers are bounded by enrolport
+            sock.setsockopt(zmq.BACKLOG, LISTEN_BACKLOG)
         if domain:
             sock.setsockopt(zmq.ZAP_DOMAIN, domain)
         if curve:

@@ -80,7 +80,7 @@ log = logging.getLogger(__name__)
 # auth_rate ~8 s), and a close is seen at once; so this only catches a hung master. Shorter, an
 # overloaded fleet abandoned attempts the master was about to answer, and retried: more load.
 ENROL_WAIT = 12.0
-REFUSED_FIRST = 0.5  # first retry after the master closed our enrolment connection (it was busy)
+REFUSED_FIRST = 0.05  # the first retry after the master closed our enrolment connection waits ~0.1 s
 REFUSED_MAX = 5.0  # the retry wait doubles up to this (jittered)
 RESEND_FIRST = 3.0
 RESEND_MAX = 60.0
@@ -337,7 +337,7 @@ class MinionCore:
         self._close_enrol()
         self.state = "new"
         self.attempts += 1
-        self.next_action = time.monotonic() + _jitter(min(REFUSED_MAX, REFUSED_FIRST * 2 ** min(self.attempts, 4)))
+        self.next_action = time.monotonic() + _jitter(min(REFUSED_MAX, REFUSED_FIRST * 2 ** min(self.attempts, 7)))
 
     def _on_auth_reply(self, rep: AuthReply) -> None:
         assert self.req is not None and self.eph is not None

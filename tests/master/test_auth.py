@@ -314,6 +314,31 @@ def test_queue_bounded(h: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
     assert list(h.enrol.queue) == [b"A", b"B"]  # and keeps its turn
 
 
+def test_the_queue_holds_seconds_of_work_at_the_rate_achieved(tmp_path: Path) -> None:
+    """A loaded master serves fewer auths than ``auth_rate``: the queue shrinks to what it can
+    serve in QUEUE_SECONDS (a request queued longer would outlive its connection), so a large
+    fleet is told "busy" at hello and backs off instead of queueing for nothing; without a
+    backlog the limit drifts back up."""
+    h = Harness(tmp_path, auto_accept=True, auth_rate=500.0)
+    assert h.enrol.queue_limit() == int(500 * auth_mod.QUEUE_SECONDS)
+    h.enrol.served_rate = 20.0  # what the loop achieved
+    limit = h.enrol.queue_limit()
+    assert limit == max(auth_mod.MIN_QUEUED, int(20 * auth_mod.QUEUE_SECONDS))
+    for i in range(limit):
+        h.request(i.to_bytes(4, "big"), f"m{i}", Ed25519PrivateKey.generate())
+    with pytest.raises(ProtocolError, match="queue is full"):
+        h.enrol.on_message(b"late", Hello().encode())  # refused before any challenge or signature
+    t0 = time.monotonic()
+    h.enrol._window = (t0 - 1.0, 0)
+    h.enrol.bucket = auth_mod.TokenBucket(5.0, 5.0, t0)  # a slow master: 5 per second
+    h.enrol.serve(t0)
+    assert h.enrol.served_rate < 20.0  # measured while a backlog waited
+    h.enrol.queue.clear()
+    h.enrol._window = (t0, 0)
+    h.enrol.serve(t0 + 1.0)
+    assert h.enrol.served_rate > 5.0  # no backlog: back up towards auth_rate
+
+
 def test_serve_rate_limited(tmp_path: Path) -> None:
     h = Harness(tmp_path, auto_accept=True, auth_rate=2.0)
     for i in range(5):
