@@ -77,18 +77,26 @@ def measure_size(work: Path, n: int, processes: int, repeat: int, restart: bool,
         system.start_master()
         idle = _master_rss(system)
         out["startup"] = startup(system, ids, opts, lambda: system.start_swarm(bases, per))
-        out["ping_api"] = _ping_api(system, len(ids), repeat)
-        out["ping_cli"] = cli_ping(system, max(1, repeat // 2), len(ids), opts.cli_timeout)
+        _guard(out, "ping_api", lambda: _ping_api(system, len(ids), repeat))
+        _guard(out, "ping_cli", lambda: cli_ping(system, max(1, repeat // 2), len(ids), opts.cli_timeout))
         time.sleep(1.0)
         rss = _master_rss(system)
         out["master"] = {"idle_rss_mib": idle, "rss_mib": rss,
                          "kib_per_minion": round((rss - idle) * 1024 / len(ids), 1)}
         out["swarm_rss_mib"] = tree_memory([system.procs[f"minion-{bases[0]}"].pid]).rss_mib
         if restart:
-            out["restart"] = startup(system, ids, opts, lambda: _restart_master(system))
-            out["ping_after_restart"] = _ping_api(system, len(ids), 1)
+            _guard(out, "restart", lambda: startup(system, ids, opts, lambda: _restart_master(system)))
+            _guard(out, "ping_after_restart", lambda: _ping_api(system, len(ids), 1))
         system.check_alive()
     return out
+
+
+def _guard(out: dict[str, Any], name: str, fn: Any) -> None:
+    """One figure; its failure is recorded beside the others instead of losing them all."""
+    try:
+        out[name] = fn()
+    except (DriverError, RuntimeError, OSError, ValueError) as exc:
+        out[name] = {"error": f"{type(exc).__name__}: {exc}"[:300]}
 
 
 def _restart_master(system: PvcSystem) -> None:
@@ -105,6 +113,8 @@ def markdown(runs: list[dict[str, Any]]) -> str:
             continue
         st, api, cli, m = r["startup"], r["ping_api"], r["ping_cli"], r["master"]
         restart = r.get("restart", {})
+        if "error" in restart:
+            restart = {}
         rows.append(f"| {r['minions']} | {st['seconds']:.1f} ({st['answered']}/{st['of']}) | "
                     f"{api.get('median', float('nan')):.0f} ({api.get('p95', float('nan')):.0f}) | "
                     f"{cli.get('median', float('nan')):.0f} | {m['rss_mib']:.0f} | {m['kib_per_minion']:.0f} | "
@@ -125,16 +135,16 @@ def plot(runs: list[dict[str, Any]], path: Path) -> None:
     ns = [r["minions"] for r in ok]
     fig, (start, lat, mem) = plt.subplots(1, 3, figsize=(16, 5))
     start.plot(ns, [r["startup"]["seconds"] for r in ok], "o-", label="start until all answer")
-    restarts = [(r["minions"], r["restart"]["seconds"]) for r in ok if "restart" in r]
+    restarts = [(r["minions"], r["restart"]["seconds"]) for r in ok if "seconds" in r.get("restart", {})]
     if restarts:
         start.plot(*zip(*restarts), "s", label="master restart until all answer")
     start.axhline(TARGETS["startup_s"], color="gray", linestyle=":", label="target at 10,000")
-    api = [(r["minions"], r["ping_api"]["median"], r["ping_api"]["p95"]) for r in ok if r["ping_api"].get("runs")]
+    api = [(r["minions"], r["ping_api"]["median"], r["ping_api"]["p95"]) for r in ok if r["ping_api"].get("median")]
     if api:
         an, med, p95 = zip(*api)
         lat.errorbar(an, med, yerr=[[0.0] * len(med), [p - m for m, p in zip(med, p95)]], fmt="o-", capsize=3,
                      label="test.ping, API (median, bar to p95)")
-    cli = [(r["minions"], r["ping_cli"]["median"]) for r in ok if r["ping_cli"].get("runs")]
+    cli = [(r["minions"], r["ping_cli"]["median"]) for r in ok if r["ping_cli"].get("median")]
     if cli:
         lat.plot(*zip(*cli), "s-", label="pvc run '*' test.ping (CLI)")
     lat.axhline(TARGETS["ping_api_ms"], color="gray", linestyle=":", label="API target at 10,000")
