@@ -234,7 +234,16 @@ class MinionCore:
         if self.state in ("hello", "auth"):
             self._no_answer(now)
         self._close_enrol()
-        self.enrol = EnrolConnection(self.zctx, f"tcp://{self.cfg.master}:{self.cfg.master_port}")
+        try:
+            self.enrol = EnrolConnection(self.zctx, f"tcp://{self.cfg.master}:{self.cfg.master_port}")
+        except zmq.ZMQError as exc:  # out of sockets or descriptors for now (a swarm): try again later
+            self.state = "new"
+            self.attempts += 1
+            self.next_action = now + _jitter(REFUSED_MAX)
+            if now >= self.silent_log_at:
+                log.warning("%s: cannot open an enrolment connection: %s", self.id, exc)
+                self.silent_log_at = now + 60.0
+            return
         self.loop.register(self.enrol.sock, self)
         self.enrol.opening = Hello().encode()
         self.enrol.send(self.enrol.opening)

@@ -471,6 +471,21 @@ def test_enrolment_connection_notices_and_odd_frames(env: dict[str, Any]) -> Non
     assert now < core.next_action <= now + 1.5 * REFUSED_FIRST * 2
 
 
+def test_no_socket_to_spare_is_a_retry_not_a_crash(env: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A swarm process out of descriptors (EMFILE) keeps its other identities running: this one
+    tries again later."""
+    import pvc.minion.core as core_mod
+
+    def no_socket(*a: Any, **kw: Any) -> None:
+        raise zmq.ZMQError(24)  # EMFILE
+
+    core = env["new"]()
+    monkeypatch.setattr(core_mod, "EnrolConnection", no_socket)
+    now = time.monotonic()
+    core.tick(now)
+    assert core.state == "new" and core.enrol is None and now < core.next_action <= now + 1.5 * REFUSED_MAX
+
+
 def test_a_refused_fleet_backs_off(env: dict[str, Any]) -> None:
     """Each time the master closes the enrolment connection unanswered, the retry waits about
     twice as long (jittered, at most REFUSED_MAX): a herd spreads out."""
