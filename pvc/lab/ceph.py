@@ -301,8 +301,9 @@ def _until(cfg: Ceph, probe: Callable[[], Any], deadline: float, what: str) -> N
     while not probe():
         for name, pid in daemons(cfg).items():
             if pid and not is_running(cfg, pid):
+                logs = Path(cfg.dir) / "log"
                 raise StartFailed(f"ceph: {name} (pid {pid}) exited while waiting for {what}: "
-                                  f"{procs.tail(Path(cfg.dir) / 'log' / f'{name}.out')}")
+                                  f"{procs.tail(logs / f'{name}.out')} {procs.tail(logs / f'{name}.log')}")
         if time.monotonic() >= deadline:
             raise StartFailed(f"ceph: timed out waiting for {what} on {cfg.monitor}")
         time.sleep(0.1)

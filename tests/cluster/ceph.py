@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Self
 
 from pvc.lab import ceph
+from pvc.lab.errors import StartFailed
 from pvc.lab.state import Ceph
 
 ADDRESS = "127.0.0.1"
@@ -64,7 +65,12 @@ class CephCluster:
         return cluster
 
     def start(self) -> Self:
-        self.cfg = ceph.start(ceph.configure(self.root, ADDRESS, self.port))
+        try:
+            self.cfg = ceph.start(ceph.configure(self.root, ADDRESS, self.port))
+        except StartFailed as exc:  # a mon that lost its port to another process between pick and bind
+            print(f"ceph test cluster: {exc}; once more on another port")
+            self.port = ceph.pick_port(ADDRESS)
+            self.cfg = ceph.start(ceph.configure(self.root, ADDRESS, self.port))
         ceph.wait_ready(self.cfg, mgr=True)
         self._admin = self.client(timeout=30)
         return self
