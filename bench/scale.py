@@ -149,12 +149,14 @@ def plot(runs: list[dict[str, Any]], path: Path) -> None:
         an, med, p95 = zip(*api)
         lat.errorbar(an, med, yerr=[[0.0] * len(med), [p - m for m, p in zip(med, p95)]], fmt="o-", capsize=3,
                      label="test.ping, API (median, bar to p95)")
-    cli = [(r["minions"], r["ping_cli"]["median"]) for r in ok if r["ping_cli"].get("median")]
+    cli = [(r["minions"], r["ping_cli"]["median"]) for r in ok if r["ping_cli"].get("complete_runs")]
     if cli:
         lat.plot(*zip(*cli), "s-", label="pvc run '*' test.ping (CLI)")
     lat.axhline(TARGETS["ping_api_ms"], color="gray", linestyle=":", label="API target at 10,000")
     lat.axhline(TARGETS["ping_cli_ms"], color="black", linestyle=":", label="CLI target at 10,000")
-    mem.plot(ns, [r["master"]["rss_mib"] for r in ok], "o-", label="master RSS, N connected")
+    rss = [(r["minions"], r["master"]["rss_mib"]) for r in ok if r["master"]["rss_mib"] > 0]  # 0: it died
+    if rss:
+        mem.plot(*zip(*rss), "o-", label="master RSS, N connected")
     mem.plot(ns, [r["master"]["idle_rss_mib"] + TARGETS["kib_per_minion"] * n / 1024 for r, n in zip(ok, ns)],
              ":", color="gray", label="idle + 20 KiB per minion (target)")
     for ax, title, unit in ((start, "Start-up of N swarm minions", "s"), (lat, "test.ping to all N", "ms"),
