@@ -48,7 +48,8 @@ import sys
 import tempfile
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -275,29 +276,36 @@ def measure_primary(lab: Any, repeat: int) -> dict[str, Any]:
 
 # -- the run ---------------------------------------------------------------------------------
 
-def run(opts: Options, work: Path, results_dir: Path, result: dict[str, Any]) -> None:
-    """Every part on one lab; a part that fails is recorded in result["errors"], the next runs."""
+@contextmanager
+def bench_lab(work: Path, result: dict[str, Any]) -> Iterator[Any]:
+    """``pvc lab up`` (3 nodes, 2 masters, no VMs) in ``work/lab``, its times in ``result["lab"]``;
+    ``pvc lab down`` afterwards whatever happened, its last line (CLEAN or not) recorded."""
     from pvc.lab import state
 
     lab_dir = work / "lab"
-    print(f"bench cluster: lab {lab_dir}", file=sys.stderr, flush=True)
+    print(f"bench: lab {lab_dir}", file=sys.stderr, flush=True)
     t0 = time.monotonic()
     up = pvc("lab", "up", "--dir", str(lab_dir), "--nodes", "3", "--masters", "2", "--vms", "0")
     result["lab"] = {"up_s": round(time.monotonic() - t0, 1), "nodes": 3, "masters": 2, "zookeeper": 1}
     try:
         if up.returncode != 0:
             raise RuntimeError(f"pvc lab up: exit {up.returncode}: {(up.stderr or up.stdout)[-800:]}")
-        lab = state.load(lab_dir)
-        names = [f"b{i}" for i in range(1, opts.vms + 1)]
-        part(result, "memory", lambda: measure_memory(lab, work, results_dir))
-        if part(result, "define", lambda: define_vms(lab, names, work / "xml")) is not None:
-            part(result, "flush", lambda: measure_flush(lab, names, opts.parallel))
-        part(result, "primary", lambda: measure_primary(lab, opts.repeat))
+        yield state.load(lab_dir)
     finally:
         down = pvc("lab", "down", "--dir", str(lab_dir), timeout=180)
         result["lab"]["down"] = (down.stdout.strip().splitlines() or [""])[-1]
         if down.returncode != 0:
             result["errors"]["lab down"] = (down.stderr or down.stdout)[-600:]
+
+
+def run(opts: Options, work: Path, results_dir: Path, result: dict[str, Any]) -> None:
+    """Every part on one lab; a part that fails is recorded in result["errors"], the next runs."""
+    with bench_lab(work, result) as lab:
+        names = [f"b{i}" for i in range(1, opts.vms + 1)]
+        part(result, "memory", lambda: measure_memory(lab, work, results_dir))
+        if part(result, "define", lambda: define_vms(lab, names, work / "xml")) is not None:
+            part(result, "flush", lambda: measure_flush(lab, names, opts.parallel))
+        part(result, "primary", lambda: measure_primary(lab, opts.repeat))
 
 
 def measure_flush(lab: Any, names: list[str], parallel: tuple[int, ...]) -> list[dict[str, Any]]:

@@ -36,7 +36,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from bench.cluster import FLUSHED, define_vms, last_ticks, measure_primary, part, pvc, pvc_json, wait_until
+from bench.cluster import FLUSHED, bench_lab, define_vms, last_ticks, measure_primary, part, pvc_json, wait_until
 from bench.results import host_facts
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -102,22 +102,11 @@ def measure_deaths(lab: Any, names: list[str], repeat: int) -> dict[str, Any]:
 def run(vms: int, repeat: int, work: Path, result: dict[str, Any]) -> None:
     from pvc.lab import state
 
-    lab_dir = work / "lab"
-    t0 = time.monotonic()
-    up = pvc("lab", "up", "--dir", str(lab_dir), "--nodes", "3", "--masters", "2", "--vms", "0")
-    result["lab"] = {"up_s": round(time.monotonic() - t0, 1), "nodes": 3, "masters": 2, "zookeeper": 1}
-    try:
-        if up.returncode != 0:
-            raise RuntimeError(f"pvc lab up: exit {up.returncode}: {(up.stderr or up.stdout)[-800:]}")
-        lab = state.load(lab_dir)
+    with bench_lab(work, result) as lab:
         names = [f"f{i}" for i in range(1, vms + 1)]
         if part(result, "define", lambda: define_vms(lab, names, work / "xml")) is not None:
             part(result, "node_death", lambda: measure_deaths(lab, names, repeat))
-        part(result, "primary", lambda: measure_primary(state.load(lab_dir), repeat))
-    finally:
-        down = pvc("lab", "down", "--dir", str(lab_dir), timeout=180)
-        if down.returncode != 0:
-            result["errors"]["lab down"] = (down.stderr or down.stdout)[-600:]
+        part(result, "primary", lambda: measure_primary(state.load(lab.dir), repeat))
 
 
 def markdown(result: dict[str, Any]) -> str:

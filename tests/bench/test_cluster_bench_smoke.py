@@ -52,7 +52,7 @@ def test_cluster_bench_smoke(tmp_path: Path) -> None:
     assert result_file.with_suffix(".png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "| measure | pvc | PVC (published) | target |" in proc.stdout
     assert "### Targets (issue 9)" in proc.stdout
-    work = re.search(r"bench cluster: lab (\S+)/lab\n", proc.stderr)
+    work = re.search(r"bench: lab (\S+)/lab\n", proc.stderr)
     assert work, proc.stderr[-1000:]
     assert not Path(work[1]).exists()  # removed after lab down
     leftovers = [p.info["pid"] for p in psutil.process_iter(["pid", "cmdline"])
