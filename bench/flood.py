@@ -77,6 +77,11 @@ class Flood:
     sent: Counter[str] = field(default_factory=Counter)
     stop: threading.Event = field(default_factory=threading.Event)
     endless_cap: int = 256 * 1024 * 1024  # bytes the endless modes send at most, in all
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def _count(self, key: str, n: int = 1) -> None:
+        with self._lock:  # slots count from 16+ threads: a bare += may lose updates
+            self.sent[key] += n
 
     def run_for(self, seconds: float, during: Callable[[], Any] | None = None) -> Any:
         threads = [threading.Thread(target=self._slot, args=(n,), daemon=True) for n in range(self.sockets)]
@@ -98,7 +103,7 @@ class Flood:
             try:
                 getattr(self, f"_{mode}")(time.monotonic() + 1.0)
             except (OSError, zmq.ZMQError, TimeoutError):
-                self.sent[f"{mode}_errors"] += 1
+                self._count(f"{mode}_errors", 1)
 
     def _dealer(self, port: int) -> zmq.Socket:
         sock = zmq.Context.instance().socket(zmq.DEALER)
@@ -113,7 +118,7 @@ class Flood:
                 for p in payloads:
                     try:
                         sock.send(p, zmq.NOBLOCK)
-                        self.sent[mode] += 1
+                        self._count(mode, 1)
                     except zmq.Again:
                         time.sleep(0.001)
         finally:
@@ -128,15 +133,15 @@ class Flood:
             with self._tcp() as s:
                 try:
                     s.sendall(data)
-                    self.sent[mode] += 1
+                    self._count(mode, 1)
                     s.settimeout(max(0.01, until - time.monotonic()))
                     while s.recv(65536):
                         pass
-                    self.sent[f"{mode}_closed"] += 1
+                    self._count(f"{mode}_closed", 1)
                 except TimeoutError:
                     return
                 except OSError:  # reset: closed as well
-                    self.sent[f"{mode}_closed"] += 1
+                    self._count(f"{mode}_closed", 1)
 
     def _oversize(self, until: float) -> None:  # a frame over max_preauth_size: closed at its header
         self._violate(frame(os.urandom(8192)), until, "oversize")
@@ -154,7 +159,7 @@ class Flood:
                 req, _ = rogue.request(chal)
                 rogue.send_enrol(type(req)(req.id, req.pub, req.eph, req.curve, req.chal, os.urandom(64)).encode())
                 rogue.sent.clear()
-                self.sent["authjunk"] += 1
+                self._count("authjunk", 1)
         finally:
             rogue.close()
 
@@ -178,7 +183,7 @@ class Flood:
         sub = self._curve(zmq.SUB, self.publish_port)
         for n in range(2000):
             sub.setsockopt(zmq.SUBSCRIBE, b"@stranger-%d\x00" % n)
-        self.sent["curve_sub"] += 2000
+        self._count("curve_sub", 2000)
         self.stop.wait(max(0.0, until - time.monotonic()))
         sub.close(0)
 
@@ -186,7 +191,7 @@ class Flood:
         """A hello, then a frame that declares 4,000 bytes and sends 3,999, held open."""
         with self._tcp() as s:
             s.sendall(frame(Hello().encode()) + struct.pack(">I", 4000) + b"x" * 3999)
-            self.sent["partial"] += 1
+            self._count("partial", 1)
             self.stop.wait(max(0.0, until - time.monotonic()))
 
     def _stream(self, header: bytes, until: float, mode: str) -> None:
@@ -201,9 +206,9 @@ class Flood:
                        and self.sent["endless_bytes"] < self.endless_cap):
                     s.sendall(chunk)
                     written += len(chunk)
-                    self.sent["endless_bytes"] += len(chunk)
+                    self._count("endless_bytes", len(chunk))
             except OSError:  # the master closed it: the point
-                self.sent[f"{mode}_closed"] += 1
+                self._count(f"{mode}_closed", 1)
             finally:  # the most one connection got written before it broke (kernel buffers included)
                 self.sent["endless_max_conn_bytes"] = max(self.sent["endless_max_conn_bytes"], written)
 

@@ -42,6 +42,7 @@ LANES: Mapping[str, str] = MappingProxyType({
     "file": GENERAL,
     "group": GENERAL,
     "log": GENERAL,
+    "mine": GENERAL,
     "pillar": GENERAL,
     "pkg": GENERAL,
     "service": GENERAL,

@@ -156,7 +156,9 @@ def test_garbage_flood_does_not_delay_connected_minions(cluster):
     median = sorted(pings)[len(pings) // 2]
     print(f"garbage flood: ping median {median:.1f} ms over {len(pings)}; sent {dict(flood.sent)}")
     _alive(cluster)
-    assert flood.sent["garbage"] > 100 and flood.sent["garbage_closed"] >= flood.sent["garbage"] - 16
+    # each slot works in 1 s windows and stops waiting for the close at a window's end: at most
+    # one connection per slot and window (16 x ~5) is left uncounted, closed or not
+    assert flood.sent["garbage"] > 100 and flood.sent["garbage_closed"] >= flood.sent["garbage"] - 16 * 5
     assert median < 100.0, f"test.ping median {median:.0f} ms during the flood"
 
 
