@@ -25,7 +25,6 @@ Examples::
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import shutil
@@ -44,7 +43,7 @@ from bench.chaos_faults import FAULTS, Step, World, homes, repair
 from bench.chaos_report import markdown, plot, summarise
 from bench.chaos_watch import Watcher
 from bench.cluster import pvc, pvc_json, ticks, wait_until
-from bench.results import host_facts
+from bench.results import host_facts, save
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 MAX_STEPS = 500
@@ -199,12 +198,7 @@ def main(argv: list[str]) -> int:
             shutil.rmtree(work, ignore_errors=True)
     result["host"]["loadavg_end"] = list(os.getloadavg())
     result["summary"] = summarise(result["steps"], result.get("boots", {}).get("violations", []))
-    args.out_dir.mkdir(parents=True, exist_ok=True)
-    out = args.out_dir / f"chaos-{date}.json"
-    out.write_text(json.dumps(result, indent=1, default=str) + "\n")
-    plot(result, out.with_suffix(".png"))
-    print(markdown(result))
-    print(f"\nwrote {out} and {out.with_suffix('.png').name}", file=sys.stderr)
+    save(args.out_dir, "chaos", date, result, plot, markdown(result))
     return 1 if result["errors"] or result["summary"]["violations"] or result["summary"]["failed_steps"] else 0
 
 

@@ -59,7 +59,7 @@ import yaml
 
 from bench.procs import spawn, stop_trees
 from bench.report import cluster_markdown, cluster_targets
-from bench.results import host_facts
+from bench.results import host_facts, save
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 FLUSHED = "hv1"
@@ -368,12 +368,7 @@ def main(argv: list[str] | None = None) -> int:
     result["targets"] = cluster_targets(result)
     from bench.plot import plot_cluster
 
-    args.out_dir.mkdir(parents=True, exist_ok=True)
-    out = args.out_dir / f"cluster-{date}.json"
-    out.write_text(json.dumps(result, indent=1) + "\n")
-    plot_cluster(result, out.with_suffix(".png"))
-    print(cluster_markdown(result))
-    print(f"\nwrote {out} and {out.with_suffix('.png').name}", file=sys.stderr)
+    save(args.out_dir, "cluster", date, result, plot_cluster, cluster_markdown(result))
     return 1 if result["errors"] else 0
 
 

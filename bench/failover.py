@@ -25,7 +25,6 @@ Examples::
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import statistics
@@ -37,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.cluster import FLUSHED, bench_lab, define_vms, last_ticks, measure_primary, part, pvc_json, wait_until
-from bench.results import host_facts
+from bench.results import host_facts, save
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 PVC_FAILOVER_S = (75.0, 80.0)
@@ -184,12 +183,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             shutil.rmtree(work, ignore_errors=True)
     result["host"]["loadavg_end"] = list(os.getloadavg())
-    args.out_dir.mkdir(parents=True, exist_ok=True)
-    out = args.out_dir / f"failover-{date}.json"
-    out.write_text(json.dumps(result, indent=1) + "\n")
-    plot(result, out.with_suffix(".png"))
-    print(markdown(result))
-    print(f"\nwrote {out} and {out.with_suffix('.png').name}", file=sys.stderr)
+    save(args.out_dir, "failover", date, result, plot, markdown(result))
     return 1 if result["errors"] or (result.get("node_death") or {}).get("double_run") else 0
 
 

@@ -26,7 +26,6 @@ Examples::
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import socket
@@ -44,7 +43,7 @@ from typing import Any
 
 import zmq
 
-from bench.results import host_facts
+from bench.results import host_facts, save
 from bench.stats import summarize
 from pvc.crypto import Ed25519PrivateKey, curve_keypair
 from pvc.wire.messages import Hello
@@ -446,12 +445,7 @@ def main(argv: list[str] | None = None) -> int:
     host["loadavg_end"] = list(os.getloadavg())
     result = {"date": date, "host": host, **result,
               "targets": [{"target": n, "quiet": q, "flood": f, "pass": ok} for n, q, f, ok in verdicts(result)]}
-    args.out_dir.mkdir(parents=True, exist_ok=True)
-    out = args.out_dir / f"flood-{date}.json"
-    out.write_text(json.dumps(result, indent=1) + "\n")
-    plot(result, out.with_suffix(".png"))
-    print(markdown(result))
-    print(f"\nwrote {out} and {out.with_suffix('.png').name}", file=sys.stderr)
+    save(args.out_dir, "flood", date, result, plot, markdown(result))
     return 0 if all(t["pass"] for t in result["targets"]) else 1
 
 

@@ -15,6 +15,8 @@ from __future__ import annotations
 import json
 import os
 import platform
+import sys
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -79,3 +81,15 @@ def _number(entry: Any, key: str) -> float | None:
     for part in key.split("."):
         value = value.get(part) if isinstance(value, dict) else None
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def save(out_dir: Path, name: str, date: str, result: dict[str, Any],
+         plot: Callable[[dict[str, Any], Path], None], markdown: str) -> Path:
+    """Write ``out_dir/NAME-DATE.json`` and its PNG, print the markdown table, say where they went."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    out = out_dir / f"{name}-{date}.json"
+    out.write_text(json.dumps(result, indent=1, default=str) + "\n")
+    plot(result, out.with_suffix(".png"))
+    print(markdown)
+    print(f"\nwrote {out} and {out.with_suffix('.png').name}", file=sys.stderr)
+    return out

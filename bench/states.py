@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.procs import timed_runs
-from bench.results import host_facts
+from bench.results import host_facts, save
 from bench.stats import summarize
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -266,12 +266,7 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(work, ignore_errors=True)
     result["host"]["loadavg_end"] = list(os.getloadavg())
     result["targets"] = targets(result)
-    args.out_dir.mkdir(parents=True, exist_ok=True)
-    out = args.out_dir / f"states-{date}.json"
-    out.write_text(json.dumps(result, indent=1) + "\n")
-    plot(result, out.with_suffix(".png"))
-    print(markdown(result))
-    print(f"\nwrote {out} and {out.with_suffix('.png').name}", file=sys.stderr)
+    save(args.out_dir, "states", date, result, plot, markdown(result))
     return 1 if result["errors"] else 0
 
 
