@@ -5,4 +5,4 @@ their heavy dependencies (zmq, libsodium, libvirt) only when used.
 """
 
 __version__ = "0.1.0"
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2

@@ -1,6 +1,6 @@
 """Daemon configuration: ``DIR/master`` and ``DIR/minion`` (YAML), loaded once into frozen objects.
 
-Option names follow Salt where Salt has one (``interface``, ``publish_port``, ``ret_port``,
+Option names follow Salt where Salt has one (``interface``, ``ret_port``,
 ``auto_accept``, ``id``, ``master``, ``master_port``, ``master_finger``, ``root_dir``,
 ``timeout``). Paths that are not absolute are taken relative to the config directory, so a
 whole test cluster can live in one temporary directory. Unknown or ill-typed options are a
@@ -68,7 +68,6 @@ class DaemonConfig:
 @dataclass(frozen=True)
 class MasterConfig(DaemonConfig):
     interface: str = "0.0.0.0"
-    publish_port: int = 4505
     ret_port: int = 4506      # enrolment: strangers may only ask to authenticate, in small frames
     channel_port: int = 4507  # returns and events: only authenticated minions can connect (CURVE)
     auto_accept: bool = False
@@ -104,7 +103,6 @@ class MinionConfig(DaemonConfig):
     id: str = ""
     master: str | tuple[str, ...] = "127.0.0.1"  # one master, or a list: the minion serves each
     master_port: int = 4506
-    publish_port: int = 0  # 0: use the port the master announces at auth
     channel_port: int = 0  # 0: use the port the master announces at auth
     master_finger: str = ""
     grains: dict[str, Any] = field(default_factory=dict)
@@ -177,7 +175,7 @@ def load_master(config_dir: str | os.PathLike[str] = DEFAULT_CONFIG_DIR) -> Mast
     base = os.fspath(config_dir)
     where = os.path.join(base, "master")
     cfg = build(MasterConfig, _read_yaml(where), where=where)
-    for port in ("publish_port", "ret_port", "channel_port"):
+    for port in ("ret_port", "channel_port"):
         if not 0 < getattr(cfg, port) < 65536:
             raise ConfigError(f"{where}: option '{port}' must be a TCP port (1-65535)")
     cfg = dataclasses.replace(cfg, file_roots=_roots(cfg.file_roots, base), pillar_roots=_roots(cfg.pillar_roots, base))

@@ -25,7 +25,7 @@ def _install_signals(stop: Callable[[], None]) -> None:
 def master(config_dir: str, log_level: str | None) -> None:
     """Run the master: publish jobs to minions, collect returns into the job cache.
 
-    Reads DIR/master (YAML; Salt's option names: interface, publish_port, ret_port,
+    Reads DIR/master (YAML; Salt's option names: interface, ret_port, channel_port,
     auto_accept, root_dir, timeout, nodegroups, job_cache, reactor...). Logs to stderr and to
     log_file. Stops cleanly on SIGTERM.
     """

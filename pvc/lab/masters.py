@@ -28,8 +28,8 @@ from pvc.lab import procs
 from pvc.lab.errors import StartFailed
 from pvc.lab.state import Master
 
-PUBLISH_PORT = 4505
-PORT_STRIDE = 10  # master i uses 4505+10i, 4506+10i, 4507+10i
+RET_PORT = 4506
+PORT_STRIDE = 10  # master i uses 4506+10i (enrolment) and 4507+10i (channel)
 
 
 def configure(lab_dir: Path, name: str, index: int, address: str, port: Callable[[int], int] = int,
@@ -38,11 +38,10 @@ def configure(lab_dir: Path, name: str, index: int, address: str, port: Callable
     ``cluster`` is its ``cluster:`` section (ZooKeeper: the master then runs a coordinator)."""
     d = Path(lab_dir) / "masters" / name
     d.mkdir(parents=True, exist_ok=True)
-    base = PUBLISH_PORT + PORT_STRIDE * index
-    master = Master(name=name, config_dir=str(d), pid=0, address=address, publish_port=port(base),
-                    ret_port=port(base + 1), channel_port=port(base + 2))
-    cfg: dict[str, Any] = {"interface": address, "publish_port": master.publish_port, "ret_port": master.ret_port,
-                           "channel_port": master.channel_port, "auto_accept": True, "root_dir": "root",
+    base = RET_PORT + PORT_STRIDE * index
+    master = Master(name=name, config_dir=str(d), pid=0, address=address, ret_port=port(base),
+                    channel_port=port(base + 1))
+    cfg: dict[str, Any] = {"interface": address, "ret_port": master.ret_port, "channel_port": master.channel_port, "auto_accept": True, "root_dir": "root",
                            "log_level": "info", "heartbeat": 1.0}
     if cluster:
         cfg["cluster"] = cluster

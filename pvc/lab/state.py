@@ -57,7 +57,6 @@ class Master:
     config_dir: str
     pid: int
     address: str
-    publish_port: int
     ret_port: int
     channel_port: int
 

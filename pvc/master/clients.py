@@ -138,9 +138,14 @@ class ClientHandlers:
         ctx = self.ctx
         target, expected = self._target(req.tgt, req.tgt_type)
         connected = ctx.sessions.connected_among(expected)
-        not_connected = frozenset(mid for mid in expected if mid not in connected)
         jid = self.jids.new()
         now = time.time()
+        if connected:  # sent before it is recorded (one loop turn: no return can come first), so
+            # that a minion whose connection is gone is recorded as not connected, not waited for
+            wire = Job(jid, target.expr, target.tgt_type, req.fun, req.args, req.kwargs, now, req.timeout)
+            send = ctx.publisher.broadcast if target.explicit_ids() is None else ctx.publisher.to_each
+            connected -= send(wire, connected)
+        not_connected = frozenset(mid for mid in expected if mid not in connected)
         ctx.returns.record_job(JobRecord(jid, req.fun, req.args, req.kwargs, target.expr, target.tgt_type,
                                          expected, now, req.timeout),
                                peer, Published(jid, expected, {mid: NOT_CONNECTED for mid in not_connected}).encode())
@@ -148,13 +153,6 @@ class ClientHandlers:
         if req.stream:
             ctx.streams.watch(jid, peer)
         ctx.jobs.add(job)
-        if len(not_connected) < len(expected):
-            wire = Job(jid, target.expr, target.tgt_type, req.fun, req.args, req.kwargs, now, req.timeout)
-            ids = target.explicit_ids()
-            if ids is None:
-                ctx.publisher.broadcast(wire)
-            else:
-                ctx.publisher.to_each(wire, (mid for mid in ids if mid in connected))
         ctx.observers.job_published(jid, req.fun, req.tgt, req.tgt_type, expected)
         if job.complete:
             ctx.returns.finish(job)

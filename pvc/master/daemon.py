@@ -2,8 +2,8 @@
 
 Sockets: the enrolment port (``ret_port``, raw TCP with our own framing and limits, see
 :mod:`pvc.master.enrolport`: strangers may only ask to authenticate), the channel ROUTER (``channel_port``, CURVE: only authenticated minions; their
-sealed returns, heartbeats and events), the publish XPUB (``publish_port``, CURVE, manual
-subscriptions), the ZAP handler that decides who may finish a CURVE handshake, the local
+sealed returns, heartbeats and events up, and everything to them down, publications included:
+one connection per minion), the ZAP handler that decides who may finish a CURVE handshake, the local
 client ROUTER, and the event bus. Each loop turn drains what is readable (bounded), serves a
 bounded number of auth requests, then flushes: returns are stored, then acknowledged.
 
@@ -13,6 +13,7 @@ is that one message is dropped, logged (at a bounded rate) and counted.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import time
@@ -51,7 +52,6 @@ from pvc.wire.codec import decode
 from pvc.wire.inner import Ack, Rekey
 from pvc.wire.local import CLIENT_SOCKET, PID_FILE
 from pvc.wire.messages import MASTER_CHANNEL_KINDS, Reauth, Sealed
-from pvc.wire.publication import BROADCAST, topic_owner
 from pvc.wire.record import Record
 
 log = logging.getLogger(__name__)
@@ -107,12 +107,7 @@ class Master:
         self.enrol = self._socket(zmq.STREAM, cfg.ret_port, b"")
         self.router = self._socket(zmq.ROUTER, cfg.channel_port, CHANNEL_DOMAIN, curve=True)
         self.router.setsockopt(zmq.MAXMSGSIZE, cfg.max_message_size)
-        # XPUB with manual subscriptions: only the broadcast topic is ever granted; a minion's
-        # own topic is recorded as "its publish connection is live" and nothing else is kept
-        self.pub = self._socket(zmq.XPUB, cfg.publish_port, CHANNEL_DOMAIN, curve=True)
-        self.pub.setsockopt(zmq.SNDHWM, 1_000_000)
-        self.pub.setsockopt(zmq.XPUB_MANUAL, 1)
-        self.pub.setsockopt(zmq.MAXMSGSIZE, 1024)
+        self.router.setsockopt(zmq.ROUTER_MANDATORY, 1)  # a send to a closed connection says so
         group = _client_group(cfg.sock_dir)
         self.client = self.zctx.socket(zmq.ROUTER)
         self.client.setsockopt(zmq.LINGER, 0)
@@ -131,7 +126,7 @@ class Master:
             os.chmod(path, 0o660 if group is not None else 0o600)
         self.peers = PeerLimiter(cfg.peer_rate, cfg.peer_rate)
 
-        self.publisher = Publisher(self.pub, self.sessions, self.identity, self.send_minion)
+        self.publisher = Publisher(self.sessions, self.identity, self.send_session)
         self.streams = ClientStreams(self.send_client)
         self.observers = Observers([BusObserver(self.bus.fire), self.streams])
         self.returns = Returns(self.cache, self.jobs, Delivery(self._ack, self.send_client, self.observers,
@@ -141,7 +136,7 @@ class Master:
                                cfg.nodegroups, self.grains, self._reply_to)
         self.inbox = Inbox(self.returns, self.grains, self._reply, self.bus.fire, self.end_session,
                            self.fileserver.submit, self.sessions.pace, self.mine.submit)
-        params = ReplyParams(self.identity, cfg.publish_port, cfg.channel_port, curve_pub)
+        params = ReplyParams(self.identity, cfg.channel_port, curve_pub)
         self.enrol_port = EnrolmentPort(self.enrol, cfg.max_preauth_size, cfg.address_rate,
                                         lambda conn, payload: self.auth.on_message(conn, payload))
         self.auth = Enrolment(cfg, params, self.keys, self.sessions, self.zap, self.enrol_port.send, self.bus.fire,
@@ -156,7 +151,6 @@ class Master:
             (self.zap.sock, lambda frames: self.zap.handle(frames, time.monotonic()), False, DRAIN_LIMIT),
             (self.router, self._on_channel, True, DRAIN_LIMIT),
             (self.client, self.clients.handle, False, DRAIN_LIMIT),
-            (self.pub, self._on_subscription, True, DRAIN_LIMIT),
             (self.bus.sock, self.bus.on_subscription, False, DRAIN_LIMIT),
             (self.enrol, self.enrol_port.on_frames, True, ENROL_DRAIN),
         ]
@@ -192,8 +186,8 @@ class Master:
 
     def run(self) -> None:
         rearmed = self.returns.rearm(time.time() - self.cfg.keep_jobs * 3600)
-        log.info("master up: enrolment %s:%d, channel %d, publish %d%s", self.cfg.interface, self.cfg.ret_port,
-                 self.cfg.channel_port, self.cfg.publish_port,
+        log.info("master up: enrolment %s:%d, channel %d%s", self.cfg.interface, self.cfg.ret_port,
+                 self.cfg.channel_port,
                  f"; {rearmed} unfinished jobs from the job cache" if rearmed else "")
         last_housekeeping = time.monotonic()
         last_prune = 0.0
@@ -233,7 +227,7 @@ class Master:
 
     def close(self) -> None:
         self._guarded(self.returns.flush)
-        for sock in (self.pub, self.router, self.enrol, self.client):
+        for sock in (self.router, self.enrol, self.client):
             sock.close(0)
         self.bus.close()
         self.fileserver.close()
@@ -283,11 +277,27 @@ class Master:
                 log.exception("internal error while handling a message (dropped)")
 
     # -- minion side ------------------------------------------------------------------------
-    def send_minion(self, peer: bytes, payload: bytes) -> None:
+    def send_minion(self, peer: bytes, payload: bytes | zmq.Frame) -> bool:
+        """Hand ``payload`` to the channel connection ``peer``; False when that connection is
+        gone. (A full queue drops the message and counts it: the minion is slow, not gone.)"""
         try:
-            self.router.send_multipart([peer, payload], zmq.NOBLOCK)
+            self.router.send(peer, zmq.NOBLOCK | zmq.SNDMORE)
         except zmq.Again:
             self.stats["send_dropped"] += 1
+            return True
+        except zmq.ZMQError as exc:
+            if exc.errno != errno.EHOSTUNREACH:
+                raise
+            return False
+        self.router.send(payload, zmq.NOBLOCK, copy=False)  # a shared publication frame is not copied
+        return True
+
+    def send_session(self, session: Session, payload: bytes | zmq.Frame) -> bool:
+        """Send to a session's connection; one found gone no longer counts as connected (the
+        minion's next box, on its next connection, makes it count again)."""
+        if session.peer and not self.send_minion(session.peer, payload):
+            session.peer = b""
+        return bool(session.peer)
 
     def send_client(self, peer: bytes, payload: bytes) -> None:
         try:
@@ -296,7 +306,7 @@ class Master:
             self.stats["client_dropped"] += 1
 
     def _reply(self, session: Session, body: Record) -> None:
-        self.send_minion(session.peer, session.channel.seal_down(body))
+        self.send_session(session, session.channel.seal_down(body))
 
     def _reply_to(self, mid: str, body: Record) -> None:
         session = self.sessions.get(mid)
@@ -341,28 +351,6 @@ class Master:
         self.grains.pop(mid, None)
         log.info("minion %s: %s", mid, why)
         self.bus.fire(events.minion(mid, "stop"), {"id": mid, "reason": why})
-
-    def _on_subscription(self, frames: list[zmq.Frame]) -> None:
-        """``\\x01<topic>`` when a minion's SUB subscribes, ``\\x00<topic>`` when it leaves.
-        Only ``*`` is granted. A minion's own topic (``@<id>/<token>``, the token known only to
-        it and the master) marks its publish connection live: a subscription counts only on
-        that minion's own CURVE connection (``User-Id``), an unsubscription only with the right
-        token, so no minion can make another look connected or gone."""
-        frame = frames[0].bytes
-        if not frame:
-            return
-        on, topic = frame[0] == 1, frame[1:]
-        if topic == BROADCAST:
-            if on:
-                self.pub.setsockopt(zmq.SUBSCRIBE, BROADCAST)
-            return
-        mid = topic_owner(topic)
-        if mid is None or not self.sessions.owns_topic(mid, topic):
-            return
-        if not on:  # libzmq reports it when the connection ends (without metadata)
-            self.sessions.subscribed.discard(mid)
-        elif frames[0].get("User-Id") == mid:
-            self.sessions.subscribed.add(mid)
 
     # -- keys -------------------------------------------------------------------------------
     def reload_keys(self) -> list[str]:

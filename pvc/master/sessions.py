@@ -1,7 +1,8 @@
 """Who is authenticated right now, and the current publication (session) key.
 
 A session holds the per-minion channel, the ZeroMQ routing id of the minion's channel
-connection (bound to the minion by CURVE), when it was last heard from, and the VMs it says
+connection (bound to the minion by CURVE; empty once a send found that connection gone),
+when it was last heard from, and the VMs it says
 it holds. A new auth creates a *pending* session; the minion's live session is replaced only
 when the minion's first box opens under the pending channel, which only the minion that made
 the new key exchange can produce. The session key rotates when a key is deleted or rejected;
@@ -19,7 +20,6 @@ from pvc.crypto import Aead, random_key
 from pvc.errors import AuthError
 from pvc.wire.inner import RunningJob
 from pvc.wire.messages import Sealed
-from pvc.wire.publication import topic_for
 from pvc.wire.record import Record
 from pvc.wire.sealed import Channel
 
@@ -31,7 +31,6 @@ class Session:
     peer: bytes = b""
     last_seen: float = float("-inf")
     created: float = 0.0
-    topic: bytes = b""  # the minion's own publish topic (see pvc.wire.publication.topic_for)
     vms: frozenset[str] = field(default_factory=frozenset)
     running: dict[str, RunningJob] = field(default_factory=dict)  # jid -> job, as of the last heartbeat
     last_hb: float = float("-inf")
@@ -57,16 +56,17 @@ class Sessions:
     Heartbeats cost the master a box to open and one to seal each; at a fixed interval their
     load grows with the fleet until it crowds out jobs. So the master asks each minion (in its
     pong) to beat every ``max(heartbeat, minions / heartbeat_rate)`` seconds, and judges each
-    session by the interval it last asked of it. A closed connection is still seen at once
-    (the publish connection's end, the transport's own heartbeats); the application heartbeat
-    only has to catch a minion whose loop hangs, and carries its VMs and running jobs.
+    session by the interval it last asked of it. A closed connection is still seen by the
+    first send to it (the channel is a ROUTER with ``ROUTER_MANDATORY``: libzmq refuses a
+    message for a connection it has dropped, and the transport's own heartbeats drop a dead
+    one), so a job never waits for a minion whose connection is gone; the application
+    heartbeat only has to catch a minion whose loop hangs, and carries its VMs and running jobs.
     """
 
     def __init__(self, heartbeat: float, heartbeat_rate: float = float("inf")) -> None:
         self.key = SessionKey()
         self.by_id: dict[str, Session] = {}
         self.pending: dict[str, Session] = {}
-        self.subscribed: set[str] = set()  # ids whose publish connection is live
         self.heartbeat = heartbeat
         self.heartbeat_rate = heartbeat_rate
         self.alive_for = 3 * heartbeat + 1.0  # the window of a session beating at ``heartbeat``
@@ -81,12 +81,7 @@ class Sessions:
         return 3 * max(self.heartbeat, s.every) + 1.0
 
     def add_pending(self, mid: str, channel_key: bytes, pub: bytes) -> None:
-        self.pending[mid] = Session(Channel(mid, channel_key), pub, topic=topic_for(mid, channel_key),
-                                    created=time.monotonic())
-
-    def owns_topic(self, mid: str, topic: bytes) -> bool:
-        """``topic`` is the publish topic of minion ``mid``'s live or pending session."""
-        return any(s is not None and s.topic == topic for s in (self.by_id.get(mid), self.pending.get(mid)))
+        self.pending[mid] = Session(Channel(mid, channel_key), pub, created=time.monotonic())
 
     def open(self, box: Sealed, peer: bytes, max_size: int, now: float) -> tuple[Session, Record, bool]:
         """Open a box from minion ``box.id``: under its live channel, else under its pending
@@ -138,15 +133,14 @@ class Sessions:
 
     def connected(self, now: float | None = None) -> set[str]:
         now = time.monotonic() if now is None else now
-        return {mid for mid, s in self.by_id.items()
-                if now - s.last_seen <= self.window(s) and mid in self.subscribed}
+        return {mid for mid, s in self.by_id.items() if s.peer and now - s.last_seen <= self.window(s)}
 
     def connected_among(self, ids: Iterable[str], now: float | None = None) -> set[str]:
         """Those of ``ids`` that are connected: costs O(len(ids)), not O(fleet), so a job for a
         few named minions stays cheap on a master with 10,000."""
         now = time.monotonic() if now is None else now
-        return {mid for mid in ids if (s := self.by_id.get(mid)) is not None
-                and now - s.last_seen <= self.window(s) and mid in self.subscribed}
+        return {mid for mid in ids if (s := self.by_id.get(mid)) is not None and s.peer
+                and now - s.last_seen <= self.window(s)}
 
     def expire(self, now: float) -> list[str]:
         """Forget sessions silent for much longer than the liveness window (and pending ones

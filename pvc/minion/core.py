@@ -4,7 +4,7 @@ Kept separate from the loop so that one process can drive many identities throug
 this code (the benchmark's swarm) and a normal minion drives one.
 
 States: ``new`` (must say hello) -> ``hello`` (waiting for a challenge) -> ``auth`` (waiting
-for the reply) -> ``authed`` (has the session key, its channel and the CURVE connections). A
+for the reply) -> ``authed`` (has the session key, its channel and the CURVE connection). A
 ``reauth`` from the master, a refused CURVE handshake (a restarted master), a silent master
 or an unknown future key id that no ``rekey`` explains send it back to ``new``, with
 jittered backoff so that a fleet does not return all at once.
@@ -60,7 +60,6 @@ from pvc.wire.inner import (
 from pvc.wire.messages import (
     MINION_CHANNEL_KINDS,
     MINION_ENROL_KINDS,
-    MINION_PUB_KINDS,
     AuthReply,
     AuthRequest,
     Challenge,
@@ -69,7 +68,7 @@ from pvc.wire.messages import (
     Publication,
     Sealed,
 )
-from pvc.wire.publication import BROADCAST, check_signature, open_job, topic_for
+from pvc.wire.publication import check_signature, open_job
 from pvc.wire.record import Record
 from pvc.wire.replay import ReplayGuard
 from pvc.wire.sealed import Channel
@@ -158,9 +157,7 @@ class MinionCore:
         self.aead: Aead | None = None
         self.chan: zmq.Socket | None = None
         self.monitor: zmq.Socket | None = None
-        self.sub: zmq.Socket | None = None
         self.endpoint = ("", b"")  # (channel address, master CURVE key) the sockets use
-        self.topic = b""
         self.last_hb = 0.0
         self.hb_every = cfg.heartbeat  # the master may ask for a slower pace (Pong.every)
         self.last_heard = 0.0
@@ -305,7 +302,7 @@ class MinionCore:
     def on_readable(self, sock: zmq.Socket) -> None:
         enrol = self.enrol.sock if self.enrol is not None else None
         handler = {id(enrol): self._on_enrol, id(self.chan): self._on_channel,
-                   id(self.sub): self._on_publication, id(self.monitor): self._on_monitor}[id(sock)]
+                   id(self.monitor): self._on_monitor}[id(sock)]
         for _ in range(1000):
             if sock.closed:  # a handler closed it (an enrolment exchange is over)
                 return
@@ -378,8 +375,7 @@ class MinionCore:
         if abs(grant.clock_offset) > 60:
             log.warning("%s: this host's clock is %+.0fs off the master's; jobs are timed by the master's clock",
                         self.id, -grant.clock_offset)
-        self._connect(grant.chan_port, grant.pub_port, grant.master_curve)
-        self._subscribe(topic_for(self.id, grant.channel_key))
+        self._connect(grant.chan_port, grant.master_curve)
         self.state = "authed"
         self.last_hb = self.last_heard = now
         self._send_up(self._heartbeat())  # the first box makes the new session live
@@ -392,42 +388,30 @@ class MinionCore:
             self._fire(tag, data)
         log.info("%s: authenticated with master %s", self.id, self.cfg.master)
 
-    def _connect(self, chan_port: int, pub_port: int, master_curve: bytes) -> None:
-        """(Re)open the CURVE connections when the master's address or key changed."""
+    def _connect(self, chan_port: int, master_curve: bytes) -> None:
+        """(Re)open the CURVE connection when the master's address or key changed."""
         chan_addr = f"tcp://{self.cfg.master}:{self.cfg.channel_port or chan_port}"
         if self.endpoint == (chan_addr, master_curve):
             return
         self._drop_channel()
         self.endpoint = (chan_addr, master_curve)
         self.chan = self._curve(zmq.DEALER, master_curve)
+        self.chan.setsockopt(zmq.RCVHWM, 100_000)  # publications of a pipelining client queue here
         self.monitor = self.chan.get_monitor_socket(_CHANNEL_LOST)
         self.chan.connect(chan_addr)
-        self.sub = self._curve(zmq.SUB, master_curve)
-        self.sub.setsockopt(zmq.SUBSCRIBE, BROADCAST)
-        self.sub.setsockopt(zmq.RCVHWM, 100_000)
-        self.topic = b""
-        self.sub.connect(f"tcp://{self.cfg.master}:{self.cfg.publish_port or pub_port}")
-        for sock in (self.chan, self.monitor, self.sub):
+        for sock in (self.chan, self.monitor):
             self.loop.register(sock, self)
 
     def _drop_channel(self) -> None:
-        """Close the CURVE connections now, not at the next auth: a swarm process re-authenticating
-        2,500 identities would otherwise hold their old and new sockets at once (~9 descriptors
-        each, past a 20,000-descriptor limit)."""
-        for sock in (self.chan, self.monitor, self.sub):
+        """Close the CURVE connection now, not at the next auth: a swarm process re-authenticating
+        2,500 identities would otherwise hold their old and new sockets at once (~6 descriptors
+        each, near a 20,000-descriptor limit)."""
+        for sock in (self.chan, self.monitor):
             if sock is not None:
                 self.loop.unregister(sock)
                 sock.close(0)
-        self.chan = self.monitor = self.sub = None
+        self.chan = self.monitor = None
         self.endpoint = ("", b"")
-
-    def _subscribe(self, topic: bytes) -> None:
-        """Our own topic for this session (it tells the master our publish connection is up)."""
-        if self.sub is not None and topic != self.topic:
-            if self.topic:
-                self.sub.setsockopt(zmq.UNSUBSCRIBE, self.topic)
-            self.sub.setsockopt(zmq.SUBSCRIBE, topic)
-            self.topic = topic
 
     def _curve(self, kind: int, server: bytes) -> zmq.Socket:
         sock = self._socket(kind)
@@ -448,6 +432,9 @@ class MinionCore:
         if len(frames) != 1:
             raise ProtocolError("unexpected multipart message")
         msg = decode(frames[0], MINION_CHANNEL_KINDS, self.cfg.max_message_size)
+        if msg["k"] == Publication.KIND:
+            self._on_publication(Publication.from_map(msg))
+            return
         if msg["k"] != Sealed.KIND:  # reauth: the master has no session for us
             if self.state == "authed":
                 log.info("%s: master asked to authenticate again", self.id)
@@ -481,10 +468,7 @@ class MinionCore:
             for _, pub in stash:
                 self._handle_publication(pub)
 
-    def _on_publication(self, frames: list[bytes]) -> None:
-        if len(frames) != 2:
-            raise ProtocolError("publication must have a topic and a payload")
-        pub = Publication.from_map(decode(frames[1], MINION_PUB_KINDS, self.cfg.max_message_size))
+    def _on_publication(self, pub: Publication) -> None:
         if self.pin.key is None:
             raise AuthError("no pinned master key yet")
         check_signature(pub, self.pin.key)
@@ -561,7 +545,7 @@ class MinionCore:
             self._send_up(Bye())
             time.sleep(0.05)  # let the bye leave before the socket closes (LINGER is 0)
         self._close_enrol()
-        for sock in (self.chan, self.monitor, self.sub):
+        for sock in (self.chan, self.monitor):
             if sock is not None:
                 sock.close(0)
         self.spool.close()

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 TICK = 0.1
-FDS_PER_CORE = 16  # descriptors per identity and master: 5 socket mailboxes, 3 TCP connections, a spool, closing ones
+FDS_PER_CORE = 12  # descriptors per identity and master: 4 socket mailboxes, 2 TCP connections, a spool, closing ones
 
 
 class MinionProcess:
@@ -59,9 +59,9 @@ class MinionProcess:
         else:
             configs = [cfg]
         masters = cfg.masters
-        # per identity and master: enrolment, channel, its monitor (a pair: two sockets), SUB; twice
+        # per identity and master: enrolment, channel, its monitor (a pair: two sockets); twice
         # that, since libzmq counts a closed socket until its reaper thread has freed it
-        self.zctx.max_sockets = max(1024, 10 * len(configs) * len(masters) + 64)
+        self.zctx.max_sockets = max(1024, 8 * len(configs) * len(masters) + 64)
         _raise_fd_limit(FDS_PER_CORE * len(configs) * len(masters) + 256)
         base = MinionFunctions(cfg)
         self.functions.append(base)

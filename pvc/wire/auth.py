@@ -6,8 +6,8 @@
    comes from the challenge, so a captured request is worthless and skewed clocks do not matter.
 3. Master checks the signature and the key state; if accepted, derives two per-minion keys with
    X25519 + keyed BLAKE2b (one wraps the session key, one is the sealed channel's), and signs a reply
-   bound to the request's fresh key and challenge. The reply tells the minion the channel and
-   publish ports, the master's CURVE key and the master's clock (so the minion can judge the
+   bound to the request's fresh key and challenge. The reply tells the minion the channel
+   port, the master's CURVE key and the master's clock (so the minion can judge the
    age of publications in the master's time). The minion checks the master's key against its
    pin before using anything in the reply.
 """
@@ -53,7 +53,6 @@ class SessionGrant:
     key_id: int
     session_key: bytes
     channel_key: bytes
-    pub_port: int
     chan_port: int
     master_curve: bytes
     clock_offset: float
@@ -74,7 +73,7 @@ def _req_bytes(r: AuthRequest) -> bytes:
 
 def _rep_bytes(r: AuthReply, req: AuthRequest) -> bytes:
     return _REP_TAG + pack([PROTOCOL_VERSION, r.status, r.id, req.eph, req.chal, r.mpub, r.meph, r.n,
-                            r.wrapped, r.pub_port, r.chan_port, r.mcurve, r.mtime])
+                            r.wrapped, r.chan_port, r.mcurve, r.mtime])
 
 
 def _keys(private: X25519PrivateKey, peer: bytes, mid: str) -> tuple[bytes, bytes]:
@@ -102,7 +101,6 @@ class ReplyParams:
     """The master's side of a reply: its identity, ports, CURVE key."""
 
     identity: Ed25519PrivateKey
-    pub_port: int
     chan_port: int
     curve_pub: bytes
 
@@ -116,7 +114,7 @@ def make_reply(req: AuthRequest, status: str, params: ReplyParams, key_id: int =
         wrap_key, channel = _keys(meph, req.eph, req.id)
         n, wrapped = Aead(wrap_key).seal(pack([key_id, session_key]), req.id.encode())
     unsigned = AuthReply(status, req.id, public_bytes(params.identity.public_key()), public_bytes(meph.public_key()),
-                         n, wrapped, params.pub_port, params.chan_port, params.curve_pub, time.time(), b"\x00" * 64)
+                         n, wrapped, params.chan_port, params.curve_pub, time.time(), b"\x00" * 64)
     return dataclasses.replace(unsigned, sig=params.identity.sign(_rep_bytes(unsigned, req))), channel
 
 
@@ -133,5 +131,5 @@ def open_reply(rep: AuthReply, req: AuthRequest, eph: X25519PrivateKey,
     if not (isinstance(inner, list) and len(inner) == 2 and type(inner[0]) is int and isinstance(inner[1], bytes)
             and len(inner[1]) == 32):
         raise AuthError("auth reply carries a malformed session key")
-    return SessionGrant(inner[0], inner[1], channel, rep.pub_port, rep.chan_port, rep.mcurve,
+    return SessionGrant(inner[0], inner[1], channel, rep.chan_port, rep.mcurve,
                         rep.mtime - time.time())

@@ -1,12 +1,14 @@
 """The outer messages between master and minions, one typed record per kind.
 
-Three sockets, three closed sets of kinds:
+Two ports, a closed set of kinds each way:
 
 * the **enrolment** port (``ret_port``, plain ZeroMQ, frames of a few KiB at most): a stranger
   may send ``hello`` (and gets a fresh ``challenge``) and ``auth`` (and gets an ``auth_reply``);
 * the **channel** port (``channel_port``, ZeroMQ CURVE; only keys of authenticated minions
-  complete the handshake): ``sealed`` boxes both ways, and ``reauth`` from the master;
-* the **publish** port (``publish_port``, CURVE, XPUB): ``pub`` frames for broadcast jobs.
+  complete the handshake): ``sealed`` boxes both ways; from the master also ``reauth``, and
+  ``pub`` frames for broadcast jobs (one connection per minion carries everything: at 10,000
+  minions a second connection per minion would cost the master 10,000 descriptors and
+  ~30-70 KiB of libzmq buffers each).
 
 Example::
 
@@ -66,7 +68,7 @@ class AuthRequest(Outer):
 @dataclass(frozen=True)
 class AuthReply(Outer):
     """Master -> minion: key state and, when accepted, the wrapped session + channel keys, the
-    ports and CURVE key of the channel and publish sockets, and the master's clock."""
+    channel port and CURVE key, and the master's clock."""
 
     status: str = f(max=16)
     id: str = f(max=MAX_ID)
@@ -74,7 +76,6 @@ class AuthReply(Outer):
     meph: bytes = f(size=KEY_LEN)
     n: bytes = f(size=NONCE_LEN)
     wrapped: bytes = f(max=4096)
-    pub_port: int = f(lo=0, hi=65535)
     chan_port: int = f(lo=0, hi=65535)
     mcurve: bytes = f(size=KEY_LEN)
     mtime: float = f(lo=0)
@@ -105,7 +106,7 @@ class Reauth(Outer):
 @record("pub")
 @dataclass(frozen=True)
 class Publication(Outer):
-    """Master -> minions on PUB: a job, AEAD-encrypted with the session key and signed."""
+    """Master -> each minion's channel: a broadcast job, AEAD-encrypted with the session key and signed."""
 
     kid: int = f(lo=0, hi=2**63)
     n: bytes = f(size=NONCE_LEN)
@@ -131,5 +132,4 @@ class Job(Record):
 ENROL_KINDS = frozenset({Hello.KIND, AuthRequest.KIND})
 MASTER_CHANNEL_KINDS = frozenset({Sealed.KIND})
 MINION_ENROL_KINDS = frozenset({Challenge.KIND, AuthReply.KIND})
-MINION_CHANNEL_KINDS = frozenset({Sealed.KIND, Reauth.KIND})
-MINION_PUB_KINDS = frozenset({Publication.KIND})
+MINION_CHANNEL_KINDS = frozenset({Sealed.KIND, Reauth.KIND, Publication.KIND})

@@ -1,14 +1,13 @@
-"""Publications: broadcast jobs on PUB, AEAD-encrypted with the session key, then signed.
+"""Publications: broadcast jobs, AEAD-encrypted with the session key, then signed.
 
 The signature covers a domain tag, the protocol version, the key id, the nonce and the
 ciphertext, so nothing in the frame can be swapped. Minions verify the signature first (cheap
 rejection of forgeries without touching the AEAD), then decrypt.
 
-Only broadcast and matcher jobs (glob, grain, compound...) are published here, on the topic
-``b"*\\0"``: a job for a list of ids is sealed to each of those minions' channels instead
-(:class:`pvc.wire.inner.JobBox`), so no other minion can read it. Each minion also subscribes
-to its own topic (:func:`topic_for`); nothing is sent there, the subscription tells the master
-that the minion's publish connection is live.
+Only broadcast and matcher jobs (glob, grain, compound...) are published: the master encodes
+and signs one frame and writes that same frame (shared, not copied) to every connected
+minion's channel. A job for a list of ids is sealed to each of those minions' channels instead
+(:class:`pvc.wire.inner.JobBox`), so no other minion can read it.
 """
 
 from __future__ import annotations
@@ -16,27 +15,12 @@ from __future__ import annotations
 import struct
 
 from pvc import PROTOCOL_VERSION
-from pvc.crypto import Aead, Ed25519PrivateKey, Ed25519PublicKey, mac, verify
+from pvc.crypto import Aead, Ed25519PrivateKey, Ed25519PublicKey, verify
 from pvc.wire.codec import pack, unpack
 from pvc.wire.messages import Job, Publication
 
-BROADCAST = b"*\x00"
 _TAG = b"pvc-pub\x00"
 _AAD = b"pvc-pub-aad\x00"
-
-
-def topic_for(mid: str, channel_key: bytes) -> bytes:
-    """A minion's own topic: its id and a token only it and the master know (from its channel
-    key), so no other minion can subscribe to it — nor, by disconnecting, make libzmq report
-    it unsubscribed."""
-    return b"@" + mid.encode() + b"/" + mac(channel_key, b"pvc-sub-topic\x00")[:12].hex().encode() + b"\x00"
-
-
-def topic_owner(topic: bytes) -> str | None:
-    """The minion id a ``@<id>/<token>`` topic names, or None for anything else."""
-    if len(topic) < 4 or topic[:1] != b"@" or not topic.endswith(b"\x00") or b"/" not in topic:
-        return None
-    return topic[1:topic.rindex(b"/")].decode("utf-8", "replace")
 
 
 def _signed_bytes(kid: int, n: bytes, ct: bytes) -> bytes:

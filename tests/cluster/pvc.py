@@ -55,7 +55,6 @@ class PvcCluster:
     root: Path
     auto_accept: bool = True
     master_options: dict[str, Any] = field(default_factory=dict)
-    publish_port: int = field(default_factory=free_port)
     ret_port: int = field(default_factory=free_port)
     channel_port: int = field(default_factory=free_port)
     procs: dict[str, subprocess.Popen] = field(default_factory=dict)
@@ -85,7 +84,7 @@ class PvcCluster:
         return proc
 
     def write_master_config(self) -> None:
-        cfg = {"interface": "127.0.0.1", "publish_port": self.publish_port, "ret_port": self.ret_port,
+        cfg = {"interface": "127.0.0.1", "ret_port": self.ret_port,
                "channel_port": self.channel_port,
                "auto_accept": self.auto_accept, "root_dir": "root", "log_level": "info", "heartbeat": 1.0,
                **self.master_options}
