@@ -7,12 +7,12 @@ from pvc.errors import ConfigError
 def test_defaults_and_relative_paths(tmp_path):
     (tmp_path / "master").write_text("root_dir: root\nauto_accept: true\n")
     cfg = load_master(tmp_path)
-    assert cfg.publish_port == 4505 and cfg.ret_port == 4506 and cfg.auto_accept
+    assert cfg.ret_port == 4506 and cfg.channel_port == 4507 and cfg.auto_accept
     assert cfg.pki_dir == str(tmp_path / "root" / "pki" / "master")
 
 
 @pytest.mark.parametrize("text, message", [
-    ("publish_prot: 1\n", "option 'publish_prot' is unknown (did you mean 'publish_port'?)"),
+    ("chanel_port: 1\n", "option 'chanel_port' is unknown (did you mean 'channel_port'?)"),
     ("ret_port: abc\n", "option 'ret_port' must be an integer, got a string"),
     ("auto_accept: 1\n", "option 'auto_accept' must be a boolean"),
     ("ret_port: 70000\n", "must be a TCP port"),

@@ -186,27 +186,27 @@ def test_master_with_postgresql_job_cache(pvc_cluster: PvcCluster, pg_dsn):
     assert rows.fetchall() == [("p1",)]
 
 
-def test_publish_port_admits_only_authenticated_minions(three_minions):
-    """A plain subscriber, and a CURVE subscriber whose key no auth registered, never complete
-    the handshake: they receive nothing, not even a broadcast job's ciphertext."""
+def test_channel_port_admits_only_authenticated_minions(three_minions):
+    """A plain peer, and a CURVE peer whose key no auth registered, never complete the
+    handshake on the channel port (which now carries publications too): they receive nothing,
+    not even a broadcast job's ciphertext, and what they send never reaches the master."""
     import zmq
 
     from pvc.crypto import Ed25519PrivateKey, curve_keypair
     from pvc.keys import load_or_create_identity
-    from pvc.wire.publication import BROADCAST
 
     master_key = load_or_create_identity(str(three_minions.master_dir / "root" / "pki" / "master"), "master")
     _, master_curve = curve_keypair(master_key)
     stranger_secret, stranger_pub = curve_keypair(Ed25519PrivateKey.generate())
-    plain = zmq.Context.instance().socket(zmq.SUB)
-    curve = zmq.Context.instance().socket(zmq.SUB)
+    plain = zmq.Context.instance().socket(zmq.DEALER)
+    curve = zmq.Context.instance().socket(zmq.DEALER)
     curve.setsockopt(zmq.CURVE_SERVERKEY, master_curve)
     curve.setsockopt(zmq.CURVE_PUBLICKEY, stranger_pub)
     curve.setsockopt(zmq.CURVE_SECRETKEY, stranger_secret)
-    for sub in (plain, curve):
-        sub.setsockopt(zmq.LINGER, 0)
-        sub.setsockopt(zmq.SUBSCRIBE, BROADCAST)
-        sub.connect(f"tcp://127.0.0.1:{three_minions.publish_port}")
+    for peer in (plain, curve):
+        peer.setsockopt(zmq.LINGER, 0)
+        peer.connect(f"tcp://127.0.0.1:{three_minions.channel_port}")
+        peer.send(b"\x80", zmq.NOBLOCK)  # queued: it leaves only if a handshake completes
     time.sleep(0.5)
     try:
         for _ in range(3):

@@ -62,7 +62,7 @@ class Harness:
         self.zap = FakeZap()
         self.sent: list[tuple[bytes, bytes]] = []
         self.fired: list[tuple[str, dict]] = []
-        self.params = ReplyParams(MASTER, 4505, 4507, curve_keypair(MASTER)[1])
+        self.params = ReplyParams(MASTER, 4507, curve_keypair(MASTER)[1])
         self.enrol = Enrolment(self.cfg, self.params, self.keys, self.sessions, self.zap,  # type: ignore[arg-type]
                                lambda peer, data: self.sent.append((peer, data)),
                                lambda tag, data: self.fired.append((tag, data)))

@@ -113,13 +113,16 @@ def test_expiry_of_silent_live_sessions(sessions: Sessions) -> None:
     assert sessions.get("web1") is None and sessions.get("web2") is not None
 
 
-def test_connected_needs_a_recent_box_and_a_subscription(sessions: Sessions) -> None:
+def test_connected_needs_a_recent_box_and_a_live_connection(sessions: Sessions) -> None:
     sessions.add_pending("web1", OLD, b"pub")
-    sessions.open(box(Channel("web1", OLD)), b"p", MAX, 100.0)
-    assert sessions.connected(100.0) == set()
-    sessions.subscribed.add("web1")
+    minion = Channel("web1", OLD)
+    s, _, _ = sessions.open(box(minion), b"p", MAX, 100.0)
     assert sessions.connected(100.0 + sessions.alive_for) == {"web1"}
     assert sessions.connected(100.0 + sessions.alive_for + 0.1) == set()
+    s.peer = b""  # a send found its connection gone
+    assert sessions.connected(100.0) == set() == sessions.connected_among(["web1"], 100.0)
+    sessions.open(box(minion), b"q", MAX, 101.0)  # its next box, on a new connection
+    assert sessions.connected(101.0) == {"web1"} and s.peer == b"q"
 
 
 def test_drop(sessions: Sessions) -> None:
@@ -161,7 +164,6 @@ def test_a_session_is_judged_by_the_pace_asked_of_it(sessions: Sessions) -> None
     for mid, key in (("slow", OLD), ("fast", NEW)):
         sessions.add_pending(mid, key, b"pub")
         sessions.open(box(Channel(mid, key)), b"p", MAX, t0)
-        sessions.subscribed.add(mid)
     sessions.by_id["slow"].every = 10.0
     assert sessions.connected(t0 + 30.0) == {"slow"}
     assert sessions.connected(t0 + 31.1) == set()
@@ -174,6 +176,6 @@ def test_connected_among_judges_only_the_ids_asked(sessions: Sessions) -> None:
     for mid, key in (("web1", OLD), ("web2", NEW)):
         sessions.add_pending(mid, key, b"pub")
         sessions.open(box(Channel(mid, key)), b"p", MAX, t0)
-    sessions.subscribed.add("web1")
+    sessions.by_id["web2"].peer = b""
     assert sessions.connected_among(["web1", "web2", "nobody"], t0) == {"web1"} == sessions.connected(t0)
     assert sessions.connected_among(["web1"], t0 + sessions.alive_for + 0.1) == set()

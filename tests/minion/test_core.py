@@ -32,13 +32,23 @@ from pvc.wire import auth as wire_auth
 from pvc.wire.auth import ACCEPTED, PENDING, ReplyParams, make_reply
 from pvc.wire.codec import decode
 from pvc.wire.inner import Ack, Grains, Heartbeat, JobBox, Lost, Pong, Rekey, Ret
-from pvc.wire.messages import ENROL_KINDS, MASTER_CHANNEL_KINDS, AuthRequest, Challenge, Hello, Job, Reauth, Sealed
-from pvc.wire.publication import BROADCAST, seal
+from pvc.wire.messages import (
+    ENROL_KINDS,
+    MASTER_CHANNEL_KINDS,
+    AuthRequest,
+    Challenge,
+    Hello,
+    Job,
+    Publication,
+    Reauth,
+    Sealed,
+)
+from pvc.wire.publication import seal
 from pvc.wire.record import Record
 from pvc.wire.sealed import Channel
 from pvc.wire.stream import Deframer, frame
 
-CHAN_PORT, PUB_PORT = 4507, 4505
+CHAN_PORT = 4507
 
 
 def _free_port() -> int:
@@ -132,7 +142,7 @@ class Master:
     def __init__(self, identity: Ed25519PrivateKey | None = None) -> None:
         self.identity = identity or Ed25519PrivateKey.generate()
         self.curve = curve_keypair(self.identity)[1]
-        self.params = ReplyParams(self.identity, PUB_PORT, CHAN_PORT, self.curve)
+        self.params = ReplyParams(self.identity, CHAN_PORT, self.curve)
         self.kid = 1000
         self.session_key = b"S" * 32
         self.channel: Channel | None = None
@@ -183,7 +193,7 @@ class Master:
     def publish(self, core: MinionCore, job: Job, kid: int | None = None, key: bytes | None = None,
                 signer: Ed25519PrivateKey | None = None) -> None:
         frame = seal(job, self.kid if kid is None else kid, Aead(key or self.session_key), signer or self.identity)
-        core._on_publication([BROADCAST, frame])
+        core._on_channel([frame])
 
 
 def job(jid: str, ts: float, tgt: str = "web*", fun: str = "test.ping") -> Job:
@@ -259,9 +269,9 @@ def test_publication_runs_once(env: dict[str, Any]) -> None:
 def test_exact_frame_replayed_runs_once(env: dict[str, Any]) -> None:
     core, master, funcs = _authed(env)
     frame = seal(job("20261130000000000002", master.mtime + 1), master.kid, Aead(master.session_key), master.identity)
-    core._on_publication([BROADCAST, frame])
+    core._on_channel([frame])
     with pytest.raises(ReplayError):
-        core._on_publication([BROADCAST, frame])
+        core._on_channel([frame])
     assert len(funcs.calls) == 1
 
 
@@ -394,7 +404,7 @@ def test_a_job_seen_before_a_restart_is_not_run_after_it(env: dict[str, Any]) ->
     core, master, funcs = _authed(env)
     j = job("20261130000000000016", master.mtime + 0.001)
     frame = seal(j, master.kid, Aead(master.session_key), master.identity)
-    core._on_publication([BROADCAST, frame])
+    core._on_channel([frame])
     master.down(core, Ack([j.jid]))
     core.close()
     time.sleep(0.01)
@@ -403,7 +413,7 @@ def test_a_job_seen_before_a_restart_is_not_run_after_it(env: dict[str, Any]) ->
     again.kid = master.kid  # same session key: only the floor can stop it
     again.aead = Aead(master.session_key)
     with pytest.raises(ReplayError, match="before this session"):
-        again._on_publication([BROADCAST, frame])
+        again._on_channel([frame])
     assert len(funcs.calls) == 1
 
 
@@ -418,11 +428,11 @@ def test_a_lost_channel_closes_its_sockets_at_once(env: dict[str, Any]) -> None:
     is seen, not at the next auth (a swarm would hold old and new sockets at once)."""
     core = env["new"]()
     core.state = "authed"
-    core._connect(CHAN_PORT, PUB_PORT, Master().curve)
-    socks = [core.chan, core.monitor, core.sub]
+    core._connect(CHAN_PORT, Master().curve)
+    socks = [core.chan, core.monitor]
     assert all(s is not None and not s.closed for s in socks)
     core._on_monitor([b"event"])
-    assert all(s.closed for s in socks) and core.chan is core.sub is core.monitor is None  # type: ignore[union-attr]
+    assert all(s.closed for s in socks) and core.chan is core.monitor is None  # type: ignore[union-attr]
     assert core.state == "new" and core.endpoint == ("", b"")
 
 
@@ -441,9 +451,9 @@ def test_garbage_on_every_socket_is_refused_not_raised_elsewhere(env: dict[str, 
     assert core.enrol is None
     core._on_enrol([PEER, frame(b"\xc1")])  # no enrolment connection once authed: nothing to read
     for frames, handler in (([Sealed("web1", 0, b"x").encode()], core._on_channel), ([b"\x80"], core._on_channel),
-                            ([BROADCAST], core._on_publication), ([BROADCAST, b"\x90"], core._on_publication),
-                            ([BROADCAST, dataclasses.replace(Sealed("web1", 1, b""), id="x").encode()],
-                             core._on_publication)):
+                            ([b"\x90"], core._on_channel), ([b"pub", b"x"], core._on_channel),
+                            ([Publication(1, b"\x00" * 12, b"x", b"\x00" * 64).encode()], core._on_channel),
+                            ([dataclasses.replace(Sealed("web1", 1, b""), id="x").encode()], core._on_channel)):
         with pytest.raises(PvcError):
             handler(frames)
     assert core.state == "authed" and funcs.calls == []

@@ -131,7 +131,7 @@ def test_man_page_and_completion(installed: Path) -> None:
 
 
 def test_master_and_minion_from_the_installed_pvc(installed: Path, tmp_path: Path) -> None:
-    ports = {"publish_port": free_port(), "ret_port": free_port(), "channel_port": free_port()}
+    ports = {"ret_port": free_port(), "channel_port": free_port()}
     master_dir, minion_dir = tmp_path / "master", tmp_path / "minion"
     master_dir.mkdir()
     minion_dir.mkdir()

@@ -276,7 +276,7 @@ def test_master_with_cluster_runs_a_coordinator_child(cluster_lab: ClusterLab, t
 
     from tests.runners.conftest import ROOT, pid_alive
 
-    cfg = {"interface": "127.0.0.1", "publish_port": _free_port(), "ret_port": _free_port(),
+    cfg = {"interface": "127.0.0.1", "ret_port": _free_port(),
            "channel_port": _free_port(), "root_dir": "root", "cluster": {"zookeeper": cluster_lab.zk, "root": ROOT}}
     (tmp_path / "master").write_text(yaml.safe_dump(cfg))
     identity = f"{socket.gethostname().split('.')[0]}-{tmp_path.name}"

@@ -31,7 +31,7 @@ CHAL = b"\x05" * 32
 SESSION = b"s" * 32
 MINION = Ed25519PrivateKey.generate()
 MASTER = Ed25519PrivateKey.generate()
-PARAMS = ReplyParams(MASTER, 4505, 4507, b"\x0c" * 32)
+PARAMS = ReplyParams(MASTER, 4507, b"\x0c" * 32)
 
 
 def _request(mid: str = "web1", chal: bytes = CHAL, identity: Ed25519PrivateKey = MINION):
@@ -51,7 +51,7 @@ def test_accepted_exchange_gives_both_sides_the_same_keys() -> None:
     assert grant is not None
     assert grant.key_id == 7 and grant.session_key == SESSION
     assert grant.channel_key == channel and len(channel) == 32
-    assert (grant.pub_port, grant.chan_port, grant.master_curve) == (4505, 4507, b"\x0c" * 32)
+    assert (grant.chan_port, grant.master_curve) == (4507, b"\x0c" * 32)
     assert abs(grant.clock_offset) < 5
 
 
@@ -109,7 +109,7 @@ def test_reply_for_another_id_refused() -> None:
 
 _REPLY_TAMPER = {
     "status": "pending", "id": "web2", "mpub": b"\x00" * 32, "meph": b"\x01" * 32, "n": b"\x02" * 12,
-    "wrapped": b"xx", "pub_port": 1, "chan_port": 2, "mcurve": b"\x03" * 32, "mtime": 1.0,
+    "wrapped": b"xx", "chan_port": 2, "mcurve": b"\x03" * 32, "mtime": 1.0,
     "sig": b"\x04" * 64,
 }
 
@@ -169,7 +169,7 @@ def _signed_reply_with(req: AuthRequest, inner: bytes) -> tuple[AuthReply, X2551
     wrap_key, _ = auth_mod._keys(meph, req.eph, req.id)
     n, wrapped = Aead(wrap_key).seal(inner, req.id.encode())
     unsigned = AuthReply(ACCEPTED, req.id, public_bytes(MASTER.public_key()), public_bytes(meph.public_key()), n,
-                         wrapped, 1, 2, b"\x00" * 32, time.time(), b"\x00" * 64)
+                         wrapped, 2, b"\x00" * 32, time.time(), b"\x00" * 64)
     return dataclasses.replace(unsigned, sig=MASTER.sign(auth_mod._rep_bytes(unsigned, req))), meph
 
 

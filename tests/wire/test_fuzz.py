@@ -38,7 +38,7 @@ FEW = settings(FUZZ, max_examples=120)
 KEY = bytes(range(32))
 MASTER = Ed25519PrivateKey.generate()
 ALL_KINDS = frozenset(messages.ENROL_KINDS | messages.MINION_ENROL_KINDS | messages.MINION_CHANNEL_KINDS
-                      | messages.MINION_PUB_KINDS | REQUESTS.names | REPLIES.names)
+                      | REQUESTS.names | REPLIES.names)
 TABLES = {"UP": UP, "DOWN": DOWN, "REQUESTS": REQUESTS, "REPLIES": REPLIES}
 RECORDS: list[Record] = (samples.OUTER + samples.UP_RECORDS + samples.DOWN_RECORDS + samples.REQUEST_RECORDS
                          + samples.REPLY_RECORDS + samples.PLAIN)

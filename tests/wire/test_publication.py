@@ -10,16 +10,13 @@ import pytest
 from pvc.crypto import Aead, Ed25519PrivateKey
 from pvc.errors import AuthError, ProtocolError
 from pvc.wire.codec import decode, pack
-from pvc.wire.messages import MINION_PUB_KINDS, Publication
+from pvc.wire.messages import MINION_CHANNEL_KINDS, Publication
 from pvc.wire.publication import (
     _AAD,
-    BROADCAST,
     _signed_bytes,
     check_signature,
     open_job,
     seal,
-    topic_for,
-    topic_owner,
 )
 from tests.wire import samples
 
@@ -29,7 +26,7 @@ MAX = 1 << 20
 
 
 def _pub(kid: int = 3) -> Publication:
-    return Publication.from_map(decode(seal(samples.JOB, kid, KEY, MASTER), MINION_PUB_KINDS, MAX))
+    return Publication.from_map(decode(seal(samples.JOB, kid, KEY, MASTER), MINION_CHANNEL_KINDS, MAX))
 
 
 def test_seal_open_round_trip() -> None:
@@ -37,14 +34,6 @@ def test_seal_open_round_trip() -> None:
     check_signature(pub, MASTER.public_key())
     assert open_job(pub, KEY, MAX) == samples.JOB
     assert pub.kid == 3
-
-
-def test_topics() -> None:
-    assert BROADCAST == b"*\x00"
-    topic = topic_for("web1", b"k" * 32)
-    assert topic.startswith(b"@web1/") and topic.endswith(b"\x00") and topic_owner(topic) == "web1"
-    assert topic != topic_for("web1", b"j" * 32)  # another session, another topic
-    assert topic_owner(b"@web1\x00") is None and topic_owner(BROADCAST) is None
 
 
 def test_forged_signature_and_swapped_fields_refused() -> None:
@@ -70,7 +59,7 @@ def test_wrong_session_key_cannot_decrypt() -> None:
 
 def test_body_size_bounded() -> None:
     big = dataclasses.replace(samples.JOB, args=["x" * 10_000])
-    pub = Publication.from_map(decode(seal(big, 1, KEY, MASTER), MINION_PUB_KINDS, MAX))
+    pub = Publication.from_map(decode(seal(big, 1, KEY, MASTER), MINION_CHANNEL_KINDS, MAX))
     with pytest.raises(ProtocolError, match="exceeds"):
         open_job(pub, KEY, 4096)
 

@@ -72,8 +72,7 @@ def test_outer_kinds_sets() -> None:
     assert messages.ENROL_KINDS == {"hello", "auth"}
     assert messages.MINION_ENROL_KINDS == {"challenge", "auth_reply"}
     assert messages.MASTER_CHANNEL_KINDS == {"sealed"}
-    assert messages.MINION_CHANNEL_KINDS == {"sealed", "reauth"}
-    assert messages.MINION_PUB_KINDS == {"pub"}
+    assert messages.MINION_CHANNEL_KINDS == {"sealed", "reauth", "pub"}
 
 
 def test_wire_keys_are_the_short_names() -> None:
@@ -197,10 +196,11 @@ def test_number_bounds_are_inclusive() -> None:
     assert messages.Sealed.from_map({"id": "m", "c": 2**63, "ct": b""}).c == 2**63
     assert messages.Sealed.from_map({"id": "m", "c": 0, "ct": b""}).c == 0
     reply = samples.OUTER[3].to_map()
-    assert messages.AuthReply.from_map({**reply, "pub_port": 65535, "chan_port": 0}).pub_port == 65535
+    assert messages.AuthReply.from_map({**reply, "chan_port": 65535}).chan_port == 65535
+    assert messages.AuthReply.from_map({**reply, "chan_port": 0}).chan_port == 0
     for port in (65536, -1):
         with pytest.raises(ProtocolError, match="out of range"):
-            messages.AuthReply.from_map({**reply, "pub_port": port})
+            messages.AuthReply.from_map({**reply, "chan_port": port})
 
 
 def test_publish_timeout_bounds() -> None:
