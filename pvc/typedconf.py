@@ -2,7 +2,7 @@
 
 Used for daemon config files and for module config sections: a reader gets typed attributes,
 and a typo or a wrong type becomes one line naming the option, e.g.
-``master: option 'publish_prot' is unknown (did you mean 'publish_port'?)``.
+``master: option 'chanel_port' is unknown (did you mean 'channel_port'?)``.
 
 Example::
 

@@ -1,13 +1,13 @@
 """ZeroMQ's authentication hook (ZAP): who may even finish a handshake with the master.
 
-libzmq asks this handler about every new connection to the CURVE channel and publish ports:
-only a CURVE key registered by a successful auth of this master may connect, and the
-connection's ``User-Id`` becomes that minion's id, so every frame on it is bound to the minion
-by the transport itself. (The enrolment port is raw TCP with its own limits:
-:mod:`pvc.master.enrolport`.)
+libzmq asks this handler about every new connection to the CURVE channel port (each minion's
+one connection, which also carries its publications): only a CURVE key registered by a
+successful auth of this master may connect, and the connection's ``User-Id`` becomes that
+minion's id, so every frame on it is bound to the minion by the transport itself. (The
+enrolment port is raw TCP with its own limits: :mod:`pvc.master.enrolport`.)
 
-Strangers therefore cannot send a single frame on the channel port nor subscribe to anything
-on the publish port. Replies are answered from the master's loop, never blocking.
+Strangers therefore can neither send nor receive a single frame on the channel port, a
+publication included. Replies are answered from the master's loop, never blocking.
 """
 
 from __future__ import annotations

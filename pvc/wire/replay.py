@@ -3,7 +3,7 @@
 Times are the master's: the minion learns the master's clock at auth and judges every job
 against ``local time + offset``, so unsynchronised clocks neither block jobs nor widen the
 window. The *floor* is the master's time when this minion's current session began: nothing
-published earlier can be meant for this session (the minion was not subscribed then), so a
+published earlier can be meant for this session (it did not exist yet), so a
 job captured before a minion restart cannot be run again after it, with no state on disk.
 A jid is remembered for twice the window, so a replay is caught either by the cache (recent)
 or by the window (old). Memory is bounded by ``max_entries``.
