@@ -185,6 +185,9 @@ class MinionCore:
         sock.setsockopt(zmq.RECONNECT_IVL_MAX, 2000)
         sock.setsockopt(zmq.HEARTBEAT_IVL, 2000)
         sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, 6000)
+        # our pings ask the master to drop this connection after 6 s without traffic, so a host
+        # that vanished without a TCP reset is "not connected" at the master's next send
+        sock.setsockopt(zmq.HEARTBEAT_TTL, 6000)
         return sock
 
     def _load_spool(self) -> None:
