@@ -2,8 +2,10 @@
 
 ``RogueMinion`` speaks the wire protocol directly (no MinionCore), so a test can do what a
 hostile or compromised peer would: say hello, answer a challenge (or not, or with a garbage
-signature), open the CURVE channel and SUB sockets with its own keys once accepted, send any
-record or raw bytes inside a valid sealed box, capture what it sent and replay it::
+signature), open the CURVE channel with its own keys once accepted, send any record or raw
+bytes inside a valid sealed box (or any frame at all), capture what it sent and replay it, and
+read what the master sends down that one connection: sealed boxes, and the publications of
+the broadcast jobs whose target expects it::
 
     rogue = RogueMinion(cluster, "evil")
     assert rogue.auth() == "accepted"
@@ -20,10 +22,11 @@ closed it. ``RogueMinion.enrol`` is one; ``reconnect()`` opens the next.
 the ZMTP 3.0 handshake by hand and then sends frames however it likes, which no libzmq client
 can be made to do. ``curve_socket`` opens a CURVE client with any key.
 
-``PubTap`` sits between the master's publish port and one minion (whose ``publish_port`` points
-at it). It needs the master's CURVE secret to stand in for the master towards the minion (an
-attacker who broke the transport: what is left to test is the signature and replay checks of
-the application layer) and an accepted minion's CURVE key to subscribe upstream.
+``ChannelTap`` sits on one minion's channel, between the master's ``channel_port`` and the
+minion (whose ``channel_port`` option points at the tap). It needs the master's CURVE secret to
+stand in for the master towards the minion, and that minion's own CURVE key to connect to the
+master for it: an attacker who broke the transport, so what is left to test is the application
+layer (the publication's signature, session key and replay checks; the sealed channel's own).
 """
 
 from __future__ import annotations
@@ -45,7 +48,6 @@ from pvc.wire.inner import EventMsg, Heartbeat, Ret, ReturnRec
 from pvc.wire.messages import (
     MINION_CHANNEL_KINDS,
     MINION_ENROL_KINDS,
-    MINION_PUB_KINDS,
     AuthReply,
     AuthRequest,
     Challenge,
@@ -53,7 +55,6 @@ from pvc.wire.messages import (
     Publication,
     Sealed,
 )
-from pvc.wire.publication import BROADCAST, topic_for
 from pvc.wire.record import Record
 from pvc.wire.sealed import _UP_NONCE, Channel
 from pvc.wire.stream import Deframer, frame
@@ -159,8 +160,9 @@ class RogueMinion:
         self.grant: SessionGrant | None = None
         self.channel: Channel | None = None
         self.chan: zmq.Socket | None = None
-        self.sub: zmq.Socket | None = None
         self.sent: list[bytes] = []  # every enrolment payload sent, for replays
+        self.downs: list[Sealed] = []  # boxes read off the channel while looking for a publication
+        self.pubs: list[Publication] = []  # and publications read while looking for a box
 
     # -- enrolment ------------------------------------------------------------------------
     def reconnect(self) -> EnrolStream:
@@ -204,8 +206,8 @@ class RogueMinion:
         return make_request(offer, challenge)
 
     def auth(self, timeout: float = 5.0, connect: bool = True) -> str:
-        """hello -> challenge -> auth -> reply; when accepted, open the channel and SUB sockets
-        (``connect``) and send the first heartbeat, which makes the session live."""
+        """hello -> challenge -> auth -> reply; when accepted, open the channel (``connect``) and
+        send the first heartbeat, which makes the session live."""
         req, eph = self.request(self.hello(timeout))
         self.send_enrol(req.encode())
         rep = self.await_reply(timeout)
@@ -226,17 +228,16 @@ class RogueMinion:
                 return AuthReply.from_map(msg)
         return None
 
-    # -- channel and SUB ------------------------------------------------------------------
-    def connect(self, subscribe: tuple[bytes, ...] | None = None) -> None:
+    # -- channel ------------------------------------------------------------------------
+    def connect(self, routing_id: bytes = b"") -> None:
+        """Open the CURVE channel (with ``routing_id`` as its ZeroMQ identity, if given: the
+        master must not route by what a peer claims) and send the first heartbeat."""
         assert self.grant is not None
-        server = self.grant.master_curve
-        self.chan = curve_socket(zmq.DEALER, server, self.curve)
+        self.chan = curve_socket(zmq.DEALER, self.grant.master_curve, self.curve)
+        self.chan.setsockopt(zmq.RCVHWM, 100_000)
+        if routing_id:
+            self.chan.setsockopt(zmq.ROUTING_ID, routing_id)
         self.chan.connect(f"tcp://{HOST}:{self.grant.chan_port}")
-        self.sub = curve_socket(zmq.SUB, server, self.curve)
-        self.sub.setsockopt(zmq.RCVHWM, 100_000)
-        for topic in (BROADCAST, topic_for(self.mid, self.grant.channel_key)) if subscribe is None else subscribe:
-            self.sub.setsockopt(zmq.SUBSCRIBE, topic)
-        self.sub.connect(f"tcp://{HOST}:{self.grant.pub_port}")
         self.send_up(Heartbeat())
 
     def send_channel(self, payload: bytes) -> None:
@@ -265,14 +266,26 @@ class RogueMinion:
         self.send_channel(box)
         return box
 
+    def _read_channel(self, timeout: float) -> bool:
+        """Read one frame off the channel into ``downs`` or ``pubs``: False after ``timeout``
+        (a ``reauth`` is read and dropped: the tests that care look at the session instead)."""
+        if self.chan is None or not self.chan.poll(max(0, int(timeout * 1000))):
+            return False
+        msg = decode(self.chan.recv(), MINION_CHANNEL_KINDS)
+        if msg["k"] == Sealed.KIND:
+            self.downs.append(Sealed.from_map(msg))
+        elif msg["k"] == Publication.KIND:
+            self.pubs.append(Publication.from_map(msg))
+        return True
+
     def recv_down(self, timeout: float = 1.0) -> Record | None:
         """The next box from the master, opened (None after ``timeout``)."""
-        if self.chan is None or not self.chan.poll(int(timeout * 1000)):
+        deadline = time.monotonic() + timeout
+        while not self.downs and self._read_channel(deadline - time.monotonic()):
+            pass
+        if not self.downs or self.channel is None:
             return None
-        msg = decode(self.chan.recv(), MINION_CHANNEL_KINDS)
-        if msg["k"] != Sealed.KIND or self.channel is None:
-            return None
-        return self.channel.open_down(Sealed.from_map(msg), 64 * 1024 * 1024)
+        return self.channel.open_down(self.downs.pop(0), 64 * 1024 * 1024)
 
     def answer(self, req: Record, kind: type[R], timeout: float = 5.0) -> R:
         """Send ``req`` (a request with a ``rid``: files, pillar, mine) and wait for its answer."""
@@ -293,10 +306,12 @@ class RogueMinion:
                 out.append(rec)
         return out
 
-    def recv_pub(self, timeout: float = 1.0) -> list[bytes] | None:
-        if self.sub is None or not self.sub.poll(int(timeout * 1000)):
-            return None
-        return self.sub.recv_multipart()
+    def recv_pub(self, timeout: float = 1.0) -> Publication | None:
+        """The next publication down the channel (None after ``timeout``)."""
+        deadline = time.monotonic() + timeout
+        while not self.pubs and self._read_channel(deadline - time.monotonic()):
+            pass
+        return self.pubs.pop(0) if self.pubs else None
 
     def return_for(self, jid: str, data: Any) -> bytes:
         return self.send_up(Ret(jid, ReturnRec(True, data)))
@@ -311,9 +326,8 @@ class RogueMinion:
 
     def close(self) -> None:
         self.enrol.close()
-        for sock in (self.chan, self.sub):
-            if sock is not None:
-                sock.close(0)
+        if self.chan is not None:
+            self.chan.close(0)
 
 
 class RawZmtp:
@@ -362,29 +376,33 @@ class RawZmtp:
             pass
 
 
-class PubTap:
-    """Forwards the master's publications to one minion, records them, injects frames."""
+class ChannelTap:
+    """Stands in for the master on one minion's channel: forwards both ways, records what the
+    master sends down (:attr:`seen`, one frame per message) and injects frames of its own.
 
-    def __init__(self, master_dir: Path, master_pub_port: int, listen_port: int,
+    Towards the minion it is a CURVE server with the master's key; towards the master a CURVE
+    client with the tapped minion's key, so the master sees that minion's own connection. The
+    upstream connection opens at the minion's first frame: the master admits the key only once
+    the minion has authenticated, and refuses a handshake for good (libzmq does not retry)."""
+
+    def __init__(self, master_dir: Path, master_channel_port: int, listen_port: int,
                  upstream_keys: tuple[bytes, bytes]) -> None:
         ctx = zmq.Context.instance()
         secret, public = master_curve(master_dir)
-        # XSUB/XPUB: the minion's subscriptions pass upstream, so the master sees it subscribed
-        # (upstream_keys are the tapped minion's own CURVE keys: the master counts a minion's
-        # topic only on that minion's connection)
-        self.upstream = curve_socket(zmq.XSUB, public, upstream_keys)
-        self.upstream.connect(f"tcp://{HOST}:{master_pub_port}")
-        self.down = ctx.socket(zmq.XPUB)
+        self.upstream_addr = f"tcp://{HOST}:{master_channel_port}"
+        self.upstream = curve_socket(zmq.DEALER, public, upstream_keys)
+        self.upstream.setsockopt(zmq.RCVHWM, 100_000)
+        self.down = ctx.socket(zmq.ROUTER)  # the minion reconnects after a restart: send to the latest
         self.down.setsockopt(zmq.LINGER, 0)
-        self.down.setsockopt(zmq.XPUB_VERBOSE, 1)
         self.down.setsockopt(zmq.CURVE_SERVER, 1)
         self.down.setsockopt(zmq.CURVE_SECRETKEY, secret)
         self.down.bind(f"tcp://{HOST}:{listen_port}")
         self.inject_in = ctx.socket(zmq.PULL)
-        self.inject_in.bind(f"inproc://pubtap-{id(self)}")
+        self.inject_in.bind(f"inproc://channeltap-{id(self)}")
         self.inject_out = ctx.socket(zmq.PUSH)
-        self.inject_out.connect(f"inproc://pubtap-{id(self)}")
-        self.seen: list[list[bytes]] = []
+        self.inject_out.connect(f"inproc://channeltap-{id(self)}")
+        self.seen: list[bytes] = []
+        self.peer = b""  # the routing id of the minion's latest connection
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -396,18 +414,25 @@ class PubTap:
         while not self._stop.is_set():
             for sock, _ in poller.poll(100):
                 frames = sock.recv_multipart()
-                if sock is self.down:  # a subscription from the minion
-                    self.upstream.send_multipart(frames)
+                if sock is self.down:  # the minion's, up to the master
+                    if not self.peer:
+                        self.upstream.connect(self.upstream_addr)
+                    self.peer = frames[0]
+                    self.upstream.send_multipart(frames[1:])
                     continue
                 if sock is self.upstream:
-                    self.seen.append(frames)
-                self.down.send_multipart(frames)
+                    self.seen += frames
+                if self.peer:
+                    self.down.send_multipart([self.peer, *frames])
 
     def publications(self, since: int = 0) -> list[Publication]:
-        return [Publication.from_map(decode(f[1], MINION_PUB_KINDS)) for f in self.seen[since:] if len(f) == 2]
+        """The publications among the frames the master sent down since ``seen[since]``."""
+        msgs = [decode(f, MINION_CHANNEL_KINDS) for f in self.seen[since:]]
+        return [Publication.from_map(m) for m in msgs if m["k"] == Publication.KIND]
 
-    def inject(self, frames: list[bytes]) -> None:
-        self.inject_out.send_multipart(frames)
+    def inject(self, frame: bytes) -> None:
+        """``frame`` down to the minion, as if the master had sent it."""
+        self.inject_out.send(frame)
 
     def close(self) -> None:
         self._stop.set()

@@ -1,9 +1,10 @@
 """Every Salt CVE class, tried against a real master and real minions: each attack must be
 refused, and the cluster must keep answering jobs afterwards.
 
-Publications: m1's publish connection passes through a tap that an attacker controls (it
-holds the master's CURVE secret, i.e. the transport is assumed broken), so what is tested is
-the application layer: signature, session key, replay floor and cache. Returns, ids, garbage,
+Publications: m1's channel (the one connection that carries everything between the master and
+m1, publications included) passes through a tap that an attacker controls (it holds the
+master's CURVE secret, i.e. the transport is assumed broken), so what is tested is the
+application layer: signature, session key, replay floor and cache. Returns, ids, garbage,
 auth floods and revocation are played by a hand-driven rogue minion (tests/cluster/rogue.py).
 """
 
@@ -22,28 +23,27 @@ from pvc.errors import AuthError
 from pvc.keys import load_or_create_identity
 from pvc.wire.codec import decode, encode
 from pvc.wire.inner import Ret, ReturnRec
-from pvc.wire.messages import MINION_PUB_KINDS, Job, Publication
-from pvc.wire.publication import BROADCAST, open_job, seal
+from pvc.wire.messages import MINION_CHANNEL_KINDS, Job, Publication
+from pvc.wire.publication import open_job, seal
 from pvc.wire.sealed import Channel
 from tests.cluster.pvc import PvcCluster, free_port
-from tests.cluster.rogue import PubTap, RogueMinion, curve_socket, master_curve
+from tests.cluster.rogue import ChannelTap, RogueMinion, curve_socket, master_curve, master_identity
 from tests.cluster.wait import wait_for
 
 
 @pytest.fixture(scope="module")
 def tapped(tmp_path_factory):
-    """Master + minions m1, m2; m1's publications pass through a tap an attacker controls."""
+    """Master + minions m1, m2; m1's channel passes through a tap an attacker controls."""
     root = tmp_path_factory.mktemp("attacks")
     with PvcCluster(root, master_options={"max_message_size": 1024 * 1024, "auth_rate": 2000.0}) as c:
         c.start_master()
         tap_port = free_port()
-        c.add_minion("m1", publish_port=tap_port, pub_window=3.0)
+        c.add_minion("m1", channel_port=tap_port, pub_window=3.0)
         c.add_minion("m2")
-        # the tap speaks to the master with m1's own CURVE key (m1 authenticated: it may connect)
-        m1_key = load_or_create_identity(str(c.minion_dir("m1") / "root" / "pki" / "minion"), "minion")
+        # the tap speaks to the master with m1's own CURVE key (read once m1 has made it)
         wait_for(lambda: (c.master_dir / "root" / "pki" / "master" / "minions" / "m1").exists(), 15, "m1 accepted")
-        time.sleep(0.5)
-        tap = PubTap(c.master_dir, c.publish_port, tap_port, curve_keypair(m1_key))
+        m1_key = load_or_create_identity(str(c.minion_dir("m1") / "root" / "pki" / "minion"), "minion")
+        tap = ChannelTap(c.master_dir, c.channel_port, tap_port, curve_keypair(m1_key))
         tapper = RogueMinion(c, "tapper")
         assert tapper.auth(connect=False) == "accepted"
         c.wait_connected(["m1", "m2"])
@@ -70,12 +70,24 @@ def _lines(path: Path) -> int:
     return len(path.read_text().splitlines()) if path.exists() else 0
 
 
+def test_tap_reaches_m1(tapped):
+    """The control for the tests below: a publication signed with the master's own key,
+    injected by the tap, is run by m1 (what they inject does reach it)."""
+    rogue = RogueMinion(tapped, "rogue-control")
+    assert rogue.auth() == "accepted"  # it knows the session key
+    job = _marker_job(tapped, "control", "29990101000000000099")
+    tapped.tap.inject(seal(job, rogue.grant.key_id, rogue.session, master_identity(tapped.master_dir)))
+    wait_for(lambda: (tapped.marker_dir / "control").exists(), 5, "m1 ran the injected job")
+    _ping_ok(tapped)
+    rogue.close()
+
+
 def test_unsigned_publication_dropped(tapped):
     rogue = RogueMinion(tapped, "rogue-unsigned")
     assert rogue.auth() == "accepted"  # a compromised accepted minion knows the session key
     payload = seal(_marker_job(tapped, "unsigned"), rogue.grant.key_id, rogue.session, Ed25519PrivateKey.generate())
-    pub = Publication.from_map(decode(payload, MINION_PUB_KINDS))
-    tapped.tap.inject([BROADCAST, dataclasses.replace(pub, sig=b"\x00" * 64).encode()])
+    pub = Publication.from_map(decode(payload, MINION_CHANNEL_KINDS))
+    tapped.tap.inject(dataclasses.replace(pub, sig=b"\x00" * 64).encode())
     time.sleep(1.0)
     assert not (tapped.marker_dir / "unsigned").exists()
     _ping_ok(tapped)
@@ -87,7 +99,7 @@ def test_forged_signature_dropped(tapped):
     assert rogue.auth() == "accepted"
     forged = seal(_marker_job(tapped, "forged", "29990101000000000001"), rogue.grant.key_id, rogue.session,
                   Ed25519PrivateKey.generate())
-    tapped.tap.inject([BROADCAST, forged])
+    tapped.tap.inject(forged)
     time.sleep(1.0)
     assert not (tapped.marker_dir / "forged").exists()
     _ping_ok(tapped)
@@ -95,23 +107,25 @@ def test_forged_signature_dropped(tapped):
 
 
 def test_replayed_publication_dropped_also_after_minion_restart(tapped):
-    """Same jid within the window: the replay cache. After a restart of m1 (its cache is gone):
-    the session floor (the job was published before m1's new session began)."""
+    """Everything the master sent m1 for a broadcast job, again: the publication (same jid
+    within the window: the replay cache) and the sealed boxes around it (their counters). After
+    a restart of m1 (its cache is gone): the session floor (the job was published before m1's
+    new session began)."""
     marker = tapped.marker_dir / "replay"
     before = len(tapped.tap.seen)
-    res = tapped.client().run("m[1]", "cmd.run_all", [["sh", "-c", f"echo x >> {marker}"]])  # a glob: PUB
+    res = tapped.client().run("m[1]", "cmd.run_all", [["sh", "-c", f"echo x >> {marker}"]])  # a glob: a publication
     assert res.ok and _lines(marker) == 1
     captured = tapped.tap.seen[before:]
-    assert captured, "the tap saw the publication"
-    for frames in captured:
-        tapped.tap.inject(frames)
+    assert any(decode(f, MINION_CHANNEL_KINDS)["k"] == Publication.KIND for f in captured), "the tap saw it"
+    for frame in captured:
+        tapped.tap.inject(frame)
     time.sleep(1.0)
     assert _lines(marker) == 1
     tapped.stop_minion("m1")
     tapped.start_minion("m1")
     tapped.wait_connected(["m1"])
-    for frames in captured:  # well within the 3 s window: only the floor can refuse it
-        tapped.tap.inject(frames)
+    for frame in captured:  # well within the 3 s window: only the floor can refuse it
+        tapped.tap.inject(frame)
     time.sleep(1.0)
     assert _lines(marker) == 1
     _ping_ok(tapped)

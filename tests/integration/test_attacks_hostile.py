@@ -1,6 +1,7 @@
 """Garbage and hostile peers against real daemons: type confusion on every socket, an accepted
-minion that lies (bad records, another's id, events it may not fire, huge returns), replays of
-auth requests and sealed boxes, need to know for list targets, pending key substitution.
+minion that lies (bad records, another's id, events it may not fire, huge returns, frames sent
+the wrong way), replays of auth requests and sealed boxes, need to know (a minion is sent only
+the jobs whose target expects it), pending key substitution.
 
 Each test asserts that the attack is refused *and* that nothing else broke: the master is
 alive and the real minions m1, m2 still answer.
@@ -24,7 +25,8 @@ from pvc.errors import KeyStateError
 from pvc.master.keystore import KeyStore
 from pvc.wire.inner import Ack, EventMsg, Heartbeat, Pong, Ret, ReturnRec
 from pvc.wire.local import CLIENT_SOCKET
-from pvc.wire.publication import BROADCAST, topic_for
+from pvc.wire.messages import Job, Reauth
+from pvc.wire.publication import open_job, seal
 from tests.cluster.pvc import PvcCluster
 from tests.cluster.rogue import RogueMinion, rss_mib
 
@@ -220,42 +222,85 @@ def test_huge_control_character_return_is_stored_compactly(cluster, evil):
 
 # -- 7. need to know ----------------------------------------------------------------------------
 
-def test_list_target_is_not_readable_by_another_minion(cluster, evil):
-    evil2 = RogueMinion(cluster, evil.mid + "s")
-    assert evil2.auth(connect=False) == "accepted"
-    evil2.connect(subscribe=(b"", BROADCAST, b"@", b"*"))  # asks for everything
-    time.sleep(0.3)
-    evil2.drain_down(0.2)
+def _only(mid: str) -> str:
+    """A glob that matches ``mid`` alone but is a pattern (a broadcast), not an exact id."""
+    return f"{mid[:-1]}[{mid[-1]}]"
+
+
+def _no_job_reaches(rogue: RogueMinion, seconds: float) -> None:
+    """Neither a publication nor a sealed job comes down ``rogue``'s channel (its pongs and acks may)."""
+    assert rogue.recv_pub(seconds) is None
+    assert [r for r in rogue.drain_down(0.2) if not isinstance(r, (Pong, Ack))] == []
+
+
+def test_jobs_go_only_to_the_minions_their_target_expects(cluster, evil):
+    """An accepted minion reads its channel: a list without it, a single id, a glob and a grain
+    target that do not match it send it nothing (the master does not broadcast to everyone and
+    let each minion match); a glob that matches it does, once, and it can answer."""
+    evil.drain_down(0.2)
     res = cluster.client().run(["m1"], "test.echo", ["for m1 only"])
     assert res.returns["m1"].data == "for m1 only"
-    assert evil2.recv_pub(0.5) is None
-    assert [r for r in evil2.drain_down(0.5) if not isinstance(r, (Pong, Ack))] == []
-    cluster.client().run("m[2]", "test.ping")  # the control: a glob is one publication, seen by all
-    assert evil2.recv_pub(1.0) is not None
-    evil2.close()
+    for tgt, flags in (("m1", []), ("m[12]", []), ("m*", []), ("role:web", ["-G"])):
+        proc = cluster.pvc("run", *flags, tgt, "test.ping", "--out", "json", "--timeout", "3")
+        assert proc.returncode in (0, 1), proc.stderr  # 1: a rogue of an earlier test claimed role:web, then left
+        assert set(json.loads(proc.stdout)) <= {"m1", "m2"}, proc.stdout
+    _no_job_reaches(evil, 0.3)
+    stream = cluster.client().iter_run(_only(evil.mid), "test.ping", timeout=5)  # the control: its own glob
+    pub = evil.recv_pub(3.0)
+    assert pub is not None
+    job = open_job(pub, evil.session, 1 << 20)
+    assert job.jid == stream.result.jid and job.fun == "test.ping"
+    evil.return_for(job.jid, True)
+    assert dict(stream)[evil.mid].data is True
+    assert evil.recv_pub(0.3) is None  # one copy
     _alive(cluster)
 
 
 def test_minion_cannot_mark_another_disconnected(cluster, evil):
-    """m1's topic carries a token only m1 and the master know: another minion's subscription
-    to m1's id (with any token) neither counts for m1 nor, when it ends, counts against it."""
-    evil2 = RogueMinion(cluster, evil.mid + "u")
-    assert evil2.auth(connect=False) == "accepted"
-    guesses = [b"@m1\x00", b"@m1/" + b"0" * 24 + b"\x00", topic_for("m1", b"\x00" * 32)]
-    evil2.connect(subscribe=(BROADCAST, *guesses))
-    time.sleep(0.3)
-    for topic in guesses:
-        evil2.sub.setsockopt(zmq.UNSUBSCRIBE, topic)  # "m1's publish connection went away"
-    evil2.sub.close(0)  # and libzmq's own unsubscriptions when the connection ends
-    evil2.sub = None
-    time.sleep(0.3)
-    try:
-        assert cluster.client().cmd(["m1", "m2"], "test.ping", timeout=3) == {"m1": True, "m2": True}
-    finally:
-        evil2.close()
-        cluster.stop_minion("m1")  # m1 resubscribes when it reconnects: the cluster as found
-        cluster.start_minion("m1")
-        cluster.wait_connected(["m1", "m2"])
+    """A connection is m1's only if CURVE says so: another accepted minion that claims m1's id
+    in a box (a bye, a heartbeat) or as its ZeroMQ routing id, then drops its connection, neither
+    ends m1's session nor moves it onto the dropped connection. m1 stays connected and gets the
+    next broadcast."""
+    for routing_id in (b"m1", b"m2", b"\x00m1"):
+        liar = RogueMinion(cluster, f"{evil.mid}l{routing_id.hex()}")
+        assert liar.auth(connect=False) == "accepted"
+        liar.connect(routing_id)
+        liar.send_channel(liar.seal_plain({"t": "hb"}, mid="m1"))
+        liar.send_channel(liar.seal_plain({"t": "bye"}, mid="m1"))
+        liar.send_up(Heartbeat())
+        liar.drain_down(0.2)
+        liar.close()  # its connection ends
+    time.sleep(0.5)
+    assert set(cluster.client().expected("m*")[1]) == {"m1", "m2"}
+    assert cluster.client().cmd("m*", "test.ping", timeout=5) == {"m1": True, "m2": True}
+    _alive(cluster)
+
+
+def test_publication_sent_up_the_channel_is_refused(cluster, evil, tmp_path):
+    """Publications only go down. An accepted minion that sends one up (a real one it was sent,
+    or one of its own making: it knows the session key) is refused: the master does not pass it
+    to anyone, keeps serving that minion's session and everyone else."""
+    watcher = RogueMinion(cluster, evil.mid + "w")  # another minion: would see a relayed publication
+    assert watcher.auth() == "accepted"
+    watcher.drain_down(0.2)
+    stream = cluster.client().iter_run(_only(evil.mid), "test.ping", timeout=5)
+    real = evil.recv_pub(3.0)
+    assert real is not None
+    evil.return_for(open_job(real, evil.session, 1 << 20).jid, True)
+    dict(stream)
+    marker = tmp_path / "ran"
+    own = seal(Job("29990101000000000009", "*", "glob", "cmd.run_all", [["sh", "-c", f"touch {marker}"]], {},
+                   time.time(), 5.0), evil.grant.key_id, evil.session, evil.key)
+    for frame in (real.encode(), own, Reauth().encode()):
+        evil.send_channel(frame)
+    assert evil.chan is not None
+    evil.chan.send_multipart([b"", own])  # as a ROUTER would frame it
+    _no_job_reaches(watcher, 1.0)
+    assert not marker.exists()
+    evil.send_up(Heartbeat())
+    assert [r for r in evil.drain_down(1.0) if isinstance(r, Pong)], "its session still answers"
+    watcher.close()
+    _alive(cluster)
 
 
 # -- 4. replays ---------------------------------------------------------------------------------
