@@ -11,7 +11,9 @@ The enrolment port is raw TCP with length-prefixed frames (:mod:`pvc.wire.stream
 enrolment attacks are plain TCP connections that write whatever they like: frames over the
 limit, garbage frames, a frame left unfinished, an endless stream of bytes, a huge declared
 length; the master closes each at its first violation and the attacker reconnects. The
-channel and publish ports speak ZMTP/CURVE and are attacked with libzmq sockets.
+channel port (the only ZMTP/CURVE port: publications go down it too) is attacked with libzmq
+sockets: plain ZMTP, and CURVE handshakes from keys the master never registered, one fresh key
+per connection, each of which the master's ZAP handler must refuse.
 
 The flooder runs in this process (threads; the GIL and the two processes share the CPUs, so
 the figures include the attacker's own CPU use on the same host).
@@ -42,14 +44,14 @@ from pathlib import Path
 from typing import Any
 
 import zmq
+from zmq.utils.monitor import recv_monitor_message
 
 from bench.results import host_facts, save
 from bench.stats import summarize
-from pvc.crypto import Ed25519PrivateKey, curve_keypair
 from pvc.wire.messages import Hello
 from pvc.wire.stream import frame
 from tests.cluster.pvc import PvcCluster
-from tests.cluster.rogue import RogueMinion, master_curve, rss_mib
+from tests.cluster.rogue import RogueMinion, curve_socket, master_curve, rss_mib
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 RSS_GROWTH_MIB = 64.0
@@ -57,10 +59,13 @@ PING_MEDIAN_MS = 100.0
 ENROL_S = 5.0
 MINIONS = ("m1", "m2", "m3")
 # every attack a stranger can make without a key (the enrolment ones over raw TCP)
-MODES = ("oversize", "garbage", "authjunk", "curve_channel", "plain_channel", "curve_sub", "partial")
+MODES = ("oversize", "garbage", "authjunk", "curve_keys", "curve_channel", "plain_channel", "partial")
 # heavier ones, run when asked for: an endless stream of bytes inside one frame's declared
 # length, and an endless stream behind a declared length of 4 GiB
 EXTRA_MODES = ("endless", "hugelen")
+# what ends a CURVE handshake, as the client's socket monitor reports it
+HANDSHAKE_EVENTS = (zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_HANDSHAKE_FAILED_AUTH
+                    | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL)
 
 
 @dataclass
@@ -69,7 +74,6 @@ class Flood:
 
     ret_port: int
     channel_port: int
-    publish_port: int
     master_pub: bytes
     sockets: int
     modes: tuple[str, ...] = MODES
@@ -162,29 +166,36 @@ class Flood:
         finally:
             rogue.close()
 
-    def _curve(self, kind: int, port: int) -> zmq.Socket:
-        secret, public = curve_keypair(Ed25519PrivateKey.generate())
-        sock = zmq.Context.instance().socket(kind)
-        sock.setsockopt(zmq.LINGER, 0)
-        sock.setsockopt(zmq.CURVE_SERVERKEY, self.master_pub)
-        sock.setsockopt(zmq.CURVE_PUBLICKEY, public)
-        sock.setsockopt(zmq.CURVE_SECRETKEY, secret)
-        sock.connect(f"tcp://127.0.0.1:{port}")
-        return sock
+    def _curve_channel(self, until: float) -> None:
+        """One unknown CURVE key sending frames for the window: the handshake fails (and
+        libzmq retries it on its own), so no frame reaches the master."""
+        sock = curve_socket(zmq.DEALER, self.master_pub)
+        sock.connect(f"tcp://127.0.0.1:{self.channel_port}")
+        self._spray(sock, [os.urandom(1024)], until, "curve_channel")
 
-    def _curve_channel(self, until: float) -> None:  # an unknown CURVE key: the handshake fails
-        self._spray(self._curve(zmq.DEALER, self.channel_port), [os.urandom(1024)], until, "curve_channel")
+    def _curve_keys(self, until: float) -> None:
+        """CURVE handshakes with a fresh unknown key each, one after the other: every one costs
+        the master a handshake and a ZAP request. Counts the attempts, and those the master
+        refused (``curve_keys_refused``) or let through (``curve_keys_admitted``: must stay 0)."""
+        while time.monotonic() < until and not self.stop.is_set():
+            sock = curve_socket(zmq.DEALER, self.master_pub)
+            monitor = sock.get_monitor_socket(HANDSHAKE_EVENTS)
+            try:
+                sock.connect(f"tcp://127.0.0.1:{self.channel_port}")
+                self._count("curve_keys", 1)
+                # waits up to the window's end: only a window's last attempt can go without a verdict
+                if monitor.poll(int(max(0.01, until - time.monotonic()) * 1000)):
+                    event = recv_monitor_message(monitor)["event"]
+                    self._count("curve_keys_refused" if event == zmq.EVENT_HANDSHAKE_FAILED_AUTH
+                                else "curve_keys_admitted" if event == zmq.EVENT_HANDSHAKE_SUCCEEDED
+                                else "curve_keys_failed", 1)
+            finally:
+                sock.disable_monitor()
+                monitor.close(0)
+                sock.close(0)
 
     def _plain_channel(self, until: float) -> None:
         self._spray(self._dealer(self.channel_port), [os.urandom(1024)], until, "plain_channel")
-
-    def _curve_sub(self, until: float) -> None:
-        sub = self._curve(zmq.SUB, self.publish_port)
-        for n in range(2000):
-            sub.setsockopt(zmq.SUBSCRIBE, b"@stranger-%d\x00" % n)
-        self._count("curve_sub", 2000)
-        self.stop.wait(max(0.0, until - time.monotonic()))
-        sub.close(0)
 
     def _partial(self, until: float) -> None:
         """A hello, then a frame that declares 4,000 bytes and sends 3,999, held open."""
@@ -326,7 +337,7 @@ def boot(cluster: PvcCluster) -> None:
 
 def flood_for(cluster: PvcCluster, sockets: int, modes: tuple[str, ...] = MODES) -> Flood:
     _, public = master_curve(cluster.master_dir)
-    return Flood(cluster.ret_port, cluster.channel_port, cluster.publish_port, public, sockets, modes)
+    return Flood(cluster.ret_port, cluster.channel_port, public, sockets, modes)
 
 
 def measure(cluster: PvcCluster, seconds: float, sockets: int, modes: tuple[str, ...], pings: int = 20) -> dict[str, Any]:

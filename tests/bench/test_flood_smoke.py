@@ -1,9 +1,10 @@
 """Smoke test of ``python -m bench flood``: 3 s, 4 sockets, as a whole process.
 
 Checks the JSON (baseline and flood figures, three targets, violating enrolment connections
-closed by the master), the PNG and the markdown table, and that no process of the run is left
-behind. Targets may PASS or FAIL here (a shared CI
-host); the verdicts are the integration suite's business (tests/integration/test_attacks_flood.py).
+closed by the master, unknown-key CURVE handshakes on the channel port refused), the PNG and
+the markdown table, and that no process of the run is left behind. Targets may PASS or FAIL
+here (a shared CI host); the verdicts are the integration suite's business
+(tests/integration/test_attacks_flood.py).
 """
 
 from __future__ import annotations
@@ -35,7 +36,9 @@ def test_flood_smoke(tmp_path: Path) -> None:
     sent = result["sent"]
     # the enrolment attacks are raw TCP: the master closes each violating connection
     assert sent.get("oversize_closed", 0) + sent.get("garbage_closed", 0) > 0, sent
-    assert "multipart" not in result["options"]["modes"]
+    # the channel port: CURVE handshakes from unknown keys, each refused by the master, none admitted
+    assert "curve_keys" in result["options"]["modes"] and "curve_sub" not in result["options"]["modes"]
+    assert sent.get("curve_keys_refused", 0) > 0 and sent.get("curve_keys_admitted", 0) == 0, sent
     assert len(result["targets"]) == 3
     assert result_file.with_suffix(".png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "| target | quiet | during flood | result |" in proc.stdout
