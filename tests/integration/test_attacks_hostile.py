@@ -28,7 +28,8 @@ from pvc.wire.local import CLIENT_SOCKET
 from pvc.wire.messages import Job, Reauth
 from pvc.wire.publication import open_job, seal
 from tests.cluster.pvc import PvcCluster
-from tests.cluster.rogue import RogueMinion, rss_mib
+from tests.cluster.rogue import RogueMinion, curve_socket, rss_mib
+from tests.cluster.wait import wait_for
 
 NAN_MAP = b"\x83\xa1v\x01\xa1k\xa5hello\xa1x\xcb" + struct.pack(">d", float("nan"))
 GARBAGE = [
@@ -301,6 +302,59 @@ def test_publication_sent_up_the_channel_is_refused(cluster, evil, tmp_path):
     assert [r for r in evil.drain_down(1.0) if isinstance(r, Pong)], "its session still answers"
     watcher.close()
     _alive(cluster)
+
+
+def _glibc_rand(n: int) -> list[int]:
+    """The first ``n`` values of glibc's ``rand()`` never seeded (what libzmq draws a ROUTER's
+    first routing id from): its additive feedback generator, seed 1."""
+    r = [1]
+    for i in range(1, 31):
+        r.append(16807 * r[i - 1] % 2147483647)
+    r += r[0:3]
+    for i in range(34, 344 + n):
+        r.append((r[i - 31] + r[i - 3]) & 0xFFFFFFFF)
+    return [x >> 1 for x in r[344:]]
+
+
+def _predicted_routing_ids(sockets: int, each: int) -> list[bytes]:
+    """The routing ids libzmq gives the first ``each`` connections of each of the first
+    ``sockets`` ROUTER/STREAM sockets a process opens: ``\\0`` + a counter from ``rand()``."""
+    r = _glibc_rand(2 * sockets)
+    starts = [(r[2 * i] | r[2 * i + 1] << 31) & 0xFFFFFFFF for i in range(sockets)]
+    return [b"\x00" + struct.pack(">I", (start + j) & 0xFFFFFFFF) for start in starts for j in range(each)]
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: a peer may choose its ROUTER routing id; libzmq (4.3.5) asserts "
+                   "(SIGABRT) when the id it generates for a later connection is one a peer already holds, and "
+                   "those ids are predictable (unseeded rand()): one accepted minion can stop the master",
+                   raises=AssertionError)
+def test_claimed_routing_ids_do_not_stop_the_master(tmp_path):
+    """An accepted minion opens channel connections under the routing ids the master's channel
+    ROUTER will give its next connections; then a minion connects. The master must live on."""
+    with PvcCluster(tmp_path) as c:
+        c.start_master()
+        c.add_minion("m1")
+        c.wait_connected(["m1"])
+        rogue = RogueMinion(c, "squatter")
+        assert rogue.auth() == "accepted"
+        assert any(isinstance(r, Pong) for r in rogue.drain_down(1.0))  # its own connection has its id
+        claims = []
+        for routing_id in _predicted_routing_ids(8, 8):  # no frame needed: holding the id is enough
+            claims.append(curve_socket(zmq.DEALER, rogue.grant.master_curve, rogue.curve))
+            claims[-1].setsockopt(zmq.ROUTING_ID, routing_id)
+            claims[-1].connect(f"tcp://127.0.0.1:{c.channel_port}")
+        time.sleep(1.0)
+        try:
+            c.add_minion("m2")
+            accepted = c.master_dir / "root" / "pki" / "master" / "minions" / "m2"
+            wait_for(lambda: accepted.exists(), 15, "m2 enrolled")
+            time.sleep(2.0)  # m2 opens its channel
+            assert c.procs["master"].poll() is None, "the master died"
+            c.wait_connected(["m1", "m2"])
+        finally:
+            for sock in claims:
+                sock.close(0)
+            rogue.close()
 
 
 # -- 4. replays ---------------------------------------------------------------------------------
