@@ -45,7 +45,7 @@ from pvc.master.publisher import Publisher
 from pvc.master.ratelimit import PeerLimiter, TokenBucket
 from pvc.master.returns import Delivery, Returns
 from pvc.master.sessions import Session, Sessions
-from pvc.master.zap import CHANNEL_DOMAIN, ZapHandler
+from pvc.master.zap import CHANNEL_DOMAIN, ZapHandler, unpredictable_routing_ids
 from pvc.observers import Observers
 from pvc.wire.auth import ACCEPTED, ReplyParams
 from pvc.wire.codec import decode
@@ -105,6 +105,7 @@ class Master:
         self.zctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context.instance()
         self.zap = ZapHandler(self.zctx)  # bound before any socket needs it
         self.enrol = self._socket(zmq.STREAM, cfg.ret_port, b"")
+        unpredictable_routing_ids()
         self.router = self._socket(zmq.ROUTER, cfg.channel_port, CHANNEL_DOMAIN, curve=True)
         self.router.setsockopt(zmq.MAXMSGSIZE, cfg.max_message_size)
         self.router.setsockopt(zmq.ROUTER_MANDATORY, 1)  # a send to a closed connection says so

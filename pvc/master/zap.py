@@ -8,17 +8,39 @@ enrolment port is raw TCP with its own limits: :mod:`pvc.master.enrolport`.)
 
 Strangers therefore can neither send nor receive a single frame on the channel port, a
 publication included. Replies are answered from the master's loop, never blocking.
+
+A key may complete only ``HANDSHAKES_PER_AUTH`` handshakes per successful auth (a minion needs
+one per session): an accepted minion cannot open thousands of connections, each holding a
+descriptor and libzmq buffers of the master, and each able to claim a routing id
+(:func:`unpredictable_routing_ids`).
 """
 
 from __future__ import annotations
 
+import ctypes
 import logging
+import os
 
 import zmq
 
 log = logging.getLogger(__name__)
 ZAP_ENDPOINT = "inproc://zeromq.zap.01"
 CHANNEL_DOMAIN = b"pvc"
+HANDSHAKES_PER_AUTH = 4
+
+
+def unpredictable_routing_ids() -> None:
+    """Seed the C library's ``rand()`` from the kernel's random source; call before creating
+    the channel ROUTER.
+
+    A ROUTER names a connection whose peer sent no routing id ``\\x00`` + a counter that starts
+    at a ``rand()`` value, but a peer may also choose its own id, and libzmq (4.3.5) aborts the
+    whole process when the id it generates for a new connection is one a peer already holds.
+    ``rand()`` is never seeded by libzmq, so the counter started at the same value on every run
+    and one accepted minion could claim the next ids and stop the master. Seeded, the counter
+    starts at one of 2**32 values the peer cannot see.
+    """
+    ctypes.CDLL(None).srand(int.from_bytes(os.urandom(4), "little"))
 
 
 class ZapHandler:
@@ -28,19 +50,23 @@ class ZapHandler:
         self.sock.bind(ZAP_ENDPOINT)
         self.keys: dict[bytes, str] = {}  # CURVE public key -> minion id
         self.by_id: dict[str, bytes] = {}
+        self.budget: dict[bytes, int] = {}  # CURVE public key -> handshakes it may still complete
         self.refused = 0
 
     def allow(self, mid: str, curve_pub: bytes) -> None:
         old = self.by_id.get(mid)
         if old is not None and old != curve_pub:
             self.keys.pop(old, None)
+            self.budget.pop(old, None)
         self.keys[curve_pub] = mid
         self.by_id[mid] = curve_pub
+        self.budget[curve_pub] = HANDSHAKES_PER_AUTH
 
     def revoke(self, mid: str) -> None:
         key = self.by_id.pop(mid, None)
         if key is not None:
             self.keys.pop(key, None)
+            self.budget.pop(key, None)
 
     def handle(self, frames: list[bytes], now: float) -> None:
         """One ZAP request: ``[peer, b"", version, request_id, domain, address, identity,
@@ -50,8 +76,10 @@ class ZapHandler:
         peer, _, version, request_id, domain, address, _, mechanism = frames[:8]
         status, user = b"400", b""
         if domain == CHANNEL_DOMAIN and mechanism == b"CURVE" and len(frames) == 9:
-            mid = self.keys.get(frames[8])
-            if mid is not None:  # the key is the proof: no rate limit for known minions
+            key = frames[8]
+            mid = self.keys.get(key)
+            if mid is not None and self.budget.get(key, 0) > 0:  # the key is the proof; its budget the limit
+                self.budget[key] -= 1
                 status, user = b"200", mid.encode()
         if status != b"200":
             self.refused += 1
