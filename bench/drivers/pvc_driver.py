@@ -54,10 +54,19 @@ class PvcDriver:
                     pass  # probe again later
 
         def poll() -> list[str]:
+            """Every return waiting now (the first wait up to POLL_S): one message per turn of
+            the probe's loop left thousands of returns queued behind its next publications."""
             from pvc.wire.local import RetReply
 
+            out: list[str] = []
             msg = self.client.next_message(POLL_S)
-            return [msg.id] if isinstance(msg, RetReply) and msg.ret.ok else []
+            for _ in range(100_000):
+                if msg is None:
+                    break
+                if isinstance(msg, RetReply) and msg.ret.ok:
+                    out.append(msg.id)
+                msg = self.client.next_message(0)
+            return out
 
         return wait_answering(ids, timeout, every, publish, poll)
 
