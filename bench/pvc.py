@@ -51,8 +51,11 @@ class PvcSystem(System):
             self.cluster.start_minion(mid)
 
     def start_swarm(self, bases: list[str], per_process: int) -> None:
-        for base in bases:
-            self.cluster.add_minion(base, start=False, log_level=LOG_LEVEL)
+        """Each identity connects from its own loopback address (127.<20+k>.0.1 + n for process
+        k), as the hosts of a real fleet do: from one address, the master's per-address limits on
+        its enrolment port (there against a stranger's flood) would pace the whole swarm."""
+        for k, base in enumerate(bases):
+            self.cluster.add_minion(base, start=False, log_level=LOG_LEVEL, source_address=f"127.{20 + k}.0.1")
         for base in bases:
             self.cluster.start_minion(base, swarm=per_process)
 

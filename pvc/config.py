@@ -104,6 +104,10 @@ class MinionConfig(DaemonConfig):
     master: str | tuple[str, ...] = "127.0.0.1"  # one master, or a list: the minion serves each
     master_port: int = 4506
     channel_port: int = 0  # 0: use the port the master announces at auth
+    # Salt's option: the local address the minion connects from (a host with several); with
+    # ``pvc minion --swarm N``, identity n connects from this address + n, so a swarm looks like
+    # N hosts to the master's per-address limits
+    source_address: str = ""
     master_finger: str = ""
     grains: dict[str, Any] = field(default_factory=dict)
     acceptance_wait_time: float = 2.0
@@ -213,7 +217,20 @@ def minion_from_mapping(data: Mapping[str, Any], config_dir: str | os.PathLike[s
         validate_minion_id(mid)
     except InvalidMinionId as exc:
         raise ConfigError(f"{where}: option 'id': {exc}") from None
+    if cfg.source_address:
+        import ipaddress
+
+        try:
+            ipaddress.ip_address(cfg.source_address)
+        except ValueError:
+            raise ConfigError(f"{where}: option 'source_address' must be an IP address, "
+                              f"not {cfg.source_address!r}") from None
     return _resolve_paths(dataclasses.replace(cfg, id=mid), "minion", base)
+
+
+def tcp_endpoint(host: str, port: int, source: str = "") -> str:
+    """A ZeroMQ TCP endpoint, connected from ``source`` (an IP address, any port) when given."""
+    return f"tcp://{source}:0;{host}:{port}" if source else f"tcp://{host}:{port}"
 
 
 # modules whose options Salt spells as top-level minion options: module -> {field: option}

@@ -68,6 +68,11 @@ ENROL_DRAIN = 256  # enrolment chunks read per loop turn: strangers never crowd 
 LISTEN_BACKLOG = 4096
 
 
+# libzmq's I/O threads: they accept connections and run every CURVE handshake and encryption;
+# with one, a fleet arriving at once overflowed the kernel's accept queue (a hello then waits in
+# TCP retransmits for seconds)
+IO_THREADS = 2
+
 CLIENT_GROUP = "pvc"
 
 
@@ -104,6 +109,7 @@ class Master:
         self._log_budget = TokenBucket(5.0, 20.0)
 
         self.zctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context.instance()
+        self.zctx.set(zmq.IO_THREADS, IO_THREADS)
         self.zap = ZapHandler(self.zctx)  # bound before any socket needs it
         self.enrol = self._socket(zmq.STREAM, cfg.ret_port, b"")
         unpredictable_routing_ids()

@@ -27,7 +27,7 @@ from typing import Any, Protocol
 
 import zmq
 
-from pvc.config import MinionConfig
+from pvc.config import MinionConfig, tcp_endpoint
 from pvc.crypto import Aead, Ed25519PrivateKey, X25519PrivateKey, curve_keypair
 from pvc.errors import AuthError, InvalidTarget, ProtocolError
 from pvc.minion.enrol import REPLY_MAX, EnrolConnection
@@ -235,7 +235,8 @@ class MinionCore:
             self._no_answer(now)
         self._close_enrol()
         try:
-            self.enrol = EnrolConnection(self.zctx, f"tcp://{self.cfg.master}:{self.cfg.master_port}")
+            self.enrol = EnrolConnection(self.zctx, tcp_endpoint(str(self.cfg.master), self.cfg.master_port,
+                                                                  self.cfg.source_address))
         except zmq.ZMQError as exc:  # out of sockets or descriptors for now (a swarm): try again later
             self.state = "new"
             self.attempts += 1
@@ -393,7 +394,7 @@ class MinionCore:
 
     def _connect(self, chan_port: int, master_curve: bytes) -> None:
         """(Re)open the CURVE connection when the master's address or key changed."""
-        chan_addr = f"tcp://{self.cfg.master}:{self.cfg.channel_port or chan_port}"
+        chan_addr = tcp_endpoint(str(self.cfg.master), self.cfg.channel_port or chan_port, self.cfg.source_address)
         if self.endpoint == (chan_addr, master_curve):
             return
         self._drop_channel()

@@ -54,7 +54,8 @@ class MinionProcess:
         self._stop = False
         if swarm:
             configs = [dataclasses.replace(cfg, id=f"{cfg.id}-{n:04d}",
-                                           pki_dir=os.path.join(cfg.pki_dir, f"{cfg.id}-{n:04d}"))
+                                           pki_dir=os.path.join(cfg.pki_dir, f"{cfg.id}-{n:04d}"),
+                                           source_address=_nth_address(cfg.source_address, n))
                        for n in range(swarm)]
         else:
             configs = [cfg]
@@ -129,6 +130,13 @@ class MinionProcess:
         for funcs in self.functions:
             funcs.close()
         log.info("minion stopped")
+
+
+def _nth_address(base: str, n: int) -> str:
+    """Swarm identity ``n``'s source address: ``base`` + n (none when ``base`` is empty)."""
+    import ipaddress
+
+    return str(ipaddress.ip_address(base) + n) if base else ""
 
 
 def _raise_fd_limit(want: int) -> None:
