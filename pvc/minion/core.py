@@ -87,6 +87,11 @@ EARLY_EVENTS = 256  # events fired before the first auth, kept (newest) until it
 REDIRECT_AFTER = 10.0  # seconds a return waits for its master before other masters are offered it
 STASH_MAX = 256
 STASH_WAIT = 1.0
+# a master silent for three of the beats it asked for, and at least this long, is taken as hung
+# and authenticated with again. A dead connection is seen sooner by the transport (the channel's
+# monitor); a master that is only busy (10,000 minions arriving at once kept its loop seconds
+# behind) is not helped by a fleet re-authenticating with it, which made it later still
+SILENCE_MIN = 60.0
 # the channel connection dropped or a handshake was refused: the master restarted (its new
 # incarnation knows no session of ours), or changed its key: authenticate again at once
 _CHANNEL_LOST = (zmq.EVENT_HANDSHAKE_FAILED_AUTH | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
@@ -214,7 +219,7 @@ class MinionCore:
             self.last_hb = now + random.uniform(-0.1, 0.1) * self.hb_every  # a fleet's beats stay spread
             self._send_up(self._heartbeat())
         silent_for = now - self.last_heard
-        if silent_for > 3 * self.hb_every + 2:
+        if silent_for > max(3 * self.hb_every + 2, SILENCE_MIN):
             log.warning("%s: no answer from master %s for %.0fs; authenticating again", self.id,
                         self.cfg.master, silent_for)
             self._drop_channel()  # and reconnect from scratch

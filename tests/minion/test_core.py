@@ -318,6 +318,29 @@ def test_pong_sets_the_heartbeat_pace(env: dict[str, Any]) -> None:
     assert core.hb_every == env["cfg"].heartbeat
 
 
+def test_a_busy_master_is_given_a_minute_before_it_is_called_silent(env: dict[str, Any]) -> None:
+    """Three missed beats at 1 s would be 5 s: a master that busy is not hung, and a fleet
+    authenticating again only adds to its work. At the pace of a large fleet, three beats."""
+    from pvc.minion.core import SILENCE_MIN
+
+    core, master, _ = _authed(env)
+    t = core.last_heard
+    core.tick(t + SILENCE_MIN - 1.0)
+    assert core.state == "authed"
+    core.tick(t + SILENCE_MIN + 0.1)
+    assert core.state == "new"
+
+
+def test_at_a_large_fleets_pace_three_missed_beats_make_the_master_silent(env: dict[str, Any]) -> None:
+    core, master, _ = _authed(env)
+    master.down(core, Pong(time.time(), 40.0))
+    t = core.last_heard
+    core.tick(t + 3 * 40.0 + 1.0)
+    assert core.state == "authed"
+    core.tick(t + 3 * 40.0 + 2.5)
+    assert core.state == "new"
+
+
 def test_sealed_job_box_runs(env: dict[str, Any]) -> None:
     core, master, funcs = _authed(env)
     master.down(core, JobBox(job("20261130000000000006", master.mtime + 1, tgt="web1", fun="cmd.run")))
