@@ -68,10 +68,14 @@ ENROL_DRAIN = 256  # enrolment chunks read per loop turn: strangers never crowd 
 LISTEN_BACKLOG = 4096
 
 
-# libzmq's I/O threads: they accept connections and run every CURVE handshake and encryption;
-# with one, a fleet arriving at once overflowed the kernel's accept queue (a hello then waits in
-# TCP retransmits for seconds)
-IO_THREADS = 2
+# libzmq's I/O threads: they accept connections and run every CURVE handshake and encryption.
+# Two serve the minions' ports (with one, a fleet arriving at once overflowed the kernel's accept
+# queue: a hello then waited in TCP retransmits for seconds); a third serves only the local client
+# and event sockets, whose messages otherwise queued for seconds behind 10,000 minions' traffic
+# (`pvc` timed out against a master whose loop was idle enough to answer)
+IO_THREADS = 3
+MINION_IO = 0b011  # ZMQ_AFFINITY: the I/O threads a socket's connections may use
+LOCAL_IO = 0b100
 
 CLIENT_GROUP = "pvc"
 
@@ -118,13 +122,14 @@ class Master:
         self.router.setsockopt(zmq.ROUTER_MANDATORY, 1)  # a send to a closed connection says so
         group = _client_group(cfg.sock_dir)
         self.client = self.zctx.socket(zmq.ROUTER)
+        self.client.setsockopt(zmq.AFFINITY, LOCAL_IO)
         self.client.setsockopt(zmq.LINGER, 0)
         # a ROUTER drops what exceeds a peer's high-water mark: a client pipelining thousands
         # of jobs gets three replies per job (published, ret, done) before it reads them
         self.client.setsockopt(zmq.SNDHWM, 1_000_000)
         self.client.setsockopt(zmq.RCVHWM, 100_000)
         self.client.bind(f"ipc://{os.path.join(cfg.sock_dir, CLIENT_SOCKET)}")
-        self.bus = EventBus(self.zctx, os.path.join(cfg.sock_dir, EVENTS_SOCKET))
+        self.bus = EventBus(self.zctx, os.path.join(cfg.sock_dir, EVENTS_SOCKET), LOCAL_IO)
         with open(os.path.join(cfg.sock_dir, PID_FILE), "w") as fh:  # "not running" vs "not answering"
             fh.write(f"{os.getpid()}\n")
         for name in (CLIENT_SOCKET, EVENTS_SOCKET, PID_FILE):
@@ -171,6 +176,7 @@ class Master:
     def _socket(self, kind: int, port: int, domain: bytes, curve: bool = False) -> zmq.Socket:
         sock = self.zctx.socket(kind)
         sock.setsockopt(zmq.LINGER, 0)
+        sock.setsockopt(zmq.AFFINITY, MINION_IO)
         sock.setsockopt(zmq.BACKLOG, LISTEN_BACKLOG)
         if domain:
             sock.setsockopt(zmq.ZAP_DOMAIN, domain)

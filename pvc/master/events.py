@@ -20,8 +20,9 @@ class EventBus:
     """An XPUB, so the bus knows whether anyone listens: with no listener, firing an event
     costs nothing (no packing, no send) on the master's hot path."""
 
-    def __init__(self, ctx: zmq.Context, path: str) -> None:
+    def __init__(self, ctx: zmq.Context, path: str, affinity: int = 0) -> None:
         self.sock = ctx.socket(zmq.XPUB)
+        self.sock.setsockopt(zmq.AFFINITY, affinity)  # the I/O threads it may use (0: any)
         self.sock.setsockopt(zmq.SNDHWM, 100_000)
         self.sock.setsockopt(zmq.LINGER, 0)
         self.sock.bind(f"ipc://{path}")
