@@ -16,6 +16,7 @@ when the minion died is reported as lost ("minion restarted during the job").
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import random
@@ -94,6 +95,7 @@ STASH_WAIT = 1.0
 SILENCE_MIN = 60.0
 # the channel connection dropped or a handshake was refused: the master restarted (its new
 # incarnation knows no session of ours), or changed its key: authenticate again at once
+_MONITORS = itertools.count()  # names of channel monitors, unique in the process
 _CHANNEL_LOST = (zmq.EVENT_HANDSHAKE_FAILED_AUTH | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
                  | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL | zmq.EVENT_DISCONNECTED)
 
@@ -410,7 +412,9 @@ class MinionCore:
         self.endpoint = (chan_addr, master_curve)
         self.chan = self._curve(zmq.DEALER, master_curve)
         self.chan.setsockopt(zmq.RCVHWM, 100_000)  # publications of a pipelining client queue here
-        self.monitor = self.chan.get_monitor_socket(_CHANNEL_LOST)
+        # a name of our own: pyzmq's default names it after the socket's descriptor, which a new
+        # socket reuses while libzmq's reaper still holds the old monitor's name ("address in use")
+        self.monitor = self.chan.get_monitor_socket(_CHANNEL_LOST, addr=f"inproc://pvc-monitor-{next(_MONITORS)}")
         self.chan.connect(chan_addr)
         for sock in (self.chan, self.monitor):
             self.loop.register(sock, self)

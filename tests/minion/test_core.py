@@ -459,6 +459,18 @@ def test_a_lost_channel_closes_its_sockets_at_once(env: dict[str, Any]) -> None:
     assert core.state == "new" and core.endpoint == ("", b"")
 
 
+def test_channels_reopened_in_a_row_each_get_their_monitor(env: dict[str, Any]) -> None:
+    """A swarm re-authenticating opens new channels while libzmq's reaper still frees the old
+    ones: each new monitor must get a name of its own."""
+    core = env["new"]()
+    core.state = "authed"
+    for _ in range(300):
+        core._connect(CHAN_PORT, Master().curve)
+        assert core.monitor is not None and not core.monitor.closed
+        core._on_monitor([b"event"])
+        core.state = "authed"
+
+
 def test_boxes_from_an_old_channel_refused_after_reauth(env: dict[str, Any]) -> None:
     core, master, _ = _authed(env)
     stale = master.channel.seal_down(Ack(["x"]))  # type: ignore[union-attr]
