@@ -35,7 +35,7 @@ from pvc.master.sessions import Sessions
 from pvc.master.zap import ZapHandler
 from pvc.wire.auth import ACCEPTED, DENIED, ReplyParams, check_request, make_reply
 from pvc.wire.codec import decode
-from pvc.wire.messages import CHALLENGE_LEN, ENROL_KINDS, AuthRequest, Challenge, Hello
+from pvc.wire.messages import CHALLENGE_LEN, ENROL_KINDS, MAX_BUSY_WAIT, AuthRequest, Busy, Challenge, Hello
 
 log = logging.getLogger(__name__)
 CHALLENGE_TTL = 30.0
@@ -96,6 +96,8 @@ class Enrolment:
         self.bucket = TokenBucket(cfg.auth_rate, cfg.auth_rate)
         self.peers = PeerLimiter(ENROL_RATE, 2 * ENROL_RATE, max_peers=65_536)
         self.refused = 0
+        self.busy = 0  # "come back later" answers
+        self._next_slot = 0.0  # monotonic time of the next come-back slot to hand out
         self.served_rate = cfg.auth_rate  # auths per second the loop achieves while it has a backlog
         self._window = (time.monotonic(), 0)  # (start, auths served since)
 
@@ -114,17 +116,30 @@ class Enrolment:
         if not self.peers.allow(peer, time.monotonic()):
             raise ProtocolError("too many enrolment messages on one connection")
         msg = decode(payload, ENROL_KINDS, self.cfg.max_preauth_size)
+        full = peer not in self.queue and len(self.queue) >= self.queue_limit()
         if msg["k"] == Hello.KIND:
-            if peer not in self.queue and len(self.queue) >= self.queue_limit():
-                raise ProtocolError("the enrolment queue is full")  # closed: the minion backs off
-            self.send(peer, Challenge(self.challenges.issue(peer, now)).encode())
+            if full:
+                self._busy(peer)
+            else:
+                self.send(peer, Challenge(self.challenges.issue(peer, now)).encode())
             return
         req = AuthRequest.from_map(msg)
         validate_minion_id(req.id)
         self.challenges.consume(req.chal, peer, now)
-        if peer not in self.queue and len(self.queue) >= self.queue_limit():
-            raise ProtocolError("the enrolment queue is full")
+        if full:
+            self._busy(peer)
+            return
         self.queue[peer] = req
+
+    def _busy(self, peer: bytes) -> None:
+        """The queue is full: tell the minion when to come back (it closes the connection; our
+        lifetime sweep closes it for a peer that does not). The times are slots handed out at the
+        rate auths are served, after the queued work, so a herd comes back spread out."""
+        now = time.monotonic()
+        slot = max(now + len(self.queue) / self.served_rate, self._next_slot)
+        self._next_slot = slot + 1.0 / self.served_rate
+        self.busy += 1
+        self.send(peer, Busy(min(MAX_BUSY_WAIT, slot - now)).encode())
 
     def serve(self, now: float, budget: int = 200) -> None:
         served = 0

@@ -252,7 +252,7 @@ class Master:
                 os.unlink(os.path.join(self.cfg.sock_dir, path))
             except OSError:
                 pass
-        self.stats.update(enrol_refused=self.auth.refused + self.enrol_port.refused, handshakes_refused=self.zap.refused,
+        self.stats.update(enrol_refused=self.auth.refused + self.enrol_port.refused, enrol_busy=self.auth.busy, handshakes_refused=self.zap.refused,
                           returns_refused=self.returns.refused, events_refused=self.inbox.refused_events,
                           files_refused=self.fileserver.stats["refused"], files_busy=self.fileserver.stats["busy"],
                           mine_refused=self.mine.stats["refused"], mine_busy=self.mine.stats["busy"])

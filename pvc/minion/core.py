@@ -63,6 +63,7 @@ from pvc.wire.messages import (
     MINION_ENROL_KINDS,
     AuthReply,
     AuthRequest,
+    Busy,
     Challenge,
     Hello,
     Job,
@@ -337,6 +338,9 @@ class MinionCore:
             return
         for payload in self.enrol.on_frames(frames):
             msg = decode(payload, MINION_ENROL_KINDS, REPLY_MAX)
+            if msg["k"] == Busy.KIND:
+                self._come_back(Busy.from_map(msg).wait)
+                return
             if msg["k"] == Challenge.KIND:
                 if self.state == "hello":
                     self.enrol.opening = b""
@@ -350,6 +354,14 @@ class MinionCore:
                 return
         if self.enrol.dropped:
             self._closed_by_master()
+
+    def _come_back(self, wait: float) -> None:
+        """The master's auth queue is full and it gave us a time to come back (jittered by 10%:
+        the master already spread the times of a herd)."""
+        self._close_enrol()
+        self.state = "new"
+        self.attempts += 1
+        self.next_action = time.monotonic() + wait * random.uniform(0.9, 1.1)
 
     def _closed_by_master(self) -> None:
         """The master closed the enrolment connection before answering: at its limits (a fleet

@@ -50,6 +50,23 @@ class Challenge(Outer):
     c: bytes = f(size=CHALLENGE_LEN)
 
 
+@record("busy")
+@dataclass(frozen=True)
+class Busy(Outer):
+    """Master -> minion, enrolment port: "my auth queue is full; come back in ``wait`` seconds".
+
+    The master hands out these times at the rate it serves auths, so a fleet arriving at once
+    comes back spread out, about once each, instead of every minion retrying on a doubling
+    backoff (~4 refused attempts per minion at 10,000). Unsigned, like a closed connection: the
+    worst a forger can do is delay an enrolment by the at most ``MAX_BUSY_WAIT`` seconds it may say.
+    """
+
+    wait: float = f(lo=0, hi=60)
+
+
+MAX_BUSY_WAIT = 60.0
+
+
 @record("auth")
 @dataclass(frozen=True)
 class AuthRequest(Outer):
@@ -131,5 +148,5 @@ class Job(Record):
 
 ENROL_KINDS = frozenset({Hello.KIND, AuthRequest.KIND})
 MASTER_CHANNEL_KINDS = frozenset({Sealed.KIND})
-MINION_ENROL_KINDS = frozenset({Challenge.KIND, AuthReply.KIND})
+MINION_ENROL_KINDS = frozenset({Challenge.KIND, AuthReply.KIND, Busy.KIND})
 MINION_CHANNEL_KINDS = frozenset({Sealed.KIND, Reauth.KIND, Publication.KIND})

@@ -38,6 +38,7 @@ from pvc.wire.messages import (
     MINION_ENROL_KINDS,
     AuthReply,
     AuthRequest,
+    Busy,
     Challenge,
     Hello,
     Sealed,
@@ -307,11 +308,34 @@ def test_queue_bounded(h: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(auth_mod, "MAX_QUEUED", 2)
     for peer in (b"A", b"B"):
         h.request(peer, "m" + peer.decode(), Ed25519PrivateKey.generate())
-    with pytest.raises(ProtocolError, match="queue is full"):
-        h.request(b"C", "mC", Ed25519PrivateKey.generate())
+    h.enrol.on_message(b"C", Hello().encode())
+    [(to, data)] = h.sent
+    assert to == b"C" and Busy.from_map(decode(data, MINION_ENROL_KINDS, 4096)).wait > 0  # no challenge
+    h.sent.clear()
     assert list(h.enrol.queue) == [b"A", b"B"]
     h.request(b"A", "mA", Ed25519PrivateKey.generate())  # a queued connection may still replace its own
     assert list(h.enrol.queue) == [b"A", b"B"]  # and keeps its turn
+
+
+def test_a_herd_told_busy_is_given_come_back_times_at_the_serving_rate(h: Harness,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each minion refused for a full queue gets its own slot: after the queued work, one per
+    1/served_rate, so they come back spread out instead of all retrying at once; never more than
+    a minute."""
+    monkeypatch.setattr(auth_mod, "MAX_QUEUED", 10)
+    h.enrol.served_rate = 100.0
+    for i in range(10):
+        h.request(bytes([i]), f"m{i}", Ed25519PrivateKey.generate())
+    for i in range(50):
+        h.enrol.on_message(b"late%d" % i, Hello().encode())
+    waits = [Busy.from_map(decode(data, MINION_ENROL_KINDS, 4096)).wait for _, data in h.sent]
+    assert len(waits) == 50 and waits[0] == pytest.approx(10 / 100.0, abs=0.02)  # after the queue
+    assert all(b - a == pytest.approx(0.01, abs=0.005) for a, b in zip(waits, waits[1:], strict=False))
+    h.sent.clear()
+    h.enrol.served_rate = 1.0
+    for i in range(100):
+        h.enrol.on_message(b"later%d" % i, Hello().encode())
+    assert max(Busy.from_map(decode(data, MINION_ENROL_KINDS, 4096)).wait for _, data in h.sent) == 60.0
 
 
 def test_the_queue_holds_seconds_of_work_at_the_rate_achieved(tmp_path: Path) -> None:
@@ -326,8 +350,8 @@ def test_the_queue_holds_seconds_of_work_at_the_rate_achieved(tmp_path: Path) ->
     assert limit == max(auth_mod.MIN_QUEUED, int(20 * auth_mod.QUEUE_SECONDS))
     for i in range(limit):
         h.request(i.to_bytes(4, "big"), f"m{i}", Ed25519PrivateKey.generate())
-    with pytest.raises(ProtocolError, match="queue is full"):
-        h.enrol.on_message(b"late", Hello().encode())  # refused before any challenge or signature
+    h.enrol.on_message(b"late", Hello().encode())  # told to come back before any challenge or signature
+    assert Busy.from_map(decode(h.sent.pop()[1], MINION_ENROL_KINDS, 4096)).wait > 0
     t0 = time.monotonic()
     h.enrol._window = (t0 - 1.0, 0)
     h.enrol.bucket = auth_mod.TokenBucket(5.0, 5.0, t0)  # a slow master: 5 per second

@@ -36,6 +36,7 @@ from pvc.wire.messages import (
     ENROL_KINDS,
     MASTER_CHANNEL_KINDS,
     AuthRequest,
+    Busy,
     Challenge,
     Hello,
     Job,
@@ -545,6 +546,19 @@ def test_a_refused_fleet_backs_off(env: dict[str, Any]) -> None:
         waits.append(core.next_action - now)
     assert waits[0] <= 1.5 * REFUSED_FIRST * 2 and waits[3] >= 0.5 * min(REFUSED_MAX, REFUSED_FIRST * 16)
     assert max(waits) <= 1.5 * REFUSED_MAX + 0.1
+
+
+def test_busy_master_gives_the_time_to_come_back(env: dict[str, Any]) -> None:
+    """The master's auth queue is full: it says when to come back, and the minion closes the
+    connection and comes back then (within 10%), not on its own doubling backoff."""
+    core = env["new"]()
+    core.tick(time.monotonic())
+    conn = core.enrol
+    connected(core)
+    now = time.monotonic()
+    core._on_enrol([PEER, frame(Busy(20.0).encode())])
+    assert core.enrol is None and conn is not None and conn.sock.closed and core.state == "new"
+    assert now + 17.9 <= core.next_action <= now + 22.1
 
 
 def test_several_frames_in_one_chunk(env: dict[str, Any]) -> None:

@@ -24,6 +24,7 @@ OUTER: list[messages.Outer] = [
     messages.Sealed("web1", 2**63, b"ciphertext"),
     messages.Reauth(),
     messages.Publication(2**63, NONCE, b"ciphertext", SIG),
+    messages.Busy(12.5),
 ]
 
 UP_RECORDS: list[Record] = [

@@ -70,7 +70,7 @@ def test_tables_cover_every_kind() -> None:
 
 def test_outer_kinds_sets() -> None:
     assert messages.ENROL_KINDS == {"hello", "auth"}
-    assert messages.MINION_ENROL_KINDS == {"challenge", "auth_reply"}
+    assert messages.MINION_ENROL_KINDS == {"challenge", "auth_reply", "busy"}
     assert messages.MASTER_CHANNEL_KINDS == {"sealed"}
     assert messages.MINION_CHANNEL_KINDS == {"sealed", "reauth", "pub"}
 
