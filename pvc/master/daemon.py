@@ -31,7 +31,7 @@ from pvc.errors import AuthError, JobCacheError, ProtocolError, PvcError
 from pvc.keys import load_or_create_identity
 from pvc.master.auth import Enrolment
 from pvc.master.clients import ClientContext, ClientHandlers
-from pvc.master.enrolport import EnrolmentPort
+from pvc.master.enrolport import CHUNKS_QUEUED, EnrolmentPort
 from pvc.master.events import EVENTS_SOCKET, EventBus
 from pvc.master.fileserver import FileServer
 from pvc.master.inbox import Inbox
@@ -60,12 +60,12 @@ log = logging.getLogger(__name__)
 DRAIN_LIMIT = 1000
 PRUNE_EVERY = 3600.0
 ENROL_DRAIN = 256  # enrolment chunks read per loop turn: strangers never crowd out minions
-# TCP connections the kernel holds for each port until libzmq accepts them (its default is 100):
-# a fleet enrols and reconnects at once after a master restart, and a SYN dropped for a full queue
-# costs its minion a 1, 3, 7 or 15 s retransmit (at 3,000 minions ~3% of them waited 12-15 s).
-# Pending connections cost the kernel, not this process; once accepted, the enrolment port's own
-# limits close what is over them, and on the channel port only authenticated keys finish a handshake.
+# TCP connections the kernel holds for the channel port until libzmq accepts them (its default is
+# 100): a fleet reconnects at once after a master restart, and a SYN dropped for a full queue costs
+# its minion a 1, 3, 7 or 15 s retransmit. Pending connections cost the kernel, not this process,
+# and only authenticated keys finish a handshake. The enrolment port, open to strangers, keeps 100.
 LISTEN_BACKLOG = 4096
+ENROL_BACKLOG = 100
 
 
 # libzmq's I/O threads: they accept connections and run every CURVE handshake and encryption.
@@ -115,11 +115,16 @@ class Master:
         self.zctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context.instance()
         self.zctx.set(zmq.IO_THREADS, IO_THREADS)
         self.zap = ZapHandler(self.zctx)  # bound before any socket needs it
-        self.enrol = self._socket(zmq.STREAM, cfg.ret_port, b"")
+        # the enrolment port's backlog stays libzmq's 100: pending connections bring a stranger's
+        # data with them when accepted, and with 1,024 or 4,096 an endless-stream flood left the
+        # master 100-150 MiB larger (tests/integration/test_attacks_flood.py bounds it at 16)
+        self.enrol = self._socket(zmq.STREAM, cfg.ret_port, b"", options={zmq.RCVHWM: CHUNKS_QUEUED,
+                                                                         zmq.BACKLOG: ENROL_BACKLOG})
         unpredictable_routing_ids()
-        self.router = self._socket(zmq.ROUTER, cfg.channel_port, CHANNEL_DOMAIN, curve=True)
-        self.router.setsockopt(zmq.MAXMSGSIZE, cfg.max_message_size)
-        self.router.setsockopt(zmq.ROUTER_MANDATORY, 1)  # a send to a closed connection says so
+        self.router = self._socket(zmq.ROUTER, cfg.channel_port, CHANNEL_DOMAIN, curve=True,
+                                   options={zmq.RCVHWM: 1000, zmq.SNDHWM: 100_000,
+                                            zmq.MAXMSGSIZE: cfg.max_message_size,
+                                            zmq.ROUTER_MANDATORY: 1})  # a send to a closed connection says so
         group = _client_group(cfg.sock_dir)
         self.client = self.zctx.socket(zmq.ROUTER)
         self.client.setsockopt(zmq.AFFINITY, LOCAL_IO)
@@ -173,7 +178,11 @@ class Master:
         self.poller.register(self.fileserver.fd, zmq.POLLIN)  # answers of the file server's thread
         self.poller.register(self.mine.fd, zmq.POLLIN)  # and of the mine's
 
-    def _socket(self, kind: int, port: int, domain: bytes, curve: bool = False) -> zmq.Socket:
+    def _socket(self, kind: int, port: int, domain: bytes, curve: bool = False,
+                options: dict[int, int] | None = None) -> zmq.Socket:
+        """A bound socket for minions. ``options`` are set before the bind: libzmq copies a
+        socket's options into its listener at bind time, so a limit set afterwards (a
+        high-water mark, a message size) never reached the connections it accepts."""
         sock = self.zctx.socket(kind)
         sock.setsockopt(zmq.LINGER, 0)
         sock.setsockopt(zmq.AFFINITY, MINION_IO)
@@ -183,9 +192,8 @@ class Master:
         if curve:
             sock.setsockopt(zmq.CURVE_SERVER, 1)
             sock.setsockopt(zmq.CURVE_SECRETKEY, self.curve_secret)
-        if kind == zmq.ROUTER:
-            sock.setsockopt(zmq.RCVHWM, 1000)
-            sock.setsockopt(zmq.SNDHWM, 100_000)
+        for option, value in (options or {}).items():
+            sock.setsockopt(option, value)
         addr = f"tcp://{self.cfg.interface}:{port}"
         try:
             sock.bind(addr)

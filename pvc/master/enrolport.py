@@ -40,8 +40,7 @@ class Connection:
 class EnrolmentPort:
     def __init__(self, sock: zmq.Socket, max_frame: int, address_rate: float,
                  handle: Callable[[bytes, bytes], None]) -> None:
-        self.sock = sock
-        self.sock.setsockopt(zmq.RCVHWM, CHUNKS_QUEUED)
+        self.sock = sock  # bound with RCVHWM CHUNKS_QUEUED (set before the bind, or it does not apply)
         self.max_frame = max_frame
         self.handle = handle
         self.conns: dict[bytes, Connection] = {}
