@@ -130,7 +130,21 @@ def markdown(runs: list[dict[str, Any]]) -> str:
     return "\n".join(rows)
 
 
-def plot(runs: list[dict[str, Any]], path: Path) -> None:
+def verify_ms(count: int = 2000) -> float:
+    """This box's cost of one Ed25519 signature check (ms): every minion does one per broadcast,
+    so N of them, one after another, are the physical floor of a ping to N minions here."""
+    from pvc.crypto import Ed25519PrivateKey
+
+    key = Ed25519PrivateKey.generate()
+    msg = b"x" * 200
+    sig, pub = key.sign(msg), key.public_key()
+    t0 = time.perf_counter()
+    for _ in range(count):
+        pub.verify(sig, msg)
+    return (time.perf_counter() - t0) * 1000 / count
+
+
+def plot(runs: list[dict[str, Any]], path: Path, floor_ms: float) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -152,6 +166,8 @@ def plot(runs: list[dict[str, Any]], path: Path) -> None:
     cli = [(r["minions"], r["ping_cli"]["median"]) for r in ok if r["ping_cli"].get("complete_runs")]
     if cli:
         lat.plot(*zip(*cli), "s-", label="pvc run '*' test.ping (CLI)")
+    lat.plot(ns, [n * floor_ms for n in ns], "--", color="green",
+             label=f"floor: N Ed25519 checks ({floor_ms:.3f} ms each, one core)")
     lat.axhline(TARGETS["ping_api_ms"], color="gray", linestyle=":", label="API target at 10,000")
     lat.axhline(TARGETS["ping_cli_ms"], color="black", linestyle=":", label="CLI target at 10,000")
     rss = [(r["minions"], r["master"]["rss_mib"]) for r in ok if r["master"]["rss_mib"] > 0]  # 0: it died
@@ -205,10 +221,12 @@ def main(argv: list[str]) -> int:
     host["loadavg_end"] = list(os.getloadavg())
     args.out_dir.mkdir(parents=True, exist_ok=True)
     base = args.out_dir / f"scale-{date}"
+    floor_ms = verify_ms()
     base.with_suffix(".json").write_text(json.dumps({"date": date, "host": host, "targets": TARGETS,
                                                      "options": vars(args) | {"out_dir": str(args.out_dir)},
+                                                     "floor": {"ed25519_verify_ms": floor_ms},
                                                      "runs": runs}, indent=1) + "\n")
-    plot(runs, base.with_suffix(".png"))
+    plot(runs, base.with_suffix(".png"), floor_ms)
     print(markdown(runs))
     print(f"\nwrote {base}.json and .png", file=sys.stderr)
     return 1 if any("error" in r for r in runs) else 0
