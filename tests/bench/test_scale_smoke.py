@@ -1,0 +1,32 @@
+"""Smoke test of ``python -m bench scale`` at two tiny sizes: every figure measured, the
+master restart included, JSON and PNG written (with this box's Ed25519 floor)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.timeout(300)
+def test_scale_smoke(tmp_path: Path) -> None:
+    proc = subprocess.run([sys.executable, "-m", "bench", "scale", "--sizes", "2,4", "--processes", "2",
+                           "--repeat", "2", "--out-dir", str(tmp_path)],
+                          cwd=REPO, capture_output=True, text=True, timeout=280, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    [result] = tmp_path.glob("scale-*.json")
+    data = json.loads(result.read_text())
+    assert 0 < data["floor"]["ed25519_verify_ms"] < 5
+    assert [r["minions"] for r in data["runs"]] == [2, 4]
+    for run in data["runs"]:
+        assert run["startup"]["answered"] == run["minions"] and run["ping_api"]["complete_runs"] == 2
+        assert run["ping_cli"]["complete_runs"] == 1 and run["master"]["rss_mib"] > 0 and run["alive"] is True
+    last = data["runs"][-1]
+    assert last["restart"]["answered"] == 4 and last["ping_after_restart"]["returned"] == [4]
+    assert result.with_suffix(".png").stat().st_size > 10_000
+    assert "| 4 |" in proc.stdout
