@@ -439,3 +439,28 @@ def test_master_log_is_private(cluster):
 def test_master_memory_after_hostile_minions(cluster):
     assert rss_mib(cluster.procs["master"].pid) < 1024
     _alive(cluster)
+
+
+def test_an_oversized_frame_on_the_channel_is_refused_by_the_transport(tmp_path):
+    """``max_message_size`` is in force on the channel's connections themselves (set before the
+    bind: libzmq copies options into the listener then): a minion's frame over it ends its
+    connection before the master holds it, and the master does not grow."""
+    with PvcCluster(tmp_path, master_options={"max_message_size": 1 << 20}) as c:
+        c.start_master()
+        c.add_minion("m1")
+        c.wait_connected(["m1"])
+        rogue = RogueMinion(c, "bigframe")
+        assert rogue.auth() == "accepted"
+        assert any(isinstance(r, Pong) for r in rogue.drain_down(1.0))
+        assert rogue.chan is not None
+        monitor = rogue.chan.get_monitor_socket(zmq.EVENT_DISCONNECTED)
+        pid = c.procs["master"].pid
+        before = rss_mib(pid)
+        try:
+            rogue.send_channel(b"\x00" * (8 << 20))
+            assert monitor.poll(10_000), "the master kept a connection that sent 8 MiB over a 1 MiB limit"
+            assert rss_mib(pid) - before < 16
+            assert c.client().run("m1", "test.ping").ok
+        finally:
+            monitor.close(0)
+            rogue.close()
