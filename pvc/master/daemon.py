@@ -122,7 +122,7 @@ class Master:
                                                                          zmq.BACKLOG: ENROL_BACKLOG})
         unpredictable_routing_ids()
         self.router = self._socket(zmq.ROUTER, cfg.channel_port, CHANNEL_DOMAIN, curve=True,
-                                   options={zmq.RCVHWM: 1000, zmq.SNDHWM: 100_000,
+                                   options={zmq.BACKLOG: LISTEN_BACKLOG, zmq.RCVHWM: 1000, zmq.SNDHWM: 100_000,
                                             zmq.MAXMSGSIZE: cfg.max_message_size,
                                             zmq.ROUTER_MANDATORY: 1})  # a send to a closed connection says so
         group = _client_group(cfg.sock_dir)
@@ -186,7 +186,6 @@ class Master:
         sock = self.zctx.socket(kind)
         sock.setsockopt(zmq.LINGER, 0)
         sock.setsockopt(zmq.AFFINITY, MINION_IO)
-        sock.setsockopt(zmq.BACKLOG, LISTEN_BACKLOG)
         if domain:
             sock.setsockopt(zmq.ZAP_DOMAIN, domain)
         if curve:
