@@ -20,6 +20,7 @@ from __future__ import annotations
 import ctypes
 import logging
 import os
+from dataclasses import dataclass
 
 import zmq
 
@@ -43,30 +44,34 @@ def unpredictable_routing_ids() -> None:
     ctypes.CDLL(None).srand(int.from_bytes(os.urandom(4), "little"))
 
 
+@dataclass(slots=True)
+class Admission:
+    """What a successful auth registered for one CURVE key."""
+
+    mid: str
+    handshakes: int = HANDSHAKES_PER_AUTH  # left to complete before the next auth
+
+
 class ZapHandler:
     def __init__(self, ctx: zmq.Context) -> None:
         self.sock = ctx.socket(zmq.ROUTER)
         self.sock.setsockopt(zmq.LINGER, 0)
         self.sock.bind(ZAP_ENDPOINT)
-        self.keys: dict[bytes, str] = {}  # CURVE public key -> minion id
+        self.keys: dict[bytes, Admission] = {}  # CURVE public key -> its minion and handshake budget
         self.by_id: dict[str, bytes] = {}
-        self.budget: dict[bytes, int] = {}  # CURVE public key -> handshakes it may still complete
         self.refused = 0
 
     def allow(self, mid: str, curve_pub: bytes) -> None:
         old = self.by_id.get(mid)
         if old is not None and old != curve_pub:
             self.keys.pop(old, None)
-            self.budget.pop(old, None)
-        self.keys[curve_pub] = mid
+        self.keys[curve_pub] = Admission(mid)
         self.by_id[mid] = curve_pub
-        self.budget[curve_pub] = HANDSHAKES_PER_AUTH
 
     def revoke(self, mid: str) -> None:
         key = self.by_id.pop(mid, None)
         if key is not None:
             self.keys.pop(key, None)
-            self.budget.pop(key, None)
 
     def handle(self, frames: list[bytes], now: float) -> None:
         """One ZAP request: ``[peer, b"", version, request_id, domain, address, identity,
@@ -76,11 +81,10 @@ class ZapHandler:
         peer, _, version, request_id, domain, address, _, mechanism = frames[:8]
         status, user = b"400", b""
         if domain == CHANNEL_DOMAIN and mechanism == b"CURVE" and len(frames) == 9:
-            key = frames[8]
-            mid = self.keys.get(key)
-            if mid is not None and self.budget.get(key, 0) > 0:  # the key is the proof; its budget the limit
-                self.budget[key] -= 1
-                status, user = b"200", mid.encode()
+            admitted = self.keys.get(frames[8])
+            if admitted is not None and admitted.handshakes > 0:  # the key is the proof; its budget the limit
+                admitted.handshakes -= 1
+                status, user = b"200", admitted.mid.encode()
         if status != b"200":
             self.refused += 1
             log.debug("handshake refused from %s (%s)", address.decode("ascii", "replace"), domain.decode("ascii", "replace"))
