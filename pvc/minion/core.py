@@ -250,9 +250,7 @@ class MinionCore:
             self.enrol = EnrolConnection(self.zctx, tcp_endpoint(str(self.cfg.master), self.cfg.master_port,
                                                                   self.cfg.source_address))
         except zmq.ZMQError as exc:  # out of sockets or descriptors for now (a swarm): try again later
-            self.state = "new"
-            self.attempts += 1
-            self.next_action = now + _jitter(REFUSED_MAX)
+            self._retry_later(now, _jitter(REFUSED_MAX))
             if now >= self.silent_log_at:
                 log.warning("%s: cannot open an enrolment connection: %s", self.id, exc)
                 self.silent_log_at = now + 60.0
@@ -355,22 +353,25 @@ class MinionCore:
         if self.enrol.dropped:
             self._closed_by_master()
 
-    def _come_back(self, wait: float) -> None:
-        """The master's auth queue is full and it gave us a time to come back (jittered by 10%:
-        the master already spread the times of a herd)."""
+    def _retry_later(self, now: float, wait: float) -> None:
+        """End this enrolment attempt (closing its connection) and start a new one ``wait`` s
+        after ``now``."""
         self._close_enrol()
         self.state = "new"
         self.attempts += 1
-        self.next_action = time.monotonic() + wait * random.uniform(0.9, 1.1)
+        self.next_action = now + wait
+
+    def _come_back(self, wait: float) -> None:
+        """The master's auth queue is full and it gave us a time to come back (jittered by 10%:
+        the master already spread the times of a herd)."""
+        self._retry_later(time.monotonic(), wait * random.uniform(0.9, 1.1))
 
     def _closed_by_master(self) -> None:
         """The master closed the enrolment connection before answering: at its limits (a fleet
         arriving at once), or past the connection's lifetime. Try again soon, with jittered
         backoff, on a new connection (so a herd spreads out instead of hammering)."""
-        self._close_enrol()
-        self.state = "new"
-        self.attempts += 1
-        self.next_action = time.monotonic() + _jitter(min(REFUSED_MAX, REFUSED_FIRST * 2 ** min(self.attempts, 7)))
+        doubled = REFUSED_FIRST * 2 ** min(self.attempts + 1, 7)  # this attempt counted
+        self._retry_later(time.monotonic(), _jitter(min(REFUSED_MAX, doubled)))
 
     def _on_auth_reply(self, rep: AuthReply) -> None:
         assert self.req is not None and self.eph is not None
