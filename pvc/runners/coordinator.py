@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import select
 import signal
 import socket
 import sys
@@ -30,7 +31,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from pvc.config import FenceSection, MasterConfig, load_master
-from pvc.errors import ConfigError
+from pvc.errors import ConfigError, PvcError
 from pvc.runners.context import DEFAULT_MIGRATE_URI, RunnerContext
 from pvc.runners.fencemonitor import FenceMonitor
 from pvc.runners.jobs import NodeJobs
@@ -40,6 +41,27 @@ from pvc.runners.vmrestart import VMRestarter
 
 log = logging.getLogger("pvc.runners.coordinator")
 SHARED_CACHE_CHECK = 30.0  # seconds between checks that several masters share one job cache
+
+
+class StopRequest:
+    """A stop that a signal handler may ask for: it writes one byte to a pipe and takes no lock.
+    ``threading.Event.set()`` in a handler deadlocks when the signal lands while the main thread
+    waits on that same event (the handler runs inside ``Event.wait`` holding its lock): the
+    coordinator then outlived a killed master and even took the primary seat after it."""
+
+    def __init__(self) -> None:
+        self._read, self._write = os.pipe()
+        os.set_blocking(self._write, False)
+
+    def request(self) -> None:
+        try:
+            os.write(self._write, b"!")
+        except BlockingIOError:  # the pipe is full of earlier requests: one is enough
+            pass
+
+    def wait(self, timeout: float) -> bool:
+        """True once a stop was asked for (now or within ``timeout`` seconds)."""
+        return bool(select.select([self._read], [], [], timeout)[0])
 
 
 class Service(Protocol):
@@ -85,6 +107,7 @@ class Coordinator:
         self.identity = identity or f"{socket.gethostname().split('.')[0]}-{os.path.basename(master_dir.rstrip('/'))}"
         self.migrate_uri = migrate_uri
         self._stop = threading.Event()
+        self._stop_request = StopRequest()
         self._services_stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.election: Any = None
@@ -108,8 +131,9 @@ class Coordinator:
             self.election.start()
             self._mirror_keys(client)
             log.info("coordinator %s: contending for primary (%s%s)", self.identity, self.hosts, self.root)
-            while not self._stop.wait(SHARED_CACHE_CHECK):
+            while not self._stop_request.wait(SHARED_CACHE_CHECK):
                 self._check_shared_cache()
+            self._stop.set()
             self.election.stop()
             self._on_loss()
         finally:
@@ -117,7 +141,8 @@ class Coordinator:
             client.close()
 
     def stop(self) -> None:
-        self._stop.set()
+        """Safe to call from a signal handler (see :class:`StopRequest`)."""
+        self._stop_request.request()
 
     def _mirror_keys(self, client: Any) -> None:
         """Every master, primary or not, keeps its minion keys in step with the cluster's."""
@@ -203,14 +228,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         coordinator = Coordinator(args.config_dir, args.zk, args.root, args.id, args.session_timeout,
                                   args.migrate_uri)
-    except ConfigError as exc:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: coordinator.stop())
+        if args.parent:
+            _die_with_parent(args.parent)
+        coordinator.run()
+    except PvcError as exc:  # a bad config, no ZooKeeper, an uninitialised tree: one line, not a traceback
         print(f"Error: {exc}", file=sys.stderr)
         return 2
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: coordinator.stop())
-    if args.parent:
-        _die_with_parent(args.parent)
-    coordinator.run()
     return 0
 
 
