@@ -29,6 +29,7 @@ from pvc.config import MasterConfig
 from pvc.crypto import curve_keypair
 from pvc.errors import AuthError, JobCacheError, ProtocolError, PvcError
 from pvc.keys import load_or_create_identity
+from pvc.master import heap
 from pvc.master.auth import Enrolment
 from pvc.master.clients import ClientContext, ClientHandlers
 from pvc.master.enrolport import CHUNKS_QUEUED, EnrolmentPort
@@ -227,6 +228,7 @@ class Master:
                 self.enrol_port.sweep(now)
                 if now - last_housekeeping > 5:
                     last_housekeeping = now
+                    heap.give_back()
                     for mid in self.sessions.expire(now):
                         self.end_session(mid, "session expired")
                     if now - last_prune > PRUNE_EVERY:
