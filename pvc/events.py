@@ -4,6 +4,7 @@ One place builds tags, so a listener, a reactor and the master's allow-list agre
 Tags in use::
 
     pvc/auth                            {id, status}
+    pvc/master/enrolment                counts since the master started (EnrolmentStats), when changed
     pvc/minion/<id>/start|stop          the master, when a session begins or ends
     pvc/job/<jid>/new                   {fun, tgt, tgt_type, minions}
     pvc/job/<jid>/ret/<id>              {id, ok, data, error, error_type, duration}
@@ -31,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 AUTH = "pvc/auth"
+ENROLMENT = "pvc/master/enrolment"
 MAX_TAG = 512
 # parts of a tag between slashes: no empty part, no control characters, bounded
 _PART_MAX = 128

@@ -22,7 +22,7 @@ import struct
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 
 from pvc import events
 from pvc.config import MasterConfig
@@ -49,10 +49,21 @@ ENROL_RATE = 10.0          # messages per second per enrolment connection (an au
 USED_MAX = 200_000
 
 
-@dataclass(frozen=True)
-class EnrolStats:
-    refused: int
-    queued: int
+@dataclass(slots=True)
+class EnrolmentStats:
+    """What the enrolment port answered since the master started, fired as the
+    ``pvc/master/enrolment`` event when it changed. ``abandoned`` requests were lost from their
+    minion's view (it hung up before its answer and must ask again); ``repeated`` ones were
+    answered twice (the id's previous answer was never used: it asked again). Both stay 0 while
+    the master keeps up, even with a whole fleet coming back after a restart."""
+
+    accepted: int = 0    # answered with a session
+    repeated: int = 0    # ... for an id whose previous session was never used
+    answered: int = 0    # answered otherwise: pending, rejected, denied
+    refused: int = 0     # failed its checks (a bad signature, ...): closed, no answer
+    busy: int = 0        # told when to come back (the queue was full)
+    abandoned: int = 0   # waited in the queue, its connection closed before the answer
+    queued: int = 0      # waiting now
 
 
 class Challenges:
@@ -95,8 +106,8 @@ class Enrolment:
         self.queue: OrderedDict[bytes, AuthRequest] = OrderedDict()  # one per connection, FIFO
         self.bucket = TokenBucket(cfg.auth_rate, cfg.auth_rate)
         self.peers = PeerLimiter(ENROL_RATE, 2 * ENROL_RATE, max_peers=65_536)
-        self.refused = 0
-        self.busy = 0  # "come back later" answers
+        self.stats = EnrolmentStats()
+        self._reported = EnrolmentStats()
         self._next_slot = 0.0  # monotonic time of the next come-back slot to hand out
         self.served_rate = cfg.auth_rate  # auths per second the loop achieves while it has a backlog
         self._window = (time.monotonic(), 0)  # (start, auths served since)
@@ -138,7 +149,7 @@ class Enrolment:
         now = time.monotonic()
         slot = max(now + len(self.queue) / self.served_rate, self._next_slot)
         self._next_slot = slot + 1.0 / self.served_rate
-        self.busy += 1
+        self.stats.busy += 1
         self.send(peer, Busy(min(MAX_BUSY_WAIT, slot - now)).encode())
 
     def serve(self, now: float, budget: int = 200) -> None:
@@ -148,6 +159,7 @@ class Enrolment:
             peer = next(iter(self.queue))
             if not self.open_conn(peer):  # its minion gave up (and asks again): no check, no answer
                 del self.queue[peer]
+                self.stats.abandoned += 1
                 continue
             if not self.bucket.take(1.0, now):
                 break
@@ -156,7 +168,7 @@ class Enrolment:
             try:
                 self._serve_one(peer, req)
             except AuthError as exc:
-                self.refused += 1
+                self.stats.refused += 1
                 log.debug("auth refused: %s", exc)
             except PvcError as exc:  # e.g. a corrupt key file: refuse this one, keep serving
                 log.error("auth of %r failed: %s", req.id, exc)
@@ -176,6 +188,16 @@ class Enrolment:
             self.served_rate = min(self.cfg.auth_rate, 1.5 * self.served_rate)
         self._window = (now, 0)
 
+    def report(self) -> None:
+        """Fire ``pvc/master/enrolment`` (cumulative counts) and log them, if they changed."""
+        self.stats.queued = len(self.queue)
+        if self.stats == self._reported:
+            return
+        self._reported = replace(self.stats)
+        counts = asdict(self.stats)
+        log.info("enrolment: %s", ", ".join(f"{n} {k}" for k, n in counts.items()))
+        self.fire(events.ENROLMENT, counts)
+
     def _serve_one(self, peer: bytes, req: AuthRequest) -> None:
         check_request(req)
         mid = req.id
@@ -183,9 +205,11 @@ class Enrolment:
         if state == ACCEPTED:
             key = self.sessions.key
             reply, channel = make_reply(req, state, self.params, key.key_id, key.key)
-            self.sessions.add_pending(mid, channel, req.pub)
+            self.stats.accepted += 1
+            self.stats.repeated += self.sessions.add_pending(mid, channel, req.pub)
             self.zap.allow(mid, req.curve)
         else:
+            self.stats.answered += 1
             reply, _ = make_reply(req, state, self.params)
             if state == DENIED:
                 log.warning("auth %s: a different key was offered for this id; it is denied "

@@ -229,6 +229,7 @@ class Master:
                 if now - last_housekeeping > 5:
                     last_housekeeping = now
                     heap.give_back()
+                    self.auth.report()
                     for mid in self.sessions.expire(now):
                         self.end_session(mid, "session expired")
                     if now - last_prune > PRUNE_EVERY:
@@ -261,7 +262,8 @@ class Master:
                 os.unlink(os.path.join(self.cfg.sock_dir, path))
             except OSError:
                 pass
-        self.stats.update(enrol_refused=self.auth.refused + self.enrol_port.refused, enrol_busy=self.auth.busy, handshakes_refused=self.zap.refused,
+        self.stats.update(enrol_refused=self.auth.stats.refused + self.enrol_port.refused, enrol_busy=self.auth.stats.busy,
+                          enrol_abandoned=self.auth.stats.abandoned, handshakes_refused=self.zap.refused,
                           returns_refused=self.returns.refused, events_refused=self.inbox.refused_events,
                           files_refused=self.fileserver.stats["refused"], files_busy=self.fileserver.stats["busy"],
                           mine_refused=self.mine.stats["refused"], mine_busy=self.mine.stats["busy"])

@@ -80,8 +80,11 @@ class Sessions:
         pace last asked of it (never shorter than at ``heartbeat``)."""
         return 3 * max(self.heartbeat, s.every) + 1.0
 
-    def add_pending(self, mid: str, channel_key: bytes, pub: bytes) -> None:
+    def add_pending(self, mid: str, channel_key: bytes, pub: bytes) -> bool:
+        """A session for ``mid``'s new auth; True if it replaced one the minion never used."""
+        replaced = mid in self.pending
         self.pending[mid] = Session(Channel(mid, channel_key), pub, created=time.monotonic())
+        return replaced
 
     def open(self, box: Sealed, peer: bytes, max_size: int, now: float) -> tuple[Session, Record, bool]:
         """Open a box from minion ``box.id``: under its live channel, else under its pending

@@ -1,5 +1,5 @@
 """Smoke test of ``python -m bench scale`` at two tiny sizes: every figure measured, the
-master restart included, JSON and PNG written (with this box's Ed25519 floor)."""
+master restart included (with the new master's enrolment counts), JSON and PNG written (with this box's Ed25519 floor)."""
 
 from __future__ import annotations
 
@@ -28,5 +28,7 @@ def test_scale_smoke(tmp_path: Path) -> None:
         assert run["ping_cli"]["complete_runs"] == 1 and run["master"]["rss_mib"] > 0 and run["alive"] is True
     last = data["runs"][-1]
     assert last["restart"]["answered"] == 4 and last["ping_after_restart"]["returned"] == [4]
+    enrolment = last["restart"]["enrolment"]  # the new master's own account of the herd coming back
+    assert enrolment["accepted"] == 4 and enrolment["abandoned"] == 0 and enrolment["repeated"] == 0
     assert result.with_suffix(".png").stat().st_size > 10_000
     assert "| 4 |" in proc.stdout

@@ -233,7 +233,7 @@ def test_bad_signature_refused_at_serve(h: Harness) -> None:
     h.enrol.on_message(b"A", dataclasses.replace(req, sig=bytes(64)).encode())
     assert list(h.enrol.queue) == [b"A"]  # the signature is the expensive part: checked in turn
     h.enrol.serve(time.monotonic())
-    assert not h.sent and h.enrol.refused == 1 and not h.sessions.known("web1")
+    assert not h.sent and h.enrol.stats.refused == 1 and not h.sessions.known("web1")
 
 
 def test_a_request_whose_connection_closed_is_dropped_unserved(tmp_path: Path) -> None:
@@ -248,6 +248,7 @@ def test_a_request_whose_connection_closed_is_dropped_unserved(tmp_path: Path) -
     [(peer, reply)] = h.replies()
     assert peer == b"B" and reply.status == ACCEPTED and not h.enrol.queue
     assert not h.sessions.known("web1") and h.keys.get("web1", ACCEPTED) is None
+    assert (h.enrol.stats.abandoned, h.enrol.stats.accepted) == (1, 1)  # web1's request was lost to it
 
 
 @pytest.mark.parametrize("payload", [b"\xc1", b"x" * 5000, Sealed("web1", 0, b"").encode(),
@@ -383,4 +384,23 @@ def test_low_order_exchange_key_refused_and_the_queue_keeps_going(h: Harness) ->
     h.request(b"B", "web1", Ed25519PrivateKey.generate())
     h.enrol.serve(time.monotonic())
     assert [peer for peer, _ in h.replies()] == [b"B"]
-    assert h.enrol.refused == 1 and not h.sessions.known("evil")
+    assert h.enrol.stats.refused == 1 and not h.sessions.known("evil")
+
+
+def test_enrolment_counts_are_reported_when_they_change(h: Harness) -> None:
+    """``pvc/master/enrolment`` carries cumulative counts; an id accepted again before it used its
+    first answer counts as answered twice (``repeated``); nothing changed, nothing fired."""
+    ident = Ed25519PrivateKey.generate()
+    h.request(b"A", "web1", ident)
+    h.enrol.serve(time.monotonic())
+    h.request(b"B", "web1", ident)  # asked again: the first answer was never used
+    h.fired.clear()
+    h.enrol.report()
+    assert h.fired == [(events.ENROLMENT, {"accepted": 1, "repeated": 0, "answered": 0, "refused": 0, "busy": 0,
+                                           "abandoned": 0, "queued": 1})]
+    h.enrol.serve(time.monotonic())
+    h.fired.clear()
+    h.enrol.report()
+    h.enrol.report()
+    [(tag, counts)] = h.fired
+    assert tag == events.ENROLMENT and counts["accepted"] == 2 and counts["repeated"] == 1 and counts["queued"] == 0
