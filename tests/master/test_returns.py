@@ -78,7 +78,7 @@ def _active(jid: str = JID, minions: tuple[str, ...] = ("m1", "m2")) -> ActiveJo
 
 def _setup(cache: Any, waiters: tuple[bytes, ...] = ()) -> tuple[Returns, ActiveJobs, Out, ActiveJob]:
     jobs, out = ActiveJobs(), Out()
-    rets = Returns(cache, jobs, out.delivery)
+    rets = Returns(cache, jobs, out.delivery, ack_delay=0.0)
     job = _active()
     jobs.add(job)
     for peer in waiters:
@@ -177,7 +177,7 @@ def test_finish_records_who_did_not_return(cache: SqlJobCache) -> None:
 def _cached_job(cache: SqlJobCache) -> tuple[Returns, Out]:
     cache.write([_record()], [])
     out = Out()
-    return Returns(cache, ActiveJobs(), out.delivery), out
+    return Returns(cache, ActiveJobs(), out.delivery, ack_delay=0.0), out
 
 
 def test_return_for_a_job_only_in_the_cache_is_stored(cache: SqlJobCache) -> None:
@@ -223,7 +223,7 @@ def test_rearm_after_restart_accepts_returns(cache: SqlJobCache) -> None:
     cache.write([_record()], [(JID, "m1", OK.to_map(), time.time())])
     out = Out()
     jobs = ActiveJobs()
-    rets = Returns(cache, jobs, out.delivery)
+    rets = Returns(cache, jobs, out.delivery, ack_delay=0.0)
     assert rets.rearm(time.time() - 3600) == 1
     job = jobs.get(JID)
     assert job is not None and job.returned == {"m1"}
@@ -239,7 +239,7 @@ def test_rearm_after_restart_accepts_returns(cache: SqlJobCache) -> None:
 def test_write_failure_acks_nothing_and_the_resend_is_stored(cache: SqlJobCache) -> None:
     flaky = FlakyCache(cache)
     jobs, out = ActiveJobs(), Out()
-    rets = Returns(flaky, jobs, out.delivery)  # type: ignore[arg-type]
+    rets = Returns(flaky, jobs, out.delivery, ack_delay=0.0)  # type: ignore[arg-type]
     job = _active()
     jobs.add(job)
     rets.record_job(_record(), b"client", Published(JID, ["m1", "m2"]).encode())
@@ -263,7 +263,7 @@ def test_lookup_failure_acks_nothing_and_does_not_raise(cache: SqlJobCache) -> N
     flaky = FlakyCache(cache)
     cache.write([_record()], [])
     out = Out()
-    rets = Returns(flaky, ActiveJobs(), out.delivery)  # type: ignore[arg-type]
+    rets = Returns(flaky, ActiveJobs(), out.delivery, ack_delay=0.0)  # type: ignore[arg-type]
     flaky.fail_lookup = True
     rets.on_return("m1", Ret(JID, OK))
     rets.flush()
@@ -273,3 +273,69 @@ def test_lookup_failure_acks_nothing_and_does_not_raise(cache: SqlJobCache) -> N
     rets.on_return("m1", Ret(JID, OK))
     rets.flush()
     assert out.acks == [("m1", [JID])]
+
+
+def test_acks_wait_while_returns_keep_coming_then_go_out_together(cache: SqlJobCache) -> None:
+    """Delayed acks: a turn that stored returns holds its acks; the first quiet turn sends them,
+    one box per minion with all its jids, and only after their returns reached the client."""
+    rets, _, out, job = _setup(cache, waiters=(b"client",))
+    rets.ack_delay = 60.0
+    rets.on_return("m1", Ret(JID, OK))
+    rets.flush()
+    assert not out.acks and out.client == [(b"client", RetReply(JID, "m1", OK))]  # stored and delivered
+    rets.on_return("m2", Ret(JID, OK))
+    rets.on_return("m1", Ret(JID, OK))  # m1's resend: acked again, stored once
+    rets.flush()
+    assert not out.acks  # still busy: a return was stored this turn
+    rets.flush()  # a quiet turn
+    assert sorted(out.acks) == [("m1", [JID, JID]), ("m2", [JID])]
+    rets.flush()
+    assert len(out.acks) == 2 and job.finished
+
+
+def test_acks_go_out_after_the_delay_even_under_a_steady_stream(cache: SqlJobCache) -> None:
+    rets, jobs, out, _ = _setup(cache)
+    rets.ack_delay = 0.2
+    for i in range(3):
+        jid = f"{JID[:-1]}{i}"
+        jobs.add(_active(jid))
+        cache.write([_record(jid)], [])
+        rets.on_return("m1", Ret(jid, OK))
+        rets.flush()
+    assert not out.acks
+    time.sleep(0.25)
+    rets.on_return("m2", Ret(JID, OK))
+    rets.flush()  # busy again, but the oldest ack waited long enough: all go
+    assert sorted(out.acks) == [("m1", [f"{JID[:-1]}{i}" for i in range(3)]), ("m2", [JID])]
+
+
+def test_an_ack_never_goes_out_for_a_return_still_unstored(cache: SqlJobCache) -> None:
+    """While the cache waits to retry a failed write, a quiet turn must not ack the returns
+    that failed (nor ones that arrived since): stored before acked."""
+    flaky = FlakyCache(cache)
+    jobs, out = ActiveJobs(), Out()
+    rets = Returns(flaky, jobs, out.delivery)  # type: ignore[arg-type]
+    jobs.add(_active())
+    cache.write([_record()], [])
+    flaky.fail_write = True
+    rets.on_return("m1", Ret(JID, OK))
+    rets.flush()
+    rets.on_return("m2", Ret(JID, OK))  # arrives during the retry wait
+    for _ in range(3):
+        rets.flush()
+    assert not out.acks
+    flaky.fail_write = False
+    rets.retry_at = 0.0
+    rets.flush()
+    rets.flush()
+    assert out.acks == [("m2", [JID])] and set(_stored(cache)) == {"m2"}  # m1 resends its own later
+
+
+def test_a_huge_ack_is_cut_into_boxes_a_minion_accepts(cache: SqlJobCache) -> None:
+    from pvc.master.returns import ACK_CHUNK
+
+    rets, _, out, _ = _setup(cache)
+    for _ in range(ACK_CHUNK + 5):  # a return and its resends: each is acked
+        rets.on_return("m1", Ret(JID, OK))
+    rets.flush()
+    assert [(mid, len(jids)) for mid, jids in out.acks] == [("m1", ACK_CHUNK), ("m1", 5)]
