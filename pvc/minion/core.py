@@ -117,7 +117,7 @@ class SocketLoop(Protocol):
 
     def unregister(self, sock: zmq.Socket) -> None: ...
 
-    def touched(self, core: MinionCore) -> None: ...
+    def touched(self, sock: zmq.Socket) -> None: ...
 
 
 class Unacked:
@@ -295,9 +295,9 @@ class MinionCore:
 
     def acked_elsewhere(self, jids: list[str]) -> None:
         """Another master acked returns of ours (it shares the job cache): forget them."""
-        for jid in jids:
-            if self.unacked.pop(jid, None) is not None:
-                self._spool_call(self.spool.ack, jid)
+        known = [jid for jid in jids if self.unacked.pop(jid, None) is not None]
+        if known:
+            self._spool_call(self.spool.ack, *known)
 
     def _reset(self, now: float, wait: float = 0.0) -> None:
         self.state = "new"
@@ -306,7 +306,7 @@ class MinionCore:
 
     def _send_up(self, rec: Record) -> None:
         if self.channel is not None and self.chan is not None:
-            self.loop.touched(self)  # a send may take the read signal of a message that just came
+            self.loop.touched(self.chan)  # a send may take the read signal of a message that just came
             try:
                 self.chan.send(self.channel.seal_up(rec), zmq.NOBLOCK)
             except zmq.Again:
@@ -518,11 +518,14 @@ class MinionCore:
         if not _target(job.tgt, job.tgt_type).matches(self.id, self.functions.grains):
             return
         fun, args, kwargs, jid = job.fun, job.args, job.kwargs, job.jid
-        self._spool_call(self.spool.started, jid, fun)
         self.running[jid] = (fun, time.monotonic())
         if self.functions.is_inline(fun):
+            # no `started` record: an inline function ends in this loop turn and its return is
+            # the next write (a crash in between takes the loop with it, and the master marks the
+            # job not returned at its deadline); one write less per job for the whole fleet
             self.on_result(jid, self.functions.call(fun, args, kwargs, jid=jid))
             return
+        self._spool_call(self.spool.started, jid, fun)
         self.runner.submit(lambda: self.functions.call(fun, args, kwargs, jid=jid, master=self.link),
                            lambda ret: self.on_result(jid, ret), jid=jid, fun=fun)
 

@@ -111,11 +111,14 @@ class Spool:
         self._expire(now)
         self._store(RET, jid, payload, now)
 
-    def ack(self, jid: str) -> None:
-        """Forget ``jid`` (its return, or its ``started`` record); unknown jids are ignored."""
-        if jid in self._rets or jid in self._started:
-            self._append([_frame([ACKED, jid])])
-            self._forget(jid)
+    def ack(self, *jids: str) -> None:
+        """Forget each of ``jids`` (its return, or its ``started`` record), in one write (a
+        master's ack may name many); unknown jids are ignored."""
+        known = [jid for jid in jids if jid in self._rets or jid in self._started]
+        if known:
+            self._append([_frame([ACKED, jid]) for jid in known])
+            for jid in known:
+                self._forget(jid)
             self._maybe_compact(0)
 
     def pending(self) -> list[tuple[str, bytes]]:

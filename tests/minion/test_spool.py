@@ -350,3 +350,18 @@ def test_benchmark_put_ack(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     with capsys.disabled():
         print(f"\nspool: {pairs:,.0f} put+ack pairs/s, {jobs:,.0f} started+put+ack jobs/s (fsync off)")
     assert pairs > 1000  # a sanity floor only; the target on a quiet box is > 20,000
+
+
+def test_an_ack_of_many_jids_is_one_write(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = str(tmp_path / "m.log")
+    with Spool(path) as sp:
+        for jid in ("a", "b", "c"):
+            sp.put(jid, jid.encode())
+        writes: list[int] = []
+        real_write = os.write
+        monkeypatch.setattr(spool_mod.os, "write", lambda fd, data: writes.append(len(data)) or real_write(fd, data))
+        sp.ack("a", "unknown", "c")
+        assert len(writes) == 1 and sp.pending() == [("b", b"b")]
+    monkeypatch.undo()
+    with Spool(path) as sp:
+        assert sp.pending() == [("b", b"b")]
