@@ -204,7 +204,8 @@ class Enrolment:
         state = self.keys.offer(mid, req.pub, self.cfg.auto_accept, self.cfg.max_pending_keys)
         if state == ACCEPTED:
             key = self.sessions.key
-            reply, channel = make_reply(req, state, self.params, key.key_id, key.key)
+            reply, channel = make_reply(req, state, self.params, key.key_id, key.key,
+                                        every=self.sessions.pace(self.keys.count(ACCEPTED)))
             self.stats.accepted += 1
             self.stats.repeated += self.sessions.add_pending(mid, channel, req.pub)
             self.zap.allow(mid, req.curve)

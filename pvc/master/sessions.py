@@ -71,9 +71,10 @@ class Sessions:
         self.heartbeat_rate = heartbeat_rate
         self.alive_for = 3 * heartbeat + 1.0  # the window of a session beating at ``heartbeat``
 
-    def pace(self) -> float:
-        """The heartbeat interval to ask of a minion now (seconds)."""
-        return max(self.heartbeat, len(self.by_id) / self.heartbeat_rate)
+    def pace(self, expected: int = 0) -> float:
+        """The heartbeat interval to ask of a minion now (seconds); ``expected``: the fleet
+        about to connect (after a restart the accepted keys, before their sessions exist)."""
+        return max(self.heartbeat, max(len(self.by_id), expected) / self.heartbeat_rate)
 
     def window(self, s: Session) -> float:
         """How long ``s`` may stay silent and still count as alive: three missed beats at the

@@ -56,6 +56,7 @@ class SessionGrant:
     chan_port: int
     master_curve: bytes
     clock_offset: float
+    every: float  # the heartbeat pace asked of the fleet at auth (0: the minion's own)
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,7 @@ def _req_bytes(r: AuthRequest) -> bytes:
 
 def _rep_bytes(r: AuthReply, req: AuthRequest) -> bytes:
     return _REP_TAG + pack([PROTOCOL_VERSION, r.status, r.id, req.eph, req.chal, r.mpub, r.meph, r.n,
-                            r.wrapped, r.chan_port, r.mcurve, r.mtime])
+                            r.wrapped, r.chan_port, r.mcurve, r.mtime, r.every])
 
 
 def _keys(private: X25519PrivateKey, peer: bytes, mid: str) -> tuple[bytes, bytes]:
@@ -106,15 +107,16 @@ class ReplyParams:
 
 
 def make_reply(req: AuthRequest, status: str, params: ReplyParams, key_id: int = 0,
-               session_key: bytes = b"") -> tuple[AuthReply, bytes]:
-    """Build the signed reply; returns it and the per-minion channel key (empty unless accepted)."""
+               session_key: bytes = b"", every: float = 0.0) -> tuple[AuthReply, bytes]:
+    """Build the signed reply; returns it and the per-minion channel key (empty unless accepted).
+    ``every``: the heartbeat pace the master asks of its fleet (0: the minion's own)."""
     meph = X25519PrivateKey.generate()
     wrapped, n, channel = b"", b"\x00" * 12, b""
     if status == ACCEPTED:
         wrap_key, channel = _keys(meph, req.eph, req.id)
         n, wrapped = Aead(wrap_key).seal(pack([key_id, session_key]), req.id.encode())
     unsigned = AuthReply(status, req.id, public_bytes(params.identity.public_key()), public_bytes(meph.public_key()),
-                         n, wrapped, params.chan_port, params.curve_pub, time.time(), b"\x00" * 64)
+                         n, wrapped, params.chan_port, params.curve_pub, time.time(), every, b"\x00" * 64)
     return dataclasses.replace(unsigned, sig=params.identity.sign(_rep_bytes(unsigned, req))), channel
 
 
@@ -132,4 +134,4 @@ def open_reply(rep: AuthReply, req: AuthRequest, eph: X25519PrivateKey,
             and len(inner[1]) == 32):
         raise AuthError("auth reply carries a malformed session key")
     return SessionGrant(inner[0], inner[1], channel, rep.chan_port, rep.mcurve,
-                        rep.mtime - time.time())
+                        rep.mtime - time.time(), rep.every)

@@ -96,6 +96,7 @@ class AuthReply(Outer):
     chan_port: int = f(lo=0, hi=65535)
     mcurve: bytes = f(size=KEY_LEN)
     mtime: float = f(lo=0)
+    every: float = f(lo=0, hi=86_400)  # the heartbeat pace asked of this fleet (s): paces the transport too
     sig: bytes = f(size=SIG_LEN)
 
 

@@ -404,3 +404,16 @@ def test_enrolment_counts_are_reported_when_they_change(h: Harness) -> None:
     h.enrol.report()
     [(tag, counts)] = h.fired
     assert tag == events.ENROLMENT and counts["accepted"] == 2 and counts["repeated"] == 1 and counts["queued"] == 0
+
+
+def test_the_reply_asks_the_pace_of_the_whole_accepted_fleet(tmp_path: Path) -> None:
+    """After a restart no session exists yet, but 3 keys are accepted: the pace is asked for
+    the fleet that is coming back (3 / heartbeat_rate), not for the 0 sessions of this second."""
+    h = Harness(tmp_path, auto_accept=True)
+    h.sessions.heartbeat_rate = 0.5
+    for mid in ("a", "b"):
+        h.keys.put(ACCEPTED, mid, public_bytes(Ed25519PrivateKey.generate().public_key()))
+    req, _ = h.request(b"A", "web1", Ed25519PrivateKey.generate())
+    h.enrol.serve(time.monotonic())
+    [(_, reply)] = h.replies()
+    assert reply.status == ACCEPTED and reply.every == 3 / 0.5

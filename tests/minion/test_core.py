@@ -149,7 +149,7 @@ class Master:
         self.channel: Channel | None = None
         self.mtime = 0.0
 
-    def auth(self, core: MinionCore, status: str = ACCEPTED, clock_skew: float = 0.0) -> None:
+    def auth(self, core: MinionCore, status: str = ACCEPTED, clock_skew: float = 0.0, every: float = 0.0) -> None:
         """Run the whole exchange; ``clock_skew``: how far the master's clock is ahead of ours."""
         for _ in range(2):  # an authed core first notices the silence and starts over
             core.tick(time.monotonic() + 3600)  # -> hello
@@ -166,7 +166,7 @@ class Master:
         real_time = wire_auth.time
         wire_auth.time = types.SimpleNamespace(time=lambda: real_time.time() + clock_skew)  # type: ignore[assignment]
         try:
-            reply, channel_key = make_reply(core.req, status, self.params, self.kid, self.session_key)
+            reply, channel_key = make_reply(core.req, status, self.params, self.kid, self.session_key, every=every)
         finally:
             wire_auth.time = real_time  # type: ignore[assignment]
         self.mtime = reply.mtime
@@ -232,10 +232,50 @@ def _authed(env: dict[str, Any], **kw: Any) -> tuple[MinionCore, Master, Functio
 
 def test_auth_makes_the_session_live_with_a_heartbeat_and_grains(env: dict[str, Any]) -> None:
     core, master, _ = _authed(env)
+    assert core.hb_every == core.cfg.heartbeat  # a small fleet's master asks no slower pace
     ups = master.ups(core)
     assert isinstance(ups[0], Heartbeat) and ups[1] == Grains({"id": "web1", "os": "Debian"})
     assert core.pin.raw is not None and core.kid == master.kid
     assert core.replay.floor == master.mtime
+
+
+def test_the_fleets_pace_from_the_auth_reply_paces_the_transports_pings(env: dict[str, Any]) -> None:
+    """A master of 10,000 minions asks a beat every 40 s: the channel's transport pings follow
+    (every 16 s at most, a peer dropped after 64 s) instead of every 5 s on each connection;
+    the TTL they carry stays below the 65.5 s that libzmq can receive (see the next test)."""
+    core, _, _ = _authed(env, every=40.0)
+    assert core.hb_every == 40.0
+    sock = core._socket(zmq.DEALER)
+    try:
+        assert sock.getsockopt(zmq.HEARTBEAT_IVL) == 16_000 and sock.getsockopt(zmq.HEARTBEAT_TIMEOUT) == 64_000
+        assert sock.getsockopt(zmq.HEARTBEAT_TTL) == 64_000
+    finally:
+        sock.close(0)
+
+
+def test_libzmq_wraps_a_received_ttl_over_65_5_s() -> None:
+    """Why the transport's TTL is capped: a peer's PING asking for 66 s of patience is read as
+    66,000 mod 65,536 = 464 ms by libzmq 4.3.5, and the connection is dropped after half a second
+    of silence. (If a libzmq release fixes this, this test fails and the cap can go.)"""
+    ctx = zmq.Context()
+    server, client = ctx.socket(zmq.ROUTER), ctx.socket(zmq.DEALER)
+    monitor = client.get_monitor_socket(zmq.EVENT_DISCONNECTED)
+    try:
+        server.setsockopt(zmq.LINGER, 0)
+        client.setsockopt(zmq.LINGER, 0)
+        port = server.bind_to_random_port("tcp://127.0.0.1")
+        client.setsockopt(zmq.HEARTBEAT_IVL, 1000)  # a PING a second, each carrying the TTL
+        client.setsockopt(zmq.HEARTBEAT_TIMEOUT, 60_000)  # we never give up on our side
+        client.setsockopt(zmq.HEARTBEAT_TTL, 66_000)
+        client.connect(f"tcp://127.0.0.1:{port}")
+        client.send(b"hello")
+        assert server.poll(5000) and server.recv_multipart()[1] == b"hello"
+        assert monitor.poll(5000), "the server dropped us within 5 s, not after 66 s"
+    finally:
+        monitor.close(0)
+        client.close(0)
+        server.close(0)
+        ctx.term()
 
 
 def test_pending_key_keeps_waiting(env: dict[str, Any]) -> None:

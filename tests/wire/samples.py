@@ -20,7 +20,7 @@ OUTER: list[messages.Outer] = [
     messages.Challenge(K32),
     messages.AuthRequest("web1", K32, K32[::-1], b"\x02" * 32, b"\x03" * 32, SIG),
     messages.AuthReply("accepted", "web1", K32, K32[::-1], NONCE, b"wrapped", 4507, b"\x04" * 32,
-                       1_790_000_000.25, SIG),
+                       1_790_000_000.25, 40.0, SIG),
     messages.Sealed("web1", 2**63, b"ciphertext"),
     messages.Reauth(),
     messages.Publication(2**63, NONCE, b"ciphertext", SIG),

@@ -169,7 +169,7 @@ def _signed_reply_with(req: AuthRequest, inner: bytes) -> tuple[AuthReply, X2551
     wrap_key, _ = auth_mod._keys(meph, req.eph, req.id)
     n, wrapped = Aead(wrap_key).seal(inner, req.id.encode())
     unsigned = AuthReply(ACCEPTED, req.id, public_bytes(MASTER.public_key()), public_bytes(meph.public_key()), n,
-                         wrapped, 2, b"\x00" * 32, time.time(), b"\x00" * 64)
+                         wrapped, 2, b"\x00" * 32, time.time(), 0.0, b"\x00" * 64)
     return dataclasses.replace(unsigned, sig=MASTER.sign(auth_mod._rep_bytes(unsigned, req))), meph
 
 
