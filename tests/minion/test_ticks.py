@@ -1,5 +1,6 @@
-"""How often the minion process looks at an authenticated identity's timers: twice a beat, at
-most once a second (a swarm of thousands of identities ticked each of them ten times a second)."""
+"""How often a swarm process looks at an authenticated identity's timers: twice a beat, at most
+once a second (a swarm of thousands of identities ticked each of them ten times a second); a
+node's few identities are looked at every turn."""
 
 from __future__ import annotations
 
