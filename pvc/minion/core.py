@@ -121,7 +121,7 @@ class SocketLoop(Protocol):
 
     def unregister(self, sock: zmq.Socket) -> None: ...
 
-    def touched(self, core: MinionCore) -> None: ...
+    def touched(self, sock: zmq.Socket) -> None: ...
 
 
 class Unacked:
@@ -312,7 +312,7 @@ class MinionCore:
 
     def _send_up(self, rec: Record) -> None:
         if self.channel is not None and self.chan is not None:
-            self.loop.touched(self)  # a send may take the read signal of a message that just came
+            self.loop.touched(self.chan)  # a send may take the read signal of a message that just came
             try:
                 self.chan.send(self.channel.seal_up(rec), zmq.NOBLOCK)
             except zmq.Again:

@@ -109,7 +109,7 @@ class Loop:
         if sock in self.socks:  # as the real loop: a socket it never saw is no error
             self.socks.remove(sock)
 
-    def touched(self, core: MinionCore) -> None:
+    def touched(self, sock: zmq.Socket) -> None:
         pass
 
 

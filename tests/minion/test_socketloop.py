@@ -79,7 +79,7 @@ def test_a_send_that_takes_the_signal_does_not_strand_the_message(
         server.send_multipart([peer, b"job%d" % n])
         time.sleep(0.05)  # delivered: the client's fd is readable ...
         client.send(b"heartbeat")  # ... and this send eats the signal
-        loop.touched(owner)
+        loop.touched(client)
         deadline = time.monotonic() + 2.0
         while len(owner.got) <= n and time.monotonic() < deadline:
             loop.poll(50)
