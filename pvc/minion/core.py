@@ -31,7 +31,7 @@ import zmq
 from pvc.config import MinionConfig, tcp_endpoint
 from pvc.crypto import Aead, Ed25519PrivateKey, X25519PrivateKey, curve_keypair
 from pvc.errors import AuthError, InvalidTarget, ProtocolError
-from pvc.minion.enrol import REPLY_MAX, EnrolConnection
+from pvc.minion.enrol import REPLY_MAX, EnrolConnection, EnrolSlots
 from pvc.minion.functions import MinionFunctions
 from pvc.minion.masterlink import MasterRequests
 from pvc.minion.pin import MasterPin
@@ -83,6 +83,7 @@ log = logging.getLogger(__name__)
 ENROL_WAIT = 12.0
 REFUSED_FIRST = 0.05  # the first retry after the master closed our enrolment connection waits ~0.1 s
 REFUSED_MAX = 5.0  # the retry wait doubles up to this (jittered)
+SLOT_WAIT = 5.0  # an identity in line for one of its process's enrolment slots looks again at the latest
 RESEND_FIRST = 3.0
 # the transport's ping interval at most: the TTL our pings carry (four of them) must stay below
 # 65.5 s, because libzmq 4.3.5 multiplies a received TTL (16-bit deciseconds) by 100 in a 16-bit
@@ -146,7 +147,7 @@ class Unacked:
 
 class MinionCore:
     def __init__(self, cfg: MinionConfig, identity: Ed25519PrivateKey, functions: MinionFunctions,
-                 runner: JobRunner, zctx: zmq.Context, loop: SocketLoop) -> None:
+                 runner: JobRunner, zctx: zmq.Context, loop: SocketLoop, slots: EnrolSlots | None = None) -> None:
         self.cfg = cfg
         self.id = cfg.id
         self.identity = identity
@@ -186,6 +187,7 @@ class MinionCore:
                            cfg.spool_max_age * 3600, cfg.spool_fsync)
         self._load_spool()
         self.enrol: EnrolConnection | None = None
+        self.slots = slots or EnrolSlots()  # shared by the process's identities
         # files and pillar for this master's jobs (state.apply), cached by content hash
         self.link = MasterRequests(self._send_up, runner.call_soon, os.path.join(cfg.cachedir, "files"))
 
@@ -252,10 +254,15 @@ class MinionCore:
         if self.state in ("hello", "auth"):
             self._no_answer(now)
         self._close_enrol()
+        if not self.slots.take(self._slot_free):  # the process's other identities hold them all
+            self.state = "new"
+            self.next_action = now + SLOT_WAIT  # _slot_free comes first
+            return
         try:
             self.enrol = EnrolConnection(self.zctx, tcp_endpoint(str(self.cfg.master), self.cfg.master_port,
                                                                   self.cfg.source_address))
         except zmq.ZMQError as exc:  # out of sockets or descriptors for now (a swarm): try again later
+            self.slots.give_back()
             self._retry_later(now, _jitter(REFUSED_MAX))
             if now >= self.silent_log_at:
                 log.warning("%s: cannot open an enrolment connection: %s", self.id, exc)
@@ -267,11 +274,19 @@ class MinionCore:
         self.state = "hello"
         self.next_action = now + ENROL_WAIT + random.uniform(0, ENROL_WAIT / 4)
 
+    def _slot_free(self) -> bool:
+        """Our turn for an enrolment slot: the next tick opens the connection."""
+        if self.state != "new" or self.enrol is not None:
+            return False
+        self.next_action = 0.0
+        return True
+
     def _close_enrol(self) -> None:
         if self.enrol is not None:
             self.loop.unregister(self.enrol.sock)
             self.enrol.close()
             self.enrol = None
+            self.slots.give_back()
 
     def _no_answer(self, now: float) -> None:
         self.attempts += 1

@@ -22,6 +22,7 @@ from pvc.config import MinionConfig
 from pvc.execution.context import EventSink
 from pvc.keys import load_or_create_identity
 from pvc.minion.core import MinionCore
+from pvc.minion.enrol import EnrolSlots
 from pvc.minion.functions import MinionFunctions
 from pvc.minion.runner import JobRunner
 from pvc.minion.socketloop import SocketLoop
@@ -63,6 +64,7 @@ class MinionProcess:
         self.sockets = SocketLoop()  # O(ready) per turn: a swarm process holds ~10,000 sockets
         self.sockets.add_fd(self.runner.fd, self.runner.run_pending)
         self.cores: list[MinionCore] = []
+        self.enrol_slots = EnrolSlots()  # enrolment connections open at once, over all identities
         self.functions: list[MinionFunctions] = []
         self._stop = False
         if swarm:
@@ -87,7 +89,8 @@ class MinionProcess:
                 self.functions.append(funcs)
             identity = load_or_create_identity(c.pki_dir, "minion")
             # one protocol core per master: each answers the jobs its master published
-            cores = [MinionCore(_for_master(c, address), identity, funcs, self.runner, self.zctx, self.sockets)
+            cores = [MinionCore(_for_master(c, address), identity, funcs, self.runner, self.zctx, self.sockets,
+                                self.enrol_slots)
                      for address in masters]
             funcs.events = _fan_out(cores)  # every master's bus hears this node's events
             for core in cores:

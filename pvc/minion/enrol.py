@@ -16,6 +16,8 @@ after its master. (``RECONNECT_IVL -1`` would also swallow libzmq's disconnect n
 
 from __future__ import annotations
 
+from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 import zmq
@@ -25,6 +27,37 @@ from pvc.wire.stream import Deframer, frame
 PEER = b"master"
 REPLY_MAX = 65536
 RECONNECT_MS = 1000  # libzmq's retry of a connect that failed (a dropped one is closed before)
+ENROLLING_MAX = 64  # enrolment connections one minion process holds at once (see EnrolSlots)
+
+
+class EnrolSlots:
+    """How many of a process's identities may hold an enrolment connection at once.
+
+    A node has one identity per master and never meets the bound. A swarm process serves
+    thousands of identities on one loop: opening a connection for each at once, it answered the
+    master's challenges so late that the master's connection table (1,024) stayed full of its
+    half-done exchanges, and ~37,000 attempts of a 10,000-identity start were closed unanswered,
+    each a socket, a TCP handshake and a close on both sides. Identities without a slot wait in
+    line (no connection, nothing counted against the master) and are woken in turn."""
+
+    def __init__(self, limit: int = ENROLLING_MAX) -> None:
+        self.limit = limit
+        self.held = 0
+        self._line: deque[Callable[[], bool]] = deque()
+
+    def take(self, wake: Callable[[], bool]) -> bool:
+        """A slot, or False and ``wake()`` is called when one is given back (it says whether
+        it still wants one: if not, the next in line is woken)."""
+        if self.held < self.limit:
+            self.held += 1
+            return True
+        self._line.append(wake)
+        return False
+
+    def give_back(self) -> None:
+        self.held -= 1
+        while self._line and not self._line.popleft()():
+            pass
 
 
 class EnrolConnection:

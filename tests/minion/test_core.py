@@ -26,7 +26,7 @@ from pvc.config import MinionConfig
 from pvc.crypto import Aead, Ed25519PrivateKey, curve_keypair
 from pvc.errors import AuthError, ProtocolError, ReplayError
 from pvc.minion.core import REFUSED_FIRST, REFUSED_MAX, RESEND_FIRST, MinionCore
-from pvc.minion.enrol import PEER, REPLY_MAX, EnrolConnection
+from pvc.minion.enrol import PEER, REPLY_MAX, EnrolConnection, EnrolSlots
 from pvc.results import RESTARTED, Return
 from pvc.wire import auth as wire_auth
 from pvc.wire.auth import ACCEPTED, PENDING, ReplyParams, make_reply
@@ -210,8 +210,9 @@ def env(tmp_path: Path) -> Iterator[dict[str, Any]]:
     made: list[MinionCore] = []
     identity = Ed25519PrivateKey.generate()
 
-    def new_core(functions: Functions | None = None) -> MinionCore:
-        core = MinionCore(cfg, identity, functions or Functions(), Runner(), ctx, Loop())  # type: ignore[arg-type]
+    def new_core(functions: Functions | None = None, slots: EnrolSlots | None = None, mid: str = "web1") -> MinionCore:
+        core = MinionCore(dataclasses.replace(cfg, id=mid), identity, functions or Functions(), Runner(), ctx,
+                          Loop(), slots)  # type: ignore[arg-type]
         made.append(core)
         return core
 
@@ -599,6 +600,34 @@ def test_busy_master_gives_the_time_to_come_back(env: dict[str, Any]) -> None:
     core._on_enrol([PEER, frame(Busy(20.0).encode())])
     assert core.enrol is None and conn is not None and conn.sock.closed and core.state == "new"
     assert now + 17.9 <= core.next_action <= now + 22.1
+
+
+def test_identities_of_one_process_wait_in_line_for_its_enrolment_slots(env: dict[str, Any]) -> None:
+    """A swarm process's identities hold at most ``limit`` enrolment connections at once: the
+    others open none (the master never sees them) until a slot is given back, then go in turn."""
+    slots = EnrolSlots(limit=1)
+    a, b, c = (env["new"](slots=slots, mid=mid) for mid in ("w1", "w2", "w3"))
+    now = time.monotonic()
+    for core in (a, b, c):
+        core.tick(now)
+    assert a.enrol is not None and b.enrol is None and c.enrol is None and slots.held == 1
+    assert b.state == c.state == "new" and b.next_action > now + 1 and b.attempts == 0, "in line, not polling"
+    connected(a)
+    a._on_enrol([PEER, frame(Busy(20.0).encode())])  # a's attempt ends: b's turn, not c's
+    assert a.enrol is None and b.next_action == 0.0 and c.next_action > now + 1
+    b.tick(time.monotonic())
+    assert b.enrol is not None and slots.held == 1
+    b.close()
+    assert c.next_action == 0.0 and slots.held == 0
+
+
+def test_a_woken_identity_that_no_longer_waits_passes_the_slot_on() -> None:
+    slots, woken = EnrolSlots(limit=1), []
+    assert slots.take(lambda: True)
+    assert not slots.take(lambda: woken.append("gone") or False)  # e.g. already authenticated
+    assert not slots.take(lambda: woken.append("next") or True)
+    slots.give_back()
+    assert woken == ["gone", "next"] and slots.held == 0
 
 
 def test_several_frames_in_one_chunk(env: dict[str, Any]) -> None:
