@@ -16,7 +16,6 @@ after its master. (``RECONNECT_IVL -1`` would also swallow libzmq's disconnect n
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -43,21 +42,29 @@ class EnrolSlots:
     def __init__(self, limit: int = ENROLLING_MAX) -> None:
         self.limit = limit
         self.held = 0
-        self._line: deque[Callable[[], bool]] = deque()
+        # in order of arrival, each waiter once (one that asks again keeps its place): a dict
+        self._line: dict[Callable[[], bool], None] = {}
 
     def take(self, wake: Callable[[], bool]) -> bool:
         """A slot, or False and ``wake()`` is called when one is given back (it says whether
         it still wants one: if not, the next in line is woken)."""
         if self.held < self.limit:
             self.held += 1
+            self._line.pop(wake, None)
             return True
-        self._line.append(wake)
+        self._line.setdefault(wake)
         return False
 
     def give_back(self) -> None:
         self.held -= 1
-        while self._line and not self._line.popleft()():
-            pass
+        while self._line:
+            wake = next(iter(self._line))
+            del self._line[wake]
+            if wake():
+                return
+
+    def waiting(self) -> int:
+        return len(self._line)
 
 
 class EnrolConnection:

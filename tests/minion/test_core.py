@@ -25,7 +25,7 @@ import zmq
 from pvc.config import MinionConfig
 from pvc.crypto import Aead, Ed25519PrivateKey, curve_keypair
 from pvc.errors import AuthError, ProtocolError, ReplayError
-from pvc.minion.core import REFUSED_FIRST, REFUSED_MAX, RESEND_FIRST, MinionCore
+from pvc.minion.core import REFUSED_FIRST, REFUSED_MAX, RESEND_FIRST, SLOT_WAIT, MinionCore
 from pvc.minion.enrol import PEER, REPLY_MAX, EnrolConnection, EnrolSlots
 from pvc.results import RESTARTED, Return
 from pvc.wire import auth as wire_auth
@@ -619,6 +619,22 @@ def test_identities_of_one_process_wait_in_line_for_its_enrolment_slots(env: dic
     assert b.enrol is not None and slots.held == 1
     b.close()
     assert c.next_action == 0.0 and slots.held == 0
+
+
+def test_an_identity_asking_again_keeps_its_one_place_in_line(env: dict[str, Any]) -> None:
+    """While the master is down the slot holders keep retrying and those in line look again
+    every SLOT_WAIT: the line must not grow by one entry per look (an outage of an hour would
+    have queued millions)."""
+    slots = EnrolSlots(limit=1)
+    a, b = env["new"](slots=slots, mid="w1"), env["new"](slots=slots, mid="w2")
+    now = time.monotonic()
+    a.tick(now)
+    for k in range(5):
+        for j in range(3):
+            b.tick(now + k * 60 + j * SLOT_WAIT)
+            assert slots.waiting() == 1 and slots.held == 1 and b.enrol is None
+        a.tick(now + 60 * (k + 1))  # no answer: a new attempt (b woken, a takes the slot again)
+        assert slots.held == 1 and a.enrol is not None
 
 
 def test_a_woken_identity_that_no_longer_waits_passes_the_slot_on() -> None:
