@@ -24,7 +24,8 @@ import yaml
 
 from bench.driver import REPO
 from bench.procs import spawn
-from bench.system import MASTER, System, free_port, minion_proc
+from bench.system import MASTER, System, minion_proc
+from tests.cluster.ports import free_port
 
 SALT_VENV = Path(os.environ.get("SALT_VENV", "/var/cache/pvc-bench/salt-venv"))
 SETUP_SCRIPT = REPO / "scripts" / "setup.d" / "90-salt.sh"

@@ -15,7 +15,6 @@ Example::
 
 from __future__ import annotations
 
-import socket
 import subprocess
 from pathlib import Path
 
@@ -23,12 +22,6 @@ from bench.driver import Driver
 from bench.procs import TreeMemory, stop_trees, tree_memory
 
 MASTER = "master"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def minion_proc(mid: str) -> str:

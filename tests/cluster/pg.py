@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.cluster.pvc import free_port
+from tests.cluster.ports import free_port
 
 
 def _pg_bin() -> Path:

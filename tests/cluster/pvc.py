@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -27,15 +26,10 @@ from typing import Any
 import yaml
 
 from pvc.client import Client
+from tests.cluster.ports import free_port
 from tests.cluster.wait import wait_for
 
 PYTHON = sys.executable
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def stop_process(proc: subprocess.Popen, grace: float = 5.0) -> None:

@@ -9,11 +9,11 @@ import pytest
 from pvc.cluster.client import ClusterClient, ConnectionFlag, RetryPolicy, connect
 from pvc.cluster.errors import ClusterUnreachable
 from pvc.errors import PvcError
-from tests.cluster.zookeeper import _free_ports
+from tests.cluster.ports import free_ports
 
 
 def test_unreachable_within_the_deadline() -> None:
-    (port,) = _free_ports(1)
+    (port,) = free_ports(1)
     started = time.monotonic()
     with pytest.raises(ClusterUnreachable, match="within 1 s") as err:
         connect(f"127.0.0.1:{port}", timeout=1.0)

@@ -31,20 +31,11 @@ import time
 from pathlib import Path
 from typing import Self
 
+from tests.cluster.ports import free_ports
+
 JARS = ["/usr/share/java/zookeeper.jar", "/usr/share/java/slf4j-simple.jar"]
 JVM = ["-Xmx128m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Dzookeeper.forceSync=no",
        "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn"]
-
-
-def _free_ports(n: int) -> list[int]:
-    socks = [socket.socket() for _ in range(n)]
-    try:
-        for s in socks:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
 
 
 def four_letter(port: int, cmd: str = "srvr", timeout: float = 0.5) -> str:
@@ -76,7 +67,7 @@ class ZooKeeperServer:
             raise RuntimeError("ZooKeeper is not installed: run scripts/setup.sh (40-zk.sh)")
         self.servers, self.tick_ms = servers, tick_ms
         self.root = Path(tempfile.mkdtemp(prefix="pvc-zk-"))
-        ports = _free_ports(3 * servers)
+        ports = free_ports(3 * servers)
         self.client_ports = ports[:servers]
         self._peer_ports = ports[servers:]
         self.procs: dict[int, subprocess.Popen[bytes]] = {}

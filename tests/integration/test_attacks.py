@@ -26,7 +26,8 @@ from pvc.wire.inner import Ret, ReturnRec
 from pvc.wire.messages import MINION_CHANNEL_KINDS, Job, Publication
 from pvc.wire.publication import open_job, seal
 from pvc.wire.sealed import Channel
-from tests.cluster.pvc import PvcCluster, free_port
+from tests.cluster.ports import free_port
+from tests.cluster.pvc import PvcCluster
 from tests.cluster.rogue import ChannelTap, RogueMinion, curve_socket, master_curve, master_identity
 from tests.cluster.wait import wait_for
 

@@ -48,14 +48,9 @@ from pvc.wire.publication import seal
 from pvc.wire.record import Record
 from pvc.wire.sealed import Channel
 from pvc.wire.stream import Deframer, frame
+from tests.cluster.ports import free_port
 
 CHAN_PORT = 4507
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Capture:
@@ -205,7 +200,7 @@ def job(jid: str, ts: float, tgt: str = "web*", fun: str = "test.ping") -> Job:
 def env(tmp_path: Path) -> Iterator[dict[str, Any]]:
     ctx = zmq.Context()
     (tmp_path / "pki").mkdir()
-    cfg = MinionConfig(id="web1", master="127.0.0.1", master_port=_free_port(), pki_dir=str(tmp_path / "pki"),
+    cfg = MinionConfig(id="web1", master="127.0.0.1", master_port=free_port(), pki_dir=str(tmp_path / "pki"),
                        cachedir=str(tmp_path / "cache"), heartbeat=1.0, pub_window=120.0)
     made: list[MinionCore] = []
     identity = Ed25519PrivateKey.generate()

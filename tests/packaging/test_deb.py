@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.cluster.pvc import free_port
+from tests.cluster.ports import free_port
 from tests.cluster.wait import wait_for
 
 REPO = Path(__file__).resolve().parents[2]

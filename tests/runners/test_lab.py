@@ -13,6 +13,7 @@ import pytest
 
 from pvc.cluster.records import VMRecord, VMState
 from pvc.runners.tree import RunnerTree, StepState, VMStatus
+from tests.cluster.ports import free_port
 from tests.runners.conftest import ClusterLab, guest_xml, ticks
 
 VMS = ("r1", "r2", "r3", "r4")
@@ -247,14 +248,6 @@ def test_primary_sigkill_mid_flush_completes_once(cluster_lab: ClusterLab) -> No
     assert cl.json("node", "ready", "hv1", "--wait")["state"] == "done"
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _children(pid: int) -> list[int]:
     from pathlib import Path
 
@@ -276,8 +269,8 @@ def test_master_with_cluster_runs_a_coordinator_child(cluster_lab: ClusterLab, t
 
     from tests.runners.conftest import ROOT, pid_alive
 
-    cfg = {"interface": "127.0.0.1", "ret_port": _free_port(),
-           "channel_port": _free_port(), "root_dir": "root", "cluster": {"zookeeper": cluster_lab.zk, "root": ROOT}}
+    cfg = {"interface": "127.0.0.1", "ret_port": free_port(),
+           "channel_port": free_port(), "root_dir": "root", "cluster": {"zookeeper": cluster_lab.zk, "root": ROOT}}
     (tmp_path / "master").write_text(yaml.safe_dump(cfg))
     identity = f"{socket.gethostname().split('.')[0]}-{tmp_path.name}"
     master = subprocess.Popen([sys.executable, "-m", "pvc.cli.main", "master", "-c", str(tmp_path)],
