@@ -99,10 +99,10 @@ def run_process(
         control.check()
     timeout, deadline = _deadline(timeout, control)
     proc = _spawn(argv, label, cwd, env, stdin is not None, merge_stderr)
-    token = None
+    token, ender = None, _GroupEnder(proc, grace)
     try:
         if control is not None:
-            token = control.attach(lambda: _terminate_later(proc, grace))
+            token = control.attach(ender)
             if token is None:  # ended between the check and the spawn
                 control.check()
         out, err = _pump(proc, stdin or b"", deadline, max_output)
@@ -119,6 +119,7 @@ def run_process(
         if control is not None:
             control.detach(token)
         _reap(proc)
+        ender.close()
     if control is not None:
         control.check()  # killed: the output is partial and the caller has already answered
     return ProcessResult(pid=proc.pid, retcode=retcode, stdout=out.text(), stderr=err.text())
@@ -226,13 +227,39 @@ def _terminate(proc: subprocess.Popen[bytes], grace: float) -> None:
     _kill_group(proc)
 
 
-def _terminate_later(proc: subprocess.Popen[bytes], grace: float) -> None:
-    """SIGTERM the group now and SIGKILL it after ``grace`` on a timer: for a kill or deadline
-    that arrives from another thread, which must not block."""
-    _kill_group(proc, signal.SIGTERM)
-    timer = threading.Timer(grace, _kill_group, (proc,))
-    timer.daemon = True
-    timer.start()
+class _GroupEnder:
+    """Ends a child's process group from another thread without blocking: SIGTERM now, SIGKILL
+    after the grace on a timer. The timer is cancelled once the caller has reaped the leader and
+    the group is empty: a PID is free again then, and a late SIGKILL to that number could reach
+    whatever process group took it since (any program started in a session of its own)."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], grace: float) -> None:
+        self._proc, self._grace = proc, grace
+        self._lock = threading.Lock()
+        self._timer: threading.Timer | None = None
+        self._closed = False
+
+    def __call__(self) -> None:
+        with self._lock:
+            if self._closed or self._timer is not None:
+                return
+            _kill_group(self._proc, signal.SIGTERM)
+            self._timer = threading.Timer(self._grace, self._kill)
+            self._timer.daemon = True
+            self._timer.start()
+
+    def _kill(self) -> None:
+        with self._lock:
+            if not self._closed:
+                _kill_group(self._proc)
+
+    def close(self) -> None:
+        """The leader is reaped: no more signals, but the SIGKILL still due to members left."""
+        with self._lock:
+            if self._timer is None or not _group_alive(self._proc.pid):
+                self._closed = True
+                if self._timer is not None:
+                    self._timer.cancel()
 
 
 def _reap(proc: subprocess.Popen[bytes]) -> None:

@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 
 from pvc.errors import PvcError
 from pvc.lab import procs
-from pvc.lab.errors import LabError, StartFailed
+from pvc.lab.errors import DaemonExited, LabError, StartFailed
 from pvc.lab.state import Ceph
 
 if TYPE_CHECKING:
@@ -221,9 +221,31 @@ def mon_command(cluster: rados.Rados, prefix: str, **args: Any) -> Any:
         raise StartFailed(f"ceph: '{prefix}': the cluster did not answer in time (see DIR/ceph/log)") from None
 
 
-def start(cfg: Ceph) -> Ceph:
-    """Make the mon's store and start mon, mgr and OSD; returns ``cfg`` with their PIDs (record
-    them at once: :func:`stop` needs them)."""
+def start(cfg: Ceph, tries: int = 2, say: Callable[[str], None] = lambda _msg: None) -> Ceph:
+    """Make the mon's store and start mon, mgr and OSD; returns the config used, with the PIDs
+    (record them at once: :func:`stop` needs them). A mon that exits before it listens (its port
+    taken between :func:`pick_port` and its bind, or killed) costs the cluster, not the caller:
+    it starts again from nothing on another port, up to ``tries`` times in all, ``say`` told why."""
+    for attempt in range(1, tries + 1):
+        try:
+            return _start_once(cfg)
+        except DaemonExited as exc:
+            if attempt == tries or exc.daemon != "mon.a":
+                raise
+            say(f"{exc}; once more on another port")
+            cfg = _elsewhere(cfg)
+    raise AssertionError("unreachable: the last try returns or raises")
+
+
+def _elsewhere(cfg: Ceph) -> Ceph:
+    """A new, empty cluster in the same directory with the same pool, on a port picked now."""
+    root = Path(cfg.dir)
+    address = cfg.monitor.rsplit(":", 1)[0]
+    shutil.rmtree(root)
+    return configure(root, address, pick_port(address), cfg.pool)
+
+
+def _start_once(cfg: Ceph) -> Ceph:
     root = Path(cfg.dir)
     fsid = next(line.split("=")[1].strip() for line in Path(cfg.conf).read_text().splitlines()
                 if line.startswith("fsid"))
@@ -302,8 +324,10 @@ def _until(cfg: Ceph, probe: Callable[[], Any], deadline: float, what: str) -> N
         for name, pid in daemons(cfg).items():
             if pid and not is_running(cfg, pid):
                 logs = Path(cfg.dir) / "log"
-                raise StartFailed(f"ceph: {name} (pid {pid}) exited while waiting for {what}: "
-                                  f"{procs.tail(logs / f'{name}.out')} {procs.tail(logs / f'{name}.log')}")
+                ended = procs.how_it_ended(pid)
+                raise DaemonExited(f"ceph: {name} (pid {pid}) exited{f' ({ended})' if ended else ''} while "
+                                   f"waiting for {what}: {procs.tail(logs / f'{name}.out')} "
+                                   f"{procs.tail(logs / f'{name}.log')}", daemon=name)
         if time.monotonic() >= deadline:
             raise StartFailed(f"ceph: timed out waiting for {what} on {cfg.monitor}")
         time.sleep(0.1)

@@ -35,3 +35,11 @@ class UnknownNode(LabError, LookupError):
 
 class StartFailed(LabError):
     """A lab process did not start or did not become ready in time; the message quotes its log."""
+
+
+class DaemonExited(StartFailed):
+    """A daemon exited while the lab waited for it to come up; the message says how and quotes its log."""
+
+    def __init__(self, message: str, daemon: str) -> None:
+        super().__init__(message)
+        self.daemon = daemon

@@ -23,14 +23,52 @@ import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+# Children this process spawned (kept to tell how one ended) and the last ends seen, by PID.
+_SPAWNED: dict[int, subprocess.Popen[bytes]] = {}
+_ENDED: dict[int, int] = {}
+ENDED_KEPT = 64
+
 
 def spawn(argv: list[str], log: Path, env: Mapping[str, str] | None = None, cwd: Path | None = None) -> int:
     """Start ``argv`` in its own session (a terminal's Ctrl-C or the caller's exit does not stop
     it), output appended to ``log``; returns its PID."""
+    _reap_spawned()
     with open(log, "ab") as out:
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                                 env=dict(env) if env is not None else None, cwd=cwd, start_new_session=True)
+    _SPAWNED[proc.pid] = proc
+    _ENDED.pop(proc.pid, None)
     return proc.pid
+
+
+def _reap_spawned() -> None:
+    """Reap the children that ended (no zombie lingers), keeping the last few exit statuses."""
+    for pid, proc in list(_SPAWNED.items()):
+        if proc.poll() is not None:
+            del _SPAWNED[pid]
+            _ENDED[pid] = proc.returncode
+    for pid in list(_ENDED)[:-ENDED_KEPT]:
+        del _ENDED[pid]
+
+
+def how_it_ended(pid: int, wait: float = 1.0) -> str:
+    """How a child spawned by this process ended ("killed by SIGKILL", "exit code 1"), or "" if
+    it still runs after ``wait`` s, was not ours, or ended too long ago: what a log that stops
+    short cannot say. (A killed process reads as a zombie before waitpid() can collect it: its
+    other threads are still going.)"""
+    proc = _SPAWNED.get(pid)
+    if proc is not None:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(wait)
+    _reap_spawned()
+    code = _ENDED.get(pid)
+    if code is None:
+        return ""
+    if code < 0:
+        with contextlib.suppress(ValueError):
+            return f"killed by {signal.Signals(-code).name}"
+        return f"killed by signal {-code}"
+    return f"exit code {code}"
 
 
 def stat_state(pid: int) -> str | None:

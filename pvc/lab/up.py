@@ -131,13 +131,14 @@ def _start(lab_dir: Path, lab: Lab, opts: LabOptions, progress: Progress, phases
         if opts.ceph:
             cfg = ceph.configure(lab_dir / "ceph", address, ceph.pick_port(address), pool=CEPH_POOL)
             lab = state.update(lab_dir, lambda lab: dataclasses.replace(lab, ceph=cfg))
-            cephing = background.submit(_start_ceph, lab_dir, cfg)
+            cephing = background.submit(_start_ceph, lab_dir, cfg, progress)
         return _start_cluster(lab_dir, lab, opts, progress, phases, t0, cephing)
 
 
-def _start_ceph(lab_dir: Path, cfg: Ceph) -> Ceph:
-    """Start the lab's Ceph, record its PIDs, wait for the OSD and the guests' pool."""
-    cfg = ceph.start(cfg)
+def _start_ceph(lab_dir: Path, cfg: Ceph, progress: Progress) -> Ceph:
+    """Start the lab's Ceph, record its PIDs (and its port, if the first was lost), wait for the
+    OSD and the guests' pool."""
+    cfg = ceph.start(cfg, say=progress)
     state.update(lab_dir, lambda lab: dataclasses.replace(lab, ceph=cfg))
     ceph.wait_ready(cfg, mgr=False)  # the mgr (statistics only) comes up meanwhile
     return cfg

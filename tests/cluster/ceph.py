@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any, Self
 
 from pvc.lab import ceph
-from pvc.lab.errors import StartFailed
 from pvc.lab.state import Ceph
 
 ADDRESS = "127.0.0.1"
@@ -31,7 +30,6 @@ class CephCluster:
 
     def __init__(self) -> None:
         self.root = Path(tempfile.mkdtemp(prefix="pvc-ceph-"))
-        self.port = ceph.pick_port(ADDRESS)
         self.cfg: Ceph | None = None
         self._admin: Any = None
 
@@ -65,12 +63,7 @@ class CephCluster:
         return cluster
 
     def start(self) -> Self:
-        try:
-            self.cfg = ceph.start(ceph.configure(self.root, ADDRESS, self.port))
-        except StartFailed as exc:  # a mon that lost its port to another process between pick and bind
-            print(f"ceph test cluster: {exc}; once more on another port")
-            self.port = ceph.pick_port(ADDRESS)
-            self.cfg = ceph.start(ceph.configure(self.root, ADDRESS, self.port))
+        self.cfg = ceph.start(ceph.configure(self.root, ADDRESS, ceph.pick_port(ADDRESS)), say=print)
         ceph.wait_ready(self.cfg, mgr=True)
         self._admin = self.client(timeout=30)
         return self

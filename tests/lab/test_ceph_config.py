@@ -1,14 +1,18 @@
 """The lab's Ceph files: cephx keys as Ceph makes them, private keyrings, a conf bound to the one
 address given, a fresh cluster in a reused directory, the libvirt secret XML; and a mon that
-cannot bind failing ``start`` with its log line, leaving no daemon behind."""
+cannot bind failing ``start`` with its log line, leaving no daemon behind; a mon killed before it
+listens costing one more start on another port; how a spawned child ended."""
 
 from __future__ import annotations
 
 import base64
+import signal
 import socket
 import stat
 import struct
 import subprocess
+import threading
+import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -74,6 +78,44 @@ def test_a_mon_that_cannot_bind_fails_start_with_its_reason(tmp_path: Path) -> N
         taken.bind(("127.0.0.1", port))
         cfg = ceph.configure(tmp_path / "ceph", "127.0.0.1", port)
         with pytest.raises(StartFailed, match=r"mon\.a \(pid \d+\) exited .*Address already in use"):
-            ceph.start(cfg)
+            ceph.start(cfg, tries=1)
     assert not [p for p in procs.all_pids() if cfg.conf in procs.cmdline(p) and procs.alive(p)
                 and any(d in procs.cmdline(p) for d in ceph.PROGRAMS)]
+
+
+def _kill_first_mon(conf: str, deadline_s: float = 30.0) -> None:
+    """SIGKILL the first running (not --mkfs) ceph-mon of ``conf``: a mon lost before it listens."""
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        for pid in procs.all_pids():
+            line = procs.cmdline(pid)
+            if "ceph-mon" in line and conf in line and "--mkfs" not in line:
+                procs.signal_pid(pid, signal.SIGKILL)
+                return
+        time.sleep(0.001)
+
+
+def test_a_mon_killed_before_it_listens_costs_one_more_start_on_another_port(tmp_path: Path) -> None:
+    cfg = ceph.configure(tmp_path / "ceph", "127.0.0.1", ceph.pick_port("127.0.0.1"))
+    killer = threading.Thread(target=_kill_first_mon, args=(cfg.conf,), daemon=True)
+    killer.start()
+    said: list[str] = []
+    started = ceph.start(cfg, say=said.append)
+    try:
+        killer.join(timeout=5)
+        assert len(said) == 1 and "mon.a" in said[0] and "killed by SIGKILL" in said[0], said
+        assert started.monitor != cfg.monitor and started.secret_uuid != cfg.secret_uuid
+        assert all(procs.alive(pid, cfg.conf) for pid in (started.mon_pid, started.mgr_pid, started.osd_pid))
+    finally:
+        assert ceph.stop(started)
+
+
+def test_how_a_spawned_child_ended(tmp_path: Path) -> None:
+    killed = procs.spawn(["sh", "-c", "kill -9 $$"], log=tmp_path / "a.log")
+    failed = procs.spawn(["sh", "-c", "exit 3"], log=tmp_path / "b.log")
+    running = procs.spawn(["sleep", "30"], log=tmp_path / "c.log")
+    try:
+        assert (procs.how_it_ended(killed), procs.how_it_ended(failed)) == ("killed by SIGKILL", "exit code 3")
+        assert procs.how_it_ended(running, wait=0.1) == "" and procs.how_it_ended(1) == ""
+    finally:
+        procs.stop(running, "sleep")

@@ -227,3 +227,58 @@ def test_timeout_sends_sigterm_before_sigkill(funcs: MinionFunctions, tmp_path: 
                      {"python_shell": True, "timeout": 0.5})
     assert ret.error_type == "CommandTimeout" and "SIGTERM, then SIGKILL" in ret.error
     assert mark.read_text() == "x\n"  # the shell saw SIGTERM and could clean up
+
+
+def _kill_when_pid_written(ctl: object, pids: Path) -> threading.Thread:
+    from pvc.execution.control import JobControl, JobKilled
+
+    assert isinstance(ctl, JobControl)
+
+    def kill() -> None:
+        deadline = time.monotonic() + 10
+        while not (pids.exists() and pids.read_text().strip()) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        ctl.cancel(JobKilled("killed by operator"))
+
+    thread = threading.Thread(target=kill, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_a_killed_group_that_left_gets_no_late_sigkill(funcs: MinionFunctions, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """The group's number is free once it left: a SIGKILL at the end of the grace could reach
+    another program's group that took it (no PID wraps in a test: the signal is recorded)."""
+    import signal
+
+    from pvc import process
+    from pvc.execution.control import JobControl
+
+    sent: list[tuple[int, int]] = []
+    real = os.killpg
+    monkeypatch.setattr(process.os, "killpg", lambda pgid, sig: (sent.append((pgid, sig)), real(pgid, sig))[1])
+    pids = tmp_path / "pids"
+    ctl = JobControl("j1", "cmd.run", grace=0.3)
+    _kill_when_pid_written(ctl, pids)
+    ret = funcs.call("cmd.run", [f"echo $$ > {pids}; exec sleep 30"], {"python_shell": True}, control=ctl)
+    assert ret.error_type == "JobKilled"
+    time.sleep(0.6)  # past the grace
+    pgid = int(pids.read_text())
+    assert (pgid, signal.SIGTERM) in sent and (pgid, signal.SIGKILL) not in sent, sent
+
+
+def test_a_member_that_ignores_sigterm_still_gets_sigkill_after_the_grace(funcs: MinionFunctions,
+                                                                          tmp_path: Path) -> None:
+    from pvc.execution.control import JobControl
+
+    pids = tmp_path / "pids"
+    ctl = JobControl("j1", "cmd.run", grace=0.3)
+    _kill_when_pid_written(ctl, pids)
+    ret = funcs.call("cmd.run", [f"(trap '' TERM; exec sleep 30) >/dev/null 2>&1 & echo $! > {pids}; wait"],
+                     {"python_shell": True}, control=ctl)
+    assert ret.error_type == "JobKilled"  # the shell (the leader) left at SIGTERM, the sleeper did not
+    sleeper = int(pids.read_text())
+    deadline = time.monotonic() + 3
+    while _alive(sleeper) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not _alive(sleeper)
