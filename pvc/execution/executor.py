@@ -82,9 +82,11 @@ def execute(spec: FunctionSpec, ctx: ExecContext, args: Sequence[Any] = (), kwar
     start = time.monotonic()
     try:
         check_requires(spec)
-        bound = bind(spec, args, kwargs or {})
+        if args or kwargs or not spec.argless:
+            bound = bind(spec, args, kwargs or {})
+            args, kwargs = bound.args, bound.kwargs
         with use_control(ctx.control):  # adapters' subprocesses attach to it (pvc.process)
-            data = spec.func(ctx, *bound.args, **bound.kwargs)
+            data = spec.func(ctx, *args, **(kwargs or {}))
         return Return(ok=True, data=data, duration=time.monotonic() - start)
     except PvcError as exc:
         return Return(ok=False, error=str(exc), error_type=type(exc).__name__, duration=time.monotonic() - start)

@@ -159,7 +159,8 @@ class MinionCore:
         self.pin = MasterPin(cfg.pki_dir, cfg.master_finger)
         self.replay = ReplayGuard(cfg.pub_window)
         self.clock_offset = 0.0
-        self.state = "new"
+        self._state = "new"  # new -> hello -> auth -> authed (see tick); changes go to state_hook
+        self.state_hook: Callable[[MinionCore, float], None] = lambda _core, _now: None
         self.next_action = 0.0
         self.attempts = 0
         self.status = ""  # last key state the master told us, for logging once per change
@@ -190,6 +191,16 @@ class MinionCore:
         self.slots = slots or EnrolSlots()  # shared by the process's identities
         # files and pillar for this master's jobs (state.apply), cached by content hash
         self.link = MasterRequests(self._send_up, runner.call_soon, os.path.join(cfg.cachedir, "files"))
+
+    @property
+    def state(self) -> str:
+        return self._state
+
+    @state.setter
+    def state(self, value: str) -> None:
+        if value != self._state:
+            self._state = value
+            self.state_hook(self, time.monotonic())
 
     def _socket(self, kind: int) -> zmq.Socket:
         sock = self.zctx.socket(kind)
@@ -334,23 +345,27 @@ class MinionCore:
                 log.debug("%s: channel send queue full, dropped a %s", self.id, rec.KIND)
 
     # -- input ------------------------------------------------------------------------------
-    def on_readable(self, sock: zmq.Socket) -> None:
+    def on_readable(self, sock: zmq.Socket) -> bool:
+        """Handle what ``sock`` holds; True once it holds nothing more (checked through
+        ZMQ_EVENTS after each message: a failed recv costs an exception per socket and turn)."""
         enrol = self.enrol.sock if self.enrol is not None else None
         handler = {id(enrol): self._on_enrol, id(self.chan): self._on_channel,
                    id(self.monitor): self._on_monitor}[id(sock)]
         for _ in range(1000):
-            if sock.closed:  # a handler closed it (an enrolment exchange is over)
-                return
             try:
                 frames = sock.recv_multipart(zmq.NOBLOCK)
             except zmq.Again:
-                return
+                return True
             try:
                 handler(frames)
             except (ProtocolError, AuthError, InvalidTarget) as exc:
                 log.debug("%s: dropped a message: %s", self.id, exc)
             except Exception:
                 log.exception("%s: internal error while handling a message (dropped)", self.id)
+            # a handler may have closed it (an enrolment exchange is over)
+            if sock.closed or not int(sock.getsockopt(zmq.EVENTS)) & zmq.POLLIN:  # type: ignore[arg-type]
+                return True
+        return False
 
     def _on_enrol(self, frames: list[bytes]) -> None:
         if self.enrol is None:

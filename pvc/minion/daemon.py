@@ -13,7 +13,6 @@ import logging
 import os
 import time
 from collections.abc import Mapping
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import zmq
@@ -26,6 +25,7 @@ from pvc.minion.enrol import EnrolSlots
 from pvc.minion.functions import MinionFunctions
 from pvc.minion.runner import JobRunner
 from pvc.minion.socketloop import SocketLoop
+from pvc.minion.ticks import TickPlan
 
 if TYPE_CHECKING:
     from pvc.minion.beacons.loop import BeaconLoop
@@ -33,20 +33,8 @@ if TYPE_CHECKING:
     from pvc.minion.nodestate import NodePresence
 
 log = logging.getLogger(__name__)
-TICK = 0.1
-# in a swarm, an authenticated identity's timers (its beats, resends >= 3 s, silence >= 60 s) get
-# a look twice a beat, at most once a second, not every turn: 2,500 identities spent ~4% of a
-# core on ticks. A node's few identities keep every turn: a beat that comes late can tell the
-# master a job "timed out" that its heartbeat would have shown running
-AUTHED_TICK_MAX = 1.0
-SPREAD_TICKS_FROM = 64  # identities in one process
+TICK = 0.1  # seconds between two looks at the identities' timers (pvc.minion.ticks: which ones)
 FDS_PER_CORE = 12  # descriptors per identity and master: 4 socket mailboxes, 2 TCP connections, a spool, closing ones
-
-
-@lru_cache(maxsize=64)
-def _tick_turns(beat: float) -> int:
-    """Turns between two ticks of an authenticated identity beating every ``beat`` seconds."""
-    return max(1, int(min(beat / 2, AUTHED_TICK_MAX) / TICK))
 
 
 class MinionProcess:
@@ -120,16 +108,16 @@ class MinionProcess:
         masters = sorted({address for core in self.cores for address in core.cfg.masters})
         log.info("minion up: %d identit%s, master%s %s (port %d)", ids, "y" if ids == 1 else "ies",
                  "s" if len(masters) > 1 else "", ", ".join(masters), self.cores[0].cfg.master_port)
-        next_tick, turn = 0.0, 0
-        spread = len(self.cores) >= SPREAD_TICKS_FROM
+        plan = TickPlan(self.cores, TICK)
+        for core in self.cores:
+            core.state_hook = plan.state_changed
+        next_tick = 0.0
         try:
             while not self._stop:
                 now = time.monotonic()
                 if now >= next_tick:
-                    turn += 1
-                    for i, core in enumerate(self.cores):
-                        if not spread or core.state != "authed" or (i + turn) % _tick_turns(core.hb_every) == 0:
-                            core.tick(now)
+                    for core in plan.due(now):
+                        core.tick(now)
                     if self.mine is not None:
                         self.mine.tick(now)
                     next_tick = now + TICK

@@ -36,7 +36,8 @@ ROUNDS = 8  # re-checks of busy owners per turn; what is left waits for the next
 
 
 class Owner(Protocol):
-    def on_readable(self, sock: zmq.Socket) -> None: ...
+    def on_readable(self, sock: zmq.Socket) -> bool:
+        """Read what ``sock`` holds; True if it holds nothing more, False if it stopped short."""
 
 
 class SocketLoop:
@@ -89,9 +90,10 @@ class SocketLoop:
         for _ in range(ROUNDS):
             for sock in check:
                 entry = self._owner.get(sock)  # a handler earlier in this round may have closed it
-                if entry is not None and not sock.closed and int(sock.getsockopt(zmq.EVENTS)) & zmq.POLLIN:  # type: ignore[arg-type]
-                    entry[0].on_readable(sock)
-                    self._recheck.add(sock)  # it may have stopped short of the last message
+                if (entry is not None and not sock.closed
+                        and int(sock.getsockopt(zmq.EVENTS)) & zmq.POLLIN  # type: ignore[arg-type]
+                        and not entry[0].on_readable(sock)):
+                    self._recheck.add(sock)  # it stopped short of the last message
             check, self._recheck = self._recheck, set()
             if not check:
                 return

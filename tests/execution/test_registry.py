@@ -57,3 +57,15 @@ def test_duplicates_and_unknown_names_are_refused() -> None:
         reg.get("demo.pong")
     with pytest.raises(UnknownFunction, match=r"inline names unknown functions \['pong'\]"):
         reg.add(ModuleSpec("other", functions=(ping,), inline=("pong",)))
+
+
+def test_argless_says_whether_a_call_without_arguments_binds() -> None:
+    from pvc.execution.registry import FunctionSpec
+
+    def defaults(ctx: ExecContext, a: int = 1, *rest: int, b: str = "x", **kw: int) -> None: ...
+    def positional(ctx: ExecContext, a: int) -> None: ...
+    def keyword_only(ctx: ExecContext, *, b: str) -> None: ...
+
+    module = ModuleSpec("demo", functions=())
+    assert [FunctionSpec.of(module, f.__name__, f).argless for f in (defaults, positional, keyword_only)] == \
+        [True, False, False]
