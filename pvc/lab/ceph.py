@@ -28,7 +28,6 @@ from __future__ import annotations
 import base64
 import dataclasses
 import os
-import random
 import shutil
 import socket
 import struct
@@ -41,8 +40,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pvc.errors import PvcError
-from pvc.lab import procs
-from pvc.lab.errors import DaemonExited, LabError, StartFailed
+from pvc.lab import preflight, procs
+from pvc.lab.errors import DaemonExited, StartFailed
 from pvc.lab.state import Ceph
 
 if TYPE_CHECKING:
@@ -125,22 +124,9 @@ def _listening(address: str, port: int) -> bool:
         return False
 
 
-def _port_free(address: str, port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind((address, port))
-        except OSError:
-            return False
-        return True
-
-
 def pick_port(address: str) -> int:
     """A mon port P on ``address`` with P and P+1 free (the daemons bind in P+10..P+110)."""
-    for _ in range(100):
-        port = random.randrange(20000, 40000, 2)
-        if _port_free(address, port) and _port_free(address, port + 1):
-            return port
-    raise LabError(f"ceph: no free port pair found on {address}")
+    return preflight.free_port(address, count=2, room=PORT_WINDOW[1])
 
 
 def configure(root: Path, address: str, port: int, pool: str = "") -> Ceph:

@@ -1,20 +1,30 @@
 """Checks before a lab starts, each failing with what to do: root, programs (by Debian package),
 ports, and a free /24 for the lab's bridge.
 
+Ports the lab picks itself come from just below the kernel's ephemeral range
+(:func:`free_port`): a port from ``bind(0)`` is taken from that range, which outgoing
+connections share, and one of those could hold it before the daemon binds it ("Address already
+in use"); below the range only a listener can.
+
 Example::
 
-    check_root(); check_programs(); port = free_udp_port()
+    check_root(); check_programs(); ports = free_udp_ports(3)
 """
 
 from __future__ import annotations
 
+import itertools
 import os
+import random
 import shutil
 import socket
+from collections.abc import Container
 
 from pvc.lab import layout, netns
 from pvc.lab.errors import LabError, MissingPackage, NotRoot, PortInUse
 
+RANGE_FILE = "/proc/sys/net/ipv4/ip_local_port_range"
+SPAN = 12_000  # ports just below the ephemeral range to choose from
 # program -> the Debian package that ships it (scripts/setup.d/40-lab.sh installs them all)
 PROGRAMS = {
     "/usr/bin/ipmi_sim": "openipmi",
@@ -77,21 +87,42 @@ def check_port(address: str, port: int, kind: int = socket.SOCK_STREAM, what: st
 
 def free_udp_ports(count: int, base: int = 0) -> list[int]:
     """``count`` UDP ports on 127.0.0.1: ``base``, ``base+1``... (each checked), or any free ones."""
-    if base:
-        ports = list(range(base, base + count))
-        for port in ports:
-            check_port("127.0.0.1", port, socket.SOCK_DGRAM, "BMC port (choose another with --bmc-port)")
-        return ports
-    socks = []
+    ports: list[int] = []
+    for n in range(count):
+        if base:
+            check_port("127.0.0.1", base + n, socket.SOCK_DGRAM, "BMC port (choose another with --bmc-port)")
+        ports.append(base + n if base else free_port("127.0.0.1", socket.SOCK_DGRAM, avoid=ports))
+    return ports
+
+
+def ephemeral_low() -> int:
+    """The first port of the kernel's ephemeral range."""
     try:
-        for _ in range(count):  # held open together: the kernel hands out distinct ports
-            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            sock.bind(("127.0.0.1", 0))
-            socks.append(sock)
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for sock in socks:
-            sock.close()
+        with open(RANGE_FILE) as fh:
+            return int(fh.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768  # Linux's default
+
+
+def free_port(address: str, kind: int = socket.SOCK_STREAM, count: int = 1, room: int = 0,
+              avoid: Container[int] = ()) -> int:
+    """A port P on ``address`` with P .. P+count-1 free now, none in ``avoid``, picked among the
+    :data:`SPAN` ports below the ephemeral range, with ``room`` more ports above them still
+    below it (for daemons that bind next to P)."""
+    top = ephemeral_low() - count - room
+    bottom = max(1024, top - SPAN)
+    start = random.randint(bottom, top)  # then every port of the span once, wrapping around
+    for port in itertools.chain(range(start, top + 1), range(bottom, start)):
+        span = range(port, port + count)
+        if any(p in avoid for p in span):
+            continue
+        try:
+            for p in span:
+                check_port(address, p, kind)
+        except PortInUse:
+            continue
+        return port
+    raise LabError(f"no free port on {address} in the {SPAN} below the ephemeral range")
 
 
 def free_subnet(preferred: int, taken_prefixes: set[int] | None = None) -> int:
@@ -107,12 +138,10 @@ def free_subnet(preferred: int, taken_prefixes: set[int] | None = None) -> int:
 
 
 def tcp_port(address: str, preferred: int) -> int:
-    """``preferred`` if it can be bound on ``address``, else a free port the kernel picks (a
-    process bound to 0.0.0.0 on the usual port must not stop a lab)."""
+    """``preferred`` if it can be bound on ``address``, else a free one (a process bound to
+    0.0.0.0 on the usual port must not stop a lab)."""
     try:
         check_port(address, preferred)
         return preferred
     except PortInUse:
-        with socket.socket() as sock:
-            sock.bind((address, 0))
-            return int(sock.getsockname()[1])
+        return free_port(address)
