@@ -49,6 +49,15 @@ def _peer(server: zmq.Socket, client: zmq.Socket) -> bytes:
     return server.recv_multipart()[0]
 
 
+def _registered(pair: tuple[zmq.Socket, zmq.Socket, SocketLoop], owner: Owner) -> bytes:
+    """The client registered for ``owner`` after a first turn; returns its peer id on the server."""
+    server, client, loop = pair
+    peer = _peer(server, client)
+    loop.register(client, owner)
+    loop.poll(0)
+    return peer
+
+
 def serve_until(loop: SocketLoop, done, seconds: float = 5.0) -> None:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + seconds
     while not done() and time.monotonic() < deadline:
@@ -72,9 +81,7 @@ def test_a_send_that_takes_the_signal_does_not_strand_the_message(
     :meth:`SocketLoop.touched` makes the loop check ZMQ_EVENTS anyway."""
     server, client, loop = pair
     owner = Owner()
-    peer = _peer(server, client)
-    loop.register(client, owner)
-    loop.poll(0)
+    peer = _registered(pair, owner)
     for n in range(5):
         server.send_multipart([peer, b"job%d" % n])
         time.sleep(0.05)  # delivered: the client's fd is readable ...
@@ -157,11 +164,9 @@ class OneAtATime(Owner):
 
 def test_an_owner_that_stops_short_is_served_again_without_a_new_signal(
         pair: tuple[zmq.Socket, zmq.Socket, SocketLoop]) -> None:
-    server, client, loop = pair
+    server, _client, loop = pair
     owner = OneAtATime()
-    peer = _peer(server, client)
-    loop.register(client, owner)
-    loop.poll(0)
+    peer = _registered(pair, owner)
     for n in range(20):
         server.send_multipart([peer, b"m%d" % n])
     time.sleep(0.2)  # all there before the loop looks: one signal for the lot
