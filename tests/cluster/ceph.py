@@ -34,6 +34,12 @@ class CephCluster:
         self._admin: Any = None
 
     @property
+    def port(self) -> int:
+        """The mon's port (picked at start: another one if the first mon died before listening)."""
+        assert self.cfg is not None, "the cluster is not started"
+        return int(self.cfg.monitor.rsplit(":", 1)[1])
+
+    @property
     def conf(self) -> str:
         return str(self.root / "ceph.conf")
 
