@@ -198,6 +198,16 @@ def _drop(sel: selectors.BaseSelector, stream: IO[bytes]) -> None:
     stream.close()
 
 
+def describe_exit(code: int) -> str:
+    """How a child ended, from its return code: ``exit code 1``, ``killed by SIGKILL``."""
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit code {code}"
+
+
 def _kill_group(proc: subprocess.Popen[bytes], sig: int = signal.SIGKILL) -> None:
     try:
         os.killpg(proc.pid, sig)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import signal
-import subprocess
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import click
 
 from pvc.cli.options import config_dir
+
+if TYPE_CHECKING:
+    from pvc.master.coordinator import CoordinatorChild
 
 log_level = click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error", "critical"]),
                          default=None, help="Override the config file's log_level.")
@@ -53,26 +56,19 @@ def master(config_dir: str, log_level: str | None) -> None:
         m.run()
     finally:
         if child is not None:
-            _stop_child(child)
+            child.stop()
 
 
-def _start_coordinator(config_dir: str, level: str) -> subprocess.Popen[bytes]:
-    """The cluster coordinator (``pvc.runners.coordinator``) as a child: the master's own loop never
-    touches ZooKeeper. It ends itself if the master dies (``--parent``)."""
+def _start_coordinator(config_dir: str, level: str) -> CoordinatorChild:
+    """The cluster coordinator (``pvc.runners.coordinator``) as a child, started again if it dies:
+    the master's own loop never touches ZooKeeper. It ends itself if the master dies (``--parent``)."""
     import os
     import sys
 
-    return subprocess.Popen([sys.executable, "-m", "pvc.runners.coordinator", "-c", config_dir,
-                             "--log-level", level, "--parent", str(os.getpid())])
+    from pvc.master.coordinator import CoordinatorChild
 
-
-def _stop_child(child: subprocess.Popen[bytes], grace: float = 5.0) -> None:
-    child.terminate()
-    try:
-        child.wait(grace)
-    except subprocess.TimeoutExpired:
-        child.kill()
-        child.wait()
+    return CoordinatorChild([sys.executable, "-m", "pvc.runners.coordinator", "-c", config_dir,
+                             "--log-level", level, "--parent", str(os.getpid())]).start()
 
 
 @click.command()

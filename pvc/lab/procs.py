@@ -23,6 +23,8 @@ import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from pvc.process import describe_exit
+
 # Children this process spawned (kept to tell how one ended) and the last ends seen, by PID.
 _SPAWNED: dict[int, subprocess.Popen[bytes]] = {}
 _ENDED: dict[int, int] = {}
@@ -62,13 +64,7 @@ def how_it_ended(pid: int, wait: float = 1.0) -> str:
             proc.wait(wait)
     _reap_spawned()
     code = _ENDED.get(pid)
-    if code is None:
-        return ""
-    if code < 0:
-        with contextlib.suppress(ValueError):
-            return f"killed by {signal.Signals(-code).name}"
-        return f"killed by signal {-code}"
-    return f"exit code {code}"
+    return "" if code is None else describe_exit(code)
 
 
 def stat_state(pid: int) -> str | None:

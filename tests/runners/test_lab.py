@@ -4,9 +4,13 @@ primary SIGKILLed mid-flush (the new one finishes it, every VM moved once)."""
 
 from __future__ import annotations
 
+import os
 import signal
+import subprocess
 import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -257,17 +261,16 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-@pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGKILL])
-def test_master_with_cluster_runs_a_coordinator_child(cluster_lab: ClusterLab, tmp_path: Any,
-                                                      how: signal.Signals) -> None:
-    """`pvc master` with cluster: starts the coordinator as its child; it ends with the master."""
+@contextmanager
+def _master_with_cluster(cluster_lab: ClusterLab, tmp_path: Any) -> Iterator[tuple[subprocess.Popen[bytes], Any]]:
+    """`pvc master` with a cluster section, once it contends in the election; yields the master
+    and a probe: the election's contender znodes of this master's coordinators."""
     import socket
-    import subprocess
     import sys
 
     import yaml
 
-    from tests.runners.conftest import ROOT, pid_alive
+    from tests.runners.conftest import ROOT
 
     cfg = {"interface": "127.0.0.1", "ret_port": free_port(),
            "channel_port": free_port(), "root_dir": "root", "cluster": {"zookeeper": cluster_lab.zk, "root": ROOT}}
@@ -275,21 +278,54 @@ def test_master_with_cluster_runs_a_coordinator_child(cluster_lab: ClusterLab, t
     identity = f"{socket.gethostname().split('.')[0]}-{tmp_path.name}"
     master = subprocess.Popen([sys.executable, "-m", "pvc.cli.main", "master", "-c", str(tmp_path)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    zk, path = cluster_lab.fake.store.client.zk, cluster_lab.fake.store.schema.path("election")
+
+    def ours() -> set[str]:
+        return {node for node in zk.get_children(path) if zk.get(f"{path}/{node}")[0].decode() == identity}
+
     try:
-        election = cluster_lab.fake.store.client.zk.Lock(cluster_lab.fake.store.schema.path("election"))
-        deadline = time.monotonic() + 20
-        while identity not in election.contenders():
-            assert time.monotonic() < deadline, f"{identity} never contended"
-            time.sleep(0.1)
-        kids = _children(master.pid)
-        assert len(kids) == 1
-        master.send_signal(how)
-        master.wait(10)
-        deadline = time.monotonic() + 10
-        while pid_alive(kids[0]) or identity in election.contenders():
-            assert time.monotonic() < deadline, "the coordinator outlived its master"
-            time.sleep(0.1)
+        _until(ours, 20, f"{identity} never contended")
+        yield master, ours
     finally:
         if master.poll() is None:
             master.kill()
             master.wait()
+
+
+def _until(probe: Callable[[], Any], seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while not probe():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.1)
+
+
+@pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGKILL])
+def test_master_with_cluster_runs_a_coordinator_child(cluster_lab: ClusterLab, tmp_path: Any,
+                                                      how: signal.Signals) -> None:
+    """`pvc master` with cluster: starts the coordinator as its child; it ends with the master."""
+    from tests.runners.conftest import pid_alive
+
+    with _master_with_cluster(cluster_lab, tmp_path) as (master, contenders):
+        kids = _children(master.pid)
+        assert len(kids) == 1
+        master.send_signal(how)
+        master.wait(10)
+        _until(lambda: not pid_alive(kids[0]) and not contenders(), 10, "the coordinator outlived its master")
+
+
+def test_a_coordinator_that_dies_is_started_again(cluster_lab: ClusterLab, tmp_path: Any) -> None:
+    """A SIGKILLed coordinator is replaced within seconds: the node takes part in the cluster
+    again (a contender znode of its own beside the dead one's, until that session expires), and
+    the new child still ends with the master."""
+    from tests.runners.conftest import pid_alive
+
+    with _master_with_cluster(cluster_lab, tmp_path) as (master, contenders):
+        first, before = _children(master.pid), contenders()
+        assert len(first) == 1
+        os.kill(first[0], signal.SIGKILL)
+        _until(lambda: _children(master.pid) not in ([], first), 10, "no second coordinator")
+        second = _children(master.pid)
+        _until(lambda: contenders() - before, 20, "the second coordinator never contended")
+        master.send_signal(signal.SIGTERM)
+        master.wait(10)
+        _until(lambda: not pid_alive(second[0]), 10, "the second coordinator outlived its master")
