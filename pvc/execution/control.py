@@ -61,7 +61,7 @@ class JobControl:
         self._terminators: dict[int, Callable[[], None]] = {}
         self._next_token = 0
         self._error: ExecutionError | None = None
-        self._event = threading.Event()
+        self._event: threading.Event | None = None  # made by the first wait(): most jobs never wait
         self._listeners: list[Callable[[JobControl], None]] = []
 
     # -- deadline -----------------------------------------------------------------------------
@@ -112,7 +112,13 @@ class JobControl:
 
     def wait(self, seconds: float) -> bool:
         """Sleep up to ``seconds``; True (at once) if the job is ended meanwhile."""
-        return self._event.wait(seconds)
+        with self._lock:
+            if self._event is None:
+                self._event = threading.Event()
+                if self._error is not None:
+                    self._event.set()
+            event = self._event
+        return event.wait(seconds)
 
     def attach(self, terminate: Callable[[], None]) -> int | None:
         """Register ``terminate`` (ends a child process group without blocking) and return a token
@@ -137,7 +143,9 @@ class JobControl:
                 return 0
             self._error = error
             terminators, self._terminators = list(self._terminators.values()), {}
-        self._event.set()
+            event = self._event
+        if event is not None:
+            event.set()
         for terminate in terminators:
             terminate()
         return len(terminators)

@@ -43,6 +43,10 @@ def test_wait_returns_early_when_cancelled() -> None:
     start = time.monotonic()
     assert ctl.wait(5) is True and time.monotonic() - start < 1
     assert JobControl().wait(0.01) is False
+    ended = JobControl()  # ended before anyone waited: a first wait returns at once
+    ended.cancel(JobKilled("killed by operator"))
+    start = time.monotonic()
+    assert ended.wait(5) is True and time.monotonic() - start < 1
 
 
 def test_use_control_makes_it_current_in_this_thread_only() -> None:
