@@ -8,11 +8,12 @@ each socket's ``ZMQ_FD`` (its mailbox signal) is registered with epoll once, and
 whose signal fired are looked at.
 
 That fd only says "look at ``ZMQ_EVENTS``", and any operation on a socket — a send — may
-consume the signal of a message that arrived meanwhile. So a socket that was read this turn, or
-sent on (:meth:`touched`), is checked again through ``ZMQ_EVENTS`` before the loop sleeps; a
-newly registered socket is checked at once. Only those sockets: re-checking every socket of an
-owner that did anything (a minion's channel, monitor and enrolment sockets after each job) was
-a fifth of a 750-identity swarm's time during a ping, each check a call into libzmq.
+consume the signal of a message that arrived meanwhile. So a socket sent on (:meth:`touched`),
+or one whose owner stopped reading short of its last message (:meth:`Owner.on_readable` says
+so), is checked again through ``ZMQ_EVENTS`` before the loop sleeps; a newly registered socket
+is checked at once. Only those sockets: re-checking every socket of an owner that did anything
+(a minion's channel, monitor and enrolment sockets after each job) was a fifth of a
+750-identity swarm's time during a ping, each check a call into libzmq.
 
 Example::
 

@@ -11,23 +11,17 @@ import time
 import pytest
 
 from pvc.master.coordinator import CoordinatorChild
-
-
-def _wait_for(probe, seconds: float = 10.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + seconds
-    while not probe():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.01)
+from tests.cluster.wait import wait_for
 
 
 def test_a_killed_child_is_started_again_and_stop_ends_it(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, "pvc.master.coordinator")
     child = CoordinatorChild(["sleep", "60"], first_wait=0.1).start()
     try:
-        _wait_for(lambda: child.pid)
+        wait_for(lambda: child.pid, 10, "the first child")
         first = child.pid
         os.kill(first, signal.SIGKILL)
-        _wait_for(lambda: child.pid not in (0, first))
+        wait_for(lambda: child.pid not in (0, first), 10, "a second child")
         assert child.restarts == 1
         assert f"cluster coordinator (pid {first}) died: killed by SIGKILL; starting another in 0.1 s" in caplog.text
     finally:

@@ -9,7 +9,7 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -18,6 +18,7 @@ import pytest
 from pvc.cluster.records import VMRecord, VMState
 from pvc.runners.tree import RunnerTree, StepState, VMStatus
 from tests.cluster.ports import free_port
+from tests.cluster.wait import wait_for
 from tests.runners.conftest import ClusterLab, guest_xml, ticks
 
 VMS = ("r1", "r2", "r3", "r4")
@@ -284,19 +285,12 @@ def _master_with_cluster(cluster_lab: ClusterLab, tmp_path: Any) -> Iterator[tup
         return {node for node in zk.get_children(path) if zk.get(f"{path}/{node}")[0].decode() == identity}
 
     try:
-        _until(ours, 20, f"{identity} never contended")
+        wait_for(ours, 20, f"{identity} to contend")
         yield master, ours
     finally:
         if master.poll() is None:
             master.kill()
             master.wait()
-
-
-def _until(probe: Callable[[], Any], seconds: float, what: str) -> None:
-    deadline = time.monotonic() + seconds
-    while not probe():
-        assert time.monotonic() < deadline, what
-        time.sleep(0.1)
 
 
 @pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGKILL])
@@ -310,7 +304,7 @@ def test_master_with_cluster_runs_a_coordinator_child(cluster_lab: ClusterLab, t
         assert len(kids) == 1
         master.send_signal(how)
         master.wait(10)
-        _until(lambda: not pid_alive(kids[0]) and not contenders(), 10, "the coordinator outlived its master")
+        wait_for(lambda: not pid_alive(kids[0]) and not contenders(), 10, "the coordinator to end with its master")
 
 
 def test_a_coordinator_that_dies_is_started_again(cluster_lab: ClusterLab, tmp_path: Any) -> None:
@@ -323,9 +317,9 @@ def test_a_coordinator_that_dies_is_started_again(cluster_lab: ClusterLab, tmp_p
         first, before = _children(master.pid), contenders()
         assert len(first) == 1
         os.kill(first[0], signal.SIGKILL)
-        _until(lambda: _children(master.pid) not in ([], first), 10, "no second coordinator")
+        wait_for(lambda: _children(master.pid) not in ([], first), 10, "a second coordinator")
         second = _children(master.pid)
-        _until(lambda: contenders() - before, 20, "the second coordinator never contended")
+        wait_for(lambda: contenders() - before, 20, "the second coordinator to contend")
         master.send_signal(signal.SIGTERM)
         master.wait(10)
-        _until(lambda: not pid_alive(second[0]), 10, "the second coordinator outlived its master")
+        wait_for(lambda: not pid_alive(second[0]), 10, "the second coordinator to end with its master")
