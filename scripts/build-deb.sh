@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build the pvc Debian package from this checkout: build/dist/pvc_VERSION_ARCH.deb (`make deb`).
 #   /opt/pvc                  a venv (python3 -m venv) with pvc[virt] installed from this tree (not
-#                             editable), its dependencies from PyPI, Debian's rados/rbd bindings linked in
+#                             editable), its dependencies from PyPI, Debian's rados/rbd bindings linked in,
+#                             pyzmq built on /opt/pvc/libzmq (scripts/libzmq.sh: small message queues)
 #   /usr/bin/pvc              -> /opt/pvc/bin/pvc
 #   /lib/systemd/system       pvc-master.service, pvc-minion.service (from systemd/)
 #   /etc/pvc/master, minion   example configs (conffiles, from packaging/etc/)
@@ -35,6 +36,9 @@ step "venv $VENV ($("$PYTHON" --version))"
 PIP=("$VENV/bin/pip" --disable-pip-version-check -q)
 step "pip install pvc[virt] (non-editable)"
 "${PIP[@]}" install --no-compile "$WORK/src[virt]" 2>&1 | { grep -v "is ignored: it is neither" || true; }
+step "libzmq with small message queues, pyzmq against it (scripts/libzmq.sh)"
+bash "$SRC/scripts/libzmq.sh" "$VENV"
+rm -rf "$VENV/libzmq/include" "$VENV/libzmq/lib/pkgconfig" "$VENV/libzmq/lib/cmake" "$VENV/libzmq/share"
 "$VENV/bin/python" -c "import pvc, zmq, libvirt, nacl, kazoo"
 
 SITE=$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')

@@ -6,6 +6,7 @@
 #      is for `test` only, so `make test` always installs everything.
 #   2. (test, demo) a venv in $VENV (default .venv) from the default python3, with pvc installed
 #      editable plus the profile's extras, and Debian's rados/rbd bindings linked in (no PyPI build exists)
+#   3. (test, demo) pyzmq rebuilt on Debian's libzmq source with small message queues (scripts/libzmq.sh)
 # Starts no daemon: the test fixtures start what they need, as children they own.
 set -euo pipefail
 PROFILE=${1:-test}
@@ -63,4 +64,5 @@ if ! current "$stamp" && ! current "$VENV/.pvc-installed"; then
   "$VENV/bin/python" -c "import pvc, zmq, libvirt"
   touch "$stamp"
 fi
+bash scripts/libzmq.sh "$VENV"  # pyzmq on a libzmq with small per-connection queues (rebuilt only when changed)
 echo "setup: ready ($PROFILE, $VENV)"

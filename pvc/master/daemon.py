@@ -29,7 +29,7 @@ from pvc.config import MasterConfig
 from pvc.crypto import curve_keypair
 from pvc.errors import AuthError, JobCacheError, ProtocolError, PvcError
 from pvc.keys import load_or_create_identity
-from pvc.master import heap
+from pvc.master import heap, zmqbuild
 from pvc.master.auth import Enrolment
 from pvc.master.clients import ClientContext, ClientHandlers
 from pvc.master.enrolport import CHUNKS_QUEUED, EnrolmentPort
@@ -125,7 +125,8 @@ class Master:
         self.router = self._socket(zmq.ROUTER, cfg.channel_port, CHANNEL_DOMAIN, curve=True,
                                    options={zmq.BACKLOG: LISTEN_BACKLOG, zmq.RCVHWM: 1000, zmq.SNDHWM: 100_000,
                                             zmq.MAXMSGSIZE: cfg.max_message_size,
-                                            zmq.ROUTER_MANDATORY: 1})  # a send to a closed connection says so
+                                            zmq.ROUTER_MANDATORY: 1,  # a send to a closed connection says so
+                                            **zmqbuild.connection_buffers()})
         group = _client_group(cfg.sock_dir)
         self.client = self.zctx.socket(zmq.ROUTER)
         self.client.setsockopt(zmq.AFFINITY, LOCAL_IO)
@@ -210,6 +211,8 @@ class Master:
         log.info("master up: enrolment %s:%d, channel %d%s", self.cfg.interface, self.cfg.ret_port,
                  self.cfg.channel_port,
                  f"; {rearmed} unfinished jobs from the job cache" if rearmed else "")
+        ours, which = zmqbuild.describe()
+        log.log(logging.INFO if ours else logging.WARNING, "%s", which)
         last_housekeeping = time.monotonic()
         last_prune = 0.0
         try:
@@ -360,9 +363,10 @@ class Master:
             self.send_minion(peer, Reauth().encode())
             return
         session, body, fresh = self.sessions.open(box, peer, self.cfg.max_message_size, now)
-        if fresh:
-            self._on_session(box.id, session)
-        self.inbox.handle(box.id, session, body)
+        mid = session.channel.mid  # the session's copy of the id: what a job keeps of who returned
+        if fresh:                  # then holds no string of its own per return
+            self._on_session(mid, session)
+        self.inbox.handle(mid, session, body)
 
     def _on_session(self, mid: str, session: Session) -> None:
         self.accepted[mid] = session.pub

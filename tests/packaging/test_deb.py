@@ -113,6 +113,17 @@ def test_files_user_and_conffiles(installed: Path) -> None:
     assert probe.stdout.startswith("/opt/pvc/lib/python3")
 
 
+def test_installed_pyzmq_runs_the_packaged_libzmq(installed: Path) -> None:
+    """/opt/pvc/libzmq (scripts/libzmq.sh), found through pyzmq's relative RUNPATH after the
+    staging directory was moved to /opt/pvc."""
+    probe = _run(["/opt/pvc/bin/python", "-c",
+                  "from pvc.master import zmqbuild; print(zmqbuild.loaded_library()); print(zmqbuild.describe()[0])"],
+                 env=CLEAN_ENV, cwd="/")
+    assert probe.returncode == 0, probe.stderr
+    path, ours = probe.stdout.split()
+    assert path.startswith("/opt/pvc/libzmq/lib/libzmq.so") and ours == "True", probe.stdout
+
+
 def test_rados_binding_is_linked_when_debian_ships_it(installed: Path) -> None:
     if not list(Path("/usr/lib/python3/dist-packages").glob("rados.cpython-*.so")):
         pytest.fail("python3-rados is not installed: scripts/setup.d/20-ceph.sh installs it")
