@@ -20,6 +20,7 @@ from typing import Any
 from pvc import events
 from pvc.master.returns import Returns
 from pvc.master.sessions import Session
+from pvc.master.sharedgrains import shared
 from pvc.master.vmclaims import VmClaims
 from pvc.wire.files import REQUESTS as FILE_REQUESTS
 from pvc.wire.inner import Bye, EventMsg, Grains, Heartbeat, Lost, Pong, Ret
@@ -91,7 +92,7 @@ class Inbox:
         session.skew = skew
 
     def _grains(self, mid: str, session: Session, msg: Grains) -> None:
-        self.grains[mid] = msg.grains
+        self.grains[mid] = shared(msg.grains)
 
     def session_ended(self, mid: str) -> None:
         if self.claims.drop(mid) and self.held:

@@ -35,18 +35,37 @@ class TokenBucket:
 
 
 class PeerLimiter:
-    """One bucket per peer (ZMQ routing identity), with a bounded number of peers remembered."""
+    """One bucket per peer (ZMQ routing identity, address), with a bounded number of peers remembered.
+
+    A bucket left alone long enough to fill up again is no different from a new one, so the least
+    recently used of those are forgotten as new peers come: the limiter holds the peers of the last
+    ``burst / rate`` seconds, not every peer it ever saw (at 10,000 minions, ~1 KiB each across
+    the master's three limiters).
+    """
 
     def __init__(self, rate: float, burst: float, max_peers: int = 100_000) -> None:
         self.rate = rate
         self.burst = burst
         self.max_peers = max_peers
-        self._buckets: OrderedDict[bytes, TokenBucket] = OrderedDict()
+        self.refill = burst / rate if rate > 0 else float("inf")  # seconds from empty to full
+        self._buckets: OrderedDict[bytes, TokenBucket] = OrderedDict()  # least recently used first
 
     def allow(self, peer: bytes, now: float) -> bool:
-        bucket = self._buckets.get(peer)
+        buckets = self._buckets
+        bucket = buckets.get(peer)
         if bucket is None:
-            bucket = self._buckets[peer] = TokenBucket(self.rate, self.burst, now)
-            if len(self._buckets) > self.max_peers:
-                self._buckets.popitem(last=False)
+            self._forget_refilled(now)
+            bucket = buckets[peer] = TokenBucket(self.rate, self.burst, now)
+            if len(buckets) > self.max_peers:
+                buckets.popitem(last=False)
+        else:
+            buckets.move_to_end(peer)
         return bucket.take(1.0, now)
+
+    def _forget_refilled(self, now: float) -> None:
+        buckets = self._buckets
+        while buckets and now - next(iter(buckets.values())).stamp >= self.refill:
+            buckets.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._buckets)

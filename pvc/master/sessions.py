@@ -24,7 +24,7 @@ from pvc.wire.record import Record
 from pvc.wire.sealed import Channel
 
 
-@dataclass
+@dataclass(slots=True)  # one per minion: no __dict__ each
 class Session:
     channel: Channel
     pub: bytes
@@ -108,7 +108,7 @@ class Sessions:
         body = fresh.channel.open_up(box, max_size)
         del self.pending[mid]
         fresh.peer, fresh.last_seen = peer, now
-        self.by_id[mid] = fresh
+        self.by_id[fresh.channel.mid] = fresh
         return fresh, body, True
 
     def known(self, mid: str) -> bool:
