@@ -60,9 +60,9 @@ def _layout(n: int, processes: int) -> tuple[list[str], int]:
     return [f"s{k}" for k in range(procs)], n // procs
 
 
-def _ping_api(system: PvcSystem, n: int, repeat: int) -> dict[str, Any]:
+def _ping_api(system: PvcSystem, n: int, repeat: int, timeout: float = 60.0, per_job: float = 90.0) -> dict[str, Any]:
     r = system.driver.call("call", tgt="*", fun="test.ping", args=[], expect=True, repeat=repeat,
-                           timeout=60.0, budget=120.0 + repeat * 90.0)
+                           timeout=timeout, budget=120.0 + repeat * per_job)
     return {**summarize(r["ms"]), "complete_runs": sum(1 for m in r["matched"] if m == n), "returned": r["returned"]}
 
 
@@ -70,7 +70,19 @@ def _master_rss(system: PvcSystem) -> float:
     return tree_memory([system.procs[MASTER].pid]).rss_mib
 
 
-def measure_size(work: Path, n: int, processes: int, repeat: int, restart: bool, timeout: float) -> dict[str, Any]:
+def _aged(system: PvcSystem, n: int, jobs: int, idle: float) -> dict[str, Any]:
+    """Master memory once every connection has carried a few hundred messages: libzmq's message
+    queues reach their full size only then, so the figure after a few jobs is a young master's.
+    Includes the Python state of the jobs still within their timeout (10 s) and late-return grace."""
+    pings = _ping_api(system, n, jobs, timeout=10.0, per_job=30.0)
+    time.sleep(1.0)
+    rss = _master_rss(system)
+    return {"jobs": jobs, "complete_runs": pings["complete_runs"], "rss_mib": rss,
+            "kib_per_minion": round((rss - idle) * 1024 / n, 1)}
+
+
+def measure_size(work: Path, n: int, processes: int, repeat: int, restart: bool, timeout: float,
+                 aged_jobs: int = 0) -> dict[str, Any]:
     bases, per = _layout(n, processes)
     ids = [mid for base in bases for mid in swarm_ids(base, per)]
     opts = Options(start_timeout=timeout)
@@ -87,6 +99,8 @@ def measure_size(work: Path, n: int, processes: int, repeat: int, restart: bool,
         out["master"] = {"idle_rss_mib": idle, "rss_mib": rss,
                          "kib_per_minion": round((rss - idle) * 1024 / len(ids), 1)}
         out["swarm_rss_mib"] = tree_memory([system.procs[f"minion-{bases[0]}"].pid]).rss_mib
+        if aged_jobs:
+            _guard(out, "aged", lambda: _aged(system, len(ids), aged_jobs, idle))
         if restart:
             _guard(out, "restart", lambda: _restart(system, ids, opts))
             _guard(out, "ping_after_restart", lambda: _ping_api(system, len(ids), 1))
@@ -133,12 +147,15 @@ def _restart(system: PvcSystem, ids: list[str], opts: Options) -> dict[str, Any]
 
 
 def markdown(runs: list[dict[str, Any]]) -> str:
-    rows = ["| minions | start-up s | ping API median ms (p95) | CLI ping median ms | master RSS MiB | KiB/minion | restart s |",
-            "|---:|---:|---:|---:|---:|---:|---:|"]
+    rows = [("| minions | start-up s | ping API median ms (p95) | CLI ping median ms | master RSS MiB | KiB/minion "
+             "| KiB/minion after more jobs | restart s |"),
+            "|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in runs:
         if "error" in r:
-            rows.append(f"| {r['minions']} | error: {r['error'][:80]} | | | | | |")
+            rows.append(f"| {r['minions']} | error: {r['error'][:80]} | | | | | | |")
             continue
+        aged = r.get("aged", {})
+        aged_cell = f"{aged['kib_per_minion']:.0f} ({aged['jobs']} jobs)" if "kib_per_minion" in aged else ""
         st, api, cli, m = r["startup"], r["ping_api"], r["ping_cli"], r["master"]
         restart = r.get("restart", {})
         if "error" in restart:
@@ -146,7 +163,7 @@ def markdown(runs: list[dict[str, Any]]) -> str:
         rows.append(f"| {r['minions']} | {st['seconds']:.1f} ({st['answered']}/{st['of']}) | "
                     f"{api.get('median', float('nan')):.0f} ({api.get('p95', float('nan')):.0f}) | "
                     f"{cli.get('median', float('nan')):.0f} | {m['rss_mib']:.0f} | {m['kib_per_minion']:.0f} | "
-                    f"{restart.get('seconds', float('nan')):.1f} |")
+                    f"{aged_cell} | {restart.get('seconds', float('nan')):.1f} |")
     for r in runs:
         counts = r.get("restart", {}).get("enrolment")
         if counts:
@@ -202,6 +219,10 @@ def plot(runs: list[dict[str, Any]], path: Path, floor_ms: float) -> None:
     rss = [(r["minions"], r["master"]["rss_mib"]) for r in ok if r["master"]["rss_mib"] > 0]  # 0: it died
     if rss:
         mem.plot(*zip(*rss), "o-", label="master RSS, N connected")
+    aged = [(r["minions"], r["aged"]["rss_mib"], r["aged"]["jobs"]) for r in ok if "rss_mib" in r.get("aged", {})]
+    if aged:
+        mem.plot([a[0] for a in aged], [a[1] for a in aged], "^", color="red",
+                 label=f"master RSS after {aged[0][2]} more jobs (queues at full size)")
     mem.plot(ns, [r["master"]["idle_rss_mib"] + TARGETS["kib_per_minion"] * n / 1024 for r, n in zip(ok, ns)],
              ":", color="gray", label="idle + 20 KiB per minion (target)")
     for ax, title, unit in ((start, "Start-up of N swarm minions", "s"), (lat, "test.ping to all N", "ms"),
@@ -225,12 +246,18 @@ def main(argv: list[str]) -> int:
     p.add_argument("--repeat", type=int, default=5, help="API pings per size (CLI: half as many)")
     p.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for all minions to answer")
     p.add_argument("--no-restart", action="store_true", help="skip the master restart at the largest size")
+    p.add_argument("--aged-jobs", type=int, default=300,
+                   help="at the sizes of --aged-sizes, master memory again after this many more pings (0: never)")
+    p.add_argument("--aged-sizes", default="1000", help="comma-separated sizes for --aged-jobs (default 1000)")
     p.add_argument("--out-dir", type=Path, default=RESULTS_DIR)
     args = p.parse_args(argv)
     try:
         sizes = sorted({int(x) for x in args.sizes.split(",") if x.strip()})
+        aged_sizes = {int(x) for x in args.aged_sizes.split(",") if x.strip()}
     except ValueError:
-        p.error(f"--sizes {args.sizes!r}: use a comma-separated list of counts, e.g. 1,10,100")
+        p.error("--sizes, --aged-sizes: use a comma-separated list of counts, e.g. 1,10,100")
+    if not 0 <= args.aged_jobs <= 10_000:
+        p.error("--aged-jobs: 0..10000")
     if not sizes or not all(1 <= n <= 100_000 for n in sizes) or not 1 <= args.processes <= 64:
         p.error("--sizes: counts 1..100000; --processes: 1..64")
     date = datetime.now().strftime("%Y-%m-%dT%H%M%S")
@@ -242,7 +269,8 @@ def main(argv: list[str]) -> int:
             print(f"bench scale: N={n}", file=sys.stderr, flush=True)
             try:
                 runs.append(measure_size(work, n, args.processes, args.repeat,
-                                         restart=n == sizes[-1] and not args.no_restart, timeout=args.timeout))
+                                         restart=n == sizes[-1] and not args.no_restart, timeout=args.timeout,
+                                         aged_jobs=args.aged_jobs if n in aged_sizes else 0))
             except (DriverError, RuntimeError, OSError, ValueError) as exc:  # recorded; the next size still runs
                 runs.append({"minions": n, "error": f"{type(exc).__name__}: {exc}"})
     finally:

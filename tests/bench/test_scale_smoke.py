@@ -1,5 +1,6 @@
 """Smoke test of ``python -m bench scale`` at two tiny sizes: every figure measured, the
-master restart included (with the new master's enrolment counts), JSON and PNG written (with this box's Ed25519 floor)."""
+master restart included (with the new master's enrolment counts), the memory of an aged master at the
+size asked for, JSON and PNG written (with this box's Ed25519 floor)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ REPO = Path(__file__).resolve().parents[2]
 @pytest.mark.timeout(300)
 def test_scale_smoke(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-m", "bench", "scale", "--sizes", "2,4", "--processes", "2",
-                           "--repeat", "2", "--out-dir", str(tmp_path)],
+                           "--repeat", "2", "--aged-jobs", "3", "--aged-sizes", "4",
+                           "--out-dir", str(tmp_path)],
                           cwd=REPO, capture_output=True, text=True, timeout=280, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     [result] = tmp_path.glob("scale-*.json")
@@ -27,6 +29,8 @@ def test_scale_smoke(tmp_path: Path) -> None:
         assert run["startup"]["answered"] == run["minions"] and run["ping_api"]["complete_runs"] == 2
         assert run["ping_cli"]["complete_runs"] == 1 and run["master"]["rss_mib"] > 0 and run["alive"] is True
     last = data["runs"][-1]
+    assert "aged" not in data["runs"][0]
+    assert last["aged"]["jobs"] == 3 and last["aged"]["complete_runs"] == 3 and last["aged"]["rss_mib"] > 0
     assert last["restart"]["answered"] == 4 and last["ping_after_restart"]["returned"] == [4]
     enrolment = last["restart"]["enrolment"]  # the new master's own account of the herd coming back
     assert enrolment["accepted"] == 4 and enrolment["abandoned"] == 0 and enrolment["repeated"] == 0
