@@ -122,7 +122,7 @@ class SocketLoop(Protocol):
 
     def unregister(self, sock: zmq.Socket) -> None: ...
 
-    def touched(self, sock: zmq.Socket) -> None: ...
+    def send(self, sock: zmq.Socket, data: bytes) -> None: ...
 
 
 class Unacked:
@@ -338,11 +338,7 @@ class MinionCore:
 
     def _send_up(self, rec: Record) -> None:
         if self.channel is not None and self.chan is not None:
-            self.loop.touched(self.chan)  # a send may take the read signal of a message that just came
-            try:
-                self.chan.send(self.channel.seal_up(rec), zmq.NOBLOCK)
-            except zmq.Again:
-                log.debug("%s: channel send queue full, dropped a %s", self.id, rec.KIND)
+            self.loop.send(self.chan, self.channel.seal_up(rec))
 
     # -- input ------------------------------------------------------------------------------
     def on_readable(self, sock: zmq.Socket) -> bool:
@@ -613,10 +609,16 @@ class MinionCore:
         running = [RunningJob(jid, fun, now - start) for jid, (fun, start) in list(self.running.items())[:4096]]
         return Heartbeat(sorted(self.vms)[:4096], running, time.time())
 
+    def bye(self) -> bool:
+        """Tell the master this identity stops, so that its session ends now instead of timing
+        out. Queued on the loop with the other sends: the caller flushes it and gives it time to
+        leave before :meth:`close` (LINGER is 0). False when there is no session to end."""
+        if self.state != "authed":
+            return False
+        self._send_up(Bye())
+        return True
+
     def close(self) -> None:
-        if self.state == "authed":
-            self._send_up(Bye())
-            time.sleep(0.05)  # let the bye leave before the socket closes (LINGER is 0)
         self._close_enrol()
         for sock in (self.chan, self.monitor):
             if sock is not None:

@@ -130,6 +130,9 @@ class MinionProcess:
             self.presence.stop()  # first: a clean stop says "stopped", so no one fences this node
         if self.beacons is not None:
             self.beacons.stop()
+        if sum(core.bye() for core in self.cores):
+            self.sockets.flush()
+            time.sleep(0.05)  # one wait for every identity's bye to leave (LINGER is 0)
         for core in self.cores:
             core.close()
         self.runner.close()

@@ -31,7 +31,7 @@ from pvc.results import RESTARTED, Return
 from pvc.wire import auth as wire_auth
 from pvc.wire.auth import ACCEPTED, PENDING, ReplyParams, make_reply
 from pvc.wire.codec import decode
-from pvc.wire.inner import Ack, Grains, Heartbeat, JobBox, Lost, Pong, Rekey, Ret
+from pvc.wire.inner import Ack, Bye, Grains, Heartbeat, JobBox, Lost, Pong, Rekey, Ret
 from pvc.wire.messages import (
     ENROL_KINDS,
     MASTER_CHANNEL_KINDS,
@@ -104,8 +104,8 @@ class Loop:
         if sock in self.socks:  # as the real loop: a socket it never saw is no error
             self.socks.remove(sock)
 
-    def touched(self, sock: zmq.Socket) -> None:
-        pass
+    def send(self, sock: zmq.Socket, data: bytes) -> None:
+        sock.send(data, zmq.NOBLOCK)  # at once: the real loop's end of turn is not simulated
 
 
 class Runner:
@@ -434,6 +434,16 @@ def test_unacked_returns_resent_with_backoff(env: dict[str, Any]) -> None:
     core.last_heard = start + 100 * RESEND_FIRST  # still not silent
     core.tick(start + 100 * RESEND_FIRST)
     assert not [r for r in master.ups(core) if isinstance(r, Ret)]
+
+
+def test_bye_only_from_a_live_session(env: dict[str, Any]) -> None:
+    """The stopping process asks each identity for its bye, sends them all, then closes."""
+    fresh = env["new"]()
+    assert fresh.bye() is False  # no session: nothing to end
+    fresh.close()
+    core, master, _ = _authed(env)
+    assert core.bye() is True
+    assert isinstance(master.ups(core)[-1], Bye)
 
 
 def test_spool_reread_at_start(env: dict[str, Any]) -> None:

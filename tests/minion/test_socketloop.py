@@ -78,19 +78,80 @@ def test_a_send_that_takes_the_signal_does_not_strand_the_message(
         pair: tuple[zmq.Socket, zmq.Socket, SocketLoop]) -> None:
     """The message arrives, then the owner sends on the same socket before the loop looks:
     libzmq's send processes the socket's commands and reads its fd, so epoll never fires.
-    :meth:`SocketLoop.touched` makes the loop check ZMQ_EVENTS anyway."""
+    A socket sent on through :meth:`SocketLoop.send` is checked through ZMQ_EVENTS anyway."""
     server, client, loop = pair
     owner = Owner()
     peer = _registered(pair, owner)
     for n in range(5):
         server.send_multipart([peer, b"job%d" % n])
         time.sleep(0.05)  # delivered: the client's fd is readable ...
-        client.send(b"heartbeat")  # ... and this send eats the signal
-        loop.touched(client)
+        loop.send(client, b"heartbeat")  # ... and this send, at the next turn, eats the signal
         deadline = time.monotonic() + 2.0
         while len(owner.got) <= n and time.monotonic() < deadline:
             loop.poll(50)
         assert owner.got[-1] == [b"job%d" % n]
+        assert server.poll(2000) and server.recv_multipart() == [peer, b"heartbeat"]
+
+
+class Answerer(Owner):
+    """Answers every message through the loop, and notes whether the answer had left by then."""
+
+    def __init__(self, loop: SocketLoop, server: zmq.Socket) -> None:
+        super().__init__()
+        self.loop, self.server, self.early = loop, server, 0
+
+    def on_readable(self, sock: zmq.Socket) -> bool:
+        done = super().on_readable(sock)
+        for frames in self.got[-1:]:
+            self.loop.send(sock, b"re:" + frames[0])
+            self.loop.send(sock, b"and:" + frames[0])
+            self.early += self.server.poll(20)  # not sent while the turn's handlers run
+        return done
+
+
+def test_sends_leave_at_the_end_of_the_turn_in_order(pair: tuple[zmq.Socket, zmq.Socket, SocketLoop]) -> None:
+    """Sends wait until the turn's handlers ran (one wake-up of libzmq's I/O thread for all),
+    then leave in the order they were made."""
+    server, _, loop = pair
+    owner = Answerer(loop, server)
+    peer = _registered(pair, owner)
+    server.send_multipart([peer, b"ping"])
+    serve_until(loop, lambda: owner.got)
+    assert owner.early == 0
+    got = [server.recv_multipart()[1] for _ in range(2) if server.poll(2000)]
+    assert got == [b"re:ping", b"and:ping"]
+
+
+def test_a_send_queued_between_turns_leaves_before_the_wait(
+        pair: tuple[zmq.Socket, zmq.Socket, SocketLoop]) -> None:
+    """A timer's send (a heartbeat) made between two turns does not wait for the next message."""
+    server, client, loop = pair
+    peer = _registered(pair, Owner())
+    loop.send(client, b"beat")
+    loop.poll(1000)  # nothing to read: it sends first
+    assert server.poll(1000) and server.recv_multipart() == [peer, b"beat"]
+
+
+def test_a_send_for_a_gone_socket_or_a_full_queue_is_dropped(
+        pair: tuple[zmq.Socket, zmq.Socket, SocketLoop]) -> None:
+    server, client, loop = pair
+    owner = Owner()
+    _registered(pair, owner)
+    loop.send(client, b"lost")
+    loop.unregister(client)  # its core dropped the connection before the turn ended
+    loop.poll(0)
+    assert not server.poll(200)
+    ctx = zmq.Context.instance()
+    lone = ctx.socket(zmq.DEALER)  # never connected: its queue holds nothing, a send would block
+    lone.setsockopt(zmq.LINGER, 0)
+    lone.setsockopt(zmq.SNDHWM, 1)
+    lone.connect("tcp://127.0.0.1:9")  # nothing listens: no pipe until it connects
+    loop.register(lone, owner)
+    for n in range(3):
+        loop.send(lone, b"x%d" % n)
+    loop.poll(0)  # zmq.Again inside: dropped, not raised
+    loop.unregister(lone)
+    lone.close(0)
 
 
 def test_a_socket_registered_with_messages_waiting_is_served(
