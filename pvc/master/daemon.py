@@ -67,6 +67,8 @@ ENROL_DRAIN = 256  # enrolment chunks read per loop turn: strangers never crowd 
 # and only authenticated keys finish a handshake. The enrolment port, open to strangers, keeps 100.
 LISTEN_BACKLOG = 4096
 ENROL_BACKLOG = 100
+# a plain int: ``|`` on pyzmq's enum.Flag builds a Flag per call, twice per job and minion
+_HEAD_FRAME = int(zmq.NOBLOCK | zmq.SNDMORE)
 
 
 # libzmq's I/O threads: they accept connections and run every CURVE handshake and encryption.
@@ -308,7 +310,7 @@ class Master:
         """Hand ``payload`` to the channel connection ``peer``; False when that connection is
         gone. (A full queue drops the message and counts it: the minion is slow, not gone.)"""
         try:
-            self.router.send(peer, zmq.NOBLOCK | zmq.SNDMORE)
+            self.router.send(peer, _HEAD_FRAME)
         except zmq.Again:
             self.stats["send_dropped"] += 1
             return True

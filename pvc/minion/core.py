@@ -36,6 +36,7 @@ from pvc.minion.functions import MinionFunctions
 from pvc.minion.masterlink import MasterRequests
 from pvc.minion.pin import MasterPin
 from pvc.minion.runner import JobRunner
+from pvc.minion.socketloop import has_message
 from pvc.minion.spool import Spool, SpoolError
 from pvc.results import RESTARTED, Return
 from pvc.targeting import Target, compile_target
@@ -359,7 +360,7 @@ class MinionCore:
             except Exception:
                 log.exception("%s: internal error while handling a message (dropped)", self.id)
             # a handler may have closed it (an enrolment exchange is over)
-            if sock.closed or not int(sock.getsockopt(zmq.EVENTS)) & zmq.POLLIN:  # type: ignore[arg-type]
+            if sock.closed or not has_message(sock):
                 return True
         return False
 
