@@ -44,7 +44,7 @@ from pvc.master.minestore import MineStore
 from pvc.master.observers import BusObserver, ClientStreams
 from pvc.master.publisher import Publisher
 from pvc.master.ratelimit import PeerLimiter, TokenBucket
-from pvc.master.returns import Delivery, Returns
+from pvc.master.returns import Delivery, Returns, ack_wait
 from pvc.master.sessions import Session, Sessions
 from pvc.master.zap import CHANNEL_DOMAIN, ZapHandler, unpredictable_routing_ids
 from pvc.observers import Observers
@@ -152,7 +152,8 @@ class Master:
         self.streams = ClientStreams(self.send_client)
         self.observers = Observers([BusObserver(self.bus.fire), self.streams])
         self.returns = Returns(self.cache, self.jobs, Delivery(self._ack, self.send_client, self.observers,
-                                                               self.sessions.running))
+                                                               self.sessions.running),
+                               ack_wait=lambda: ack_wait(self.sessions.pace()))
         self.fileserver = FileServer(cfg.file_roots, cfg.pillar_roots, self.grains, self._reply_to)
         self.mine = MineServer(MineStore(os.path.join(cfg.cachedir, "mine"), cfg.mine_minion_max_bytes, cfg.mine_max_bytes),
                                cfg.nodegroups, self.grains, self._reply_to)

@@ -10,11 +10,15 @@ At the end of each loop turn :meth:`flush` writes the new job records and the ac
 returns in one transaction, and only then streams them to waiting clients, fires them on the
 bus and acks them to the minions. If the write fails nothing is acked: the minions resend.
 
-Acks wait while returns keep coming (like TCP's delayed ack): they go out on the first turn
-that stores nothing new, or once the oldest is ``ack_delay`` old, several jids of one minion in
-one box. A minion needs its ack only to clear its spool (it resends after 3 s at the
-earliest), while sealing 10,000 acks in the middle of a 10,000-minion ping cost the master's loop
-~18% of its time and the minions the time to open them, before the last returns were in.
+Acks wait while jobs and returns keep coming (like TCP's delayed ack): they go out once the
+collector stored neither a job nor a return for ``ack_quiet`` (0.2 s), or once the oldest
+waited ``ack_wait``, several jids of one minion in one box. A minion needs its ack only to
+clear its spool, and resends first after a heartbeat of the pace the master asks of its fleet
+(3 s at the earliest; 40 s at 10,000 minions), so the wait is a quarter of that pace (0.5-10 s). Sealing 10,000 acks in the middle of
+a 10,000-minion ping cost the master's loop ~18% of its time, and each ack is a message for the
+minion to open and a spool write. Jobs run back to back (each published a few ms after the last
+one's returns) are acked together, one box per minion for several jobs; a job's publication
+counts as work, so the acks of the last job do not go out in the middle of the next one's start.
 """
 
 from __future__ import annotations
@@ -33,7 +37,9 @@ from pvc.wire.inner import Lost, Ret, ReturnRec
 
 log = logging.getLogger(__name__)
 CACHE_RETRY = 1.0
-ACK_DELAY = 0.5    # s an ack may wait for a turn without new returns (minions resend after 3 s)
+ACK_QUIET = 0.2    # s without a stored return after which waiting acks go out
+ACK_DELAY = 0.5    # s an ack may wait under a steady stream of returns, at the least (minions resend after 3 s)
+ACK_WAIT_MAX = 10.0  # ... and at the most (a 10,000-minion fleet's first resend comes after 40 s)
 ACK_CHUNK = 4096   # jids per ack box (an ack of 100,000 jids would pass no minion's size limit)
 
 
@@ -47,18 +53,28 @@ class Delivery:
     running: Callable[[str, str], bool]              # (minion id, jid): still on it?
 
 
+def ack_wait(pace: float) -> float:
+    """How long an ack may wait under a steady stream of returns, for a fleet asked to beat every
+    ``pace`` seconds (a minion's first resend waits that long): a quarter of it, within
+    ``ACK_DELAY`` ... ``ACK_WAIT_MAX``."""
+    return min(ACK_WAIT_MAX, max(ACK_DELAY, pace / 4))
+
+
 class Returns:
-    def __init__(self, cache: SqlJobCache, jobs: ActiveJobs, out: Delivery, ack_delay: float = ACK_DELAY) -> None:
+    def __init__(self, cache: SqlJobCache, jobs: ActiveJobs, out: Delivery, ack_quiet: float = ACK_QUIET,
+                 ack_wait: Callable[[], float] = lambda: ACK_DELAY) -> None:
         self.cache = cache
         self.jobs = jobs
         self.out = out
-        self.ack_delay = ack_delay
+        self.ack_quiet = ack_quiet
+        self.ack_wait = ack_wait
         self.new_jobs: list[JobRecord] = []
         self._pending: list[tuple[str, str, ReturnRec, float]] = []
         self._unknown: list[tuple[str, str, ReturnRec | None, str]] = []  # (jid, mid, ret, lost reason)
         self._acks: dict[str, list[str]] = defaultdict(list)  # for returns of this turn, not yet stored
         self._stored_acks: dict[str, list[str]] = defaultdict(list)  # stored, waiting to go out
         self._acks_since = 0.0  # monotonic time the oldest stored ack began to wait
+        self._busy_at = 0.0  # monotonic time of the last turn that stored a job or a return
         self._lost: dict[str, dict[str, str]] = defaultdict(dict)  # jid -> minion -> why
         self._replies: list[tuple[bytes, bytes]] = []  # (client, reply) sent once the jobs are stored
         self.retry_at = 0.0
@@ -150,14 +166,15 @@ class Returns:
                 self.out.to_client(peer, reply)
             # deliver only what this write stored: a return and its resend in one turn are one
             self._deliver([p for p, new in zip(pending, stored, strict=True) if new], lost)
-            busy_turn = bool(pending or lost)
+            if jobs or pending or lost:
+                self._busy_at = time.monotonic()
             self._ready_acks()
-        else:
-            busy_turn = False
-            if not self._unstored:  # acks of resends stored before; none for a return still unstored
-                self._ready_acks()
-        if self._stored_acks and (not busy_turn or time.monotonic() - self._acks_since >= self.ack_delay):
-            self._send_acks()
+        elif not self._unstored:  # acks of resends stored before; none for a return still unstored
+            self._ready_acks()
+        if self._stored_acks:
+            now = time.monotonic()
+            if now - self._busy_at >= self.ack_quiet or now - self._acks_since >= self.ack_wait():
+                self._send_acks()
 
     def _ready_acks(self) -> None:
         """This turn's acks are stored (or needed no write): they may go out."""

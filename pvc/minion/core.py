@@ -338,8 +338,12 @@ class MinionCore:
         self.next_action = now + wait
 
     def _send_up(self, rec: Record) -> None:
+        self._send_packed(pack(UP.tagged(rec)))
+
+    def _send_packed(self, plain: bytes) -> None:
+        """Send a record packed as ``pack(UP.tagged(rec))``."""
         if self.channel is not None and self.chan is not None:
-            self.loop.send(self.chan, self.channel.seal_up(rec))
+            self.loop.send(self.chan, self.channel.seal_up_packed(plain))
 
     # -- input ------------------------------------------------------------------------------
     def on_readable(self, sock: zmq.Socket) -> bool:
@@ -566,15 +570,17 @@ class MinionCore:
     def on_result(self, jid: str, ret: Return) -> None:
         self.running.pop(jid, None)
         rec = Ret(jid, ReturnRec.of(ret))
-        self._spool_put(jid, rec)
-        self._send_up(rec)
+        self._send_packed(self._spool_put(jid, rec))
 
-    def _spool_put(self, jid: str, rec: Record) -> None:
-        self._spool_call(self.spool.put, jid, pack(UP.tagged(rec)))
+    def _spool_put(self, jid: str, rec: Record) -> bytes:
+        """Keep ``rec`` until the master acks it; returns it packed, as the spool keeps it."""
+        plain = pack(UP.tagged(rec))
+        self._spool_call(self.spool.put, jid, plain)
         # the first resend waits a beat of the pace the master asked (40 s at 10,000 minions), at
         # least RESEND_FIRST: a master acking 10,000 returns of one job takes seconds, and a fleet
         # resending after 3 s sent it 10,000 duplicates to open while it was still behind
         self.unacked[jid] = Unacked(rec, time.monotonic() + max(RESEND_FIRST, self.hb_every))
+        return plain
 
     def _spool_call(self, fn: Callable[..., None], *args: Any) -> None:
         try:

@@ -62,10 +62,15 @@ def unpack(data: bytes, max_size: int = DEFAULT_MAX_SIZE, max_depth: int = MAX_D
     size = len(data)
     if size > max_size:
         raise ProtocolError(f"message of {size} bytes exceeds the limit of {max_size}")
-    budget = _Budget(max(_MIN_CONTAINERS, size // 8))  # worst case ~8x the frame in objects
     try:
-        value = msgpack.unpackb(data, raw=False, strict_map_key=True, use_list=True, ext_hook=_no_ext,
-                                object_hook=budget, list_hook=budget)
+        if size <= _MIN_CONTAINERS:
+            # every container takes at least a byte, so a frame this small cannot pass the
+            # budget: no hooks (a Python call per map or list, half of a small frame's decoding)
+            value = msgpack.unpackb(data, raw=False, strict_map_key=True, use_list=True, ext_hook=_no_ext)
+        else:
+            budget = _Budget(max(_MIN_CONTAINERS, size // 8))  # worst case ~8x the frame in objects
+            value = msgpack.unpackb(data, raw=False, strict_map_key=True, use_list=True, ext_hook=_no_ext,
+                                    object_hook=budget, list_hook=budget)
     except ProtocolError:
         raise
     except Exception as exc:  # noqa: BLE001 - msgpack raises several unrelated types on garbage
@@ -77,33 +82,47 @@ def unpack(data: bytes, max_size: int = DEFAULT_MAX_SIZE, max_depth: int = MAX_D
 def check_plain(value: Any, max_depth: int = MAX_DEPTH) -> None:
     """Raise ProtocolError unless ``value`` is plain data no deeper than ``max_depth``.
 
-    Iterative (no recursion to exhaust) and linear in the number of items.
+    Iterative (no recursion to exhaust) and linear in the number of items; scalars are judged
+    where they sit, only containers go on the stack (every message passes here, most of them
+    a map or two of scalars).
     """
+    if type(value) in _SCALARS:
+        return
     stack: list[tuple[Any, int]] = [(value, 0)]
     while stack:
         item, depth = stack.pop()
         kind = type(item)
-        if kind is str or kind is int or kind is bool or item is None or kind is bytes:
-            continue
-        if kind is float:
-            if not math.isfinite(item):
-                raise ProtocolError("message carries a number that is not finite")
-            continue
-        if kind is list or kind is dict:
-            if depth >= max_depth:
-                raise ProtocolError(f"message is nested deeper than {max_depth}")
-            if kind is dict:
-                if any(type(k) is not str for k in item):
+        if kind is dict:
+            for key in item:
+                if type(key) is not str:
                     raise ProtocolError("message has a map key that is not a string")
-                children = item.values()
-            else:
-                children = item
-            stack.extend((child, depth + 1) for child in children if type(child) not in _SCALARS)
+            children = item.values()
+        elif kind is list:
+            children = item
+        else:
+            _check_scalar(item)
             continue
-        raise ProtocolError(f"message carries a {kind.__name__}, which is not plain data")
+        if depth >= max_depth:
+            raise ProtocolError(f"message is nested deeper than {max_depth}")
+        for child in children:
+            kind = type(child)
+            if kind in _SCALARS:
+                continue
+            if kind is dict or kind is list:
+                stack.append((child, depth + 1))
+            else:
+                _check_scalar(child)
 
 
-_SCALARS = frozenset({str, int, bool, bytes, type(None)})  # children that need no further look
+def _check_scalar(item: Any) -> None:
+    """A value that is neither a container nor a scalar that needs no look: a finite float."""
+    if type(item) is not float:
+        raise ProtocolError(f"message carries a {type(item).__name__}, which is not plain data")
+    if not math.isfinite(item):
+        raise ProtocolError("message carries a number that is not finite")
+
+
+_SCALARS = frozenset({str, int, bool, bytes, type(None)})  # values that need no further look
 
 
 def decode(data: bytes, kinds: frozenset[str], max_size: int = DEFAULT_MAX_SIZE) -> dict[str, Any]:

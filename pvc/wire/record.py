@@ -52,36 +52,43 @@ def f(default: Any = _MISSING, *, max: int | None = None, size: int | None = Non
 class Spec:
     """How one record class maps to and from the wire."""
 
-    __slots__ = ("cls", "fields", "kind")
+    __slots__ = ("cls", "fields", "kind", "nested")
 
     def __init__(self, cls: type, kind: str) -> None:
         hints = typing.get_type_hints(cls)
         self.cls = cls
         self.kind = kind
-        self.fields: list[tuple[str, str, Check, bool, Any]] = []
+        self.fields: list[tuple[str, str, Check, bool]] = []  # (name, wire key, checker, has a default)
+        self.nested: list[tuple[str, str, bool]] = []  # (name, wire key, may hold records)
         for fld in dataclasses.fields(cls):
             meta = fld.metadata
             check = _checker(hints[fld.name], meta)
             has_default = fld.default is not _MISSING or fld.default_factory is not _MISSING
-            self.fields.append((fld.name, meta.get("key") or fld.name, check, has_default, fld))
+            key = meta.get("key") or fld.name
+            self.fields.append((fld.name, key, check, has_default))
+            self.nested.append((fld.name, key, _holds_records(hints[fld.name])))
 
     def to_map(self, obj: Any) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for name, key, _, _, _ in self.fields:
-            value = getattr(obj, name)
-            out[key] = _plain(value)
-        return out
+        # plain fields as they are: every message is encoded here, most of them all scalars
+        return {key: _plain(getattr(obj, name)) if nested else getattr(obj, name) for name, key, nested in self.nested}
 
     def from_map(self, m: Any) -> Any:
         if not isinstance(m, dict):
             raise ProtocolError(f"{self.kind}: expected a map")
         values: dict[str, Any] = {}
-        for name, key, check, has_default, _ in self.fields:
+        for name, key, check, has_default in self.fields:
             if key in m:
                 values[name] = check(m[key], name)
             elif not has_default:
                 raise ProtocolError(f"{self.kind}: field '{name}' is missing")
         return self.cls(**values)
+
+
+def _holds_records(hint: Any) -> bool:
+    """Whether a field of type ``hint`` may hold a record (alone, in a list, as dict values)."""
+    if isinstance(hint, type) and issubclass(hint, Record):
+        return True
+    return any(_holds_records(arg) for arg in typing.get_args(hint))
 
 
 def _plain(value: Any) -> Any:

@@ -68,10 +68,10 @@ class Channel:
         self._sent = 0
         self._seen = ReplayWindow()
 
-    def _seal(self, rec: Record, kinds: Kinds, prefix: bytes, aad: bytes) -> bytes:
+    def _seal(self, plain: bytes, prefix: bytes, aad: bytes) -> bytes:
         c = self._sent
         self._sent += 1
-        ct = self._aead.seal_with(prefix + struct.pack(">Q", c), pack(kinds.tagged(rec)), aad)
+        ct = self._aead.seal_with(prefix + struct.pack(">Q", c), plain, aad)
         return Sealed(self.mid, c, ct).encode()
 
     def _open(self, box: Sealed, kinds: Kinds, prefix: bytes, aad: bytes, max_size: int) -> Record:
@@ -82,10 +82,15 @@ class Channel:
         return kinds.decode(unpack(plain, max_size))
 
     def seal_up(self, rec: Record) -> bytes:
-        return self._seal(rec, UP, _UP_NONCE, self._up)
+        return self.seal_up_packed(pack(UP.tagged(rec)))
+
+    def seal_up_packed(self, plain: bytes) -> bytes:
+        """:meth:`seal_up` of a record already packed (``pack(UP.tagged(rec))``): a minion packs a
+        return once, for its spool and for the wire."""
+        return self._seal(plain, _UP_NONCE, self._up)
 
     def seal_down(self, rec: Record) -> bytes:
-        return self._seal(rec, DOWN, _DOWN_NONCE, self._down)
+        return self._seal(pack(DOWN.tagged(rec)), _DOWN_NONCE, self._down)
 
     def open_up(self, box: Sealed, max_size: int) -> Record:
         return self._open(box, UP, _UP_NONCE, self._up, max_size)

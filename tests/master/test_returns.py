@@ -78,7 +78,7 @@ def _active(jid: str = JID, minions: tuple[str, ...] = ("m1", "m2")) -> ActiveJo
 
 def _setup(cache: Any, waiters: tuple[bytes, ...] = ()) -> tuple[Returns, ActiveJobs, Out, ActiveJob]:
     jobs, out = ActiveJobs(), Out()
-    rets = Returns(cache, jobs, out.delivery, ack_delay=0.0)
+    rets = Returns(cache, jobs, out.delivery, ack_quiet=0.0)
     job = _active()
     jobs.add(job)
     for peer in waiters:
@@ -177,7 +177,7 @@ def test_finish_records_who_did_not_return(cache: SqlJobCache) -> None:
 def _cached_job(cache: SqlJobCache) -> tuple[Returns, Out]:
     cache.write([_record()], [])
     out = Out()
-    return Returns(cache, ActiveJobs(), out.delivery, ack_delay=0.0), out
+    return Returns(cache, ActiveJobs(), out.delivery, ack_quiet=0.0), out
 
 
 def test_return_for_a_job_only_in_the_cache_is_stored(cache: SqlJobCache) -> None:
@@ -223,7 +223,7 @@ def test_rearm_after_restart_accepts_returns(cache: SqlJobCache) -> None:
     cache.write([_record()], [(JID, "m1", OK.to_map(), time.time())])
     out = Out()
     jobs = ActiveJobs()
-    rets = Returns(cache, jobs, out.delivery, ack_delay=0.0)
+    rets = Returns(cache, jobs, out.delivery, ack_quiet=0.0)
     assert rets.rearm(time.time() - 3600) == 1
     job = jobs.get(JID)
     assert job is not None and job.returned == {"m1"}
@@ -239,7 +239,7 @@ def test_rearm_after_restart_accepts_returns(cache: SqlJobCache) -> None:
 def test_write_failure_acks_nothing_and_the_resend_is_stored(cache: SqlJobCache) -> None:
     flaky = FlakyCache(cache)
     jobs, out = ActiveJobs(), Out()
-    rets = Returns(flaky, jobs, out.delivery, ack_delay=0.0)  # type: ignore[arg-type]
+    rets = Returns(flaky, jobs, out.delivery, ack_quiet=0.0)  # type: ignore[arg-type]
     job = _active()
     jobs.add(job)
     rets.record_job(_record(), b"client", Published(JID, ["m1", "m2"]).encode())
@@ -263,7 +263,7 @@ def test_lookup_failure_acks_nothing_and_does_not_raise(cache: SqlJobCache) -> N
     flaky = FlakyCache(cache)
     cache.write([_record()], [])
     out = Out()
-    rets = Returns(flaky, ActiveJobs(), out.delivery, ack_delay=0.0)  # type: ignore[arg-type]
+    rets = Returns(flaky, ActiveJobs(), out.delivery, ack_quiet=0.0)  # type: ignore[arg-type]
     flaky.fail_lookup = True
     rets.on_return("m1", Ret(JID, OK))
     rets.flush()
@@ -276,10 +276,11 @@ def test_lookup_failure_acks_nothing_and_does_not_raise(cache: SqlJobCache) -> N
 
 
 def test_acks_wait_while_returns_keep_coming_then_go_out_together(cache: SqlJobCache) -> None:
-    """Delayed acks: a turn that stored returns holds its acks; the first quiet turn sends them,
-    one box per minion with all its jids, and only after their returns reached the client."""
+    """Delayed acks: a turn that stored returns holds its acks; once no return came for
+    ``ack_quiet`` they go out, one box per minion with all its jids, and only after their
+    returns reached the client."""
     rets, _, out, job = _setup(cache, waiters=(b"client",))
-    rets.ack_delay = 60.0
+    rets.ack_quiet, rets.ack_wait = 0.05, lambda: 60.0
     rets.on_return("m1", Ret(JID, OK))
     rets.flush()
     assert not out.acks and out.client == [(b"client", RetReply(JID, "m1", OK))]  # stored and delivered
@@ -287,7 +288,10 @@ def test_acks_wait_while_returns_keep_coming_then_go_out_together(cache: SqlJobC
     rets.on_return("m1", Ret(JID, OK))  # m1's resend: acked again, stored once
     rets.flush()
     assert not out.acks  # still busy: a return was stored this turn
-    rets.flush()  # a quiet turn
+    rets.flush()
+    assert not out.acks  # not quiet for long enough yet
+    time.sleep(0.06)
+    rets.flush()
     assert sorted(out.acks) == [("m1", [JID, JID]), ("m2", [JID])]
     rets.flush()
     assert len(out.acks) == 2 and job.finished
@@ -295,7 +299,7 @@ def test_acks_wait_while_returns_keep_coming_then_go_out_together(cache: SqlJobC
 
 def test_acks_go_out_after_the_delay_even_under_a_steady_stream(cache: SqlJobCache) -> None:
     rets, jobs, out, _ = _setup(cache)
-    rets.ack_delay = 0.2
+    rets.ack_quiet, rets.ack_wait = 60.0, lambda: 0.2
     for i in range(3):
         jid = f"{JID[:-1]}{i}"
         jobs.add(_active(jid))
@@ -309,12 +313,57 @@ def test_acks_go_out_after_the_delay_even_under_a_steady_stream(cache: SqlJobCac
     assert sorted(out.acks) == [("m1", [f"{JID[:-1]}{i}" for i in range(3)]), ("m2", [JID])]
 
 
+def test_acks_of_jobs_run_back_to_back_share_one_box_per_minion(cache: SqlJobCache) -> None:
+    """Jobs one after another, each published a moment after the last one's returns: their
+    acks wait for a quiet spell and go out together, one box per minion for all its jobs."""
+    rets, jobs, out, _ = _setup(cache)
+    rets.ack_quiet, rets.ack_wait = 0.05, lambda: 60.0
+    jids = [f"{JID[:-1]}{i}" for i in range(3)]
+    for jid in jids:
+        jobs.add(_active(jid))
+        cache.write([_record(jid)], [])
+        for mid in ("m1", "m2"):
+            rets.on_return(mid, Ret(jid, OK))
+        rets.flush()
+        rets.flush()  # the turn between two jobs: quiet, but not for long
+    assert not out.acks
+    time.sleep(0.06)
+    rets.flush()
+    assert sorted(out.acks) == [("m1", jids), ("m2", jids)]
+
+
+def test_a_new_job_holds_the_last_jobs_acks(cache: SqlJobCache) -> None:
+    """Publishing 10,000 minions' job takes the master's loop a while; the acks of the job
+    before must not go out at the end of that turn, in the middle of the new job's start."""
+    rets, jobs, out, _ = _setup(cache)
+    rets.ack_quiet, rets.ack_wait = 0.05, lambda: 60.0
+    rets.on_return("m1", Ret(JID, OK))
+    rets.flush()
+    time.sleep(0.06)  # the next job's publication took this long
+    jid = f"{JID[:-1]}9"
+    jobs.add(_active(jid))
+    rets.record_job(_record(jid), b"client", Published(jid, ["m1", "m2"]).encode())
+    rets.flush()
+    assert not out.acks
+    time.sleep(0.06)
+    rets.flush()
+    assert out.acks == [("m1", [JID])]
+
+
+def test_ack_wait_follows_the_fleet_pace() -> None:
+    """A quarter of the heartbeat interval the master asks of its fleet (a minion's first
+    resend waits one interval), within 0.5-10 s."""
+    from pvc.master.returns import ack_wait
+
+    assert ack_wait(2.0) == 0.5 and ack_wait(12.0) == 3.0 and ack_wait(40.0) == 10.0 and ack_wait(3600.0) == 10.0
+
+
 def test_an_ack_never_goes_out_for_a_return_still_unstored(cache: SqlJobCache) -> None:
     """While the cache waits to retry a failed write, a quiet turn must not ack the returns
     that failed (nor ones that arrived since): stored before acked."""
     flaky = FlakyCache(cache)
     jobs, out = ActiveJobs(), Out()
-    rets = Returns(flaky, jobs, out.delivery)  # type: ignore[arg-type]
+    rets = Returns(flaky, jobs, out.delivery, ack_quiet=0.0)  # type: ignore[arg-type]
     jobs.add(_active())
     cache.write([_record()], [])
     flaky.fail_write = True

@@ -155,6 +155,15 @@ def test_16mib_frame_of_empty_containers_refused_quickly(item: bytes) -> None:
     assert time.perf_counter() - start < 6.0  # ~1 s on one core; the box is shared
 
 
+def test_a_frame_just_over_4k_keeps_the_4k_budget() -> None:
+    """Frames of up to 4 KiB are decoded without counting (each container takes a byte); one
+    just over that still has the budget of 4,096 containers, not size / 8."""
+    rows = [{"a": 1}] * 1200  # 4 bytes each: 4,803 bytes, 1,201 containers
+    assert len(pack(rows)) > 4096 and unpack(pack(rows)) == rows
+    with pytest.raises(ProtocolError, match="too many containers"):
+        unpack(_array32(5000, b"\x80"))
+
+
 def test_budget_grows_with_size_so_real_frames_pass() -> None:
     rows = [{"id": f"m{i}", "ok": True} for i in range(20_000)]
     assert unpack(pack(rows)) == rows
