@@ -20,12 +20,15 @@ import os
 import struct
 
 from nacl import bindings as _sodium
+from nacl._sodium import ffi as _ffi  # the AEAD's hot path: see Aead
+from nacl._sodium import lib as _lib
 from nacl.exceptions import CryptoError
 
 from pvc.errors import AuthError
 
 KEY_LEN = 32
 NONCE_LEN = 12
+_AEAD_TAG = 16  # ChaCha20-Poly1305's tag: a box is this much longer than its plaintext
 SIGNATURE_LEN = 64
 _MAX_DIGEST = 64  # BLAKE2b's largest output: the KDF's ``length`` bound
 _KDF_PERSON = b"pvc-kdf-v2"
@@ -225,7 +228,12 @@ def derive(private: X25519PrivateKey, peer_public: bytes, salt: bytes, info: byt
 
 
 class Aead:
-    """ChaCha20-Poly1305 (IETF) under one key; ``open`` raises AuthError on any tampering."""
+    """ChaCha20-Poly1305 (IETF) under one key; ``open`` raises AuthError on any tampering.
+
+    Calls libsodium through PyNaCl's own cffi module rather than ``nacl.bindings``: those
+    format three error messages on every call whether they fail or not, half the cost of
+    sealing or opening a small box, and every box of every channel passes here (at 10,000
+    minions, 40,000 per job)."""
 
     __slots__ = ("_key",)
 
@@ -238,12 +246,18 @@ class Aead:
 
     def seal_with(self, n: bytes, plaintext: bytes, aad: bytes) -> bytes:
         """Seal under a nonce the caller guarantees unique for this key (a counter)."""
-        return bytes(_sodium.crypto_aead_chacha20poly1305_ietf_encrypt(plaintext, aad, n, self._key))
+        out = _ffi.new("unsigned char[]", len(plaintext) + _AEAD_TAG)
+        if _lib.crypto_aead_chacha20poly1305_ietf_encrypt(out, _ffi.NULL, plaintext, len(plaintext), aad, len(aad),
+                                                          _ffi.NULL, _exact(n, NONCE_LEN, "a nonce"), self._key):
+            raise ValueError("AEAD encryption failed")
+        return _ffi.buffer(out)[:]
 
     def open(self, n: bytes, ciphertext: bytes, aad: bytes) -> bytes:
-        if not isinstance(n, bytes) or len(n) != NONCE_LEN:
-            raise AuthError("message failed authentication (AEAD nonce)")
-        try:
-            return bytes(_sodium.crypto_aead_chacha20poly1305_ietf_decrypt(ciphertext, aad, n, self._key))
-        except (CryptoError, ValueError, TypeError):
-            raise AuthError("message failed authentication (AEAD)") from None
+        if (not isinstance(n, bytes) or len(n) != NONCE_LEN or not isinstance(ciphertext, bytes)
+                or len(ciphertext) < _AEAD_TAG):
+            raise AuthError("message failed authentication (AEAD: malformed)")
+        out = _ffi.new("unsigned char[]", len(ciphertext) - _AEAD_TAG)
+        if _lib.crypto_aead_chacha20poly1305_ietf_decrypt(out, _ffi.NULL, _ffi.NULL, ciphertext, len(ciphertext),
+                                                          aad, len(aad), n, self._key):
+            raise AuthError("message failed authentication (AEAD)")
+        return _ffi.buffer(out)[:]

@@ -1,5 +1,5 @@
 """How often a minion process looks at an identity's timers (pvc.minion.ticks): in a swarm, an
-authenticated identity twice a beat and at most once a second, one that is not every turn, and a
+authenticated identity twice a beat and at least every 5 s, one that is not every turn, and a
 turn costs only the identities it ticks; a node's few identities are looked at every turn."""
 
 from __future__ import annotations
@@ -29,24 +29,23 @@ def test_a_node_ticks_every_identity_every_turn() -> None:
     assert all(due == cores for _, due in _turns(plan, 3))
 
 
-@pytest.mark.parametrize(("beat", "seconds"), [(0.1, TICK), (0.5, 0.25), (2.0, 1.0), (40.0, 1.0)])
-def test_an_authenticated_identity_is_looked_at_twice_a_beat_at_most_once_a_second(beat: float,
-                                                                                   seconds: float) -> None:
+@pytest.mark.parametrize(("beat", "seconds"), [(0.1, TICK), (0.5, 0.25), (2.0, 1.0), (8.0, 4.0), (40.0, 5.0)])
+def test_an_authenticated_identity_is_looked_at_twice_a_beat_at_least_every_5s(beat: float, seconds: float) -> None:
     cores = [Core(hb_every=beat) for _ in range(SPREAD_FROM)]
     plan = TickPlan(cores, TICK)
     watched = cores[7]
     watched.state = "authed"
     plan.state_changed(watched, 0.0)
-    times = [t for t, due in _turns(plan, 3.125) if watched in due]
-    assert times == [seconds * k for k in range(1, round(3.0 / seconds) + 1)]
+    times = [t for t, due in _turns(plan, 15.125) if watched in due]
+    assert times == [seconds * k for k in range(1, int(15.0 // seconds) + 1)]
     assert all(len([c for c in due if c is not watched]) == SPREAD_FROM - 1 for _, due in _turns(plan, 1))
 
 
 def test_a_swarm_turn_costs_the_identities_it_ticks() -> None:
     cores = [Core(state="authed", hb_every=40) for _ in range(2500)]
     plan = TickPlan(cores, TICK)
-    ticked = [len(due) for _, due in _turns(plan, 3.0, start=10.0)]
-    assert ticked[0] == 2500 and sum(ticked[1:]) == 2 * 2500 and max(ticked[1:]) == 2500  # once a second
+    ticked = [len(due) for _, due in _turns(plan, 10.0, start=10.0)]
+    assert ticked[0] == 2500 and sum(ticked[1:]) == 2500 and max(ticked[1:]) == 2500  # every 5 s
 
 
 def test_leaving_and_coming_back_to_authed_keeps_one_pace() -> None:
