@@ -125,6 +125,8 @@ class SocketLoop(Protocol):
 
     def send(self, sock: zmq.Socket, data: bytes) -> None: ...
 
+    def close_later(self, sock: zmq.Socket) -> None: ...
+
 
 class Unacked:
     """A spooled return (or lost-job report), when it was first sent and when to send it next."""
@@ -295,8 +297,7 @@ class MinionCore:
 
     def _close_enrol(self) -> None:
         if self.enrol is not None:
-            self.loop.unregister(self.enrol.sock)
-            self.enrol.close()
+            self.loop.close_later(self.enrol.sock)
             self.enrol = None
             self.slots.give_back()
 
@@ -363,10 +364,13 @@ class MinionCore:
                 log.debug("%s: dropped a message: %s", self.id, exc)
             except Exception:
                 log.exception("%s: internal error while handling a message (dropped)", self.id)
-            # a handler may have closed it (an enrolment exchange is over)
-            if sock.closed or not has_message(sock):
+            # a handler may have retired it (an enrolment exchange is over, the channel dropped)
+            if not self._owns(sock) or not has_message(sock):
                 return True
         return False
+
+    def _owns(self, sock: zmq.Socket) -> bool:
+        return sock is self.chan or sock is self.monitor or (self.enrol is not None and sock is self.enrol.sock)
 
     def _on_enrol(self, frames: list[bytes]) -> None:
         if self.enrol is None:
@@ -476,8 +480,7 @@ class MinionCore:
         each, near a 20,000-descriptor limit)."""
         for sock in (self.chan, self.monitor):
             if sock is not None:
-                self.loop.unregister(sock)
-                sock.close(0)
+                self.loop.close_later(sock)
         self.chan = self.monitor = None
         self.endpoint = ("", b"")
 

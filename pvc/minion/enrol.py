@@ -106,6 +106,3 @@ class EnrolConnection:
                     self.send(payload)
             return []
         return self.deframer.feed(data)
-
-    def close(self) -> None:
-        self.sock.close(0)

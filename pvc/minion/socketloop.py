@@ -28,6 +28,7 @@ Example::
     loop.add_fd(runner.fd, runner.run_pending)
     loop.register(sock, core)        # core.on_readable(sock) when sock has messages
     loop.send(sock, data)            # at the end of this turn, with the other sends
+    loop.close_later(sock)           # unregistered now, closed at the end of this turn
     while running:
         loop.poll(100)
 """
@@ -65,6 +66,7 @@ class SocketLoop:
         self._fds: dict[int, Callable[[], None]] = {}  # plain fds (an eventfd) and their handlers
         self._recheck: set[zmq.Socket] = set()  # to look at through ZMQ_EVENTS before sleeping
         self._outbox: list[tuple[zmq.Socket, bytes]] = []  # sent at the end of the turn, in order
+        self._closing: list[zmq.Socket] = []  # closed at the end of the turn, after the sends
 
     def add_fd(self, fd: int, handler: Callable[[], None]) -> None:
         """A plain file descriptor (e.g. the job runner's eventfd): ``handler()`` when readable."""
@@ -96,8 +98,15 @@ class SocketLoop:
         unregistered meanwhile or its queue is full: callers resend what must arrive."""
         self._outbox.append((sock, data))
 
+    def close_later(self, sock: zmq.Socket) -> None:
+        """Unregister ``sock`` now (nothing more is read from it, its queued sends are dropped)
+        and close it at the end of this turn, with the others (LINGER 0)."""
+        self.unregister(sock)
+        self._closing.append(sock)
+
     def flush(self) -> None:
-        """Send what was queued, now (the turn does it; a process that stops does it itself)."""
+        """Send what was queued, then close what was retired, now (the turn does it; a process
+        that stops does it itself)."""
         out, self._outbox = self._outbox, []
         for sock, data in out:
             if sock.closed or sock not in self._owner:
@@ -107,6 +116,9 @@ class SocketLoop:
             except zmq.Again:
                 log.debug("a socket's send queue is full: a message dropped")
             self._recheck.add(sock)  # the send may have eaten the signal of a message that came
+        closing, self._closing = self._closing, []
+        for sock in closing:
+            sock.close(0)
 
     def poll(self, timeout_ms: int) -> None:
         """Send what was queued, wait up to ``timeout_ms`` (not at all while sockets are left to
@@ -133,4 +145,5 @@ class SocketLoop:
         self._recheck = check  # what is left waits for the next turn
 
     def close(self) -> None:
+        self.flush()
         self._epoll.close()

@@ -107,6 +107,10 @@ class Loop:
     def send(self, sock: zmq.Socket, data: bytes) -> None:
         sock.send(data, zmq.NOBLOCK)  # at once: the real loop's end of turn is not simulated
 
+    def close_later(self, sock: zmq.Socket) -> None:
+        self.unregister(sock)
+        sock.close(0)
+
 
 class Runner:
     """Runs jobs at once, on the caller's thread."""

@@ -154,6 +154,22 @@ def test_a_send_for_a_gone_socket_or_a_full_queue_is_dropped(
     lone.close(0)
 
 
+def test_closes_wait_for_the_end_of_the_turn_after_the_sends(
+        pair: tuple[zmq.Socket, zmq.Socket, SocketLoop]) -> None:
+    """A retired socket is read no more at once; it is closed with the turn's other closes
+    (one wake-up of libzmq's reaper), after its own queued sends were dropped."""
+    server, client, loop = pair
+    owner = Owner()
+    peer = _registered(pair, owner)
+    loop.send(client, b"dropped")
+    loop.close_later(client)
+    server.send_multipart([peer, b"unread"])
+    time.sleep(0.05)
+    assert not client.closed
+    loop.poll(0)
+    assert client.closed and owner.got == [] and not server.poll(200)
+
+
 def test_a_socket_registered_with_messages_waiting_is_served(
         pair: tuple[zmq.Socket, zmq.Socket, SocketLoop]) -> None:
     server, client, loop = pair
