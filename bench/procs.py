@@ -63,6 +63,28 @@ def tree(pids: Iterable[int]) -> list[psutil.Process]:
     return list(found.values())
 
 
+def thread_cpu(pids: Iterable[int]) -> dict[str, float]:
+    """CPU-seconds so far of the trees' threads, by kind: ``libzmq`` (its I/O and reaper
+    threads, named ``ZMQbg/...``) and ``python`` (every other thread). Read from
+    ``/proc/PID/task/*/stat``; threads that end meanwhile are skipped."""
+    hz = os.sysconf("SC_CLK_TCK")
+    out = {"python": 0.0, "libzmq": 0.0}
+    for p in tree(pids):
+        try:
+            tasks = os.listdir(f"/proc/{p.pid}/task")
+        except OSError:
+            continue
+        for tid in tasks:
+            try:
+                with open(f"/proc/{p.pid}/task/{tid}/stat") as fh:
+                    stat = fh.read()
+            except OSError:
+                continue
+            name, fields = stat[stat.index("(") + 1:stat.rindex(")")], stat[stat.rindex(")") + 2:].split()
+            out["libzmq" if name.startswith("ZMQbg/") else "python"] += (int(fields[11]) + int(fields[12])) / hz
+    return out
+
+
 def tree_memory(pids: Iterable[int]) -> TreeMemory:
     """Sum RSS and PSS over the trees (processes that vanish meanwhile are skipped)."""
     rss = pss = 0

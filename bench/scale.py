@@ -9,6 +9,10 @@ node), and these figures:
 - ``ping_api``: ``test.ping`` to all through the Python API (median, p95), every return counted;
 - ``ping_cli``: ``pvc run '*' test.ping --out json`` as a whole process, all N returns printed;
 - ``master``: RSS before the swarm, with N connected, and KiB per connected minion above idle;
+- ``cpu``: CPU-seconds of the start-up and per API ping (read 2 s after the last, so that the
+  acks which follow the returns count), by side (master, swarm) and kind of thread (``python``:
+  the process's own loop; ``libzmq``: its I/O threads, which run the transport, CURVE
+  included): where the time goes;
 - ``restart`` (the largest size): the master stopped and started with N connected; seconds until
   every identity answers again (they come back with jittered backoff), and what the new master's
   enrolment port answered (its ``pvc/master/enrolment`` event): ``abandoned`` requests were lost
@@ -39,7 +43,7 @@ from typing import Any
 
 from bench.driver import DriverError
 from bench.measure import Options, cli_ping, startup
-from bench.procs import tree_memory
+from bench.procs import thread_cpu, tree_memory
 from bench.pvc import PvcSystem, swarm_ids
 from bench.results import host_facts
 from bench.stats import summarize
@@ -49,6 +53,7 @@ RESULTS_DIR = Path(__file__).resolve().parent / "results"
 SIZES = (1, 10, 100, 1000, 10_000)
 # the issue's targets at 10,000 minions
 ENROLMENT_QUIET = 7  # s without a new enrolment report: the counts have settled
+ACKS_SETTLE = 2.0  # s after the last ping before its CPU is read: the master's acks follow its returns
 TARGETS = {"startup_s": 30.0, "ping_api_ms": 3000.0, "ping_cli_ms": 4000.0, "kib_per_minion": 20.0,
            "restart_s": 30.0}
 
@@ -64,6 +69,20 @@ def _ping_api(system: PvcSystem, n: int, repeat: int, timeout: float = 60.0, per
     r = system.driver.call("call", tgt="*", fun="test.ping", args=[], expect=True, repeat=repeat,
                            timeout=timeout, budget=120.0 + repeat * per_job)
     return {**summarize(r["ms"]), "complete_runs": sum(1 for m in r["matched"] if m == n), "returned": r["returned"]}
+
+
+def _cpu(system: PvcSystem, bases: list[str]) -> dict[str, dict[str, float]]:
+    return {"master": thread_cpu([system.procs[MASTER].pid]),
+            "swarm": thread_cpu([system.procs[f"minion-{base}"].pid for base in bases])}
+
+
+def _cpu_spent(before: dict[str, dict[str, float]], after: dict[str, dict[str, float]],
+               per: int = 1) -> dict[str, Any]:
+    """CPU-seconds between two :func:`_cpu` readings (divided by ``per``), and their total."""
+    out: dict[str, Any] = {side: {kind: round((after[side][kind] - before[side].get(kind, 0.0)) / per, 3)
+                                  for kind in after[side]} for side in after}
+    out["total"] = round(sum(v for side in after for v in out[side].values()), 3)
+    return out
 
 
 def _master_rss(system: PvcSystem) -> float:
@@ -91,8 +110,14 @@ def measure_size(work: Path, n: int, processes: int, repeat: int, restart: bool,
     with system:
         system.start_master()
         idle = _master_rss(system)
+        master_cpu = thread_cpu([system.procs[MASTER].pid])
         out["startup"] = startup(system, ids, opts, lambda: system.start_swarm(bases, per))
+        cpu = _cpu(system, bases)  # the swarm's processes are new: all their CPU is the start-up's
+        out["cpu"] = {"startup": _cpu_spent({"master": master_cpu, "swarm": {}}, cpu)}
         _guard(out, "ping_api", lambda: _ping_api(system, len(ids), repeat))
+        if "error" not in out["ping_api"]:
+            time.sleep(ACKS_SETTLE)
+            out["cpu"]["per_ping"] = _cpu_spent(cpu, _cpu(system, bases), repeat)
         _guard(out, "ping_cli", lambda: cli_ping(system, max(1, repeat // 2), len(ids), opts.cli_timeout))
         time.sleep(1.0)
         rss = _master_rss(system)
@@ -165,6 +190,11 @@ def markdown(runs: list[dict[str, Any]]) -> str:
                     f"{cli.get('median', float('nan')):.0f} | {m['rss_mib']:.0f} | {m['kib_per_minion']:.0f} | "
                     f"{aged_cell} | {restart.get('seconds', float('nan')):.1f} |")
     for r in runs:
+        cpu = r.get("cpu", {})
+        if r.get("minions", 0) >= 1000 and "per_ping" in cpu:
+            rows.append(f"\nCPU-seconds at {r['minions']}: start-up {_cpu_line(cpu['startup'])}; "
+                        f"per ping {_cpu_line(cpu['per_ping'])}")
+    for r in runs:
         counts = r.get("restart", {}).get("enrolment")
         if counts:
             rows.append(f"\nrestart at {r['minions']}: the new master accepted {counts['accepted']} auths "
@@ -174,6 +204,12 @@ def markdown(runs: list[dict[str, Any]]) -> str:
                 f"CLI ping < {TARGETS['ping_cli_ms']:.0f} ms, <= {TARGETS['kib_per_minion']:.0f} KiB per minion, "
                 f"restart < {TARGETS['restart_s']:.0f} s")
     return "\n".join(rows)
+
+
+def _cpu_line(spent: dict[str, Any]) -> str:
+    m, sw = spent["master"], spent["swarm"]
+    return (f"{spent['total']:.2f} (master {m['python']:.2f} loop + {m['libzmq']:.2f} libzmq, "
+            f"swarm {sw['python']:.2f} Python + {sw['libzmq']:.2f} libzmq)")
 
 
 def verify_ms(count: int = 2000) -> float:

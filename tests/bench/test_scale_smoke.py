@@ -1,5 +1,5 @@
 """Smoke test of ``python -m bench scale`` at two tiny sizes: every figure measured, the
-master restart included (with the new master's enrolment counts), the memory of an aged master at the
+master restart included (with the new master's enrolment counts), CPU-seconds by side, the memory of an aged master at the
 size asked for, JSON and PNG written (with this box's Ed25519 floor)."""
 
 from __future__ import annotations
@@ -28,6 +28,11 @@ def test_scale_smoke(tmp_path: Path) -> None:
     for run in data["runs"]:
         assert run["startup"]["answered"] == run["minions"] and run["ping_api"]["complete_runs"] == 2
         assert run["ping_cli"]["complete_runs"] == 1 and run["master"]["rss_mib"] > 0 and run["alive"] is True
+        cpu = run["cpu"]  # where the time goes: both sides, both kinds of thread, start-up and per ping
+        for phase in ("startup", "per_ping"):  # a ping to 2 minions may take less than a clock tick
+            assert set(cpu[phase]) == {"master", "swarm", "total"} and cpu[phase]["total"] >= 0
+            assert all(set(cpu[phase][side]) == {"python", "libzmq"} for side in ("master", "swarm"))
+        assert cpu["startup"]["swarm"]["python"] > 0.1  # the swarm processes' own start, at least
     last = data["runs"][-1]
     assert "aged" not in data["runs"][0]
     assert last["aged"]["jobs"] == 3 and last["aged"]["complete_runs"] == 3 and last["aged"]["rss_mib"] > 0
