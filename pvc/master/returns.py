@@ -14,11 +14,12 @@ Acks wait while jobs and returns keep coming (like TCP's delayed ack): they go o
 collector stored neither a job nor a return for ``ack_quiet`` (0.2 s), or once the oldest
 waited ``ack_wait``, several jids of one minion in one box. A minion needs its ack only to
 clear its spool, and resends first after a heartbeat of the pace the master asks of its fleet
-(3 s at the earliest; 40 s at 10,000 minions), so the wait is a quarter of that pace (0.5-10 s). Sealing 10,000 acks in the middle of
-a 10,000-minion ping cost the master's loop ~18% of its time, and each ack is a message for the
-minion to open and a spool write. Jobs run back to back (each published a few ms after the last
-one's returns) are acked together, one box per minion for several jobs; a job's publication
-counts as work, so the acks of the last job do not go out in the middle of the next one's start.
+(3 s at the earliest; 40 s at 10,000 minions), so the wait is a quarter of that pace
+(0.5-10 s). Sealing 10,000 acks in the middle of a 10,000-minion ping cost the master's loop
+~18% of its time, and each ack is a message for the minion to open and a spool write. Jobs
+run back to back (each published a few ms after the last one's returns) are acked together,
+one box per minion for several jobs; a job's publication counts as work, so the acks of the
+last job do not go out in the middle of the next one's start.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from pvc.wire.inner import Lost, Ret, ReturnRec
 
 log = logging.getLogger(__name__)
 CACHE_RETRY = 1.0
-ACK_QUIET = 0.2    # s without a stored return after which waiting acks go out
+ACK_QUIET = 0.2    # s without a stored job or return after which waiting acks go out
 ACK_DELAY = 0.5    # s an ack may wait under a steady stream of returns, at the least (minions resend after 3 s)
 ACK_WAIT_MAX = 10.0  # ... and at the most (a 10,000-minion fleet's first resend comes after 40 s)
 ACK_CHUNK = 4096   # jids per ack box (an ack of 100,000 jids would pass no minion's size limit)
