@@ -2,8 +2,8 @@
 
 An identity that is not authenticated ticks every turn: its enrolment steps and retries wait on
 timers. An authenticated one has slow timers (its beat, resends after a beat or 3 s, silence
-after 60 s or more), so in a swarm it ticks twice a beat and at least every 5 s (every 20 s at
-10,000 minions' 40 s beat). Finding those by walking every identity each turn cost a swarm
+after 60 s or more), so in a swarm it ticks twice a beat and at least every 5 s (every 5 s at
+10,000 minions, whose beat is 40 s). Finding those by walking every identity each turn cost a swarm
 process ~2.5 ms per turn at 2,500 identities, a fourteenth of its time during a ping to all;
 here the authenticated ones wait in a heap by when they are due and the others in a set, and a
 turn costs the identities it ticks. (Ticked once a second, 2,500 identities still took 6% of a
