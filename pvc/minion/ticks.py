@@ -7,7 +7,8 @@ after 60 s or more), so in a swarm it ticks twice a beat and at least every 5 s 
 process ~2.5 ms per turn at 2,500 identities, a fourteenth of its time during a ping to all;
 here the authenticated ones wait in a heap by when they are due and the others in a set, and a
 turn costs the identities it ticks. (Ticked once a second, 2,500 identities still took 6% of a
-swarm process's time during a ping.)
+swarm process's time during a ping.) One that is not authenticated is ticked only when its next
+enrolment step is due (or when it has sibling cores for other masters to hand returns to).
 
 A node (fewer than :data:`SPREAD_FROM` identities) ticks every identity every turn: a beat that
 comes late can make the master think a running job timed out.
@@ -24,7 +25,7 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections.abc import Sequence
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 SPREAD_FROM = 64  # identities in one process
 AUTHED_TICK_MAX = 5.0  # seconds between two ticks of an authenticated identity, at most
@@ -33,6 +34,8 @@ AUTHED_TICK_MAX = 5.0  # seconds between two ticks of an authenticated identity,
 class Ticking(Protocol):
     state: str
     hb_every: float
+    next_action: float  # when a core that is not authenticated takes its next enrolment step
+    siblings: list[Any]  # its cores for other masters (a core that is not authenticated hands them returns)
 
 
 T = TypeVar("T", bound=Ticking)
@@ -71,7 +74,10 @@ class TickPlan(Generic[T]):
         authenticated and the authenticated ones whose interval is up (rescheduled)."""
         if not self._spread:
             return self._all
-        due = list(self._eager)
+        # what a tick does for a core that is not authenticated: its next enrolment step when
+        # due, returns handed to its siblings if it has any; a herd of 2,500 waiting for their
+        # turn to enrol (after a master restart) was ticked for nothing ten times a second
+        due = [core for core in self._eager if core.next_action <= now or core.siblings]
         heap = self._heap
         while heap and heap[0][0] <= now:
             _, seq, core = heapq.heappop(heap)

@@ -4,7 +4,8 @@ turn costs only the identities it ticks; a node's few identities are looked at e
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 
@@ -17,6 +18,8 @@ TICK = 0.125  # exact in binary: the test's clock adds up without rounding
 class Core:
     state: str = "new"
     hb_every: float = 2.0
+    next_action: float = 0.0
+    siblings: list[Any] = field(default_factory=list)
 
 
 def _turns(plan: TickPlan[Core], seconds: float, start: float = 0.0) -> list[tuple[float, list[Core]]]:
@@ -60,3 +63,15 @@ def test_leaving_and_coming_back_to_authed_keeps_one_pace() -> None:
     plan.state_changed(core, 0.625)  # its old entry (due at 1.0) is still in the heap
     times = [t for t, due in _turns(plan, 3.0, start=0.75) if core in due]
     assert times == [1.625, 2.625, 3.625]
+
+
+def test_a_waiting_identity_is_ticked_when_its_step_is_due() -> None:
+    """After a master restart a swarm's identities wait for enrolment slots: none is ticked
+    before its next step is due, unless it has sibling cores to hand returns to."""
+    cores = [Core(next_action=10.0) for _ in range(SPREAD_FROM)]
+    plan = TickPlan(cores, TICK)
+    cores[3].next_action = 0.5  # a slot came free for it
+    cores[5].siblings = [Core()]
+    ticked = {t: due for t, due in _turns(plan, 1.0)}
+    assert ticked[0.0] == [cores[5]] and ticked[0.5] == [cores[3], cores[5]]
+    assert plan.due(10.0) == cores
