@@ -1,14 +1,15 @@
 """Which of a minion process's identities look at their timers on a loop turn.
 
-An identity that is not authenticated ticks every turn: its enrolment steps and retries wait on
-timers. An authenticated one has slow timers (its beat, resends after a beat or 3 s, silence
-after 60 s or more), so in a swarm it ticks twice a beat and at least every 5 s (every 5 s at
-10,000 minions, whose beat is 40 s). Finding those by walking every identity each turn cost a swarm
-process ~2.5 ms per turn at 2,500 identities, a fourteenth of its time during a ping to all;
-here the authenticated ones wait in a heap by when they are due and the others in a set, and a
-turn costs the identities it ticks. (Ticked once a second, 2,500 identities still took 6% of a
-swarm process's time during a ping.) One that is not authenticated is ticked only when its next
-enrolment step is due (or when it has sibling cores for other masters to hand returns to).
+In a swarm, an identity that is not authenticated ticks on the turns its next enrolment step (or
+retry) is due, and every turn when it has sibling cores for other masters to hand returns to. An
+authenticated one has slow timers (its beat, resends after a beat or 3 s, silence after 60 s or
+more), so it ticks twice a beat and at least every 5 s (every 5 s at 10,000 minions, whose beat
+is 40 s). Finding those by walking every identity each turn cost a swarm process ~2.5 ms per turn
+at 2,500 identities, a fourteenth of its time during a ping to all; here the authenticated ones
+wait in a heap by when they are due and the others in a set, and a turn costs the identities it
+ticks. (Ticked once a second, 2,500 identities still took 6% of a swarm process's time during a
+ping; ticked every turn while waiting for an enrolment slot, 2,500 identities after a master
+restart spent ten ticks a second each for nothing.)
 
 A node (fewer than :data:`SPREAD_FROM` identities) ticks every identity every turn: a beat that
 comes late can make the master think a running job timed out.

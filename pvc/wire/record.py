@@ -52,31 +52,31 @@ def f(default: Any = _MISSING, *, max: int | None = None, size: int | None = Non
 class Spec:
     """How one record class maps to and from the wire."""
 
-    __slots__ = ("cls", "fields", "kind", "nested")
+    __slots__ = ("cls", "fields", "kind")
 
     def __init__(self, cls: type, kind: str) -> None:
         hints = typing.get_type_hints(cls)
         self.cls = cls
         self.kind = kind
-        self.fields: list[tuple[str, str, Check, bool]] = []  # (name, wire key, checker, has a default)
-        self.nested: list[tuple[str, str, bool]] = []  # (name, wire key, may hold records)
+        # (name, wire key, checker, has a default, may hold records)
+        self.fields: list[tuple[str, str, Check, bool, bool]] = []
         for fld in dataclasses.fields(cls):
             meta = fld.metadata
             check = _checker(hints[fld.name], meta)
             has_default = fld.default is not _MISSING or fld.default_factory is not _MISSING
-            key = meta.get("key") or fld.name
-            self.fields.append((fld.name, key, check, has_default))
-            self.nested.append((fld.name, key, _holds_records(hints[fld.name])))
+            self.fields.append((fld.name, meta.get("key") or fld.name, check, has_default,
+                                _holds_records(hints[fld.name])))
 
     def to_map(self, obj: Any) -> dict[str, Any]:
         # plain fields as they are: every message is encoded here, most of them all scalars
-        return {key: _plain(getattr(obj, name)) if nested else getattr(obj, name) for name, key, nested in self.nested}
+        return {key: _plain(getattr(obj, name)) if nested else getattr(obj, name)
+                for name, key, _, _, nested in self.fields}
 
     def from_map(self, m: Any) -> Any:
         if not isinstance(m, dict):
             raise ProtocolError(f"{self.kind}: expected a map")
         values: dict[str, Any] = {}
-        for name, key, check, has_default in self.fields:
+        for name, key, check, has_default, _ in self.fields:
             if key in m:
                 values[name] = check(m[key], name)
             elif not has_default:
