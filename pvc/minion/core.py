@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import math
 import os
 import random
 import time
@@ -183,6 +184,9 @@ class MinionCore:
         self.early_events: deque[tuple[str, dict[str, Any]]] = deque(maxlen=EARLY_EVENTS)
         self.siblings: list[MinionCore] = []  # this identity's cores for the other masters
         self.running: dict[str, tuple[str, float]] = {}  # jid -> (function, monotonic start), while it runs
+        # when to beat early: half the timeout of the first job started since the last beat, so
+        # that the master, whose beats may come 40 s apart, knows the job runs before its deadline
+        self.tell_running_at = math.inf
         self.stash: list[tuple[float, Publication]] = []
         self.unacked: OrderedDict[str, Unacked] = OrderedDict()
         # one spool per identity and master: a return goes back to the master that asked
@@ -247,6 +251,10 @@ class MinionCore:
         if now - self.last_hb >= self.hb_every:
             self.last_hb = now + random.uniform(-0.1, 0.1) * self.hb_every  # a fleet's beats stay spread
             self._send_up(self._heartbeat())
+        elif now >= self.tell_running_at:  # the beat after it stays on its schedule
+            self.tell_running_at = math.inf
+            if self.running:
+                self._send_up(self._heartbeat())
         silent_for = now - self.last_heard
         if silent_for > max(3 * self.hb_every + 2, SILENCE_MIN):
             log.warning("%s: no answer from master %s for %.0fs; authenticating again", self.id,
@@ -567,6 +575,8 @@ class MinionCore:
             self.on_result(jid, self.functions.call(fun, args, kwargs, jid=jid))
             return
         self._spool_call(self.spool.started, jid, fun)
+        if job.timeout > 0:
+            self.tell_running_at = min(self.tell_running_at, self.running[jid][1] + job.timeout / 2)
         self.runner.submit(lambda: self.functions.call(fun, args, kwargs, jid=jid, master=self.link),
                            lambda ret: self.on_result(jid, ret), jid=jid, fun=fun)
 
@@ -615,6 +625,8 @@ class MinionCore:
             self._send_up(self._heartbeat())
 
     def _heartbeat(self) -> Heartbeat:
+        """A beat lists every job running, so none of them needs an early one any more."""
+        self.tell_running_at = math.inf
         now = time.monotonic()
         running = [RunningJob(jid, fun, now - start) for jid, (fun, start) in list(self.running.items())[:4096]]
         return Heartbeat(sorted(self.vms)[:4096], running, time.time())

@@ -122,6 +122,19 @@ class Runner:
         fn()
 
 
+class HoldingRunner(Runner):
+    """Keeps each job running until the test ends it (:meth:`finish`)."""
+
+    def __init__(self) -> None:
+        self.held: list[Any] = []
+
+    def submit(self, call: Any, done: Any, jid: str = "", fun: str = "") -> None:
+        self.held.append(lambda: done(call()))
+
+    def finish(self) -> None:
+        self.held.pop(0)()
+
+
 class Functions:
     def __init__(self) -> None:
         self.grains = {"id": "web1", "os": "Debian"}
@@ -209,9 +222,10 @@ def env(tmp_path: Path) -> Iterator[dict[str, Any]]:
     made: list[MinionCore] = []
     identity = Ed25519PrivateKey.generate()
 
-    def new_core(functions: Functions | None = None, slots: EnrolSlots | None = None, mid: str = "web1") -> MinionCore:
-        core = MinionCore(dataclasses.replace(cfg, id=mid), identity, functions or Functions(), Runner(), ctx,
-                          Loop(), slots)  # type: ignore[arg-type]
+    def new_core(functions: Functions | None = None, slots: EnrolSlots | None = None, mid: str = "web1",
+                 runner: Runner | None = None) -> MinionCore:
+        core = MinionCore(dataclasses.replace(cfg, id=mid), identity, functions or Functions(), runner or Runner(),
+                          ctx, Loop(), slots)  # type: ignore[arg-type]
         made.append(core)
         return core
 
@@ -364,7 +378,7 @@ def test_a_busy_master_is_given_a_minute_before_it_is_called_silent(env: dict[st
     authenticating again only adds to its work. At the pace of a large fleet, three beats."""
     from pvc.minion.core import SILENCE_MIN
 
-    core, master, _ = _authed(env)
+    core, _master, _ = _authed(env)
     t = core.last_heard
     core.tick(t + SILENCE_MIN - 1.0)
     assert core.state == "authed"
@@ -380,6 +394,37 @@ def test_at_a_large_fleets_pace_three_missed_beats_make_the_master_silent(env: d
     assert core.state == "authed"
     core.tick(t + 3 * 40.0 + 2.5)
     assert core.state == "new"
+
+
+def test_a_job_outliving_half_its_timeout_is_told_to_a_slow_paced_master(env: dict[str, Any]) -> None:
+    """A master of 10,000 asks for a beat every 40 s: without a beat at half a job's timeout, a job
+    that outlives its 5 s timeout would be 'timed out' at the deadline, not 'still running'. One
+    early beat per job started since the last beat, none for a job that ended before."""
+    runner = HoldingRunner()
+    core = env["new"](runner=runner)
+    master = Master()
+    master.auth(core)
+    master.down(core, Pong(time.time(), 40.0))
+    t = time.monotonic()
+    core.last_heard = t + 1000  # the master is not silent
+    master.ups(core)
+    j = job("20261130000000000030", master.mtime + 1, fun="cmd.run")  # timeout 5 s
+    master.down(core, JobBox(j))
+    core.tick(t + 2.0)
+    assert master.ups(core) == []
+    core.tick(t + 2.6)
+    beats = master.ups(core)
+    assert [type(b) for b in beats] == [Heartbeat] and [r.jid for r in beats[0].running] == [j.jid]  # type: ignore[attr-defined]
+    core.tick(t + 3.0)
+    assert master.ups(core) == []
+    runner.finish()
+    assert [type(r) for r in master.ups(core)] == [Ret]
+    quick = job("20261130000000000031", master.mtime + 2, fun="cmd.run")
+    master.down(core, JobBox(quick))
+    runner.finish()
+    master.ups(core)
+    core.tick(time.monotonic() + 3.0)
+    assert master.ups(core) == []  # it ended before half its timeout: nothing to tell
 
 
 def test_sealed_job_box_runs(env: dict[str, Any]) -> None:
