@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 from bench.system import System
 from tests.cluster.pvc import PvcCluster
@@ -50,12 +51,18 @@ class PvcSystem(System):
         for mid in ids:
             self.cluster.start_minion(mid)
 
-    def start_swarm(self, bases: list[str], per_process: int) -> None:
+    def start_swarm(self, bases: list[str], per_process: int, files_dir: Path | None = None) -> None:
         """Each identity connects from its own loopback address (127.<20+k>.0.1 + n for process
         k), as the hosts of a real fleet do: from one address, the master's per-address limits on
-        its enrolment port (there against a stranger's flood) would pace the whole swarm."""
+        its enrolment port (there against a stranger's flood) would pace the whole swarm.
+
+        ``files_dir``: where each process keeps its identities' keys, pins and spools (its
+        ``root_dir``; default: beside its config, on the master's filesystem)."""
         for k, base in enumerate(bases):
-            self.cluster.add_minion(base, start=False, log_level=LOG_LEVEL, source_address=f"127.{20 + k}.0.1")
+            options: dict[str, Any] = {"log_level": LOG_LEVEL, "source_address": f"127.{20 + k}.0.1"}
+            if files_dir is not None:
+                options["root_dir"] = str(files_dir / base)
+            self.cluster.add_minion(base, start=False, **options)
         for base in bases:
             self.cluster.start_minion(base, swarm=per_process)
 

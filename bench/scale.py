@@ -50,6 +50,7 @@ from bench.stats import summarize
 from bench.system import MASTER
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
+SHM = "/dev/shm"  # tmpfs for the swarm's files (--swarm-files)
 SIZES = (1, 10, 100, 1000, 10_000)
 # the targets at 10,000 minions
 ENROLMENT_QUIET = 7  # s without a new enrolment report: the counts have settled
@@ -101,7 +102,7 @@ def _aged(system: PvcSystem, n: int, jobs: int, idle: float) -> dict[str, Any]:
 
 
 def measure_size(work: Path, n: int, processes: int, repeat: int, restart: bool, timeout: float,
-                 aged_jobs: int = 0) -> dict[str, Any]:
+                 aged_jobs: int = 0, swarm_files: Path | None = None) -> dict[str, Any]:
     bases, per = _layout(n, processes)
     ids = [mid for base in bases for mid in swarm_ids(base, per)]
     opts = Options(start_timeout=timeout)
@@ -111,7 +112,7 @@ def measure_size(work: Path, n: int, processes: int, repeat: int, restart: bool,
         system.start_master()
         idle = _master_rss(system)
         master_cpu = thread_cpu([system.procs[MASTER].pid])
-        out["startup"] = startup(system, ids, opts, lambda: system.start_swarm(bases, per))
+        out["startup"] = startup(system, ids, opts, lambda: system.start_swarm(bases, per, swarm_files))
         cpu = _cpu(system, bases)  # the swarm's processes are new: all their CPU is the start-up's
         out["cpu"] = {"startup": _cpu_spent({"master": master_cpu, "swarm": {}}, cpu)}
         _guard(out, "ping_api", lambda: _ping_api(system, len(ids), repeat))
@@ -285,6 +286,10 @@ def main(argv: list[str]) -> int:
     p.add_argument("--aged-jobs", type=int, default=300,
                    help="at the sizes of --aged-sizes, master memory again after this many more pings (0: never)")
     p.add_argument("--aged-sizes", default="1000", help="comma-separated sizes for --aged-jobs (default 1000)")
+    p.add_argument("--swarm-files", choices=("disk", "tmpfs"), default="disk",
+                   help="where the swarm's identities keep their keys, pins and spools: disk (default, beside "
+                        f"the master's files) or tmpfs ({SHM}: for A/B runs on a box whose file creation is "
+                        "dear and erratic; a fleet's nodes write these on their own disks)")
     p.add_argument("--out-dir", type=Path, default=RESULTS_DIR)
     args = p.parse_args(argv)
     try:
@@ -299,18 +304,24 @@ def main(argv: list[str]) -> int:
     date = datetime.now().strftime("%Y-%m-%dT%H%M%S")
     host = host_facts()
     runs: list[dict[str, Any]] = []
+    if args.swarm_files == "tmpfs" and not os.access(SHM, os.W_OK):
+        p.error(f"--swarm-files tmpfs: {SHM} is not a writable directory here; use --swarm-files disk")
     work = Path(tempfile.mkdtemp(prefix="pvc-scale-"))
+    swarm_root = Path(tempfile.mkdtemp(prefix="pvc-scale-swarm-", dir=SHM)) if args.swarm_files == "tmpfs" else None
     try:
         for n in sizes:
             print(f"bench scale: N={n}", file=sys.stderr, flush=True)
             try:
                 runs.append(measure_size(work, n, args.processes, args.repeat,
                                          restart=n == sizes[-1] and not args.no_restart, timeout=args.timeout,
-                                         aged_jobs=args.aged_jobs if n in aged_sizes else 0))
+                                         aged_jobs=args.aged_jobs if n in aged_sizes else 0,
+                                         swarm_files=swarm_root / f"scale-{n}" if swarm_root else None))
             except (DriverError, RuntimeError, OSError, ValueError) as exc:  # recorded; the next size still runs
                 runs.append({"minions": n, "error": f"{type(exc).__name__}: {exc}"})
     finally:
         shutil.rmtree(work, ignore_errors=True)
+        if swarm_root is not None:
+            shutil.rmtree(swarm_root, ignore_errors=True)
     host["loadavg_end"] = list(os.getloadavg())
     args.out_dir.mkdir(parents=True, exist_ok=True)
     base = args.out_dir / f"scale-{date}"

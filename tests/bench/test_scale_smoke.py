@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -41,3 +42,27 @@ def test_scale_smoke(tmp_path: Path) -> None:
     assert enrolment["accepted"] == 4 and enrolment["abandoned"] == 0 and enrolment["repeated"] == 0
     assert result.with_suffix(".png").stat().st_size > 10_000
     assert "| 4 |" in proc.stdout
+
+
+def test_swarm_files_on_tmpfs(tmp_path: Path) -> None:
+    """``--swarm-files tmpfs``: the swarm's identities keep their files in their own directory
+    under /dev/shm (each process's ``root_dir``), removed at the end; the master's stay on disk."""
+    from bench.pvc import PvcSystem
+
+    system = PvcSystem(tmp_path / "sys")
+    started: list[tuple[str, int]] = []
+    system.cluster.start_minion = lambda mid, swarm=0: started.append((mid, swarm))  # type: ignore[method-assign]
+    system.start_swarm(["s0", "s1"], 3, tmp_path / "files")
+    assert started == [("s0", 3), ("s1", 3)]
+    for base in ("s0", "s1"):
+        cfg = yaml.safe_load((system.cluster.minion_dir(base) / "minion").read_text())
+        assert cfg["root_dir"] == str(tmp_path / "files" / base)
+    before = set(Path("/dev/shm").glob("pvc-scale-swarm-*"))
+    proc = subprocess.run([sys.executable, "-m", "bench", "scale", "--sizes", "2", "--processes", "1", "--repeat", "1",
+                           "--aged-jobs", "0", "--no-restart", "--swarm-files", "tmpfs", "--out-dir", str(tmp_path)],
+                          cwd=REPO, capture_output=True, text=True, timeout=200, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    [result] = tmp_path.glob("scale-*.json")
+    data = json.loads(result.read_text())
+    assert data["options"]["swarm_files"] == "tmpfs" and data["runs"][0]["startup"]["answered"] == 2
+    assert set(Path("/dev/shm").glob("pvc-scale-swarm-*")) == before  # nothing left behind
