@@ -307,8 +307,10 @@ def main(argv: list[str]) -> int:
     if args.swarm_files == "tmpfs" and not os.access(SHM, os.W_OK):
         p.error(f"--swarm-files tmpfs: {SHM} is not a writable directory here; use --swarm-files disk")
     work = Path(tempfile.mkdtemp(prefix="pvc-scale-"))
-    swarm_root = Path(tempfile.mkdtemp(prefix="pvc-scale-swarm-", dir=SHM)) if args.swarm_files == "tmpfs" else None
+    swarm_root: Path | None = None
     try:
+        if args.swarm_files == "tmpfs":  # inside the try: a failure here still removes ``work``
+            swarm_root = Path(tempfile.mkdtemp(prefix="pvc-scale-swarm-", dir=SHM))
         for n in sizes:
             print(f"bench scale: N={n}", file=sys.stderr, flush=True)
             try:

@@ -48,6 +48,7 @@ def test_swarm_files_on_tmpfs(tmp_path: Path) -> None:
     """``--swarm-files tmpfs``: the swarm's identities keep their files in their own directory
     under /dev/shm (each process's ``root_dir``), removed at the end; the master's stay on disk."""
     from bench.pvc import PvcSystem
+    from bench.scale import SHM
 
     system = PvcSystem(tmp_path / "sys")
     started: list[tuple[str, int]] = []
@@ -57,7 +58,7 @@ def test_swarm_files_on_tmpfs(tmp_path: Path) -> None:
     for base in ("s0", "s1"):
         cfg = yaml.safe_load((system.cluster.minion_dir(base) / "minion").read_text())
         assert cfg["root_dir"] == str(tmp_path / "files" / base)
-    before = set(Path("/dev/shm").glob("pvc-scale-swarm-*"))
+    before = set(Path(SHM).glob("pvc-scale-swarm-*"))
     proc = subprocess.run([sys.executable, "-m", "bench", "scale", "--sizes", "2", "--processes", "1", "--repeat", "1",
                            "--aged-jobs", "0", "--no-restart", "--swarm-files", "tmpfs", "--out-dir", str(tmp_path)],
                           cwd=REPO, capture_output=True, text=True, timeout=200, check=False)
@@ -65,4 +66,4 @@ def test_swarm_files_on_tmpfs(tmp_path: Path) -> None:
     [result] = tmp_path.glob("scale-*.json")
     data = json.loads(result.read_text())
     assert data["options"]["swarm_files"] == "tmpfs" and data["runs"][0]["startup"]["answered"] == 2
-    assert set(Path("/dev/shm").glob("pvc-scale-swarm-*")) == before  # nothing left behind
+    assert set(Path(SHM).glob("pvc-scale-swarm-*")) == before  # nothing left behind
