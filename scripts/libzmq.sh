@@ -9,9 +9,17 @@
 # master's queues are nearly always close to empty (a minion's traffic is request and answer), so
 # chunks of 4 messages (256 B) cost it nothing in speed; measured per connection: 14-15 KiB at any
 # age, against 39 (young) and 90 (aged) with the stock constant and 16-19 with 16-message chunks.
-# The source is Debian's own (this release's zeromq3 source package, Debian's patches applied);
-# the only change is that constant. The draft API is built too, for ZMQ_IN_BATCH_SIZE and
-# ZMQ_OUT_BATCH_SIZE (the master's per-connection buffers).
+# The source is Debian's own (this release's zeromq3 source package, Debian's patches applied)
+# with two changes: that constant, and CURVE's handshake buffers. libzmq takes each of those
+# (a handful per handshake and side: ephemeral keys, cookies) from sodium_malloc: guard pages and
+# mlock, so an mmap, mprotects, mlock, munlock and a munmap per buffer, each munmap a TLB
+# shoot-down on every core running the process. A fleet coming back to its master is one
+# handshake per minion on both sides: on a 2-core VM those calls were ~6% of a 10,000-minion
+# start-up's CPU, and the libzmq threads spent 19-26% less CPU without them (docs/scale.md).
+# Here they come from the heap and are wiped when freed (what guards them from other processes
+# is unchanged; the long-term CURVE secret was always in libzmq's plain option memory).
+# The draft API is built too, for ZMQ_IN_BATCH_SIZE and ZMQ_OUT_BATCH_SIZE (the master's
+# per-connection buffers).
 # Rebuilt when this script changes; `pvc master` logs which libzmq it runs (docs/scale.md).
 set -euo pipefail
 VENV=${1:?usage: scripts/libzmq.sh VENV}
@@ -51,6 +59,14 @@ config=$src/src/config.hpp
 sed -i "s/message_pipe_granularity = [0-9]*,/message_pipe_granularity = $GRANULARITY,/" "$config"
 grep -q "message_pipe_granularity = $GRANULARITY," "$config" || {
   echo "libzmq.sh: message_pipe_granularity not found in $config" >&2; exit 1; }
+# CURVE handshake buffers on the heap, wiped when freed (see the header of this script)
+alloc=$src/src/secure_allocator.hpp
+sed -i -e 's|#include <memory>|#include <cstdlib>\n#include <memory>|' \
+  -e 's|static_cast<T \*> (sodium_allocarray (sizeof (T), n))|static_cast<T *> (std::calloc (n ? n : 1, sizeof (T)))|' \
+  -e 's|void deallocate (T \*p, std::size_t) ZMQ_NOEXCEPT|void deallocate (T *p, std::size_t n) ZMQ_NOEXCEPT|' \
+  -e 's|sodium_free (p);|{ sodium_memzero (p, n * sizeof (T)); std::free (p); }|' "$alloc"
+[ "$(grep -c 'std::calloc\|std::size_t n) ZMQ_NOEXCEPT\|sodium_memzero (p, n' "$alloc")" = 3 ] || {
+  echo "libzmq.sh: the secure allocator in $alloc is not the one this script patches" >&2; exit 1; }
 
 rm -rf "$PREFIX"
 cmake -S "$src" -B "$work/build" -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX="$PREFIX" \

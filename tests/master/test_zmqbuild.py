@@ -3,6 +3,8 @@ per-connection buffers that only its draft API can set."""
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -20,6 +22,20 @@ def test_this_venv_runs_pvc_build_of_libzmq() -> None:
     assert zmq.has("draft") and zmq.has("curve")
     ours, line = zmqbuild.describe()
     assert ours and "pvc's build" in line
+
+
+def test_curve_handshakes_take_no_guarded_pages() -> None:
+    """libzmq's stock build takes each CURVE handshake buffer from sodium_malloc (an mmap,
+    mprotects, mlock, munlock and a munmap each); pvc's takes them from the heap and wipes them
+    with sodium_memzero when freed (scripts/libzmq.sh)."""
+    nm = shutil.which("nm")
+    assert nm, "binutils' nm is missing (scripts/setup.sh installs it with g++)"
+    path = zmqbuild.loaded_library()
+    assert path is not None
+    imported = subprocess.run([nm, "-D", "--undefined-only", path], capture_output=True, text=True,
+                              check=True).stdout.split()
+    assert "sodium_memzero" in imported
+    assert not {"sodium_malloc", "sodium_allocarray", "sodium_free"} & set(imported)
 
 
 def test_channel_connections_get_small_buffers() -> None:
