@@ -3,6 +3,7 @@ configs load, and the setup profiles install what each target runs and no more."
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 import subprocess
 from pathlib import Path
@@ -50,6 +51,17 @@ def test_demo_installs_only_what_the_lab_runs() -> None:
 
 def test_deb_profile_is_the_build_tools() -> None:
     assert _profile("deb") == ["00-base.sh"]
+
+
+def test_setup_compiled_the_daemons_bytecode() -> None:
+    """scripts/setup.sh compiles pvc, so that a daemon started under PYTHONDONTWRITEBYTECODE (CI
+    sandboxes) does not compile the tree again at every start."""
+    import pvc.master.daemon
+    import pvc.minion.daemon
+
+    for module in (pvc.master.daemon, pvc.minion.daemon):
+        cached = importlib.util.cache_from_source(module.__file__ or "")
+        assert Path(cached).is_file(), f"no bytecode for {module.__name__}: run scripts/setup.sh"
 
 
 def test_unknown_profile_is_refused() -> None:
