@@ -11,8 +11,8 @@ test: setup lint
 	$(VENV)/bin/python -m pytest tests $(PYTEST_ARGS)
 
 lint: setup
-	$(VENV)/bin/ruff check pvc
-	$(VENV)/bin/mypy pvc
+	$(VENV)/bin/ruff check pvc bench
+	$(VENV)/bin/mypy pvc bench
 
 # the demo installs only what it runs (scripts/setup.sh demo: libvirt, QEMU, ZooKeeper, the lab's tools)
 demo:

@@ -25,6 +25,7 @@ names (the CI smoke runs stay short, and the cluster one needs root for the lab)
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import shutil
 import sys
@@ -89,7 +90,7 @@ def _attempt(results: Results, system: str, where: str, fn: Callable[[], None]) 
     print(f"bench: {system} {where}", file=sys.stderr, flush=True)
     try:
         fn()
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - a part's failure of any kind is recorded; the others still run
         results.add_error(system, where, f"{type(exc).__name__}: {exc}")
 
 
@@ -111,7 +112,7 @@ def run_system(name: str, args: argparse.Namespace, opts: Options, work: Path, r
             results.versions.setdefault(name, system.driver.call("version"))
 
     for n in args.minions:
-        _attempt(results, name, f"N={n}", lambda: sized(n))
+        _attempt(results, name, f"N={n}", functools.partial(sized, n))
     _attempt(results, name, "--version", version)
     if args.scale and issubclass(cls, PvcSystem):
         _attempt(results, name, f"scale N={opts.scale_minions}", scale)

@@ -193,6 +193,7 @@ def _pick(rng: random.Random, mids: list[str]) -> tuple[bool, str | list[str], s
     sync = rng.random() < 0.3
     tgt: str | list[str] = "*" if rng.random() < 0.4 else sorted(rng.sample(mids, rng.randint(1, len(mids))))
     kind = rng.random()
+    args: list[Any]
     if kind < 0.45:
         fun, args = "test.sleep", [round(rng.uniform(0.05, 1.0 if sync else 2.0), 3)]
     elif kind < 0.75:

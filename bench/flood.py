@@ -41,7 +41,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import zmq
 from zmq.utils.monitor import recv_monitor_message
@@ -109,7 +109,7 @@ class Flood:
                 self._count(f"{mode}_errors", 1)
 
     def _dealer(self, port: int) -> zmq.Socket:
-        sock = zmq.Context.instance().socket(zmq.DEALER)
+        sock: zmq.Socket = zmq.Context.instance().socket(zmq.DEALER)
         sock.setsockopt(zmq.LINGER, 0)
         sock.setsockopt(zmq.SNDHWM, 1000)
         sock.connect(f"tcp://127.0.0.1:{port}")
@@ -260,17 +260,17 @@ def closed_count(socks: list[socket.socket], timeout: float) -> int:
     deadline = time.monotonic() + timeout
     while open_ and time.monotonic() < deadline:
         for key, _ in sel.select(max(0.0, deadline - time.monotonic())):
-            s = key.fileobj
+            conn = cast(socket.socket, key.fileobj)  # registered above: only sockets
             try:
-                data = s.recv(65536)  # type: ignore[union-attr]
+                data = conn.recv(65536)
             except BlockingIOError:
                 continue
             except OSError:
                 data = b""
             if not data:
                 closed += 1
-                sel.unregister(s)
-                open_.discard(s)  # type: ignore[arg-type]
+                sel.unregister(conn)
+                open_.discard(conn)
     sel.close()
     return closed
 

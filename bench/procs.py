@@ -134,9 +134,10 @@ def timed_runs(argv: Sequence[str], repeat: int, timeout: float) -> tuple[list[f
     for _ in range(repeat):
         t0 = time.perf_counter()
         try:
-            run = subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout)
+            run = subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout, check=False)
         except subprocess.TimeoutExpired as exc:
-            run = subprocess.CompletedProcess(argv, -1, exc.stdout or "", f"timed out after {timeout:g}s")
+            out = exc.stdout.decode(errors="replace") if isinstance(exc.stdout, bytes) else exc.stdout or ""
+            run = subprocess.CompletedProcess(argv, -1, out, f"timed out after {timeout:g}s")
         times.append((time.perf_counter() - t0) * 1000)
         runs.append(run)
     return times, runs

@@ -130,7 +130,7 @@ def cluster_targets(result: dict[str, Any]) -> list[dict[str, Any]]:
     value = primary["acting_median_s"] if primary else None
     out.append({"target": f"new primary recorded and acting < {TARGET_PRIMARY_S:g} s (median)", "value": value,
                 "pass": value is not None and value < TARGET_PRIMARY_S, "note": errors.get("primary", "")})
-    flush = result.get("flush") if isinstance(result.get("flush"), list) else []
+    flush = result["flush"] if isinstance(result.get("flush"), list) else []
     vms = result.get("options", {}).get("vms")
     for run in flush:
         f = run["flush"]
@@ -168,7 +168,7 @@ def cluster_markdown(result: dict[str, Any]) -> str:
                      f"< {TARGET_PRIMARY_S:g} |")
         lines.append(f"| new primary acting (no-op request done), median / max (s) | {_s(primary['acting_median_s'])} / "
                      f"{_s(primary['acting_max_s'])} | {PVC_PRIMARY_S[0]:g}–{PVC_PRIMARY_S[1]:g} | < {TARGET_PRIMARY_S:g} |")
-    flush = result.get("flush") if isinstance(result.get("flush"), list) else []
+    flush = result["flush"] if isinstance(result.get("flush"), list) else []
     for run in flush:
         for verb in ("flush", "ready"):
             r = run[verb]

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import subprocess
 from pathlib import Path
+from typing import Self
 
 from bench.driver import Driver
 from bench.procs import TreeMemory, stop_trees, tree_memory
@@ -38,7 +39,7 @@ class System:
         self.procs: dict[str, subprocess.Popen] = {}
         self._driver: Driver | None = None
 
-    def __enter__(self) -> System:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -23,8 +23,9 @@ class PvcDriver:
         self.client: Any = None
 
     def version(self) -> dict[str, str]:
-        import pvc
         import zmq
+
+        import pvc
 
         return {"version": pvc.__version__, "python": sys.version.split()[0], "pyzmq": zmq.__version__}
 

@@ -76,7 +76,7 @@ def master_curve(master_dir: Path) -> tuple[bytes, bytes]:
 def curve_socket(kind: int, server_pub: bytes, keys: tuple[bytes, bytes] | None = None) -> zmq.Socket:
     """A CURVE client socket with ``keys`` = (secret, public), a fresh stranger's by default."""
     secret, public = keys or curve_keypair(Ed25519PrivateKey.generate())
-    sock = zmq.Context.instance().socket(kind)
+    sock: zmq.Socket = zmq.Context.instance().socket(kind)
     sock.setsockopt(zmq.LINGER, 0)
     sock.setsockopt(zmq.CURVE_SERVERKEY, server_pub)
     sock.setsockopt(zmq.CURVE_PUBLICKEY, public)
@@ -387,7 +387,7 @@ class ChannelTap:
 
     def __init__(self, master_dir: Path, master_channel_port: int, listen_port: int,
                  upstream_keys: tuple[bytes, bytes]) -> None:
-        ctx = zmq.Context.instance()
+        ctx: zmq.Context = zmq.Context.instance()
         secret, public = master_curve(master_dir)
         self.upstream_addr = f"tcp://{HOST}:{master_channel_port}"
         self.upstream = curve_socket(zmq.DEALER, public, upstream_keys)
