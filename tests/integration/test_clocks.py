@@ -5,6 +5,8 @@ the monotonic clock is left alone, as a drifting host's would be)."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -13,12 +15,30 @@ from tests.cluster.pvc import PvcCluster
 LIBFAKETIME = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1"
 
 
+SHM = Path("/dev/shm")
+
+
 def _faked(offset: str) -> dict[str, str]:
     return {"LD_PRELOAD": LIBFAKETIME, "FAKETIME": offset, "DONT_FAKE_MONOTONIC": "1"}
 
 
+@pytest.fixture
+def faketime_leftovers() -> Iterator[None]:
+    """libfaketime (0.9.10) makes a shared memory segment and a semaphore in /dev/shm, named
+    with the pid, in each process it is preloaded into, and may leave them there when the process
+    is stopped: those of this test's processes are removed once they are gone (requested before
+    ``pvc_cluster``, so torn down after it)."""
+    patterns = ("faketime_shm_*", "sem.faketime_sem_*")
+    before = {path for pattern in patterns for path in SHM.glob(pattern)}
+    yield
+    for path in {path for pattern in patterns for path in SHM.glob(pattern)} - before:
+        pid = path.name.rpartition("_")[2]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            path.unlink(missing_ok=True)
+
+
 @pytest.mark.skipif(not os.path.exists(LIBFAKETIME), reason="libfaketime is installed by scripts/setup.d/00-base.sh")
-def test_skewed_minions_authenticate_answer_and_are_reported(pvc_cluster: PvcCluster):
+def test_skewed_minions_authenticate_answer_and_are_reported(faketime_leftovers: None, pvc_cluster: PvcCluster):
     c = pvc_cluster
     c.start_master()
     skews = {"ahead10": "+10m", "behind10": "-10m", "ahead3": "+3m"}
@@ -40,3 +60,4 @@ def test_skewed_minions_authenticate_answer_and_are_reported(pvc_cluster: PvcClu
     assert 590 < skews_seen["ahead10"] < 610 and -610 < skews_seen["behind10"] < -590 and abs(skews_seen["ontime"]) < 5
     shown = c.pvc("status")
     assert shown.returncode == 0 and ("+600 s" in shown.stdout or "+599 s" in shown.stdout), shown.stdout
+    assert len(set(SHM.glob("faketime_shm_*"))) >= len(skews)  # what the fixture cleans up
