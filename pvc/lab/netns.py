@@ -22,6 +22,7 @@ from pvc.lab.errors import LabError
 
 NETNS_DIR = Path("/run/netns")
 NODE_IFNAME = "eth0"
+IFF_UP = 0x1  # <linux/if.h>: the link is administratively up
 
 
 def ip(*args: str, netns: str | None = None, ok_missing: bool = False) -> str:
@@ -97,6 +98,18 @@ def cut(veth: str) -> None:
     """Take the host end of a node's link down: nothing (not even a FIN or RST) leaves the node."""
     if link_exists(veth):
         ip("link", "set", veth, "down", ok_missing=True)
+
+
+def is_cut(veth: str) -> bool:
+    """Whether :func:`cut` took the link down (False when there is no such link). Read from the
+    link's flags, which change with the command: its ``operstate`` follows later, from the
+    kernel's link watcher (up to a second), and read just after the link came up again it still
+    said "down"."""
+    try:
+        flags = int(Path(f"/sys/class/net/{veth}/flags").read_text(), 16)
+    except (OSError, ValueError):
+        return False
+    return not flags & IFF_UP
 
 
 def routes_to(prefix: str) -> list[str]:

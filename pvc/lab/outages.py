@@ -30,7 +30,6 @@ from pvc.lab.errors import LabError
 from pvc.lab.state import ZkServer
 
 KILL_TIMEOUT = 10.0
-IFF_UP = 0x1  # <linux/if.h>: the link is administratively up
 
 
 def partition(lab_dir: Path, node: str) -> None:
@@ -47,15 +46,8 @@ def heal(lab_dir: Path, node: str) -> None:
 
 def is_partitioned(lab_dir: Path, node: str) -> bool:
     """Whether the host end of the node's link is taken down (what :func:`partition` and
-    :func:`heal` set). Read from the link's flags, which change with the command: its
-    ``operstate`` follows later, from the kernel's link watcher (up to a second), and read just
-    after a heal it still said "down"."""
-    veth = state.load(lab_dir).node(node).veth
-    try:
-        flags = int(Path(f"/sys/class/net/{veth}/flags").read_text(), 16)
-    except (OSError, ValueError):
-        return False
-    return not flags & IFF_UP
+    :func:`heal` set)."""
+    return netns.is_cut(state.load(lab_dir).node(node).veth)
 
 
 def _server(lab_dir: Path, server_id: int) -> ZkServer:

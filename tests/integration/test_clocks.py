@@ -22,16 +22,19 @@ def _faked(offset: str) -> dict[str, str]:
     return {"LD_PRELOAD": LIBFAKETIME, "FAKETIME": offset, "DONT_FAKE_MONOTONIC": "1"}
 
 
+def _faketime_files() -> set[Path]:
+    return {path for pattern in ("faketime_shm_*", "sem.faketime_sem_*") for path in SHM.glob(pattern)}
+
+
 @pytest.fixture
 def faketime_leftovers() -> Iterator[None]:
     """libfaketime (0.9.10) makes a shared memory segment and a semaphore in /dev/shm, named
     with the pid, in each process it is preloaded into, and may leave them there when the process
     is stopped: those of this test's processes are removed once they are gone (requested before
     ``pvc_cluster``, so torn down after it)."""
-    patterns = ("faketime_shm_*", "sem.faketime_sem_*")
-    before = {path for pattern in patterns for path in SHM.glob(pattern)}
+    before = _faketime_files()
     yield
-    for path in {path for pattern in patterns for path in SHM.glob(pattern)} - before:
+    for path in _faketime_files() - before:
         pid = path.name.rpartition("_")[2]
         if pid.isdigit() and not Path(f"/proc/{pid}").exists():
             path.unlink(missing_ok=True)
