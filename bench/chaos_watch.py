@@ -6,7 +6,8 @@ every powered-on node's libvirtd by :func:`pvc.lab.invariants.snapshot`, never f
 and which coordinators own open fences. It keeps only what the checks need, bounded:
 
 * every VM running on two nodes at once (time, VM, nodes), confirmed by reading those nodes
-  again (:meth:`Watcher.confirm`: a live migration switching over between two reads is not one);
+  again (:func:`pvc.lab.invariants.still_running`: a live migration switching over between two
+  reads is not one);
 * every change of where a VM runs (time, VM, nodes) — when a recovered VM first ran on its
   new node, to compare with the moment its old node was really off;
 * every sample where open fences had more than one owner (two fencers at once).
@@ -29,9 +30,8 @@ from types import TracebackType
 from typing import Any, Self
 
 from pvc.cluster.errors import ClusterError
-from pvc.lab import state
 from pvc.lab.errors import LabError
-from pvc.lab.invariants import running_domains, snapshot
+from pvc.lab.invariants import snapshot, still_running
 
 EVERY_S = 0.25
 MAX_EVENTS = 20_000  # per kind: far more than a run's steps produce; the oldest go first
@@ -104,7 +104,7 @@ class Watcher:
             for vm in sorted(set(homes) | set(self._homes)):
                 where = homes.get(vm, ())
                 if len(where) > 1:
-                    again = self.confirm(vm, where)
+                    again = still_running(self.lab_dir, vm, where)
                     (self.double_runs if len(again) > 1 else self.transients).append(Seen(now, vm, where))
                 if where != self._homes.get(vm, ()):
                     self.moves.append(Seen(now, vm, where))
@@ -112,23 +112,6 @@ class Watcher:
             if len(owners) > 1:
                 self.fencers.append(Seen(now, "", owners))
             self.samples += 1
-
-    def confirm(self, vm: str, nodes: tuple[str, ...]) -> tuple[str, ...]:
-        """The nodes of ``nodes`` still running ``vm`` when read again at once, the other way
-        round. A snapshot reads the nodes one after the other, so a live migration that switches
-        over between two reads shows its source (read first: still running) and its destination
-        (read later: resumed) both running. Read again in reverse, the destination comes first
-        and the source, paused or gone by then, no longer counts; a VM really running on two
-        nodes is seen so again."""
-        lab = state.load(self.lab_dir)
-        still = []
-        for name in reversed(nodes):
-            try:
-                if vm in running_domains(lab.node(name).libvirt_uri):
-                    still.append(name)
-            except LabError:
-                continue  # powered off meanwhile: runs nothing
-        return tuple(sorted(still))
 
     def forget(self, vm: str) -> None:
         """Drop what was seen of ``vm`` (a test that made it run twice on purpose)."""

@@ -48,14 +48,14 @@ RECOVERY_TIMEOUT_S = 120.0
 def node_death(lab_dir: Path, store: Any, master_dir: str, names: list[str], how: str) -> dict[str, Any]:
     """Kill hv1 (``hang`` or ``power``); seconds until all ``names`` run elsewhere; bring it back."""
     from pvc.lab import faults
-    from pvc.lab.invariants import snapshot, violations
+    from pvc.lab.invariants import confirmed, snapshot, violations
     from pvc.runners.fencetree import FenceTree
 
     double: list[str] = []
 
     def elsewhere() -> bool:
         snap = snapshot(lab_dir)
-        double.extend(str(v) for v in violations(snap))
+        double.extend(str(v) for v in confirmed(lab_dir, violations(snap)))
         homes = snap.homes()
         return all(len(homes.get(n, [])) == 1 and homes[n][0] != FLUSHED for n in names)
 

@@ -151,9 +151,8 @@ def _start_cluster(lab_dir: Path, lab: Lab, opts: LabOptions, progress: Progress
     def port(preferred: int) -> int:
         return preflight.tcp_port(address, preferred)
 
-    servers = [zookeeper.start(s) for s in zookeeper.configure(lab_dir, address, opts.zk, port)]
+    servers = zookeeper.start_ready(address, zookeeper.configure(lab_dir, address, opts.zk, port), say=progress)
     zk_hosts = zookeeper.hosts(address, servers)
-    zookeeper.wait_ready(address, servers)
     _init_cluster(zk_hosts)  # before any minion: a node's keepalive needs the tree
     phases["zookeeper"] = time.monotonic() - t0
     section = {"zookeeper": zk_hosts, "root": CLUSTER_ROOT, "session_timeout": SESSION_TIMEOUT,

@@ -7,10 +7,14 @@ default would be 20 ticks = 4 s), fsync off, the Jetty AdminServer off (it would
 a small serial-GC JVM. Ready means ``srvr`` reports a mode (standalone, leader or follower), read
 with a short timeout: a four-letter command during startup can hang.
 
+A server that exits before it serves is started once more (:func:`start_ready`): one CI run saw
+a standalone server die in its first second without a line of log, never seen again in many
+lab starts; the message says how it ended (exit code or signal) if it happens twice.
+
 Example::
 
     servers = configure(Path("/tmp/lab"), "10.213.7.1", count=1)
-    servers = [start(s) for s in servers]; wait_ready("10.213.7.1", servers)
+    servers = start_ready("10.213.7.1", servers)
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from pvc.lab import procs
-from pvc.lab.errors import StartFailed
+from pvc.lab.errors import DaemonExited, StartFailed
 from pvc.lab.state import ZkServer
 
 JAVA = "/usr/bin/java"
@@ -103,15 +107,42 @@ def mode(address: str, port: int) -> str:
     return ""
 
 
+class ServerExited(DaemonExited):
+    """A ZooKeeper server exited before it served; ``server`` is its id."""
+
+    def __init__(self, server: ZkServer) -> None:
+        ended = procs.how_it_ended(server.pid)
+        super().__init__(f"ZooKeeper {server.id} (pid {server.pid}) exited{f' ({ended})' if ended else ''}: "
+                         f"{procs.tail(Path(server.dir) / 'zk.log', 800)}", daemon=f"zookeeper.{server.id}")
+        self.server = server.id
+
+
+def start_ready(address: str, servers: list[ZkServer], tries: int = 2,
+                say: Callable[[str], None] = lambda _msg: None) -> list[ZkServer]:
+    """Start ``servers`` and wait until they serve; a server that exits first is started again
+    (``say`` told why), up to ``tries`` starts in all. Returns them with their PIDs."""
+    started = [start(s) for s in servers]
+    for attempt in range(1, tries + 1):
+        try:
+            wait_ready(address, started)
+            return started
+        except ServerExited as exc:
+            if attempt == tries:
+                raise
+            say(f"starting ZooKeeper {exc.server} once more: {exc}")
+            started = [start(s) if s.id == exc.server else s for s in started]
+    raise AssertionError("unreachable: the last try returns or raises")
+
+
 def wait_ready(address: str, servers: list[ZkServer], timeout: float = 60.0) -> None:
+    """Wait until every server reports a mode; :class:`ServerExited` if one exits first."""
     deadline = time.monotonic() + timeout
     pending = list(servers)
     while pending:
         pending = [s for s in pending if mode(address, s.client_port) not in ("standalone", "leader", "follower")]
         for server in pending:
             if not is_running(server):
-                log = (Path(server.dir) / "zk.log").read_text(errors="replace")[-800:]
-                raise StartFailed(f"ZooKeeper {server.id} exited: {log}")
+                raise ServerExited(server)
         if pending and time.monotonic() >= deadline:
             raise StartFailed(f"ZooKeeper not serving on {address} after {timeout:g}s")
         if pending:

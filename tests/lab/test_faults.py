@@ -10,7 +10,8 @@ tests prove holds for it too):
 * two nodes dying at once (a hang and a power cut) -> both fenced; the VMs that fit run on the
   last node, the one whose node limit names only the dead nodes stays stopped with the reason;
 * a link down for a second is not fenced; a copy of a VM started behind the cluster's back on a
-  second node is seen and reported by the checks (they do see a real violation).
+  second node is seen and reported by the checks (they do see a real violation), while a live
+  migration read mid-switch (its source before, its destination after) is not one.
 
 Each test repairs the lab (power on, ``pvc node ready``) and checks the invariants again.
 """
@@ -33,6 +34,7 @@ from bench.cluster import wait_until
 from pvc.cluster.client import ClusterClient, connect
 from pvc.cluster.store import ClusterStore
 from pvc.lab import outages, state
+from pvc.lab.invariants import Snapshot, confirmed, snapshot, violations
 from pvc.runners.fencetree import FenceState, StepState
 from tests.lab.conftest import RunningLab, pvc, running_lab
 from tests.runners.conftest import guest_xml
@@ -183,6 +185,7 @@ def test_the_checks_see_a_real_double_run(flab: FaultLab) -> None:
         dom = conn.createXML(guest_xml(fl.lab.dir, "d1").read_text(), 0)  # transient: gone once destroyed
         try:
             eyes.sample()
+            assert [str(v) for v in confirmed(fl.lab.dir, violations(snapshot(fl.lab.dir)))] == ["double-run: d1 on hv1, hv3"]
         finally:
             dom.destroy()
     finally:
@@ -191,3 +194,24 @@ def test_the_checks_see_a_real_double_run(flab: FaultLab) -> None:
     assert [v.invariant for v in found] == ["double-run"] and "d1 on hv1, hv3" in found[0].detail, found
     fl.watch.forget("d1")  # the module's watcher may have caught the probe too
     assert fl.running()["d1"] == ["hv1"]
+
+
+def test_a_migration_read_mid_switch_is_not_a_double_run(flab: FaultLab) -> None:
+    """A snapshot reads the nodes in turn: one whose read of hv1 came before a live migration's
+    switch-over and whose read of hv3 came after sees the VM on both. Those two real reads, put
+    together, are reported by violations() and dropped by confirmed(), whose re-read finds it on
+    hv3 only; the migration really happened (the VM runs on hv3 alone)."""
+    fl = flab
+    fl.define("s1", "hv1")
+    wait_until("s1 on hv1", lambda: fl.running().get("s1") == ["hv1"], 60, every=0.1)
+    before = snapshot(fl.lab.dir)
+    proc = pvc("-c", fl.world.master_dir, "vm", "migrate", "s1", "--node", "hv3", "--method", "live")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    wait_until("s1 on hv3", lambda: fl.running().get("s1") == ["hv3"], 60, every=0.1)
+    after = snapshot(fl.lab.dir)
+    straddling = Snapshot({**after.running, "hv1": before.running["hv1"]})
+    assert [str(v) for v in violations(straddling)] == ["double-run: s1 on hv1, hv3"]
+    assert confirmed(fl.lab.dir, violations(straddling)) == []
+    proc = pvc("-c", fl.world.master_dir, "vm", "unmigrate", "s1")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    wait_until("s1 back on hv1", lambda: fl.running().get("s1") == ["hv1"], 60, every=0.1)

@@ -39,7 +39,7 @@ from pvc.cluster.client import ClusterClient, connect
 from pvc.cluster.records import DaemonState
 from pvc.cluster.store import ClusterStore
 from pvc.lab import faults, procs, state
-from pvc.lab.invariants import snapshot, violations
+from pvc.lab.invariants import confirmed, snapshot, violations
 from pvc.runners.fencetree import FenceRecord, FenceState, FenceTree, StepState
 from tests.lab.conftest import RunningLab, pvc, running_lab
 from tests.runners.conftest import guest_xml, ticks
@@ -98,7 +98,9 @@ class Bus:
 
 
 class Watch:
-    """Reads every node's libvirt every 0.25 s; remembers each VM running on two nodes."""
+    """Reads every node's libvirt every 0.25 s; remembers each VM running on two nodes (confirmed
+    by a re-read: `pvc node ready` live-migrates VMs back, and a switch-over between two reads of
+    one sample is not a double run)."""
 
     def __init__(self, lab_dir: Path) -> None:
         self.lab_dir, self.samples = lab_dir, 0
@@ -110,7 +112,7 @@ class Watch:
     def _run(self) -> None:
         while not self._stop.wait(0.25):
             try:
-                self.bad += [str(v) for v in violations(snapshot(self.lab_dir))]
+                self.bad += [str(v) for v in confirmed(self.lab_dir, violations(snapshot(self.lab_dir)))]
                 self.samples += 1
             except Exception:  # noqa: BLE001, S112 - a node powering off mid-read: next sample
                 continue
