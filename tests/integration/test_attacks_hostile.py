@@ -462,5 +462,6 @@ def test_an_oversized_frame_on_the_channel_is_refused_by_the_transport(tmp_path)
             assert rss_mib(pid) - before < 16
             assert c.client().run("m1", "test.ping").ok
         finally:
+            rogue.chan.disable_monitor()  # before its reader closes (see pvc.minion.core._unwatch)
             monitor.close(0)
             rogue.close()
