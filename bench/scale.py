@@ -172,6 +172,13 @@ def _restart(system: PvcSystem, ids: list[str], opts: Options) -> dict[str, Any]
     return {**out, "enrolment": counts}
 
 
+def _restart_cell(restart: dict[str, Any]) -> str:
+    """Seconds until all answered again, and how many did (a restart that lost some shows it)."""
+    if "seconds" not in restart:
+        return ""
+    return f"{restart['seconds']:.1f} ({restart['answered']}/{restart['of']})"
+
+
 def markdown(runs: list[dict[str, Any]]) -> str:
     rows = [("| minions | start-up s | ping API median ms (p95) | CLI ping median ms | master RSS MiB | KiB/minion "
              "| KiB/minion after more jobs | restart s |"),
@@ -189,7 +196,7 @@ def markdown(runs: list[dict[str, Any]]) -> str:
         rows.append(f"| {r['minions']} | {st['seconds']:.1f} ({st['answered']}/{st['of']}) | "
                     f"{api.get('median', float('nan')):.0f} ({api.get('p95', float('nan')):.0f}) | "
                     f"{cli.get('median', float('nan')):.0f} | {m['rss_mib']:.0f} | {m['kib_per_minion']:.0f} | "
-                    f"{aged_cell} | {restart.get('seconds', float('nan')):.1f} |")
+                    f"{aged_cell} | {_restart_cell(restart)} |")
     for r in runs:
         cpu = r.get("cpu", {})
         if r.get("minions", 0) >= 1000 and "per_ping" in cpu:

@@ -5,6 +5,7 @@ size asked for, JSON and PNG written (with this box's Ed25519 floor)."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -42,6 +43,7 @@ def test_scale_smoke(tmp_path: Path) -> None:
     assert enrolment["accepted"] == 4 and enrolment["abandoned"] == 0 and enrolment["repeated"] == 0
     assert result.with_suffix(".png").stat().st_size > 10_000
     assert "| 4 |" in proc.stdout
+    assert re.search(r"^\| 4 \|.* \| [0-9.]+ \(4/4\) \|$", proc.stdout, re.M), proc.stdout  # the restart: all back
 
 
 def test_swarm_files_on_tmpfs(tmp_path: Path) -> None:
