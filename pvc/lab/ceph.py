@@ -310,8 +310,7 @@ def _until(cfg: Ceph, probe: Callable[[], Any], deadline: float, what: str) -> N
         for name, pid in daemons(cfg).items():
             if pid and not is_running(cfg, pid):
                 logs = Path(cfg.dir) / "log"
-                ended = procs.how_it_ended(pid)
-                raise DaemonExited(f"ceph: {name} (pid {pid}) exited{f' ({ended})' if ended else ''} while "
+                raise DaemonExited(f"ceph: {name} {procs.exited(pid)} while "
                                    f"waiting for {what}: {procs.tail(logs / f'{name}.out')} "
                                    f"{procs.tail(logs / f'{name}.log')}", daemon=name)
         if time.monotonic() >= deadline:

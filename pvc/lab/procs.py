@@ -67,6 +67,13 @@ def how_it_ended(pid: int, wait: float = 1.0) -> str:
     return "" if code is None else describe_exit(code)
 
 
+def exited(pid: int) -> str:
+    """``(pid N) exited``, with how (:func:`how_it_ended`) when this process knows it: the
+    words of a daemon-died error."""
+    ended = how_it_ended(pid)
+    return f"(pid {pid}) exited{f' ({ended})' if ended else ''}"
+
+
 def stat_state(pid: int) -> str | None:
     """The process state letter (``R``, ``S``, ``Z``...), or None when there is no such process."""
     try:

@@ -111,8 +111,7 @@ class ServerExited(DaemonExited):
     """A ZooKeeper server exited before it served; ``server`` is its id."""
 
     def __init__(self, server: ZkServer) -> None:
-        ended = procs.how_it_ended(server.pid)
-        super().__init__(f"ZooKeeper {server.id} (pid {server.pid}) exited{f' ({ended})' if ended else ''}: "
+        super().__init__(f"ZooKeeper {server.id} {procs.exited(server.pid)}: "
                          f"{procs.tail(Path(server.dir) / 'zk.log', 800)}", daemon=f"zookeeper.{server.id}")
         self.server = server.id
 
