@@ -49,8 +49,14 @@ def master(config_dir: str, log_level: str | None) -> None:
             "reactor: %d rule(s), but reactors run in the primary's coordinator and this master has no cluster: "
             "section; only a coordinator started by hand (python -m pvc.runners.coordinator --zk ...) runs them",
             len(cfg.reactor))
+    # the constructor makes the client socket and PID file: a SIGTERM while it runs must still
+    # stop the master cleanly (they are removed), not kill it by default and leave them behind
+    early: list[bool] = []
+    _install_signals(lambda: early.append(True))
     m = Master(cfg)
     _install_signals(m.stop)
+    if early:
+        m.stop()
     child = _start_coordinator(config_dir, log_level or cfg.log_level) if getattr(cfg, "cluster", None) else None
     try:
         m.run()
