@@ -29,6 +29,9 @@ def test_scale_smoke(tmp_path: Path) -> None:
     assert [r["minions"] for r in data["runs"]] == [2, 4]
     for run in data["runs"]:
         assert run["startup"]["answered"] == run["minions"] and run["ping_api"]["complete_runs"] == 2
+        authenticated = run["startup"]["authenticated"]  # heard on the bus: every session's start, once
+        assert authenticated["heard"] == authenticated["of"] == run["minions"]
+        assert 0 < authenticated["seconds"] <= run["startup"]["seconds"]
         assert run["ping_cli"]["complete_runs"] == 1 and run["master"]["rss_mib"] > 0 and run["alive"] is True
         cpu = run["cpu"]  # where the time goes: both sides, both kinds of thread, start-up and per ping
         for phase in ("startup", "per_ping"):  # a ping to 2 minions may take less than a clock tick
