@@ -174,6 +174,11 @@ class Enrolment:
                 log.error("auth of %r failed: %s", req.id, exc)
         self._measure(now, served)
 
+    def due_in(self, now: float) -> float | None:
+        """Seconds until :meth:`serve` can answer a queued request (None: nothing queued). The
+        loop sleeps that long instead of spinning while the queue waits for ``auth_rate``."""
+        return self.bucket.wait(1.0, now) if self.queue else None
+
     def _measure(self, now: float, served: int) -> None:
         """Once a second: while a backlog waits, the achieved rate is the capacity (smoothed);
         without one, the capacity is unknown and drifts back up to ``auth_rate``."""

@@ -277,10 +277,22 @@ class Master:
         log.info("master stopped%s", f" (dropped or refused: {refused})" if refused else "")
 
     def _poll_ms(self) -> int:
-        if self.auth.queue or self.returns.busy:
+        """How long the next poll may sleep: not at all while returns wait to be stored or an
+        auth can be served now; until the next auth token (a millisecond or two), job deadline
+        or housekeeping (0.1 s) otherwise. (While a backlog of auths waited on ``auth_rate``,
+        the loop used to spin: turns with nothing to do, CPU a co-located process lacked.)"""
+        if self.returns.busy:
             return 0
+        now = time.monotonic()
+        wait = 0.1
+        auth = self.auth.due_in(now)
+        if auth is not None:
+            if auth <= 0.0:
+                return 0
+            wait = min(wait, auth)
         nxt = self.jobs.next_deadline()
-        wait = 0.1 if nxt is None else min(0.1, max(0.0, nxt - time.monotonic()))
+        if nxt is not None:
+            wait = min(wait, max(0.0, nxt - now))
         return int(wait * 1000) + 1
 
     def _drain(self, sock: zmq.Socket, handler: Callable[[list[Any]], None], frames: bool, most: int) -> None:

@@ -33,6 +33,12 @@ class TokenBucket:
             return True
         return False
 
+    def wait(self, n: float = 1.0, now: float | None = None) -> float:
+        """Seconds until ``n`` tokens are there (0.0: now); takes none."""
+        now = time.monotonic() if now is None else now
+        have = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        return max(0.0, (n - have) / self.rate)
+
 
 class PeerLimiter:
     """One bucket per peer (ZMQ routing identity, address), with a bounded number of peers remembered.

@@ -417,3 +417,15 @@ def test_the_reply_asks_the_pace_of_the_whole_accepted_fleet(tmp_path: Path) -> 
     h.enrol.serve(time.monotonic())
     [(_, reply)] = h.replies()
     assert reply.status == ACCEPTED and reply.every == 3 / 0.5
+
+
+def test_a_backlog_says_when_the_next_auth_can_be_served(tmp_path: Path) -> None:
+    """What the master's loop sleeps on (instead of spinning while the queue waits on auth_rate)."""
+    h = Harness(tmp_path, auto_accept=True, auth_rate=2.0)
+    now = time.monotonic()
+    assert h.enrol.due_in(now) is None  # nothing queued: nothing to wake up for
+    for i in range(3):
+        h.request(bytes([65 + i]), f"m{i}", Ed25519PrivateKey.generate())
+    assert h.enrol.due_in(now) == 0.0  # tokens saved up: serve now
+    h.enrol.serve(now)
+    assert len(h.replies()) == 2 and h.enrol.due_in(now) == 0.5  # the next token in half a second

@@ -1,3 +1,5 @@
+import pytest
+
 from pvc.master.ratelimit import PeerLimiter, TokenBucket
 
 
@@ -34,3 +36,11 @@ def test_peer_limiter_keeps_a_busy_peer_empty():
     for k in range(10):  # new peers come; the flooder's bucket (used at 0.5 s) is not full yet
         lim.allow(f"p{k}".encode(), 0.5)
     assert not lim.allow(b"flood", 0.5)
+
+
+def test_wait_says_when_the_next_token_comes_and_takes_none() -> None:
+    bucket = TokenBucket(rate=4.0, burst=2.0, now=0.0)
+    assert bucket.wait(1.0, now=0.0) == 0.0  # saved up: now
+    assert bucket.take(2.0, now=0.0) and not bucket.take(1.0, now=0.0)
+    assert bucket.wait(1.0, now=0.0) == 0.25 and bucket.wait(1.0, now=0.1) == pytest.approx(0.15)
+    assert bucket.wait(1.0, now=0.25) == 0.0 and bucket.take(1.0, now=0.25)  # wait took nothing
