@@ -14,7 +14,7 @@ node), and these figures:
 - ``cpu``: CPU-seconds of the start-up and per API ping (read 2 s after the last, so that the
   acks which follow the returns count), by side (master, swarm) and kind of thread (``python``:
   the process's own loop; ``libzmq``: its I/O threads, which run the transport, CURVE
-  included): where the time goes;
+  included; ``kernel``: the part of both in system calls and page faults): where the time goes;
 - ``restart`` (the largest size): the master stopped and started with N connected; seconds until
   every identity answers again (they come back with jittered backoff), and what the new master's
   enrolment port answered (its ``pvc/master/enrolment`` event): ``abandoned`` requests were lost
@@ -83,10 +83,11 @@ def _cpu(system: PvcSystem, bases: list[str]) -> dict[str, dict[str, float]]:
 
 def _cpu_spent(before: dict[str, dict[str, float]], after: dict[str, dict[str, float]],
                per: int = 1) -> dict[str, Any]:
-    """CPU-seconds between two :func:`_cpu` readings (divided by ``per``), and their total."""
+    """CPU-seconds between two :func:`_cpu` readings (divided by ``per``), and their total
+    (``kernel`` is a part of ``python`` and ``libzmq``, not added to it)."""
     out: dict[str, Any] = {side: {kind: round((after[side][kind] - before[side].get(kind, 0.0)) / per, 3)
                                   for kind in after[side]} for side in after}
-    out["total"] = round(sum(v for side in after for v in out[side].values()), 3)
+    out["total"] = round(sum(out[side][kind] for side in after for kind in ("python", "libzmq")), 3)
     return out
 
 
@@ -235,7 +236,8 @@ def markdown(runs: list[dict[str, Any]]) -> str:
 def _cpu_line(spent: dict[str, Any]) -> str:
     m, sw = spent["master"], spent["swarm"]
     return (f"{spent['total']:.2f} (master {m['python']:.2f} loop + {m['libzmq']:.2f} libzmq, "
-            f"swarm {sw['python']:.2f} Python + {sw['libzmq']:.2f} libzmq)")
+            f"swarm {sw['python']:.2f} Python + {sw['libzmq']:.2f} libzmq; "
+            f"in the kernel: master {m['kernel']:.2f}, swarm {sw['kernel']:.2f})")
 
 
 def verify_ms(count: int = 2000) -> float:

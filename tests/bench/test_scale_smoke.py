@@ -36,7 +36,11 @@ def test_scale_smoke(tmp_path: Path) -> None:
         cpu = run["cpu"]  # where the time goes: both sides, both kinds of thread, start-up and per ping
         for phase in ("startup", "per_ping"):  # a ping to 2 minions may take less than a clock tick
             assert set(cpu[phase]) == {"master", "swarm", "total"} and cpu[phase]["total"] >= 0
-            assert all(set(cpu[phase][side]) == {"python", "libzmq"} for side in ("master", "swarm"))
+            for side in ("master", "swarm"):  # the kernel's part is within the two kinds, not beside them
+                assert set(cpu[phase][side]) == {"python", "libzmq", "kernel"}
+                assert cpu[phase][side]["kernel"] <= cpu[phase][side]["python"] + cpu[phase][side]["libzmq"]
+            assert cpu[phase]["total"] == pytest.approx(sum(cpu[phase][side][kind] for side in ("master", "swarm")
+                                                            for kind in ("python", "libzmq")), abs=0.002)
         assert cpu["startup"]["swarm"]["python"] > 0.1  # the swarm processes' own start, at least
     last = data["runs"][-1]
     assert "aged" not in data["runs"][0]
