@@ -56,11 +56,15 @@ class AuthWatch:
         return {"seconds": last - self.t0 if done else None, "heard": len(self.heard), "of": len(self.wanted)}
 
     def _read(self) -> None:
+        """Until every id was heard or the time is up; once told to stop, only what has already
+        arrived (a thread behind a burst still counts the events that came before the stop)."""
         deadline = self.t0 + self.timeout
         try:
-            while not self._stop.is_set() and len(self.heard) < len(self.wanted) and time.perf_counter() < deadline:
-                if self._sock.poll(POLL_MS):
+            while len(self.heard) < len(self.wanted) and time.perf_counter() < deadline:
+                if self._sock.poll(0 if self._stop.is_set() else POLL_MS):
                     self._note(self._sock.recv_multipart(zmq.NOBLOCK)[0])
+                elif self._stop.is_set():
+                    return
         finally:
             self._sock.close(0)
 
