@@ -21,7 +21,7 @@ from pvc.config import MinionConfig
 from pvc.execution.context import EventSink
 from pvc.keys import load_or_create_identity
 from pvc.minion.core import MinionCore
-from pvc.minion.enrol import EnrolSlots
+from pvc.minion.enrol import ENROLLING_MAX, EnrolSlots
 from pvc.minion.functions import MinionFunctions
 from pvc.minion.runner import JobRunner
 from pvc.minion.socketloop import SocketLoop
@@ -34,7 +34,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 TICK = 0.1  # seconds between two looks at the identities' timers (pvc.minion.ticks: which ones)
-FDS_PER_CORE = 12  # descriptors per identity and master: 4 socket mailboxes, 2 TCP connections, a spool, closing ones
+# descriptors per identity and master: the channel's socket and its TCP connection, the monitor's
+# pair of sockets, the spool, and one for sockets closing (measured: 5.0 at 2,500 identities,
+# through a master restart); each enrolment slot holds a socket and its TCP connection
+FDS_PER_CORE = 6
+FDS_PER_ENROLMENT = 2
+FDS_BASE = 256  # the interpreter, libzmq's own, logs, the job runner, subprocesses' pipes
 
 
 class MinionProcess:
@@ -66,7 +71,7 @@ class MinionProcess:
         # per identity and master: enrolment, channel, its monitor (a pair: two sockets); twice
         # that, since libzmq counts a closed socket until its reaper thread has freed it
         self.zctx.max_sockets = max(1024, 8 * len(configs) * len(masters) + 64)
-        _raise_fd_limit(FDS_PER_CORE * len(configs) * len(masters) + 256)
+        _raise_fd_limit(fds_needed(len(configs) * len(masters)))
         base = MinionFunctions(cfg)
         self.functions.append(base)
         for c in configs:
@@ -149,11 +154,16 @@ def _nth_address(base: str, n: int) -> str:
     return str(ipaddress.ip_address(base) + n) if base else ""
 
 
+def fds_needed(cores: int) -> int:
+    """Descriptors a process of ``cores`` protocol cores (identities x masters) may hold at once."""
+    return FDS_PER_CORE * cores + FDS_PER_ENROLMENT * min(cores, ENROLLING_MAX) + FDS_BASE
+
+
 def _raise_fd_limit(want: int) -> None:
-    """Raise this process's open-file limit to ``want`` when it is lower (a swarm of 2,500
-    identities holds ~22,000 descriptors: each socket's mailbox, its TCP connections, a spool
-    file); beyond the hard limit only root may go. Not enough is logged, not fatal: a normal
-    minion needs a few dozen."""
+    """Raise this process's open-file limit to ``want`` when it is lower (a swarm process of
+    2,500 identities holds ~12,500 descriptors: each socket's mailbox, its TCP connections, a
+    spool file); beyond the hard limit only root may go. Not enough is logged, not fatal: a
+    normal minion needs a few dozen."""
     import resource
 
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)

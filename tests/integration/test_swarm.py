@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 
+from pvc.minion.daemon import fds_needed
 from tests.cluster.pvc import PvcCluster
 
 
@@ -30,3 +32,25 @@ def test_a_source_address_that_is_not_an_address_is_a_one_line_error(tmp_path) -
         assert proc.returncode != 0
         assert "option 'source_address' must be an IP address, not 'eth0'" in proc.stderr
         assert "Traceback" not in proc.stderr
+
+
+def test_a_swarm_holds_no_more_descriptors_than_it_asks_for(tmp_path) -> None:
+    """The open-file limit a swarm process raises itself to (``fds_needed``) covers what it
+    holds once every identity is connected, and again after a master restart (old channels
+    closed, new ones open). At 2,500 identities it asked for 30,256 while holding ~12,500: above
+    a 20,000 hard limit, so every run warned of a shortage that was not there."""
+    n = 60
+    with PvcCluster(tmp_path) as c:
+        c.start_master()
+        c.add_minion("fd", swarm=n, source_address="127.32.0.1")
+        c.minion_ids = [f"fd-{k:04d}" for k in range(n)]
+        c.wait_connected(timeout=60)
+        pid = c.procs["minion-fd"].pid
+        held = [len(os.listdir(f"/proc/{pid}/fd"))]
+        c.stop_master()
+        c.start_master()
+        c.wait_connected(timeout=90)
+        held.append(len(os.listdir(f"/proc/{pid}/fd")))
+        assert max(held) <= fds_needed(n), (held, fds_needed(n))
+        assert max(held) >= 5 * n  # what the estimate is for: the identities' own, not the base
+    assert fds_needed(2500) <= 20_000  # a bench swarm process fits a common hard limit (this box's)
