@@ -26,7 +26,7 @@ class TokenBucket:
 
     def take(self, n: float = 1.0, now: float | None = None) -> bool:
         now = time.monotonic() if now is None else now
-        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        self.tokens = self._level(now)
         self.stamp = now
         if self.tokens >= n:
             self.tokens -= n
@@ -36,8 +36,11 @@ class TokenBucket:
     def wait(self, n: float = 1.0, now: float | None = None) -> float:
         """Seconds until ``n`` tokens are there (0.0: now); takes none."""
         now = time.monotonic() if now is None else now
-        have = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
-        return max(0.0, (n - have) / self.rate)
+        return max(0.0, (n - self._level(now)) / self.rate)
+
+    def _level(self, now: float) -> float:
+        """The tokens there at ``now``: those saved, refilled since the last take, up to ``burst``."""
+        return min(self.burst, self.tokens + (now - self.stamp) * self.rate)
 
 
 class PeerLimiter:
